@@ -1,0 +1,146 @@
+"""Command line: argument parsing, messages and exit codes only.
+
+Exit status: 0 success, 2 bad input (config, arguments, existing output), 1 the solver failed.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="iontosim: drug transport through layered skin under iontophoresis.")
+
+DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "configs" / "lidocaine_epinephrine.yaml"
+
+
+def _comm():
+    from iontosim._fenics import MPI
+
+    return MPI.COMM_WORLD
+
+
+def _say(comm, text: str, err: bool = False) -> None:
+    if comm.rank == 0:
+        typer.echo(text, err=err)
+
+
+@app.command()
+def run(
+    config: Annotated[Optional[Path], typer.Argument(help="Scenario YAML (default: configs/lidocaine_epinephrine.yaml)")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory to create (default: runs/<scenario>-<time>)")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace --out if it holds a finished iontosim run")] = False,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar")] = True,
+) -> None:
+    """Solve one scenario and write its run directory (config, results.h5, summary.json, plots)."""
+    from iontosim.scenario.errors import ScenarioError
+    from iontosim.scenario.load import load_scenario
+
+    comm = _comm()
+    config = config or DEFAULT_SCENARIO
+    try:
+        scenario = load_scenario(config)
+    except ScenarioError as err:
+        _say(comm, f"error: {config}: {err}", err=True)
+        raise typer.Exit(2)
+    if out is None:
+        out = Path("runs") / f"{scenario.name}-{datetime.now():%Y%m%d-%H%M%S}"
+    from iontosim.rundir import OutputExists, staged_directory
+
+    try:
+        if comm.rank == 0:
+            with staged_directory(out, overwrite) as stage:
+                _run_and_write(scenario, comm, stage, progress)
+        else:
+            _run_and_write(scenario, comm, None, progress)
+    except OutputExists as err:
+        _say(comm, f"error: --out: {err}", err=True)
+        raise typer.Exit(2)
+    except _Failed as err:
+        _say(comm, f"error: {err}", err=True)
+        raise typer.Exit(1)
+    _say(comm, f"run directory: {out}")
+
+
+class _Failed(Exception):
+    pass
+
+
+def _run_and_write(scenario, comm, stage: Path | None, show_progress: bool) -> None:
+    from iontosim.output import metrics, plots, results
+    from iontosim.rundir import software_versions, write_json, write_yaml
+    from iontosim.simulation import SimulationError, simulate
+
+    if stage is not None:
+        write_yaml(stage / "config.resolved.yaml", scenario.resolved_dict())
+        write_json(stage / "versions.json", software_versions(comm.size))
+    started = time.perf_counter()
+    try:
+        record = _with_progress(scenario, comm, show_progress and comm.rank == 0, simulate)
+    except (SimulationError, ValueError) as err:
+        # every rank fails alike; rank 0 owns the staging folder, which is then removed
+        raise _Failed(f"{scenario.name}: {err}") from err
+    wall = time.perf_counter() - started
+    if stage is None:
+        return
+    results.write_results(stage / "results.h5", record)
+    summary = metrics.summarize(record, scenario.outputs.penetration_threshold)
+    summary["wall_time_s"] = wall
+    summary["mpi_ranks"] = comm.size
+    plots.plot_all(record, stage)
+    metrics.write_summary(stage / "summary.json", summary)  # last: its presence marks a finished run
+    _print_summary(summary)
+
+
+def _with_progress(scenario, comm, show: bool, simulate):
+    if not show:
+        return simulate(scenario, comm)
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = [TextColumn(f"[bold]{scenario.name}"), BarColumn(),
+               TextColumn("{task.fields[t]:>6.1f} / {task.fields[end]:.1f} min"), TimeElapsedColumn()]
+    end = scenario.protocol_end()
+    with Progress(*columns, transient=False) as bar:
+        task = bar.add_task("run", total=end, t=0.0, end=end / 60)
+        return simulate(scenario, comm, lambda t, _: bar.update(task, completed=t, t=t / 60))
+
+
+def _print_summary(summary: dict) -> None:
+    keys = ["drug_delivered_ug_per_cm2", "drug_delivered_ug", "drug_cleared_ug_per_cm2",
+            "mean_drug_transport_number", "penetration_depth_um", "depth_90pct_tissue_dose_um",
+            "peak_voltage_V", "skin_resistance_kohm_cm2", "peak_plasma_concentration_ng_per_mL",
+            "mass_balance_relative_error", "charge_balance_relative_error", "wall_time_s"]
+    width = max(len(k) for k in keys)
+    for k in keys:
+        if k in summary:
+            v = summary[k]
+            typer.echo(f"  {k:<{width}}  {v:.4g}" if isinstance(v, float) else f"  {k:<{width}}  {v}")
+
+
+@app.command()
+def species() -> None:
+    """List the built-in species library with each value's source."""
+    from iontosim.library.species import LIBRARY
+
+    for sp in LIBRARY.values():
+        typer.echo(f"{sp.name}: z = {sp.charge:+d}, M = {sp.molar_mass * 1e3:.2f} g/mol, "
+                   f"D(25 C) = {sp.diffusivity_25C:.3g} m^2/s, D(37 C) = {sp.diffusivity_37C:.3g} m^2/s, "
+                   f"pKa = {sp.pKa if sp.pKa is not None else '-'} ({sp.role})")
+        for field, src in sp.sources.items():
+            typer.echo(f"    {field}: {src}")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""Built-in species: charge, molar mass, aqueous diffusivity, acid-base data, each with its source."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Literal
+
+from .sources import SOURCES
+
+T25 = 298.15  #: K, reference temperature of diffusivity_25C
+T37 = 310.15  #: K, reference temperature of diffusivity_37C
+
+
+@dataclass(frozen=True)
+class Species:
+    """A dissolved species.
+
+    Units: molar_mass kg/mol, diffusivities m^2/s (free aqueous solution). ``charge`` is the
+    charge of the ionized form; ``pKa`` and ``acid_base`` give the fraction in that form.
+    ``salts`` maps a salt name to its molar mass (kg/mol), e.g. lidocaine {"HCl": 0.27080}.
+    ``sources`` maps a field name (or "salts.<name>") to a source key of
+    iontosim.library.sources or to "estimate: <why>".
+    """
+
+    name: str
+    charge: int
+    molar_mass: float
+    diffusivity_25C: float
+    diffusivity_37C: float
+    pKa: float | None = None
+    acid_base: Literal["base", "acid"] | None = None
+    salts: dict[str, float] = field(default_factory=dict)
+    role: Literal["drug", "background"] = "background"
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.molar_mass <= 0 or self.diffusivity_25C <= 0 or self.diffusivity_37C <= 0:
+            raise ValueError(f"{self.name}: molar mass and diffusivities must be positive")
+        if (self.pKa is None) != (self.acid_base is None):
+            raise ValueError(f"{self.name}: give both pKa and acid_base, or neither")
+        for key, src in self.sources.items():
+            if not (src in SOURCES or src.startswith("estimate:")):
+                raise ValueError(f"{self.name}.{key}: {src!r} is neither a source key nor 'estimate: ...'")
+
+    def diffusivity(self, T_kelvin: float) -> float:
+        """Free-solution diffusivity (m^2/s) at ``T_kelvin``: ln D linear in T through the 25 and 37 C values."""
+        if T_kelvin <= 0:
+            raise ValueError(f"temperature must be positive kelvin, got {T_kelvin}")
+        w = (T_kelvin - T25) / (T37 - T25)
+        # D25^(1-w) * D37^w is exact at both reference temperatures (w = 0 and w = 1)
+        return self.diffusivity_25C ** (1.0 - w) * self.diffusivity_37C ** w
+
+    def ionized_fraction(self, pH: float) -> float:
+        """Fraction in the charged form (Henderson-Hasselbalch); 1.0 for strong electrolytes."""
+        if self.pKa is None:
+            return 1.0
+        exponent = pH - self.pKa if self.acid_base == "base" else self.pKa - pH
+        return 1.0 / (1.0 + 10.0 ** exponent)
+
+    def salt_molar_mass(self, salt: str | None) -> float:
+        """Molar mass (kg/mol) of ``salt`` (None: the species itself); KeyError for unknown salts."""
+        if salt is None:
+            return self.molar_mass
+        if salt not in self.salts:
+            known = ", ".join(self.salts) or "none"
+            raise KeyError(f"{self.name} has no salt {salt!r} (known salts: {known})")
+        return self.salts[salt]
+
+
+_HL = "estimate: Hayduk-Laudie (model_parameters.md 2a), +/-30 %"
+_ATOMIC = "estimate: standard atomic weight; not in shared/reference"
+_DEX = "estimate: not in shared/reference"
+
+LIBRARY: dict[str, Species] = {s.name: s for s in [
+    Species(
+        "lidocaine", charge=1, molar_mass=0.23434, diffusivity_25C=5.2e-10, diffusivity_37C=6.9e-10,
+        pKa=7.91, acid_base="base", salts={"HCl": 0.27080}, role="drug",
+        sources={"charge": "LIDOSITE_LABEL", "molar_mass": "SMOLECULE", "salts.HCl": "model_parameters.md",
+                 "diffusivity_25C": _HL, "diffusivity_37C": _HL,
+                 "pKa": "CLINICALGATE_LA"}),  # pKa at 25 C; 7.9 commonly used
+    Species(
+        "fentanyl", charge=1, molar_mass=0.33648, diffusivity_25C=4.3e-10, diffusivity_37C=5.8e-10,
+        pKa=8.4, acid_base="base", salts={"HCl": 0.37293}, role="drug",
+        sources={"charge": "model_parameters.md", "molar_mass": "model_parameters.md",
+                 "salts.HCl": "IONSYS_LABEL", "diffusivity_25C": _HL, "diffusivity_37C": _HL,
+                 "pKa": "IONSYS_LABEL"}),
+    Species(
+        "epinephrine", charge=1, molar_mass=0.18321, diffusivity_25C=6.6e-10, diffusivity_37C=8.8e-10,
+        pKa=8.749, acid_base="base", salts={"bitartrate": 0.3333}, role="drug",
+        sources={"charge": "LIDOSITE_LABEL", "molar_mass": "model_parameters.md",
+                 "salts.bitartrate": "model_parameters.md", "diffusivity_25C": _HL, "diffusivity_37C": _HL,
+                 "pKa": "BRETTI2015"}),  # pKa1 at 37 C (log K2, infinite dilution)
+    Species(
+        "dexamethasone_phosphate", charge=-2, molar_mass=0.4724, diffusivity_25C=4.0e-10,
+        diffusivity_37C=5.4e-10, pKa=6.4, acid_base="acid", salts={"disodium": 0.5164}, role="drug",
+        sources={"charge": _DEX,
+                 "molar_mass": "estimate: computed from the formula C22H30FO8P (free acid); not in shared/reference",
+                 "salts.disodium": "estimate: computed from the formula C22H28FNa2O8P; not in shared/reference",
+                 "diffusivity_25C": _DEX + " (size-scaled like fentanyl, Hayduk-Laudie form)",
+                 "diffusivity_37C": _DEX + " (25 C value x 1.35 as for the other drugs)",
+                 "pKa": _DEX + " (second phosphate pKa, dianion)"}),
+    Species(
+        "Na+", charge=1, molar_mass=0.022990, diffusivity_25C=1.33e-9, diffusivity_37C=1.73e-9,
+        sources={"molar_mass": _ATOMIC, "diffusivity_25C": "KIRK_TABLE", "diffusivity_37C": "model_parameters.md"}),
+    Species(
+        "Cl-", charge=-1, molar_mass=0.035453, diffusivity_25C=2.03e-9, diffusivity_37C=2.64e-9,
+        sources={"molar_mass": _ATOMIC, "diffusivity_25C": "KIRK_TABLE", "diffusivity_37C": "model_parameters.md"}),
+    Species(
+        "H+", charge=1, molar_mass=0.0010080, diffusivity_25C=9.311e-9, diffusivity_37C=1.21e-8,
+        sources={"molar_mass": _ATOMIC, "diffusivity_25C": "CRC_VANYSEK", "diffusivity_37C": "model_parameters.md"}),
+    Species(
+        "OH-", charge=-1, molar_mass=0.017007, diffusivity_25C=5.27e-9, diffusivity_37C=6.85e-9,
+        sources={"molar_mass": _ATOMIC, "diffusivity_25C": "KIRK_TABLE", "diffusivity_37C": "model_parameters.md"}),
+]}
+
+
+def get_species(name: str) -> Species:
+    """The built-in species ``name``; KeyError naming it, close matches and all known species."""
+    try:
+        return LIBRARY[name]
+    except (KeyError, TypeError):
+        pass
+    close = difflib.get_close_matches(str(name), LIBRARY, n=3, cutoff=0.6)
+    hint = f"did you mean {', '.join(close)}? " if close else ""
+    raise KeyError(f"unknown species {name!r}; {hint}known species: {', '.join(LIBRARY)}")
+
+
+def known_species() -> list[str]:
+    """Names of the built-in species."""
+    return list(LIBRARY)
+
+

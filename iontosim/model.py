@@ -1,0 +1,348 @@
+"""The discrete model of one scenario: mesh, unknowns, coefficients and the composed residual.
+
+Each physical term lives in iontosim.physics; this module only decides which terms a scenario
+switches on and sums them. Unknowns (mixed space): mu_i (P1, continuous) for every species and
+psi (DG1, jumps at layer interfaces). Every coefficient is a cell-wise (DG0) field, so scenarios
+with the same species count and the same switched-on terms share one compiled form.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from iontosim._fenics import MPI, dolfinx, ufl
+from iontosim.library.species import Species
+from iontosim.mesh.column import DEEP, ELECTRODE, LayerGeometry, build_column
+from iontosim.physics import clearance, electrodes, electroneutrality, electroosmosis, transport
+from iontosim.physics.constants import FARADAY, GAS_CONSTANT, thermal_voltage
+from iontosim.physics.fixed_charge import fixed_charge
+
+fem = dolfinx.fem
+
+WATER_VISCOSITY_37C = 0.692e-3  # Pa s (model_parameters.yaml meta, estimate tag)
+
+
+@dataclass(frozen=True)
+class LayerData:
+    """Resolved per-layer coefficients (SI); index 0 is the donor."""
+
+    name: str
+    thickness: float
+    pH: float
+    porosity: float
+    fixed_charge: float  # mol/m^3 of pore fluid, signed
+    clearance_rate: float  # 1/s
+    partition: tuple[float, ...]  # per species
+    diffusivity: tuple[float, ...]  # m^2/s, effective, per species
+    charge: tuple[float, ...]  # effective charge number per species
+    kappa_over_mu: float  # m^2/(Pa s), electroosmotic coefficient (0 if uncharged)
+
+
+class ColumnModel:
+    """1D layered skin column under a donor gel, built on communicator `comm`."""
+
+    def __init__(self, scenario, comm: MPI.Comm):
+        self.scenario = scenario
+        self.comm = comm
+        self.species: list[Species] = scenario.species_objects()
+        self.names = [s.name for s in self.species]
+        self.ns = len(self.species)
+        self.temperature = scenario.temperature
+        self.layers = self._resolve_layers()
+        self.drug_index = self.names.index(scenario.drug)
+        self._build_mesh()
+        self._build_spaces_and_coefficients()
+        self._build_forms()
+
+    # ------------------------------------------------------------------ coefficients
+    def _charge(self, sp: Species, pH: float) -> float:
+        # Strong-electrolyte transport: the charged form alone is transported. A layer-wise
+        # effective charge z*f_ion(pH) is not gauge invariant in the mu formulation (the absolute
+        # potential would set interface partitioning), so weak-electrolyte transport waits for
+        # explicit H+ bookkeeping; see docs/physics.md.
+        return float(sp.charge)
+
+    def _resolve_layers(self) -> list[LayerData]:
+        sc = self.scenario
+        T = self.temperature
+        d_aq = [sp.diffusivity(T) for sp in self.species]
+        donor = sc.donor
+        layers = [LayerData(
+            name="donor", thickness=donor.thickness, pH=donor.pH, porosity=1.0, fixed_charge=0.0,
+            clearance_rate=0.0, partition=tuple(1.0 for _ in self.species),
+            diffusivity=tuple(donor.diffusivity_factor * d for d in d_aq),
+            charge=tuple(self._charge(sp, donor.pH) for sp in self.species), kappa_over_mu=0.0)]
+        eo = sc.electroosmosis
+        for layer in sc.skin:
+            hindrance = [1.0] * self.ns
+            if layer.pore_radius is not None:
+                hindrance = [transport.renkin_hindrance(
+                    transport.stokes_radius(d, T, WATER_VISCOSITY_37C), layer.pore_radius) for d in d_aq]
+            x = 0.0
+            kappa = 0.0
+            if layer.fixed_charge is not None:
+                fc = layer.fixed_charge
+                x = fixed_charge(layer.pH, fc.isoelectric_point, fc.charge_at_reference_pH, fc.reference_pH)
+                if eo is not None:
+                    kappa = self._calibrate_electroosmosis(layer, hindrance, d_aq)
+            layers.append(LayerData(
+                name=layer.name, thickness=layer.thickness, pH=layer.pH, porosity=layer.porosity,
+                fixed_charge=x, clearance_rate=layer.clearance_rate,
+                partition=tuple(layer.partition_of(n) for n in self.names),
+                diffusivity=tuple(layer.diffusivity_factor * h * d for h, d in zip(hindrance, d_aq)),
+                charge=tuple(self._charge(sp, layer.pH) for sp in self.species), kappa_over_mu=kappa))
+        return layers
+
+    def _calibrate_electroosmosis(self, layer, hindrance, d_aq) -> float:
+        eo = self.scenario.electroosmosis
+        fc = layer.fixed_charge
+        try:
+            na, cl = self.names.index("Na+"), self.names.index("Cl-")
+        except ValueError as err:
+            raise ValueError("electroosmosis is calibrated on NaCl: species Na+ and Cl- are needed") from err
+        x_ref = fixed_charge(eo.reference_pH, fc.isoelectric_point, fc.charge_at_reference_pH, fc.reference_pH)
+        sigma = electroosmosis.reference_conductivity(
+            x_ref, eo.reference_salt,
+            layer.diffusivity_factor * hindrance[na] * d_aq[na],
+            layer.diffusivity_factor * hindrance[cl] * d_aq[cl], self.temperature)
+        return electroosmosis.hydraulic_coefficient(eo.volume_per_charge, sigma, x_ref)
+
+    # ------------------------------------------------------------------ mesh
+    def _build_mesh(self) -> None:
+        sc = self.scenario
+        num = sc.numerics
+        r = num.refinement
+        geo = [LayerGeometry("donor", sc.donor.thickness,
+                             max(1, round((sc.donor.cells or num.donor_cells) * r)),
+                             grading=1.0 / 8.0)]  # fine next to the skin surface
+        for layer in sc.skin:
+            geo.append(LayerGeometry(layer.name, layer.thickness,
+                                     max(1, round((layer.cells or num.default_cells) * r)), layer.grading))
+        self.column = build_column(self.comm, geo, top=-sc.donor.thickness)
+        self.mesh = self.column.mesh
+
+    # ------------------------------------------------------------------ spaces
+    def _build_spaces_and_coefficients(self) -> None:
+        import basix.ufl
+
+        mesh = self.mesh
+        p1 = basix.ufl.element("Lagrange", mesh.basix_cell(), 1)
+        dg1 = basix.ufl.element("DG", mesh.basix_cell(), 1)
+        self.W = fem.functionspace(mesh, basix.ufl.mixed_element([p1] * self.ns + [dg1]))
+        self.u = fem.Function(self.W, name="state")
+        self.u_previous = fem.Function(self.W, name="previous_state")
+        self.maps = [np.asarray(self.W.sub(i).collapse()[1]).ravel() for i in range(self.ns + 1)]
+
+        dg0 = fem.functionspace(mesh, ("DG", 0))
+        self.dg0 = dg0
+        tags = self.column.cell_tags
+        n_local = mesh.topology.index_map(mesh.topology.dim).size_local
+        layer_of_cell = np.empty(n_local, dtype=np.int32)
+        layer_of_cell[tags.indices] = tags.values
+        self.layer_of_cell = layer_of_cell
+
+        def cellwise(values, name):
+            f = fem.Function(dg0, name=name)
+            f.x.array[:n_local] = np.asarray(values)[layer_of_cell]
+            f.x.scatter_forward()
+            return f
+
+        L = self.layers
+        self.porosity = cellwise([layer.porosity for layer in L], "porosity")
+        self.fixed = cellwise([layer.fixed_charge for layer in L], "fixed_charge")
+        self.clearance_rate = cellwise([layer.clearance_rate for layer in L], "clearance_rate")
+        self.partition = [cellwise([layer.partition[i] for layer in L], f"K_{i}") for i in range(self.ns)]
+        self.diffusivity = [cellwise([layer.diffusivity[i] for layer in L], f"D_{i}") for i in range(self.ns)]
+        self.charge = [cellwise([layer.charge[i] for layer in L], f"z_{i}") for i in range(self.ns)]
+
+        self.dt = fem.Constant(mesh, 1e-3)
+        self.current_density = fem.Constant(mesh, 0.0)  # A/m^2, positive: anodic (into the skin)
+        self.velocity = fem.Constant(mesh, np.zeros(1))  # m/s, electroosmotic, into the skin
+
+    # ------------------------------------------------------------------ forms
+    def concentrations(self, u):
+        parts = ufl.split(u)
+        psi = parts[self.ns]
+        return [transport.concentration(parts[i], psi, self.partition[i], self.charge[i]) for i in range(self.ns)]
+
+    def _cleared_species(self) -> list[int]:
+        return [i for i, sp in enumerate(self.species) if sp.role == "drug"]
+
+    def clearance_rate_field(self, c):
+        """Local capillary clearance rate [1/s] including vasoconstriction."""
+        rule = self.scenario.clearance
+        rate = self.clearance_rate
+        if rule.vasoconstrictor is not None and rule.max_effect > 0:
+            cv = c[self.names.index(rule.vasoconstrictor)]
+            rate = rate * clearance.vasoconstriction_factor(cv, rule.max_effect, rule.EC50, rule.hill)
+        return rate
+
+    def sink_rates(self, c):
+        """Per-species first-order sink densities [mol/m^3/s] (positive = removed)."""
+        rule = self.scenario.clearance
+        k = self.clearance_rate_field(c)
+        rates = [None] * self.ns
+        cleared = self._cleared_species()
+        for i in cleared:
+            rates[i] = k * self.porosity * c[i]
+        if rule.counter_ion is not None and cleared:
+            j = self.names.index(rule.counter_ion)
+            # neutral sink: the counter-ion leaves with the drug's charge
+            charge_removed = sum(self.charge[i] * rates[i] for i in cleared)
+            rates[j] = -charge_removed / self.species[j].charge
+        return rates
+
+    def _build_forms(self) -> None:
+        dxv = ufl.Measure("dx", domain=self.mesh, metadata=transport.VERTEX_QUADRATURE,
+                          subdomain_data=self.column.cell_tags)
+        ds = ufl.Measure("ds", domain=self.mesh, subdomain_data=self.column.facet_tags)
+        self.dx = dxv
+        u, un = self.u, self.u_previous
+        parts = ufl.split(u)
+        mu, psi = parts[: self.ns], parts[self.ns]
+        tests = ufl.TestFunctions(self.W)
+        c = self.concentrations(u)
+        c_prev = self.concentrations(un)
+        has_flow = any(layer.kappa_over_mu > 0 for layer in self.layers)
+        F = 0
+        for i in range(self.ns):
+            F += transport.storage(c[i], c_prev[i], self.porosity, self.dt, tests[i], dxv)
+            F += transport.electrodiffusion(c[i], mu[i], self.diffusivity[i], tests[i], dxv)
+            if has_flow:
+                F += transport.convection(c[i], self.velocity, tests[i], dxv)
+        for i, rate in enumerate(self.sink_rates(c)):
+            if rate is not None:
+                F += rate * tests[i] * dxv
+        F += electroneutrality.residual(c, self.charge, self.fixed, tests[self.ns], dxv)
+        if self.scenario.donor.electrode == "Ag/AgCl":
+            F += electrodes.silver_chloride_flux(self.current_density, tests[self.names.index("Cl-")], ds(ELECTRODE))
+        self.F_ufl = F
+        self.residual = fem.form(F)
+        self.jacobian = fem.form(ufl.derivative(F, u))
+
+        # Diagnostics: per-cell amounts and sinks (DG0 vectors), per-cell EO drive.
+        V = fem.functionspace(self.mesh, ("DG", 0, (self.ns,)))
+        w = ufl.TestFunction(V)
+        amount = sum(self.porosity * c[i] * w[i] for i in range(self.ns)) * dxv
+        self.amount_form = fem.form(amount)
+        rates = self.sink_rates(c)
+        sink = sum((rates[i] if rates[i] is not None else 0) * w[i] for i in range(self.ns))
+        self.sink_form = fem.form(sink * dxv) if not isinstance(sink, int) else None
+        q = ufl.TestFunction(self.dg0)
+        self.drive_form = fem.form(self.fixed * psi.dx(0) * q * ufl.dx) if has_flow else None
+        self.has_flow = has_flow
+
+    # ------------------------------------------------------------------ boundary and initial data
+    def body_fluid(self) -> np.ndarray:
+        """Interstitial-fluid concentrations [mol/m^3], balanced, with the drug at the floor."""
+        sc = self.scenario
+        return self._balanced(sc.interstitial_fluid.concentrations, sc.interstitial_fluid.balance_with,
+                              self.layers[-1])
+
+    def donor_fluid(self) -> np.ndarray:
+        d = self.scenario.donor
+        return self._balanced(d.concentrations(), d.balance_with, self.layers[0])
+
+    def _balanced(self, given: dict, balance_with: str | None, layer: LayerData) -> np.ndarray:
+        floor = self.scenario.numerics.concentration_floor
+        c = np.array([given.get(n, 0.0) for n in self.names], dtype=float)
+        if balance_with is not None:
+            j = self.names.index(balance_with)
+            others = sum(layer.charge[i] * c[i] for i in range(self.ns) if i != j)
+            c[j] = -others / layer.charge[j]
+            if c[j] < 0:
+                raise ValueError(f"{balance_with} cannot balance this composition (it would be negative)")
+        return np.maximum(c, floor)
+
+    def boundary_conditions(self):
+        """Deep tissue: interstitial composition at ground potential (psi = 0)."""
+        fdim = self.mesh.topology.dim - 1
+        deep = self.column.facet_tags.find(DEEP)
+        body = self.body_fluid()
+        bottom = self.layers[-1]
+        bcs = []
+        self.deep_dofs = []  # per species: the Dirichlet dofs in the mixed numbering
+        for i in range(self.ns):
+            Vi, _ = self.W.sub(i).collapse()
+            dofs = fem.locate_dofs_topological((self.W.sub(i), Vi), fdim, deep)
+            g = fem.Function(Vi)
+            g.x.array[:] = math.log(body[i] / bottom.partition[i])
+            bcs.append(fem.dirichletbc(g, dofs, self.W.sub(i)))
+            self.deep_dofs.append(dofs[0])
+        return bcs
+
+    def initial_state(self) -> None:
+        """Donor gel at its composition over skin equilibrated with interstitial fluid; psi from electroneutrality."""
+        donor, body = self.donor_fluid(), self.body_fluid()
+        for i in range(self.ns):
+            Vi, _ = self.W.sub(i).collapse()
+            f = fem.Function(Vi)
+            lo, hi = math.log(donor[i]), math.log(body[i])
+            f.interpolate(lambda x, lo=lo, hi=hi: np.where(x[0] <= 0.0, lo, hi))
+            self.u.x.array[self.maps[i]] = f.x.array
+        self.u.x.scatter_forward()
+        self.update_potential()
+        self.u_previous.x.array[:] = self.u.x.array
+
+    def update_potential(self) -> None:
+        """Set psi pointwise from electroneutrality with the current mu (local, no solve)."""
+        mu, K, z, X = self.nodal_fields()
+        psi = electroneutrality.solve_potential(mu, K, z, X)
+        self.u.x.array[self.psi_dofs] = psi
+        self.u.x.scatter_forward()
+
+    # ------------------------------------------------------------------ nodal views (per owned cell, per vertex)
+    @property
+    def psi_dofs(self) -> np.ndarray:
+        n_local = len(self.layer_of_cell)
+        return self.W.sub(self.ns).dofmap.list[:n_local].ravel()
+
+    def nodal_fields(self):
+        """mu, K, z per species and X at every (owned cell, vertex): shapes (ns, 2*n_cells) and (2*n_cells,)."""
+        n_local = len(self.layer_of_cell)
+        mu = np.stack([self.u.x.array[self.W.sub(i).dofmap.list[:n_local].ravel()] for i in range(self.ns)])
+        lay = np.repeat(self.layer_of_cell, 2)
+        K = np.array([[layer.partition[i] for layer in self.layers] for i in range(self.ns)])[:, lay]
+        z = np.array([[layer.charge[i] for layer in self.layers] for i in range(self.ns)])[:, lay]
+        X = np.array([layer.fixed_charge for layer in self.layers])[lay]
+        return mu, K, z, X
+
+    def vertex_depths(self) -> np.ndarray:
+        n_local = len(self.layer_of_cell)
+        geo = self.mesh.geometry
+        return geo.x[geo.dofmap[:n_local].ravel(), 0]
+
+    def limit_update(self, step: np.ndarray, cap: float = 2.0) -> float:
+        """Cap each Newton update's rise of ln(c) at `cap`; potential shifts pass untouched.
+
+        Returns the size of the update that convergence is judged on: the largest change of
+        ln(c) and of psi relative to its magnitude. A common shift of all mu_i and psi (the
+        potential's gauge) changes no concentration, and round-off puts noise in it.
+        """
+        n_local = len(self.layer_of_cell)
+        dpsi = step[self.psi_dofs]
+        psi = self.u.x.array[self.psi_dofs]
+        lay = np.repeat(self.layer_of_cell, 2)
+        excess = np.zeros_like(step)
+        size = 0.0
+        for i in range(self.ns):
+            dofs = self.W.sub(i).dofmap.list[:n_local].ravel()
+            z = np.array([layer.charge[i] for layer in self.layers])[lay]
+            rise = step[dofs] - z * dpsi
+            excess[:] = 0.0
+            np.maximum.at(excess, dofs, rise - cap)
+            step[dofs] -= excess[dofs]
+            size = max(size, np.max(np.abs(rise - excess[dofs]), initial=0.0))
+        scale = max(1.0, np.max(np.abs(psi), initial=0.0))
+        return max(size, np.max(np.abs(dpsi), initial=0.0) / scale)
+
+    def thermal_voltage(self) -> float:
+        return thermal_voltage(self.temperature)
+
+    def gas_constant_times_T(self) -> float:
+        return GAS_CONSTANT * self.temperature
+
+    faraday = FARADAY

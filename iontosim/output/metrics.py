@@ -1,0 +1,209 @@
+"""Scalar summary of a run: dose, depth, transport number, voltage, balances.
+
+Every key names its unit (``_ug_per_cm2``, ``_V``, ``_um``, ...); the threshold and
+all inputs are SI as stored in the RunRecord. Unit factors live in ``units.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+
+from . import units as u
+from .record import Profile, RunRecord
+
+
+def drug_species(record: RunRecord) -> list[str]:
+    """Species that make up the drug: ``record.drug`` itself, else its ionic forms.
+
+    A species matches when its name, stripped of trailing charge signs
+    ("lidocaine+" -> "lidocaine"), equals the drug name (case-insensitive).
+    """
+    if record.drug in record.species:
+        return [record.drug]
+    name = record.drug.lower()
+    found = [s for s in record.species if s.rstrip("+-").lower() == name]
+    if not found:
+        raise ValueError(f"drug {record.drug!r} matches none of the species {record.species}")
+    return found
+
+
+def _drug_sum(values: dict[str, np.ndarray], species: list[str]) -> np.ndarray:
+    return sum(np.asarray(values[s], dtype=float) for s in species)
+
+
+def _drug_ug_per_cm2(record: RunRecord, prefix: str, species: list[str]) -> np.ndarray:
+    """Series ``prefix/<s>`` [mol/m^2] summed over the drug species, in ug/cm^2."""
+    return sum(u.mol_per_m2_to_ug_per_cm2(record.series[f"{prefix}/{s}"], record.molar_mass[s]) for s in species)
+
+
+def skin_part(depth: np.ndarray, *fields: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Restrict profile data to the skin (depth >= 0), starting at its skin-side surface point.
+
+    At depth 0 a donor profile holds two points (donor side, skin side); the last one is the skin's.
+    """
+    depth = np.asarray(depth, dtype=float)
+    zeros = np.flatnonzero(depth == 0.0)
+    start = zeros[-1] if zeros.size else int(np.searchsorted(depth, 0.0, side="left"))
+    return (depth[start:],) + tuple(np.asarray(f, dtype=float)[start:] for f in fields)
+
+
+def penetration_depth(depth: np.ndarray, conc: np.ndarray, threshold: float) -> float:
+    """Deepest skin depth [m] where ``conc`` >= ``threshold`` (piecewise linear); 0 if nowhere."""
+    x, c = skin_part(depth, conc)
+    above = np.flatnonzero(c >= threshold)
+    if above.size == 0:
+        return 0.0
+    i = above[-1]
+    if i == x.size - 1 or x[i + 1] == x[i]:
+        return float(x[i])
+    # c[i] >= threshold > c[i+1]: linear crossing inside the segment
+    return float(x[i] + (c[i] - threshold) / (c[i] - c[i + 1]) * (x[i + 1] - x[i]))
+
+
+def dose_depth(depth: np.ndarray, tissue_conc: np.ndarray, fraction: float = 0.9) -> float:
+    """Smallest skin depth d [m] with integral_0^d c >= ``fraction`` x integral over the skin.
+
+    Exact for piecewise-linear data; zero-width segments (duplicated interface depths) hold nothing.
+    """
+    x, c = skin_part(depth, tissue_conc)
+    if x.size < 2:
+        return 0.0
+    h = np.diff(x)
+    segment = 0.5 * (c[:-1] + c[1:]) * h
+    cumulative = np.concatenate([[0.0], np.cumsum(segment)])
+    target = fraction * cumulative[-1]
+    if target <= 0.0:
+        return 0.0
+    i = int(np.argmax(cumulative >= target)) - 1  # cumulative[i] < target <= cumulative[i+1], h[i] > 0
+    rest = target - cumulative[i]
+    slope = (c[i + 1] - c[i]) / h[i]
+    # smallest s >= 0 with c_i s + slope s^2 / 2 = rest (stable root form, also for slope = 0)
+    denominator = c[i] + math.sqrt(max(c[i] ** 2 + 2.0 * slope * rest, 0.0))
+    s = 2.0 * rest / denominator if denominator > 0.0 else h[i]
+    return float(x[i] + min(s, h[i]))
+
+
+def _amount_during(times: np.ndarray, cumulative: np.ndarray, intervals) -> float:
+    """Increase of a cumulative series over the given intervals (linear between time levels)."""
+    return float(sum(np.interp(b, times, cumulative) - np.interp(a, times, cumulative) for a, b in intervals))
+
+
+def _on_weights(times: np.ndarray, intervals) -> np.ndarray:
+    """Length of each step (t_{k-1}, t_k] that lies inside the current-on intervals [s]."""
+    w = np.zeros_like(times, dtype=float)
+    for a, b in intervals:
+        w[1:] += np.clip(np.minimum(times[1:], b) - np.maximum(times[:-1], a), 0.0, None)
+    return w
+
+
+def _max_abs(arrays) -> float:
+    values = [np.abs(np.asarray(a, dtype=float)) for a in arrays]
+    values = [v[np.isfinite(v)] for v in values]
+    values = [v for v in values if v.size]
+    return float(max(v.max() for v in values)) if values else math.nan
+
+
+def _layer_key(name: str) -> str:
+    return re.sub(r"[^0-9a-zA-Z]+", "_", name).strip("_").lower()
+
+
+def summarize(record: RunRecord, threshold: float) -> dict[str, float | str]:
+    """Named scalars of a run; each key carries its unit.
+
+    ``threshold`` is the drug's pore-fluid concentration [mol/m^3] that defines the
+    penetration depth (e.g. a minimum effective concentration).
+    """
+    drug = drug_species(record)
+    m_drug = record.molar_mass[drug[0]]
+    t = np.asarray(record.times, dtype=float)
+    s = record.series
+    out: dict[str, float | str] = {"scenario": record.scenario_name, "drug": record.drug}
+
+    delivered = _drug_ug_per_cm2(record, "delivered", drug)
+    out["drug_delivered_ug_per_cm2"] = float(delivered[-1])
+    out["drug_delivered_ug"] = float(
+        sum(u.mol_per_m2_to_ug_per_m2(s[f"delivered/{d}"][-1], record.molar_mass[d]) for d in drug) * record.area
+    )
+    for layer in record.skin_layers:
+        amount = _drug_ug_per_cm2(record, f"layer_amount/{layer.name}", drug)
+        out[f"drug_in_{_layer_key(layer.name)}_ug_per_cm2"] = float(amount[-1])
+    out["drug_remaining_in_donor_ug_per_cm2"] = float(_drug_ug_per_cm2(record, "donor_amount", drug)[-1])
+    out["drug_cleared_ug_per_cm2"] = float(_drug_ug_per_cm2(record, "cleared", drug)[-1])
+    out["drug_deep_outflow_ug_per_cm2"] = float(_drug_ug_per_cm2(record, "deep_outflow", drug)[-1])
+    flux = sum(
+        u.mol_per_m2_to_ug_per_cm2(s[f"surface_flux/{d}"], record.molar_mass[d]) for d in drug
+    ) * u.SECONDS_PER_HOUR
+    out["peak_drug_flux_ug_per_cm2_per_h"] = float(np.max(flux))
+
+    # transport number: |z| F (drug delivered while current is on) / |charge passed|
+    charge = float(record.applied_charge)
+    if charge == 0.0 or not record.current_on_intervals:
+        out["mean_drug_transport_number"] = math.nan
+    else:
+        carried = sum(
+            abs(record.charges[d]) * _amount_during(t, s[f"delivered/{d}"], record.current_on_intervals)
+            for d in drug
+        )
+        out["mean_drug_transport_number"] = u.FARADAY * carried / abs(charge)
+
+    voltage = np.asarray(s["voltage"], dtype=float)
+    out["final_voltage_V"] = float(voltage[-1])
+    out["peak_voltage_V"] = float(voltage[np.nanargmax(np.abs(voltage))])  # signed, largest magnitude
+    resistance = np.asarray(s["skin_resistance"], dtype=float)
+    w = _on_weights(t, record.current_on_intervals)
+    w[~np.isfinite(resistance)] = 0.0
+    out["skin_resistance_kohm_cm2"] = (
+        float(np.sum(w * np.nan_to_num(resistance)) / w.sum() * u.OHM_M2_TO_KOHM_CM2) if w.sum() > 0 else math.nan
+    )
+    current = np.abs(np.asarray(s["current_density"], dtype=float)) * u.A_PER_M2_TO_MA_PER_CM2
+    out["peak_current_density_mA_per_cm2"] = float(np.max(current))
+    out["current_density_limit_mA_per_cm2"] = u.CURRENT_DENSITY_LIMIT_MA_PER_CM2
+    out["charge_mC_per_cm2"] = charge * u.C_PER_M2_TO_MC_PER_CM2
+
+    plasma = sum(u.mol_per_m3_to_ng_per_ml(s[f"plasma_concentration/{d}"], record.molar_mass[d]) for d in drug)
+    out["peak_plasma_concentration_ng_per_mL"] = float(np.max(plasma))
+
+    def reach(p: Profile) -> float:
+        return penetration_depth(p.depth, _drug_sum(p.concentration, drug), threshold)
+
+    if record.profiles:
+        last = record.profiles[-1]
+        out["penetration_depth_um"] = max(reach(p) for p in record.profiles) * u.UM_PER_M
+        out["penetration_depth_end_um"] = reach(last) * u.UM_PER_M
+        out["depth_90pct_tissue_dose_um"] = (
+            dose_depth(last.depth, _drug_sum(last.tissue_concentration, drug), 0.9) * u.UM_PER_M
+        )
+    else:
+        out["penetration_depth_um"] = out["penetration_depth_end_um"] = math.nan
+        out["depth_90pct_tissue_dose_um"] = math.nan
+    out["penetration_threshold_ug_per_mL"] = float(u.mol_per_m3_to_ug_per_ml(threshold, m_drug))
+    out["penetration_threshold_mol_per_m3"] = float(threshold)
+
+    out["mass_balance_relative_error"] = _max_abs(
+        v for k, v in s.items() if k.startswith("mass_balance_error/")
+    )
+    out["charge_balance_relative_error"] = _max_abs([s[k] for k in ("charge_balance_error",) if k in s])
+    out["protocol_end_min"] = float(record.protocol_end) / u.SECONDS_PER_MINUTE
+    return out
+
+
+def _jsonable(value):
+    if isinstance(value, (float, np.floating)):
+        return None if not math.isfinite(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def write_summary(path: str | Path, summary: dict[str, float | str]) -> Path:
+    """Write ``summary`` as JSON (NaN/inf -> null, sorted keys, indent 2); return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {k: _jsonable(v) for k, v in summary.items()}
+    path.write_text(json.dumps(data, sort_keys=True, indent=2, allow_nan=False) + "\n")
+    return path

@@ -1,0 +1,149 @@
+"""Figures of a run (matplotlib Agg canvas via ``Figure``, never pyplot; PNG at 120 dpi).
+
+Profiles are drawn over the skin only (depth >= 0, the donor is omitted) on a
+symlog depth axis that is linear across the first skin layer (the stratum
+corneum), so that both the thin barrier and the dermis are readable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from . import units as u
+from .metrics import skin_part, drug_species
+from .record import RunRecord
+
+DPI = 120
+_FLOOR_DECADES = 6  # log plots show at most this many decades below the maximum
+
+
+def _figure(nrows: int, ncols: int, figsize, sharex: bool = True):
+    """A Figure on an Agg canvas (no pyplot state, no GUI) and its axes."""
+    fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots(nrows, ncols, sharex=sharex)
+
+
+def _save(fig: Figure, path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI, format="png")
+    return path
+
+
+def _shade_on(ax, record: RunRecord) -> None:
+    for k, (a, b) in enumerate(record.current_on_intervals):
+        ax.axvspan(a / u.SECONDS_PER_MINUTE, b / u.SECONDS_PER_MINUTE, color="gold", alpha=0.25,
+                   label="current on" if k == 0 else None)
+
+
+def _layer_lines(ax, record: RunRecord) -> None:
+    for layer in record.skin_layers:
+        ax.axvline(layer.bottom * u.UM_PER_M, color="0.5", ls="--", lw=0.8)
+    for layer in record.skin_layers:
+        mid = 0.5 * (layer.top + layer.bottom) * u.UM_PER_M
+        ax.text(mid, 0.98, layer.name.replace("_", " "), transform=ax.get_xaxis_transform(),
+                ha="center", va="top", fontsize=7, color="0.3", rotation=90)
+
+
+def _depth_axis(ax, record: RunRecord) -> None:
+    skin = record.skin_layers
+    linthresh = (skin[0].bottom - skin[0].top) * u.UM_PER_M if skin else 10.0
+    ax.set_xscale("symlog", linthresh=max(linthresh, 1e-3))
+    ax.set_xlim(0.0, (skin[-1].bottom * u.UM_PER_M) if skin else None)
+    ax.set_xlabel("depth below skin surface [um] (symlog)")
+    _layer_lines(ax, record)
+
+
+def _floored(c: np.ndarray, floor: float) -> np.ndarray:
+    return np.maximum(np.asarray(c, dtype=float), floor)
+
+
+def plot_profiles(record: RunRecord, path) -> Path:
+    """Drug (left) and other species (right) pore-fluid concentration vs depth, one line per time."""
+    drug = drug_species(record)
+    others = [s for s in record.species if s not in drug]
+    fig, (ax_d, ax_o) = _figure(1, 2, (12, 4.8))
+    cmap = matplotlib.colormaps["viridis"]
+    n = max(len(record.profiles), 1)
+    peak = max((float(np.max(sum(p.concentration[d] for d in drug))) for p in record.profiles), default=1.0)
+    floor = max(peak, 1e-300) * 10.0 ** -_FLOOR_DECADES
+    for k, p in enumerate(record.profiles):
+        colour = cmap(k / max(n - 1, 1))
+        label = f"{p.time / u.SECONDS_PER_MINUTE:.3g} min"
+        x, c = skin_part(p.depth, sum(p.concentration[d] for d in drug))
+        ax_d.plot(x * u.UM_PER_M, _floored(c, floor), color=colour, label=label)
+        for j, s in enumerate(others):
+            xs, cs = skin_part(p.depth, p.concentration[s])
+            ax_o.plot(xs * u.UM_PER_M, np.maximum(cs, 1e-12), color=colour, alpha=0.4 + 0.6 * (k == n - 1),
+                      ls=["-", "--", ":", "-."][j % 4], label=s if k == n - 1 else None)
+    for ax in (ax_d, ax_o):
+        ax.set_yscale("log")
+        _depth_axis(ax, record)
+    ax_d.set_ylim(bottom=floor)
+    ax_d.set_ylabel(f"{record.drug} pore-fluid concentration [mol/m^3 = mM]")
+    ax_d.set_title(f"{record.scenario_name}: {record.drug} depth profiles")
+    ax_d.legend(title="time", fontsize=8, loc="lower left")
+    ax_o.set_ylabel("pore-fluid concentration [mol/m^3 = mM]")
+    ax_o.set_title("other species (last time bold)")
+    if others:
+        ax_o.legend(fontsize=8, loc="lower left")
+    return _save(fig, path)
+
+
+def plot_delivery(record: RunRecord, path) -> Path:
+    """Drug surface flux [ug/cm^2/h] and cumulative delivered [ug/cm^2] vs time [min]."""
+    drug = drug_species(record)
+    t_min = np.asarray(record.times, dtype=float) / u.SECONDS_PER_MINUTE
+    flux = sum(u.mol_per_m2_to_ug_per_cm2(record.series[f"surface_flux/{d}"], record.molar_mass[d])
+               for d in drug) * u.SECONDS_PER_HOUR
+    delivered = sum(u.mol_per_m2_to_ug_per_cm2(record.series[f"delivered/{d}"], record.molar_mass[d])
+                    for d in drug)
+    fig, (ax_f, ax_c) = _figure(2, 1, (8, 6.5))
+    ax_f.step(t_min, flux, where="pre", color="tab:blue", label="step-average flux")
+    ax_f.set_ylabel("drug flux into skin [ug/cm^2/h]")
+    ax_f.set_title(f"{record.scenario_name}: {record.drug} delivery")
+    ax_c.plot(t_min, delivered, color="tab:red", label="delivered across surface")
+    ax_c.set_ylabel("cumulative delivered [ug/cm^2]")
+    ax_c.set_xlabel("time [min]")
+    for ax in (ax_f, ax_c):
+        _shade_on(ax, record)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_voltage(record: RunRecord, path) -> Path:
+    """Voltage [V] (anode vs deep tissue) and current density [mA/cm^2] vs time [min]."""
+    t_min = np.asarray(record.times, dtype=float) / u.SECONDS_PER_MINUTE
+    fig, (ax_v, ax_i) = _figure(2, 1, (8, 6.5))
+    ax_v.plot(t_min, record.series["voltage"], color="tab:purple")
+    ax_v.set_ylabel("voltage, anode vs deep tissue [V]")
+    ax_v.set_title(f"{record.scenario_name}: voltage and current")
+    ax_i.plot(t_min, np.asarray(record.series["current_density"]) * u.A_PER_M2_TO_MA_PER_CM2, color="tab:green",
+              label="applied current density")
+    ax_i.axhline(u.CURRENT_DENSITY_LIMIT_MA_PER_CM2, color="tab:red", ls=":", lw=1,
+                 label=f"{u.CURRENT_DENSITY_LIMIT_MA_PER_CM2} mA/cm^2 comfort limit")
+    ax_i.set_ylabel("current density [mA/cm^2]")
+    ax_i.set_xlabel("time [min]")
+    for ax in (ax_v, ax_i):
+        _shade_on(ax, record)
+        ax.grid(alpha=0.3)
+    ax_i.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_all(record: RunRecord, outdir) -> list[Path]:
+    """Write profiles.png, delivery.png and voltage.png into ``outdir``; return their paths."""
+    outdir = Path(outdir)
+    return [
+        plot_profiles(record, outdir / "profiles.png"),
+        plot_delivery(record, outdir / "delivery.png"),
+        plot_voltage(record, outdir / "voltage.png"),
+    ]

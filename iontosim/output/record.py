@@ -1,0 +1,62 @@
+"""In-memory record of one simulation run, as handed to the output layer.
+
+All quantities are SI: m, s, mol, V, A, C, kg. Per-area quantities are per m^2 of
+electrode (donor) area; multiply by ``RunRecord.area`` for totals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class LayerSpan:
+    """Depth span of one layer [m] below the skin surface (the donor has negative depths)."""
+
+    name: str
+    top: float
+    bottom: float
+
+
+@dataclass
+class Profile:
+    """Depth profiles at one time [s].
+
+    ``depth`` [m] is non-decreasing; an interface depth appears twice (value just
+    above, value just below) because concentrations and potential jump there.
+    """
+
+    time: float
+    depth: np.ndarray
+    concentration: dict[str, np.ndarray]  # mol/m^3 of pore fluid
+    tissue_concentration: dict[str, np.ndarray]  # mol/m^3 of tissue
+    potential: np.ndarray  # V
+
+
+@dataclass
+class RunRecord:
+    """Everything a run reports: time series, profiles and protocol facts (SI units).
+
+    ``series`` keys and units: see ``iontosim.output.units.series_units``.
+    """
+
+    scenario_name: str
+    drug: str
+    species: list[str]
+    charges: dict[str, int]
+    molar_mass: dict[str, float]  # kg/mol
+    area: float  # m^2
+    layers: list[LayerSpan]  # donor first (name "donor"), then skin layers top to bottom
+    times: np.ndarray  # s, accepted time levels including t=0
+    series: dict[str, np.ndarray]
+    profiles: list[Profile]
+    protocol_end: float  # s
+    current_on_intervals: list[tuple[float, float]] = field(default_factory=list)  # s
+    applied_charge: float = 0.0  # C/m^2
+
+    @property
+    def skin_layers(self) -> list[LayerSpan]:
+        """Layers below the skin surface (everything but the donor)."""
+        return [layer for layer in self.layers if layer.name != "donor"]

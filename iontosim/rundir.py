@@ -1,0 +1,73 @@
+"""The run directory: written whole or not at all.
+
+Everything goes to a hidden sibling folder first and is renamed into place at the end, so a
+failed or interrupted run never leaves a directory that looks complete, and an existing folder
+the user made is never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+import sys
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import yaml
+
+MARKER = "summary.json"  # present only in a finished run directory
+
+
+class OutputExists(Exception):
+    pass
+
+
+def software_versions(comm_size: int) -> dict[str, str]:
+    from iontosim import __version__
+    from iontosim._fenics import PETSc, dolfinx
+
+    import h5py
+    import numpy
+
+    return {
+        "iontosim": __version__,
+        "python": sys.version.split()[0],
+        "dolfinx": dolfinx.__version__,
+        "petsc": ".".join(str(v) for v in PETSc.Sys.getVersion()),
+        "numpy": numpy.__version__,
+        "h5py": h5py.__version__,
+        "platform": platform.platform(),
+        "mpi_ranks": str(comm_size),
+    }
+
+
+@contextmanager
+def staged_directory(out: Path, overwrite: bool = False):
+    """Yield a temporary folder that becomes `out` when the block finishes without error."""
+    out = Path(out)
+    if out.exists():
+        finished_run = (out / MARKER).exists() and (out / "config.resolved.yaml").exists()
+        if not (overwrite and finished_run):
+            hint = " (--overwrite replaces only a finished iontosim run)" if overwrite else \
+                "; choose another --out, or pass --overwrite to replace a finished run"
+            raise OutputExists(f"{out} already exists{hint}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        yield stage
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    if out.exists():
+        shutil.rmtree(out)
+    stage.rename(out)
+
+
+def write_yaml(path: Path, data) -> None:
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+
+
+def write_json(path: Path, data) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True))

@@ -1,0 +1,140 @@
+"""Load a scenario from YAML (or a dict) into a validated Scenario; every problem is one ScenarioError."""
+
+from __future__ import annotations
+
+import re
+import typing
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from . import provenance as prov
+from .errors import ScenarioError, join_path
+from .schema import Scenario, Step, expand_protocol
+
+FILE = "<file>"
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader (anchors, aliases, merge keys) that refuses duplicate keys in one mapping."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario YAML file (SI floats, provenance kept). Raises ScenarioError."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError(FILE, f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ScenarioError(FILE, f"YAML error in {path.name}{where}: {problem}") from None
+    if not isinstance(data, dict):
+        raise ScenarioError(FILE, f"{path.name} must hold a mapping of scenario fields, got {type(data).__name__}")
+    return scenario_from_dict(data)
+
+
+def scenario_from_dict(data: dict[str, Any]) -> Scenario:
+    """Validate a scenario given as the YAML language (plain or {value, source} leaves). Raises ScenarioError."""
+    if not isinstance(data, dict):
+        raise ScenarioError(FILE, f"a scenario must be a mapping, got {type(data).__name__}")
+    if "provenance" in data:
+        raise ScenarioError("provenance", "is filled by the loader; write {value: ..., source: KEY} instead")
+    provenance: dict[str, str] = {}
+    plain = prov.unwrap(data, "", provenance)
+    origins: list[str] = []
+    if "protocol" in plain:
+        plain["protocol"], origins = expand_protocol(plain["protocol"])
+        provenance = _remap_protocol_provenance(provenance, origins)
+    try:
+        scenario = Scenario.model_validate(plain)
+    except ValidationError as exc:
+        raise _to_scenario_error(exc, plain, origins) from None
+    except ScenarioError as exc:  # raised outside pydantic's wrapping
+        raise ScenarioError(_original_path(exc.field, origins), exc.reason) from None
+    scenario.provenance = dict(sorted(provenance.items()))
+    return scenario
+
+
+def _remap_protocol_provenance(provenance: dict[str, str], origins: list[str]) -> dict[str, str]:
+    """Re-key protocol provenance from written paths (repeat blocks, 'rest') to expanded step paths."""
+    out = {k: v for k, v in provenance.items() if not k.startswith("protocol[")}
+    for k, origin in enumerate(origins):
+        for key, value in provenance.items():
+            if key.startswith(origin + "."):
+                suffix = key[len(origin):]
+                out[f"protocol[{k}]" + (".duration" if suffix == ".rest" else suffix)] = value
+    return out
+
+
+_STEP = re.compile(r"^protocol\[(\d+)\]")
+
+
+def _original_path(path: str, origins: list[str]) -> str:
+    """Map an expanded step path ``protocol[7].current`` back to where it was written."""
+    m = _STEP.match(path)
+    if m and int(m.group(1)) < len(origins):
+        return origins[int(m.group(1))] + path[m.end():]
+    return path
+
+
+def _to_scenario_error(exc: ValidationError, plain: dict, origins: list[str]) -> ScenarioError:
+    err = exc.errors(include_url=False)[0]
+    loc = list(err["loc"])
+    # interstitial_fluid is written flat ("Na+: 140 mM"), modelled with a 'concentrations' mapping
+    if loc[:2] == ["interstitial_fluid", "concentrations"] and "concentrations" not in (
+            plain.get("interstitial_fluid") or {}):
+        del loc[1]
+    path = join_path(*loc)
+    inner = (err.get("ctx") or {}).get("error")
+    if isinstance(inner, ScenarioError):
+        if inner.field:
+            path = f"{path}{inner.field}" if not path or inner.field.startswith("[") else f"{path}.{inner.field}"
+        reason = inner.reason
+    elif isinstance(inner, Exception):
+        reason = str(inner)
+    elif err["type"] == "missing":
+        reason = "required field is missing"
+    elif err["type"] == "extra_forbidden":
+        allowed = _allowed_fields(loc[:-1])
+        reason = f"unknown field {loc[-1]!r}" + (f"; allowed: {', '.join(allowed)}" if allowed else "")
+    else:
+        reason = f"{err['msg']} (got {err.get('input')!r})"
+    return ScenarioError(_original_path(path, origins) or FILE, reason)
+
+
+def _allowed_fields(loc: list) -> list[str]:
+    """Field names of the model found at ``loc`` (walking Scenario's annotations), else []."""
+    tp: Any = Scenario
+    for part in loc:
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            if part not in tp.model_fields:
+                return []
+            tp = tp.model_fields[part].annotation
+        else:
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            tp = args[-1] if args else None
+        while typing.get_origin(tp) in (typing.Union, typing.Annotated) or type(tp).__name__ == "UnionType":
+            tp = [a for a in typing.get_args(tp) if a is not type(None)][0]
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        names = [n for n in tp.model_fields if n != "provenance"]
+        return names + ["rest"] if tp is Step else names
+    return []

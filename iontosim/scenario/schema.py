@@ -1,0 +1,451 @@
+"""Scenario data model (pydantic v2). Attributes hold SI floats; see configs/*.yaml for the language.
+
+Units: lengths m, areas m^2, volumes m^3, times s, masses kg, concentrations mol/m^3,
+currents A, current densities A/m^2, rates 1/s, temperature K.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from ..library.species import Species, get_species
+from . import provenance as prov
+from .errors import ScenarioError, join_path
+from .quantities import Dim, dimension_of, parser, quantity
+from .units import DIMENSIONS, format_si, parse_text, to_si
+
+# ---------------------------------------------------------------- field types
+
+Length = quantity("length", gt=0, what="length")
+Area = quantity("area", gt=0, what="area")
+Volume = quantity("volume", gt=0, what="volume")
+Duration = quantity("time", gt=0, what="duration")
+Mass = quantity("mass", ge=0, what="amount")
+Concentration = quantity("concentration", ge=0, what="concentration")
+PositiveConcentration = quantity("concentration", gt=0, what="concentration")
+SignedConcentration = quantity("concentration")
+Current = quantity("current")
+CurrentDensity = quantity("current_density")
+VolumePerCharge = quantity("volume_per_charge")
+Rate = quantity("rate", ge=0, what="rate")
+Temperature = quantity("temperature", gt=0, what="temperature")
+PH = quantity("dimensionless", ge=0, le=14, what="pH")
+Fraction = quantity("dimensionless", gt=0, le=1, what="fraction")
+UnitInterval = quantity("dimensionless", ge=0, le=1, what="value")
+PositiveNumber = quantity("dimensionless", gt=0, what="value")
+Growth = quantity("dimensionless", ge=1, what="growth factor")
+ProfileTime = quantity("time", gt=0, what="profile time")
+
+
+def _known_species(name: str) -> str:
+    try:
+        get_species(name)
+    except KeyError as exc:
+        raise ValueError(exc.args[0]) from None
+    return name
+
+
+SpeciesName = Annotated[str, AfterValidator(_known_species)]
+
+
+def _partition(value: object) -> float | dict[str, float]:
+    """A positive number for every species, or a mapping species -> positive number."""
+    check = parser("dimensionless", gt=0, what="partition coefficient")
+    if isinstance(value, dict):
+        out = {}
+        for key, v in value.items():
+            try:
+                out[str(key)] = check(v)
+            except ValueError as exc:
+                raise ScenarioError(str(key), str(exc)) from None
+        return out
+    return check(value)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---------------------------------------------------------------- parts
+
+class FixedCharge(_Model):
+    """Skin fixed charge: sign flips at the isoelectric point; value (mol/m^3, signed) at reference_pH."""
+
+    isoelectric_point: PH
+    charge_at_reference_pH: SignedConcentration
+    reference_pH: PH = 7.4
+
+
+class Layer(_Model):
+    """One skin layer, top (electrode side) first."""
+
+    name: str
+    thickness: Length
+    pH: PH
+    porosity: Fraction = 1.0
+    diffusivity_factor: PositiveNumber = 1.0
+    pore_radius: Length | None = None
+    partition: Annotated[float | dict[str, float], BeforeValidator(_partition)] = 1.0
+    fixed_charge: FixedCharge | None = None
+    clearance_rate: Rate = 0.0
+    cells: Annotated[int, Field(gt=0)] | None = None
+    grading: PositiveNumber = 1.0
+
+    def partition_of(self, species_name: str) -> float:
+        """Tissue/water partition coefficient of ``species_name`` (1.0 if not listed)."""
+        if isinstance(self.partition, dict):
+            return self.partition.get(species_name, 1.0)
+        return self.partition
+
+
+class DonorContent(_Model):
+    """What is put in the donor gel: an amount (kg, of the salt if given) or a concentration (mol/m^3)."""
+
+    amount: Mass | None = None
+    concentration: Concentration | None = None
+    salt: str | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> DonorContent:
+        if (self.amount is None) == (self.concentration is None):
+            raise ScenarioError("", "give exactly one of 'amount' or 'concentration'")
+        return self
+
+
+class Donor(_Model):
+    """The drug reservoir (finite gel) under the anode."""
+
+    kind: Literal["finite_gel"] = "finite_gel"
+    area: Area
+    thickness: Length
+    pH: PH
+    diffusivity_factor: PositiveNumber = 1.0
+    contents: dict[str, DonorContent]
+    balance_with: str | None = None
+    electrode: Literal["Ag/AgCl"] = "Ag/AgCl"
+    cells: Annotated[int, Field(gt=0)] | None = None
+
+    def volume(self) -> float:
+        """Gel volume, m^3."""
+        return self.area * self.thickness
+
+    def concentrations(self) -> dict[str, float]:
+        """Initial mol/m^3 of each listed content (amount / molar mass of salt or species / volume)."""
+        out = {}
+        for name, item in self.contents.items():
+            if item.concentration is not None:
+                out[name] = item.concentration
+            else:
+                out[name] = item.amount / get_species(name).salt_molar_mass(item.salt) / self.volume()
+        return out
+
+
+class Fluid(_Model):
+    """Interstitial fluid; YAML lists species directly (``Na+: 140 mM``) plus ``balance_with``."""
+
+    concentrations: dict[str, Concentration] = {}
+    balance_with: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_form(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "concentrations" not in data:
+            return {"concentrations": {k: v for k, v in data.items() if k != "balance_with"},
+                    **({"balance_with": data["balance_with"]} if "balance_with" in data else {})}
+        return data
+
+
+class Electroosmosis(_Model):
+    """Electroosmotic volume flow per charge (m^3/C) measured at reference_pH and reference_salt (mol/m^3)."""
+
+    volume_per_charge: VolumePerCharge
+    reference_pH: PH = 7.4
+    reference_salt: PositiveConcentration = 154.0
+
+
+class Clearance(_Model):
+    """Dermal clearance; k = k_layer * (1 - max_effect * C_v/(C_v + EC50)) with hill exponent on C_v."""
+
+    counter_ion: str | None = None
+    vasoconstrictor: str | None = None
+    max_effect: UnitInterval = 0.0
+    EC50: PositiveConcentration = 1.0
+    hill: PositiveNumber = 1.0
+
+
+class Pharmacokinetics(_Model):
+    """One-compartment systemic kinetics of a species: volume (m^3) and half-life (s)."""
+
+    volume_of_distribution: Volume
+    elimination_half_life: Duration
+
+
+class Step(_Model):
+    """One protocol step. YAML: {current: 1.77 mA, duration: 10 min}, {current_density: ..., duration: ...},
+    {rest: 50 min}. current_density (A/m^2) is always set once the scenario is validated."""
+
+    kind: Literal["current", "rest"]
+    duration: Duration
+    current: Current | None = None
+    current_density: CurrentDensity | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_forms(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "kind" in data:
+            return data
+        if "rest" in data:
+            extra = sorted(str(k) for k in data if k != "rest")
+            if extra:
+                raise ScenarioError(extra[0], "a rest step is written {rest: <duration>} alone")
+            try:
+                seconds = parser("time", gt=0, what="duration")(data["rest"])
+            except ValueError as exc:
+                raise ScenarioError("rest", str(exc)) from None
+            return {"kind": "rest", "duration": f"{seconds!r} s", "current_density": "0 A/m^2"}
+        if "current" in data or "current_density" in data:
+            return {"kind": "current", **data}
+        raise ScenarioError("", "a protocol step needs 'current' or 'current_density' (with 'duration'), "
+                                "'rest', or 'repeat' with 'steps'")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Step:
+        if self.kind == "rest":
+            for name in ("current", "current_density"):
+                if getattr(self, name) not in (None, 0.0):
+                    raise ScenarioError(name, "a rest step carries no current")
+            self.current_density = 0.0
+        elif self.current is None and self.current_density is None:
+            raise ScenarioError("", "a current step needs 'current' or 'current_density'")
+        return self
+
+
+class Numerics(_Model):
+    """Discretisation and solver settings."""
+
+    refinement: PositiveNumber = 1.0
+    default_cells: Annotated[int, Field(gt=0)] = 24
+    donor_cells: Annotated[int, Field(gt=0)] = 24
+    dt_initial: Duration = 1e-3
+    dt_max: Duration = 30.0
+    dt_growth: Growth = 1.5
+    newton_tol: PositiveNumber = 1e-6
+    newton_max_iter: Annotated[int, Field(gt=0)] = 25
+    concentration_floor: Concentration = 1e-9
+    linear_solver: Literal["mumps", "superlu_dist"] = "mumps"
+
+    @model_validator(mode="after")
+    def _dt_order(self) -> Numerics:
+        if self.dt_max < self.dt_initial:
+            raise ScenarioError("dt_max", f"must be >= dt_initial ({self.dt_initial!r} s)")
+        return self
+
+
+def _threshold(value: object) -> float:
+    try:
+        x = to_si(value, "concentration")
+    except ValueError as exc:
+        if "expected a concentration" in str(exc):
+            raise ValueError(f"expected a concentration such as '5 uM' or a mass concentration such as "
+                             f"'1 ug/mL', got {value!r}") from None
+        raise
+    if not x > 0:
+        raise ValueError(f"threshold must be positive, got {value!r}")
+    return x
+
+
+class Outputs(_Model):
+    """What to record: profile times (s) and the drug concentration (mol/m^3) defining penetration depth."""
+
+    profile_times: list[ProfileTime]
+    penetration_threshold: Annotated[float, BeforeValidator(_threshold), Dim("concentration")]
+
+
+# ---------------------------------------------------------------- protocol repeat
+
+def expand_protocol(steps: Any, path: str = "protocol") -> tuple[Any, list[str]]:
+    """Expand ``{repeat: N, steps: [...]}`` items in place; also return each step's original path."""
+    if not isinstance(steps, list):
+        return steps, []
+    out, origins = [], []
+    for i, item in enumerate(steps):
+        where = join_path(path, i)
+        if isinstance(item, dict) and "repeat" in item:
+            extra = sorted(str(k) for k in item if k not in ("repeat", "steps"))
+            if extra:
+                raise ScenarioError(join_path(where, extra[0]), "a repeat block has only 'repeat' and 'steps'")
+            n = item["repeat"]
+            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+                raise ScenarioError(join_path(where, "repeat"), f"must be a positive integer, got {n!r}")
+            if not isinstance(item.get("steps"), list) or not item["steps"]:
+                raise ScenarioError(join_path(where, "steps"), "a repeat block needs a non-empty list of steps")
+            inner, inner_origins = expand_protocol(item["steps"], join_path(where, "steps"))
+            for _ in range(n):
+                out.extend(copy.deepcopy(inner))
+                origins.extend(inner_origins)
+        else:
+            out.append(item)
+            origins.append(where)
+    return out, origins
+
+
+# ---------------------------------------------------------------- scenario
+
+class Scenario(_Model):
+    """A complete, validated simulation scenario (SI floats). Build it with iontosim.scenario.load_scenario."""
+
+    name: str
+    description: str = ""
+    temperature: Temperature = 310.15
+    drug: SpeciesName
+    species: list[SpeciesName]
+    donor: Donor
+    interstitial_fluid: Fluid
+    skin: Annotated[list[Layer], Field(min_length=1)]
+    electroosmosis: Electroosmosis | None = None
+    clearance: Clearance
+    systemic: dict[str, Pharmacokinetics] = {}
+    protocol: Annotated[list[Step], Field(min_length=1)]
+    numerics: Numerics = Field(default_factory=Numerics)
+    outputs: Outputs
+    provenance: dict[str, str] = {}
+
+    # -- derived views
+
+    def species_objects(self) -> list[Species]:
+        """Library Species for ``self.species``, in the same order."""
+        return [get_species(name) for name in self.species]
+
+    def protocol_end(self) -> float:
+        """Total protocol duration, s."""
+        return sum(step.duration for step in self.protocol)
+
+    def resolved_dict(self) -> dict[str, Any]:
+        """Plain nested dict (YAML-dumpable) with defaults filled in, quantities as SI strings
+        ("1.8e-05 m") and {value, source/estimate, note} kept where the config gave them.
+        Loading it again gives an equal Scenario."""
+        return _dump_model(self, "", self.provenance)
+
+    # -- validation
+
+    @model_validator(mode="before")
+    @classmethod
+    def _prepare(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if "protocol" in data:
+            data["protocol"], _ = expand_protocol(data["protocol"])
+        out = data.get("outputs")
+        if isinstance(out, dict) and isinstance(out.get("penetration_threshold"), str):
+            data["outputs"] = {**out, "penetration_threshold": _molar_threshold(out["penetration_threshold"],
+                                                                                data.get("drug"))}
+        return data
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Scenario:
+        known = self.species
+
+        def need(name: str | None, where: str, what: str = "species") -> None:
+            if name is not None and name not in known:
+                close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.6)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise ScenarioError(where, f"{what} {name!r} is not in species [{', '.join(known)}]{hint}")
+
+        for i, name in enumerate(known):
+            if name in known[:i]:
+                raise ScenarioError(f"species[{i}]", f"{name!r} is listed twice")
+        need(self.drug, "drug", "drug")
+        for name, item in self.donor.contents.items():
+            need(name, f"donor.contents.{name}")
+            if item.salt is not None:
+                try:
+                    get_species(name).salt_molar_mass(item.salt)
+                except KeyError as exc:
+                    raise ScenarioError(f"donor.contents.{name}.salt", exc.args[0]) from None
+        need(self.donor.balance_with, "donor.balance_with")
+        for name in self.interstitial_fluid.concentrations:
+            need(name, f"interstitial_fluid.{name}")
+        need(self.interstitial_fluid.balance_with, "interstitial_fluid.balance_with")
+        names: set[str] = set()
+        for i, layer in enumerate(self.skin):
+            if layer.name in names:
+                raise ScenarioError(f"skin[{i}].name", f"duplicate layer name {layer.name!r}")
+            names.add(layer.name)
+            if isinstance(layer.partition, dict):
+                for name in layer.partition:
+                    need(name, f"skin[{i}].partition.{name}")
+        need(self.clearance.counter_ion, "clearance.counter_ion")
+        need(self.clearance.vasoconstrictor, "clearance.vasoconstrictor")
+        for name in self.systemic:
+            need(name, f"systemic.{name}")
+        for k, step in enumerate(self.protocol):
+            if step.current is not None:
+                density = step.current / self.donor.area
+                if step.current_density is not None and abs(step.current_density - density) > 1e-9 * max(abs(density), 1e-30):
+                    raise ScenarioError(f"protocol[{k}].current_density",
+                                        f"{step.current_density!r} A/m^2 disagrees with current/donor.area = {density!r} A/m^2")
+                step.current_density = float(f"{density:.15g}")
+        end = self.protocol_end()
+        times = self.outputs.profile_times
+        for i, t in enumerate(times):
+            if t > end * (1 + 1e-12):
+                raise ScenarioError(f"outputs.profile_times[{i}]",
+                                    f"{t!r} s is after the end of the protocol ({end!r} s)")
+            if i and t <= times[i - 1]:
+                raise ScenarioError(f"outputs.profile_times[{i}]", "profile times must be strictly increasing")
+        return self
+
+
+def _molar_threshold(text: str, drug: Any) -> str:
+    """Convert a mass-concentration threshold ('1 ug/mL') to mol/m^3 with the drug's molar mass."""
+    try:
+        q = parse_text(text)
+    except Exception:
+        return text  # the field validator reports it
+    if q.dimensionality != parse_text(f"1 {DIMENSIONS['mass_concentration'][0]}").dimensionality:
+        return text
+    try:
+        molar_mass = get_species(drug).molar_mass
+    except (KeyError, TypeError):
+        return text  # the 'drug' field reports the unknown drug
+    kg_per_m3 = to_si(text, "mass_concentration")
+    return f"{kg_per_m3 / molar_mass!r} mol/m^3"
+
+
+# ---------------------------------------------------------------- resolved dict
+
+def _dump_model(model: BaseModel, path: str, provenance: dict[str, str]) -> dict[str, Any]:
+    if isinstance(model, Fluid):
+        out = {name: _leaf(c, "concentration", join_path(path, name), provenance)
+               for name, c in model.concentrations.items()}
+        out["balance_with"] = _leaf(model.balance_with, None, join_path(path, "balance_with"), provenance)
+        return out
+    out = {}
+    for name, info in type(model).model_fields.items():
+        if name == "provenance":
+            continue
+        out[name] = _dump_value(getattr(model, name), dimension_of(info), join_path(path, name), provenance)
+    return out
+
+
+def _dump_value(value: Any, dim: str | None, path: str, provenance: dict[str, str]) -> Any:
+    if isinstance(value, BaseModel):
+        return _dump_model(value, path, provenance)
+    if isinstance(value, list):
+        return [_dump_value(v, dim, join_path(path, i), provenance) for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        return {k: _dump_value(v, dim, join_path(path, k), provenance) for k, v in value.items()}
+    return _leaf(value, dim, path, provenance)
+
+
+def _leaf(value: Any, dim: str | None, path: str, provenance: dict[str, str]) -> Any:
+    if isinstance(value, float) and dim is not None:
+        value = format_si(value, dim)
+    if path in provenance:
+        return {"value": value, **prov.parse(provenance[path])}
+    return value

@@ -1,0 +1,244 @@
+"""One run: build the model, step through the protocol, collect what a run reports (MODEL.md section 7)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from iontosim._fenics import MPI, dolfinx
+from iontosim.model import ColumnModel
+from iontosim.output.record import LayerSpan, Profile, RunRecord
+from iontosim.physics import electroosmosis
+from iontosim.physics.constants import FARADAY
+from iontosim.physics.pharmacokinetics import OneCompartment
+from iontosim.solver.newton import NewtonSolver
+from iontosim.solver.protocol import breakpoints, current_at, intervals
+from iontosim.solver.stepping import StepController
+
+fem = dolfinx.fem
+
+
+class SimulationError(RuntimeError):
+    """The solver could not continue (time step below its minimum)."""
+
+
+class Diagnostics:
+    """Integrated quantities of the current state, reduced over all ranks."""
+
+    def __init__(self, model: ColumnModel):
+        self.model = model
+        self.comm = model.comm
+        self.n_layers = len(model.layers)
+
+    def _per_cell(self, form) -> np.ndarray:
+        vec = fem.assemble_vector(form)
+        vec.scatter_reverse(dolfinx.la.InsertMode.add)
+        n = len(self.model.layer_of_cell)
+        return vec.array[: n * self.model.ns].reshape(n, self.model.ns)
+
+    def _by_layer(self, per_cell: np.ndarray) -> np.ndarray:
+        out = np.zeros((self.n_layers, per_cell.shape[1]))
+        np.add.at(out, self.model.layer_of_cell, per_cell)
+        return self.comm.allreduce(out, op=MPI.SUM)
+
+    def layer_amounts(self) -> np.ndarray:
+        """mol/m^2 per (layer, species)."""
+        return self._by_layer(self._per_cell(self.model.amount_form))
+
+    def sink_rates(self) -> np.ndarray:
+        """mol/m^2/s removed by capillaries per (layer, species)."""
+        if self.model.sink_form is None:
+            return np.zeros((self.n_layers, self.model.ns))
+        return self._by_layer(self._per_cell(self.model.sink_form))
+
+    def deep_outflow_rates(self) -> np.ndarray:
+        """mol/m^2/s leaving through the deep boundary per species: minus the residual at its Dirichlet dofs."""
+        vec = fem.assemble_vector(self.model.residual)
+        vec.scatter_reverse(dolfinx.la.InsertMode.add)
+        n_owned = self.model.W.dofmap.index_map.size_local * self.model.W.dofmap.index_map_bs
+        out = np.zeros(self.model.ns)
+        for i, dofs in enumerate(self.model.deep_dofs):
+            owned = dofs[dofs < n_owned]
+            out[i] = -vec.array[owned].sum()
+        return self.comm.allreduce(out, op=MPI.SUM)
+
+    def electroosmotic_drives(self) -> list[float]:
+        """int_l X dphi/dx dx per charged layer [mol/m^3 V]."""
+        m = self.model
+        vec = fem.assemble_vector(m.drive_form)
+        vec.scatter_reverse(dolfinx.la.InsertMode.add)
+        n = len(m.layer_of_cell)
+        per_layer = np.zeros(self.n_layers)
+        np.add.at(per_layer, m.layer_of_cell, vec.array[:n])
+        per_layer = self.comm.allreduce(per_layer, op=MPI.SUM) * m.thermal_voltage()
+        return [per_layer[k] for k, layer in enumerate(m.layers) if layer.kappa_over_mu > 0]
+
+    def point_values(self):
+        """Values at marked points: mu(Cl-) at the electrode, psi just above the skin surface and at depth."""
+        m = self.model
+        depth = m.vertex_depths()
+        lay = np.repeat(m.layer_of_cell, 2)
+        mu, K, z, X = m.nodal_fields()
+        psi = m.u.x.array[m.psi_dofs]
+        top, bottom = m.column.interfaces[0], m.column.interfaces[-1]
+        tol = 1e-9 * (bottom - top)
+
+        def pick(mask, values):
+            v = values[mask][0] if mask.any() else -np.inf
+            return self.comm.allreduce(v, op=MPI.MAX)
+
+        cl = m.names.index("Cl-") if "Cl-" in m.names else None
+        mu_cl_top = pick(np.isclose(depth, top, atol=tol), mu[cl]) if cl is not None else np.nan
+        mu_cl_bottom = pick(np.isclose(depth, bottom, atol=tol), mu[cl]) if cl is not None else np.nan
+        psi_surface = pick(np.isclose(depth, 0.0, atol=tol) & (lay == 0), psi)
+        psi_bottom = pick(np.isclose(depth, bottom, atol=tol), psi)
+        return mu_cl_top, mu_cl_bottom, psi_surface, psi_bottom
+
+    def profile(self, time: float) -> Profile | None:
+        """Depth profiles gathered on rank 0 (None on other ranks)."""
+        m = self.model
+        depth = m.vertex_depths()
+        lay = np.repeat(m.layer_of_cell, 2)
+        mu, K, z, X = m.nodal_fields()
+        psi = m.u.x.array[m.psi_dofs]
+        c = K * np.exp(mu - z * psi)
+        porosity = np.array([layer.porosity for layer in m.layers])[lay]
+        parts = self.comm.gather((depth, lay, c, psi), root=0)
+        if self.comm.rank != 0:
+            return None
+        depth = np.concatenate([p[0] for p in parts])
+        lay = np.concatenate([p[1] for p in parts])
+        c = np.concatenate([p[2] for p in parts], axis=1)
+        psi = np.concatenate([p[3] for p in parts])
+        porosity = np.array([layer.porosity for layer in m.layers])[lay]
+        order = np.lexsort((lay, depth))
+        depth, lay, c, psi, porosity = depth[order], lay[order], c[:, order], psi[order], porosity[order]
+        keep = np.ones(len(depth), dtype=bool)
+        keep[1:] = ~((np.abs(np.diff(depth)) <= 1e-15 * max(1.0, abs(depth[-1]))) & (np.diff(lay) == 0))
+        depth, c, psi, porosity = depth[keep], c[:, keep], psi[keep], porosity[keep]
+        return Profile(
+            time=time, depth=depth,
+            concentration={n: c[i] for i, n in enumerate(m.names)},
+            tissue_concentration={n: porosity * c[i] for i, n in enumerate(m.names)},
+            potential=psi * m.thermal_voltage())
+
+
+def simulate(scenario, comm: MPI.Comm, progress: Callable[[float, float], None] | None = None) -> RunRecord:
+    """Run `scenario` on `comm`; every rank returns the same record (profiles complete on rank 0)."""
+    model = ColumnModel(scenario, comm)
+    bcs = model.boundary_conditions()
+    model.initial_state()
+    num = scenario.numerics
+    newton = NewtonSolver(model.residual, model.jacobian, model.u, bcs, linear_solver=num.linear_solver,
+                          tol=num.newton_tol, max_iter=num.newton_max_iter, limit_update=model.limit_update)
+    diag = Diagnostics(model)
+    schedule = intervals(scenario.protocol)
+    t_end = schedule[-1].end
+    profile_times = [float(t) for t in scenario.outputs.profile_times]
+    stops = breakpoints(schedule, profile_times)
+    control = StepController(num.dt_initial, num.dt_max, growth=num.dt_growth)
+    names, ns = model.names, model.ns
+    skin_names = [layer.name for layer in model.layers[1:]]
+    vt = model.thermal_voltage()
+    pk = {name: OneCompartment(p.volume_of_distribution, p.elimination_half_life)
+          for name, p in scenario.systemic.items() if name in names}
+
+    amounts0 = diag.layer_amounts()
+    donor0 = amounts0[0].copy()
+    total0 = amounts0.sum(axis=0)
+    electrode_removed = np.zeros(ns)
+    cleared = np.zeros(ns)
+    outflow = np.zeros(ns)
+    cl = names.index("Cl-") if "Cl-" in names else None
+
+    rows: dict[str, list[float]] = {}
+
+    def record(t: float, i_now: float, flux: np.ndarray, amounts: np.ndarray, out_rate: np.ndarray):
+        mu_top, mu_bottom, psi_s, psi_b = diag.point_values()
+        voltage = -(mu_top - mu_bottom) * vt if cl is not None else np.nan
+        delivered = donor0 - amounts[0] - electrode_removed
+        total = amounts.sum(axis=0)
+        add = rows.setdefault
+        add("time", []).append(t)
+        add("current_density", []).append(i_now)
+        add("voltage", []).append(voltage)
+        add("skin_resistance", []).append((psi_s - psi_b) * vt / i_now if i_now != 0 else np.nan)
+        i_out = FARADAY * float(np.dot([layer_charge for layer_charge in model.layers[-1].charge], out_rate))
+        add("charge_balance_error", []).append(abs(i_out - i_now) / abs(i_now) if i_now != 0 else 0.0)
+        for k, n in enumerate(names):
+            add(f"surface_flux/{n}", []).append(flux[k])
+            add(f"delivered/{n}", []).append(delivered[k])
+            add(f"donor_amount/{n}", []).append(amounts[0, k])
+            add(f"cleared/{n}", []).append(cleared[k])
+            add(f"deep_outflow/{n}", []).append(outflow[k])
+            conc = pk[n].concentration if n in pk else 0.0
+            add(f"plasma_concentration/{n}", []).append(conc)
+            for j, ln in enumerate(skin_names):
+                add(f"layer_amount/{ln}/{n}", []).append(amounts[j + 1, k])
+            lost = total[k] - total0[k] + electrode_removed[k] + cleared[k] + outflow[k]
+            scale = max(abs(delivered[k]), cleared[k], abs(outflow[k]), 1e-12 * abs(total0[k]), 1e-300)
+            add(f"mass_balance_error/{n}", []).append(abs(lost) / scale)
+
+    record(0.0, 0.0, np.zeros(ns), amounts0, np.zeros(ns))
+    profiles = [diag.profile(0.0)] if 0.0 in profile_times else []
+    t = 0.0
+    previous_delivered = np.zeros(ns)
+    stop_index = 1
+    while t < t_end * (1 - 1e-12):
+        target = stops[stop_index]
+        h = min(control.dt, target - t)
+        if target - (t + h) < 1e-6 * h:  # do not leave a sliver before a breakpoint
+            h = target - t
+        i_now = current_at(schedule, t, t + h)
+        model.current_density.value = i_now
+        model.dt.value = h
+        if model.has_flow:
+            drives = diag.electroosmotic_drives()
+            coefficients = [layer.kappa_over_mu for layer in model.layers if layer.kappa_over_mu > 0]
+            thick = [layer.thickness for layer in model.layers if layer.kappa_over_mu > 0]
+            model.velocity.value[0] = electroosmosis.column_velocity(drives, thick, coefficients)
+        model.u_previous.x.array[:] = model.u.x.array
+        result = newton.solve()
+        if not result.converged:
+            model.u.x.array[:] = model.u_previous.x.array
+            if not control.rejected(h):
+                raise SimulationError(
+                    f"time step fell below {control.dt_min:g} s at t = {t:.6g} s ({result.reason})")
+            continue
+        t = target if abs(target - (t + h)) <= 1e-9 * max(1.0, target) else t + h
+        control.accepted(result.iterations, h)
+        amounts = diag.layer_amounts()
+        sinks = diag.sink_rates()
+        out_rate = diag.deep_outflow_rates()
+        if cl is not None:
+            electrode_removed[cl] += h * i_now / FARADAY
+        cleared += h * sinks.sum(axis=0)
+        outflow += h * out_rate
+        for n, comp in pk.items():
+            comp.advance(scenario.donor.area * sinks[:, names.index(n)].sum(), h)
+        delivered = donor0 - amounts[0] - electrode_removed
+        record(t, i_now, (delivered - previous_delivered) / h, amounts, out_rate)
+        previous_delivered = delivered
+        if any(abs(t - pt) <= 1e-9 * max(1.0, pt) for pt in profile_times):
+            profiles.append(diag.profile(t))
+        if t >= target * (1 - 1e-12):
+            stop_index = min(stop_index + 1, len(stops) - 1)
+            switched = current_at(schedule, t, t + 1e-9) != i_now
+            if switched:
+                control.restart()
+        if progress is not None:
+            progress(t, t_end)
+    newton.destroy()
+
+    spans = [LayerSpan(layer.name, float(a), float(b))
+             for layer, a, b in zip(model.layers, model.column.interfaces[:-1], model.column.interfaces[1:])]
+    on = [(iv.start, iv.end) for iv in schedule if iv.current_density != 0.0]
+    return RunRecord(
+        scenario_name=scenario.name, drug=scenario.drug, species=list(names),
+        charges={sp.name: sp.charge for sp in model.species},
+        molar_mass={sp.name: sp.molar_mass for sp in model.species},
+        area=scenario.donor.area, layers=spans,
+        times=np.asarray(rows.pop("time")), series={k: np.asarray(v) for k, v in rows.items()},
+        profiles=[p for p in profiles if p is not None], protocol_end=t_end, current_on_intervals=on,
+        applied_charge=sum((iv.end - iv.start) * iv.current_density for iv in schedule))

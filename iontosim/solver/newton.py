@@ -1,0 +1,108 @@
+"""Newton's method for the coupled electrodiffusion system.
+
+A plain Newton loop rather than SNES because two things matter here that SNES does not offer
+directly: rows of nearly absent species are tiny (the Jacobian scales with the concentration),
+so each Newton system is equilibrated by its diagonal before the LU; and the update is limited
+in log-concentration, never in potential (an applied current shifts psi by hundreds of thermal
+units at once, while exp() overshoots when a nearly absent species first arrives).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from iontosim._fenics import PETSc, dolfinx
+
+fem = dolfinx.fem
+fem_petsc = dolfinx.fem.petsc
+
+
+@dataclass
+class NewtonResult:
+    converged: bool
+    iterations: int
+    reason: str = ""
+
+
+class NewtonSolver:
+    """Solve F(u) = 0 in place for `u`, with Dirichlet `bcs`.
+
+    `limit_update(step)` may modify the Newton update in place and returns its size for the
+    convergence test (default: the largest absolute entry).
+    """
+
+    def __init__(self, residual, jacobian, u, bcs, *, linear_solver: str = "mumps",
+                 tol: float = 1e-6, max_iter: int = 25,
+                 limit_update: Callable[[np.ndarray], float] | None = None,
+                 options_prefix: str = "iontosim_newton_"):
+        self.residual, self.jacobian, self.u, self.bcs = residual, jacobian, u, bcs
+        self.tol, self.max_iter, self.limit_update = tol, max_iter, limit_update
+        comm = u.function_space.mesh.comm
+        self.comm = comm
+        self.A = fem_petsc.create_matrix(jacobian)
+        self.b = fem_petsc.create_vector(u.function_space)
+        self.scale = self.A.createVecLeft()
+        self.du = fem.Function(u.function_space)
+        self.ksp = PETSc.KSP().create(comm)
+        self.ksp.setOptionsPrefix(options_prefix)
+        self.ksp.setType("preonly")
+        pc = self.ksp.getPC()
+        pc.setType("lu")
+        pc.setFactorSolverType(linear_solver)
+        self.ksp.setFromOptions()
+
+    def _assemble(self) -> None:
+        A, b, u = self.A, self.b, self.u
+        A.zeroEntries()
+        fem_petsc.assemble_matrix(A, self.jacobian, bcs=self.bcs)
+        A.assemble()
+        with b.localForm() as local:
+            local.set(0.0)
+        fem_petsc.assemble_vector(b, self.residual)
+        fem_petsc.apply_lifting(b, [self.jacobian], [self.bcs], x0=[u.x.petsc_vec], alpha=-1.0)
+        b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        fem_petsc.set_bc(b, self.bcs, u.x.petsc_vec, -1.0)
+        b.scale(-1.0)
+        # Equilibrate rows: a species at the floor has rows ~1e-12 of the others.
+        A.getDiagonal(self.scale)
+        with self.scale.localForm() as s:
+            s.array[:] = 1.0 / np.where(s.array == 0.0, 1.0, np.abs(s.array))
+        A.diagonalScale(self.scale, None)
+        b.pointwiseMult(b, self.scale)
+
+    def solve(self) -> NewtonResult:
+        for iteration in range(1, self.max_iter + 1):
+            self._assemble()
+            self.ksp.setOperators(self.A)
+            self.ksp.solve(self.b, self.du.x.petsc_vec)
+            if self.ksp.getConvergedReason() < 0:
+                return NewtonResult(False, iteration, "linear solver failed")
+            self.du.x.scatter_forward()
+            step = self.du.x.array
+            if not np.all(np.isfinite(step)):
+                return NewtonResult(False, iteration, "non-finite update")
+            if self.limit_update is not None:
+                size = self.limit_update(step)
+            else:
+                size = np.max(np.abs(step), initial=0.0)
+            self.u.x.array[:] += step
+            self.u.x.scatter_forward()
+            size = self.comm.allreduce(size, op=_max_op())
+            if size < self.tol:
+                return NewtonResult(True, iteration)
+        return NewtonResult(False, self.max_iter, "no convergence")
+
+    def destroy(self) -> None:
+        self.ksp.destroy()
+        self.A.destroy()
+        self.b.destroy()
+        self.scale.destroy()
+
+
+def _max_op():
+    from mpi4py import MPI
+
+    return MPI.MAX
