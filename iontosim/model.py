@@ -313,7 +313,8 @@ class ColumnModel:
     def vertex_depths(self) -> np.ndarray:
         n_local = len(self.layer_of_cell)
         geo = self.mesh.geometry
-        return geo.x[geo.dofmap[:n_local].ravel(), 0]
+        dofmap = geo.dofmaps[0] if hasattr(geo, "dofmaps") else geo.dofmap  # 0.11 / 0.10
+        return geo.x[dofmap[:n_local].ravel(), 0]
 
     def limit_update(self, step: np.ndarray, cap: float = 2.0) -> float:
         """Cap each Newton update's rise of ln(c) at `cap`; potential shifts pass untouched.

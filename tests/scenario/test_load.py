@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from iontosim.scenario import ScenarioError, load_scenario, scenario_from_dict
+from iontosim.scenario import ScenarioError, load_scenario, parse_quantity, scenario_from_dict
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 NAMES = ["lidocaine_epinephrine", "lidocaine_only", "passive_lidocaine", "fentanyl_ionsys"]
@@ -15,9 +15,9 @@ NUMBER = re.compile(r"^[-+]?(\d|\.\d)")
 
 # Provenance rule for configs: every number or quantity is a {value: ..., source: KEY} or
 # {value: ..., estimate: why} mapping, except settings that are choices rather than data:
-# anything under `outputs` or `numerics`, a `rest:` duration, a `repeat:` count, and
-# `reference_pH` (the pH at which a charge or flow is quoted, a convention).
-EXEMPT_KEYS = {"outputs", "numerics", "rest", "repeat", "reference_pH"}
+# anything under `outputs` or `numerics`, the mesh settings `cells` and `grading`, a `rest:`
+# duration, a `repeat:` count, and `reference_pH` (the pH at which a charge or flow is quoted).
+EXEMPT_KEYS = {"outputs", "numerics", "cells", "grading", "rest", "repeat", "reference_pH"}
 
 
 def raw(name):
@@ -80,11 +80,16 @@ def test_lidocaine_epinephrine_resolves():
     assert s.outputs.penetration_threshold == pytest.approx(1e-3 / 0.23434, rel=1e-9)
     assert s.outputs.profile_times == [60.0, 300.0, 600.0, 1200.0, 2400.0, 3600.0]
     assert s.temperature == 310.15
-    assert [layer.thickness for layer in s.skin] == pytest.approx([12e-6, 6e-6, 57e-6, 150e-6, 850e-6, 5e-3])
-    assert s.skin[1].fixed_charge == s.skin[0].fixed_charge  # YAML alias
-    assert s.skin[0].fixed_charge.charge_at_reference_pH == -100.0
-    assert s.skin[3].partition_of("lidocaine") == 0.8 and s.skin[0].partition_of("Na+") == 1.0
-    assert s.skin[3].clearance_rate == 5e-4
+    layers = raw("lidocaine_epinephrine")["skin"]
+    assert [layer.name for layer in s.skin] == [layer["name"] for layer in layers]
+    assert [layer.thickness for layer in s.skin] == [
+        parse_quantity(layer["thickness"]["value"], "length", "") for layer in layers]
+    sc = s.skin[0]
+    assert sc.thickness == 18e-6 and sc.porosity == 1e-3 and sc.diffusivity_factor == 1e-5
+    assert sc.fixed_charge.charge_at_reference_pH == -100.0 and sc.fixed_charge.isoelectric_point == 4.8
+    assert sc.partition_of("Na+") == 1.0 and sc.clearance_rate == 0.0
+    papillary = next(layer for layer in s.skin if layer.name == "papillary_dermis")
+    assert papillary.partition_of("lidocaine") == 0.8 and papillary.clearance_rate == 5e-4
     assert s.electroosmosis.volume_per_charge == 2.1e-9 and s.electroosmosis.reference_salt == 154.0
     assert s.clearance.vasoconstrictor == "epinephrine" and s.clearance.EC50 == pytest.approx(0.11)
     assert s.systemic["lidocaine"].volume_of_distribution == pytest.approx(0.077)
@@ -98,13 +103,13 @@ def test_provenance_is_kept():
     s = load_scenario(CONFIGS / "lidocaine_epinephrine.yaml")
     p = s.provenance
     assert p["donor.area"] == "source: LIDOSITE_LABEL"
-    assert p["skin[0].thickness"].startswith("source: SANDBY2003 | note: outer 2/3")
-    assert p["skin[1].fixed_charge.isoelectric_point"] == "source: MARRO2001"  # through the alias
-    assert p["skin[2].pH"] == "estimate: physiological"
+    assert p["skin[0].thickness"].startswith("source: SANDBY2003 | note: ")
+    assert p["skin[0].fixed_charge.isoelectric_point"] == "source: MARRO2001"
+    assert p["skin[1].pH"] == "estimate: physiological"
     assert p["interstitial_fluid.Na+"].startswith("estimate:")
     assert p["protocol[0].current"] == "source: LIDOSITE_LABEL"
     resolved = s.resolved_dict()
-    assert resolved["skin"][0]["thickness"]["value"] == "1.2e-05 m"
+    assert resolved["skin"][0]["thickness"]["value"] == "1.8e-05 m"
     assert resolved["skin"][0]["thickness"]["source"] == "SANDBY2003"
     assert resolved["donor"]["area"] == {"value": "0.0005 m^2", "source": "LIDOSITE_LABEL"}
     assert resolved["numerics"]["dt_max"] == "30.0 s"  # default filled in
@@ -124,12 +129,21 @@ def test_fentanyl_repeat_expanded():
     assert s.provenance["donor.area"].startswith("estimate: IONSYS anode area NOT FOUND")
 
 
+@pytest.mark.parametrize("name", NAMES[1:])
+def test_variants_share_skin_with_the_reference(name):
+    s, ref = load_scenario(CONFIGS / f"{name}.yaml"), load_scenario(CONFIGS / "lidocaine_epinephrine.yaml")
+    assert s.skin == ref.skin
+    assert s.interstitial_fluid == ref.interstitial_fluid and s.electroosmosis == ref.electroosmosis
+    assert s.temperature == ref.temperature
+
+
 def test_lidocaine_only_has_no_epinephrine():
     s = load_scenario(CONFIGS / "lidocaine_only.yaml")
     assert "epinephrine" not in s.species and "epinephrine" not in s.donor.contents
     assert s.clearance.vasoconstrictor is None and "epinephrine" not in s.systemic
     ref = load_scenario(CONFIGS / "lidocaine_epinephrine.yaml")
-    assert s.skin == ref.skin and s.protocol == ref.protocol
+    assert s.donor.concentrations()["lidocaine"] == ref.donor.concentrations()["lidocaine"]
+    assert s.protocol == ref.protocol and s.outputs == ref.outputs
 
 
 def test_passive_is_zero_current():
@@ -161,6 +175,18 @@ def test_donor_concentration_form_and_explicit_fluid():
     assert s.donor.concentrations()["lidocaine"] == 300.0
     assert s.interstitial_fluid.concentrations == {"Na+": 140.0, "Cl-": 110.0}
     assert s.interstitial_fluid.balance_with is None
+
+
+def test_yaml_anchors_and_aliases(tmp_path):
+    text = (CONFIGS / "lidocaine_epinephrine.yaml").read_text()
+    text = text.replace("    fixed_charge:\n      isoelectric_point", "    fixed_charge: &charge\n      isoelectric_point", 1)
+    text = text.replace("    pH: {value: 7.4, estimate: \"physiological\"}\n",
+                        "    pH: {value: 7.4, estimate: \"physiological\"}\n    fixed_charge: *charge\n", 1)
+    path = tmp_path / "alias.yaml"
+    path.write_text(text)
+    s = load_scenario(path)
+    assert s.skin[1].fixed_charge == s.skin[0].fixed_charge
+    assert s.provenance["skin[1].fixed_charge.isoelectric_point"] == "source: MARRO2001"
 
 
 def test_input_is_not_modified():
@@ -226,7 +252,8 @@ ERRORS = [
      "after the end of the protocol"),
     ("profile unsorted", _set(["outputs", "profile_times", 1], "30 s"), "outputs.profile_times[1]",
      "strictly increasing"),
-    ("duplicate layer", _set(["skin", 1, "name"], "stratum_corneum_outer"), "skin[1].name", "duplicate layer name"),
+    ("duplicate layer", lambda d: d["skin"][1].__setitem__("name", d["skin"][0]["name"]), "skin[1].name",
+     "duplicate layer name"),
     ("unknown salt", _set(["donor", "contents", "lidocaine", "salt"], "HBr"), "donor.contents.lidocaine.salt",
      "no salt 'HBr'"),
     ("amount and concentration", _set(["donor", "contents", "lidocaine", "concentration"], "1 mM"),
