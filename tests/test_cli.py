@@ -1,0 +1,107 @@
+"""End to end: the command line on the default scenario, bad configs, and 1 versus 2 MPI ranks."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+CLI = [str(BIN / "iontosim")]
+
+
+def _run(args, cwd, ranks=1):
+    cmd = CLI + args
+    if ranks > 1:
+        cmd = [str(BIN / "mpirun"), "-n", str(ranks)] + cmd
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, timeout=900)
+
+
+def _coarse_default(tmp_path) -> Path:
+    """The default scenario at half resolution and a 20 min protocol: same physics, faster."""
+    data = yaml.safe_load((ROOT / "configs" / "lidocaine_epinephrine.yaml").read_text())
+    data["protocol"][1] = {"rest": "10 min"}
+    data["outputs"]["profile_times"] = ["5 min", "10 min", "20 min"]
+    data["numerics"] = {"refinement": 0.5}
+    path = tmp_path / "coarse.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.fixture(scope="module")
+def serial_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("serial")
+    proc = _run(["run", str(_coarse_default(tmp)), "--out", "run1", "--no-progress"], tmp)
+    assert proc.returncode == 0, proc.stderr
+    return tmp / "run1"
+
+
+def test_run_directory_is_complete(serial_run):
+    names = {p.name for p in serial_run.iterdir()}
+    assert {"config.resolved.yaml", "versions.json", "results.h5", "summary.json",
+            "profiles.png", "delivery.png", "voltage.png"} <= names
+    summary = json.loads((serial_run / "summary.json").read_text())
+    assert summary["drug_delivered_ug_per_cm2"] > 0
+    # conservation (MODEL.md section 8.5): to solver tolerance
+    assert summary["mass_balance_relative_error"] < 1e-5
+    assert summary["charge_balance_relative_error"] < 1e-4
+    assert 0 < summary["mean_drug_transport_number"] < 1
+
+
+@pytest.mark.mpi
+@pytest.mark.slow
+def test_two_ranks_give_the_same_answer(serial_run, tmp_path):
+    if shutil.which("mpirun", path=str(BIN)) is None:
+        pytest.skip("no mpirun beside this Python")
+    proc = _run(["run", str(serial_run / "config.resolved.yaml"), "--out", "run2", "--no-progress"],
+                tmp_path, ranks=2)
+    assert proc.returncode == 0, proc.stderr
+    one = json.loads((serial_run / "summary.json").read_text())
+    two = json.loads((tmp_path / "run2" / "summary.json").read_text())
+    assert two["mpi_ranks"] == 2
+    for key in ["drug_delivered_ug_per_cm2", "drug_cleared_ug_per_cm2", "mean_drug_transport_number",
+                "peak_voltage_V", "penetration_depth_um", "depth_90pct_tissue_dose_um"]:
+        assert two[key] == pytest.approx(one[key], rel=1e-6), key
+
+
+BROKEN = {
+    "unknown species": (lambda d: d["species"].append("lidocane"), "species"),
+    "negative thickness": (lambda d: d["skin"][2].update(thickness="-57 um"), "skin[2].thickness"),
+    "pH outside 0-14": (lambda d: d["donor"].update(pH=15), "donor.pH"),
+    "no units": (lambda d: d["skin"][2].update(thickness=57), "skin[2].thickness"),
+    "wrong dimension": (lambda d: d["skin"][2].update(thickness="57 mA"), "skin[2].thickness"),
+    "missing field": (lambda d: d.pop("donor"), "donor"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_broken_config_one_message_exit_2_no_output(case, tmp_path):
+    data = yaml.safe_load((ROOT / "configs" / "lidocaine_epinephrine.yaml").read_text())
+    mutate, field = BROKEN[case]
+    mutate(data)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data))
+    proc = _run(["run", str(path), "--out", "out"], tmp_path)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and field in lines[0], proc.stderr
+    assert not (tmp_path / "out").exists()
+    assert not list(tmp_path.glob(".out.partial-*"))
+
+
+def test_existing_output_is_never_replaced(tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    proc = _run(["run", "--out", str(mine), "--overwrite"], tmp_path)
+    assert proc.returncode == 2
+    assert (mine / "notes.txt").read_text() == "keep me"
