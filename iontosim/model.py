@@ -17,7 +17,7 @@ from iontosim._fenics import MPI, dolfinx, ufl
 from iontosim.library.species import Species
 from iontosim.mesh.column import DEEP, ELECTRODE, LayerGeometry, build_column
 from iontosim.physics import clearance, electrodes, electroneutrality, electroosmosis, transport
-from iontosim.physics.constants import FARADAY, GAS_CONSTANT, thermal_voltage
+from iontosim.physics.constants import thermal_voltage
 from iontosim.physics.fixed_charge import fixed_charge
 
 fem = dolfinx.fem
@@ -343,7 +343,3 @@ class ColumnModel:
     def thermal_voltage(self) -> float:
         return thermal_voltage(self.temperature)
 
-    def gas_constant_times_T(self) -> float:
-        return GAS_CONSTANT * self.temperature
-
-    faraday = FARADAY

@@ -103,7 +103,6 @@ class Diagnostics:
         mu, K, z, X = m.nodal_fields()
         psi = m.u.x.array[m.psi_dofs]
         c = K * np.exp(mu - z * psi)
-        porosity = np.array([layer.porosity for layer in m.layers])[lay]
         parts = self.comm.gather((depth, lay, c, psi), root=0)
         if self.comm.rank != 0:
             return None
@@ -164,7 +163,7 @@ def simulate(scenario, comm: MPI.Comm, progress: Callable[[float, float], None] 
         add("current_density", []).append(i_now)
         add("voltage", []).append(voltage)
         add("skin_resistance", []).append((psi_s - psi_b) * vt / i_now if i_now != 0 else np.nan)
-        i_out = FARADAY * float(np.dot([layer_charge for layer_charge in model.layers[-1].charge], out_rate))
+        i_out = FARADAY * float(np.dot(model.layers[-1].charge, out_rate))
         add("charge_balance_error", []).append(abs(i_out - i_now) / abs(i_now) if i_now != 0 else 0.0)
         for k, n in enumerate(names):
             add(f"surface_flux/{n}", []).append(flux[k])

@@ -1,14 +1,13 @@
-"""Shared fixtures: small scenarios built in the config language, and one cached default run."""
+"""Shared test helpers: small scenarios built in the config language."""
 
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
-import pytest
+from iontosim.scenario.load import scenario_from_dict
 
-from iontosim.scenario.load import load_scenario, scenario_from_dict
-
-ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"
 
 
@@ -36,7 +35,3 @@ def membrane_scenario(*, drug_mM=1.0, salt_mM=150.0, donor_mm=10.0, layers, prot
     }
     return scenario_from_dict(data)
 
-
-@pytest.fixture(scope="session")
-def default_scenario():
-    return load_scenario(CONFIGS / "lidocaine_epinephrine.yaml")

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import CONFIGS
+
 BIN = Path(sys.executable).parent
 CLI = [str(BIN / "iontosim")]
 
@@ -27,7 +28,7 @@ def _run(args, cwd, ranks=1):
 
 def _coarse_default(tmp_path) -> Path:
     """The default scenario at half resolution and a 20 min protocol: same physics, faster."""
-    data = yaml.safe_load((ROOT / "configs" / "lidocaine_epinephrine.yaml").read_text())
+    data = yaml.safe_load((CONFIGS / "lidocaine_epinephrine.yaml").read_text())
     data["protocol"][1] = {"rest": "10 min"}
     data["outputs"]["profile_times"] = ["5 min", "10 min", "20 min"]
     data["numerics"] = {"refinement": 0.5}
@@ -84,7 +85,7 @@ BROKEN = {
 
 @pytest.mark.parametrize("case", sorted(BROKEN))
 def test_broken_config_one_message_exit_2_no_output(case, tmp_path):
-    data = yaml.safe_load((ROOT / "configs" / "lidocaine_epinephrine.yaml").read_text())
+    data = yaml.safe_load((CONFIGS / "lidocaine_epinephrine.yaml").read_text())
     mutate, field = BROKEN[case]
     mutate(data)
     path = tmp_path / "bad.yaml"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from iontosim._fenics import MPI, dolfinx, ufl
+from iontosim._fenics import MPI, dolfinx
 
 ELECTRODE = 1
 DEEP = 2
