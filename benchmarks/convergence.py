@@ -1,11 +1,13 @@
-"""Mesh and time-step convergence of the default scenario, and its wall time.
+"""Mesh and time-step convergence of the default scenario, two flux discretizations, wall time.
 
     .venv/bin/python benchmarks/convergence.py
 
-Prints delivered dose, transport number and penetration depths at refinement 0.5, 1, 2, 4
-(cells per layer x factor) and at dt_max / dt_initial divided by 1, 2, 4, each against the
-finest run, and the solve time of the default settings (median of 3, after one warm-up run
-that also compiles the forms).
+Prints, for the default scenario (lidocaine_epinephrine.yaml):
+1. the solve time of the default settings (median of 3, after a warm-up run that compiles);
+2. delivered dose, transport number, penetration depths and solve time against the number of
+   stratum-corneum cells (where the mesh error sits), for the lumped flux (default) and the
+   fitted (Scharfetter-Gummel) flux, each against the finest fitted run, with time ratios;
+3. the same against dt_max / dt_initial divided by 1, 2, 4 (default flux).
 """
 
 from __future__ import annotations
@@ -18,42 +20,56 @@ from mpi4py import MPI
 
 from iontosim.output.metrics import summarize
 from iontosim.scenario.load import load_scenario
-from iontosim.simulation import simulate
+from iontosim.simulation import SimulationError, simulate
 
 CONFIG = Path(__file__).resolve().parent.parent / "configs" / "lidocaine_epinephrine.yaml"
 KEYS = ["drug_delivered_ug_per_cm2", "mean_drug_transport_number", "penetration_depth_um",
         "depth_90pct_tissue_dose_um"]
 
 
-def run(refinement=1.0, time_factor=1.0):
+def run(sc_cells=None, time_factor=1.0, flux="lumped"):
     sc = load_scenario(CONFIG)
-    num = sc.numerics.model_copy(update={"refinement": refinement,
-                                         "dt_max": sc.numerics.dt_max / time_factor,
-                                         "dt_initial": sc.numerics.dt_initial / time_factor})
-    sc = sc.model_copy(update={"numerics": num})
+    num = sc.numerics.model_copy(update={"dt_max": sc.numerics.dt_max / time_factor,
+                                         "dt_initial": sc.numerics.dt_initial / time_factor,
+                                         "flux": flux})
+    skin = [layer.model_copy(update={"cells": sc_cells}) if sc_cells and layer.name == "stratum_corneum"
+            else layer for layer in sc.skin]
+    sc = sc.model_copy(update={"numerics": num, "skin": skin})
     t0 = time.perf_counter()
-    rec = simulate(sc, MPI.COMM_WORLD)
+    try:
+        rec = simulate(sc, MPI.COMM_WORLD)
+    except SimulationError:
+        return None, time.perf_counter() - t0, 0
     wall = time.perf_counter() - t0
     return summarize(rec, sc.outputs.penetration_threshold), wall, len(rec.times) - 1
 
 
-def table(label, values, runs):
-    ref = runs[-1][0]
-    print(f"\n{label:>12} " + " ".join(f"{k:>28}" for k in KEYS) + "   steps")
-    for v, (s, _, steps) in zip(values, runs):
+def table(label, rows, ref):
+    print(f"\n{label:>14} " + " ".join(f"{k:>28}" for k in KEYS) + "   steps  solve [s]")
+    for name, (s, wall, steps) in rows:
+        if s is None:
+            print(f"{name:>14} {'Newton failed (time step below its minimum)':>60}  {wall:8.2f}")
+            continue
         cells = " ".join(f"{s[k]:>16.5g} ({(s[k] / ref[k] - 1) * 100:+6.2f} %)" for k in KEYS)
-        print(f"{v:>12} {cells}   {steps}")
+        print(f"{name:>14} {cells}   {steps:>5}  {wall:8.2f}")
 
 
 def main():
     run()  # warm-up: JIT compilation of the forms
+    run(flux="fitted")
     walls = [run()[1] for _ in range(3)]
     print(f"default settings: solve time median {statistics.median(walls):.2f} s "
           f"(min {min(walls):.2f}, max {max(walls):.2f}) on {MPI.COMM_WORLD.size} rank(s)")
-    space = [0.5, 1.0, 2.0, 4.0]
-    table("refinement", space, [run(refinement=r) for r in space])
-    times = [1.0, 2.0, 4.0]
-    table("dt / factor", times, [run(time_factor=f) for f in times])
+    cells = [32, 64, 128, 256]
+    study = {(f, n): run(sc_cells=n, flux=f) for f in ["lumped", "fitted"] for n in cells}
+    ref = study[("fitted", 256)][0]
+    table("flux / SC cells", [(f"{f} {n}", study[(f, n)]) for f in ["lumped", "fitted"] for n in cells], ref)
+    print("\nsolve-time ratio lumped / fitted at equal SC cells: "
+          + ", ".join(f"{n}: {study[('lumped', n)][1] / study[('fitted', n)][1]:.2f}" for n in cells
+                      if study[("fitted", n)][0] is not None))
+    factors = [1.0, 2.0, 4.0]
+    runs = [(f"dt / {f:g}", run(time_factor=f)) for f in factors]
+    table("time step", runs, runs[-1][1][0])
 
 
 if __name__ == "__main__":

@@ -31,11 +31,15 @@ class Diagnostics:
         self.comm = model.comm
         self.n_layers = len(model.layers)
 
-    def _per_cell(self, form) -> np.ndarray:
+    @staticmethod
+    def _assembled(form) -> np.ndarray:
         vec = fem.assemble_vector(form)
         vec.scatter_reverse(dolfinx.la.InsertMode.add)
+        return vec.array
+
+    def _per_cell(self, form) -> np.ndarray:
         n = len(self.model.layer_of_cell)
-        return vec.array[: n * self.model.ns].reshape(n, self.model.ns)
+        return self._assembled(form)[: n * self.model.ns].reshape(n, self.model.ns)
 
     def _by_layer(self, per_cell: np.ndarray) -> np.ndarray:
         out = np.zeros((self.n_layers, per_cell.shape[1]))
@@ -54,23 +58,20 @@ class Diagnostics:
 
     def deep_outflow_rates(self) -> np.ndarray:
         """mol/m^2/s leaving through the deep boundary per species: minus the residual at its Dirichlet dofs."""
-        vec = fem.assemble_vector(self.model.residual)
-        vec.scatter_reverse(dolfinx.la.InsertMode.add)
+        residual = sum(self._assembled(form) for form in self.model.residual)
         n_owned = self.model.W.dofmap.index_map.size_local * self.model.W.dofmap.index_map_bs
         out = np.zeros(self.model.ns)
         for i, dofs in enumerate(self.model.deep_dofs):
             owned = dofs[dofs < n_owned]
-            out[i] = -vec.array[owned].sum()
+            out[i] = -residual[owned].sum()
         return self.comm.allreduce(out, op=MPI.SUM)
 
     def electroosmotic_drives(self) -> list[float]:
         """int_l X dphi/dx dx per charged layer [mol/m^3 V]."""
         m = self.model
-        vec = fem.assemble_vector(m.drive_form)
-        vec.scatter_reverse(dolfinx.la.InsertMode.add)
         n = len(m.layer_of_cell)
         per_layer = np.zeros(self.n_layers)
-        np.add.at(per_layer, m.layer_of_cell, vec.array[:n])
+        np.add.at(per_layer, m.layer_of_cell, self._assembled(m.drive_form)[:n])
         per_layer = self.comm.allreduce(per_layer, op=MPI.SUM) * m.thermal_voltage()
         return [per_layer[k] for k, layer in enumerate(m.layers) if layer.kappa_over_mu > 0]
 
@@ -202,8 +203,10 @@ def simulate(scenario, comm: MPI.Comm, progress: Callable[[float, float], None] 
         if not result.converged:
             model.u.x.array[:] = model.u_previous.x.array
             if not control.rejected(h):
+                hint = ("; numerics.flux: lumped is the robust choice" if num.flux == "fitted"
+                        else "; try finer cells in the stratum corneum or a smaller numerics.dt_initial")
                 raise SimulationError(
-                    f"time step fell below {control.dt_min:g} s at t = {t:.6g} s ({result.reason})")
+                    f"time step fell below {control.dt_min:g} s at t = {t:.6g} s ({result.reason}){hint}")
             continue
         t = target if abs(target - (t + h)) <= 1e-9 * max(1.0, target) else t + h
         control.accepted(result.iterations, h)

@@ -2,7 +2,7 @@
 
 A plain Newton loop rather than SNES because two things matter here that SNES does not offer
 directly: rows of nearly absent species are tiny (the Jacobian scales with the concentration),
-so each Newton system is equilibrated by its diagonal before the LU; and the update is limited
+so each Newton system is equilibrated row by row before the LU; and the update is limited
 in log-concentration, never in potential (an applied current shifts psi by hundreds of thermal
 units at once, while exp() overshoots when a nearly absent species first arrives).
 """
@@ -38,11 +38,14 @@ class NewtonSolver:
                  tol: float = 1e-6, max_iter: int = 25,
                  limit_update: Callable[[np.ndarray], float] | None = None,
                  options_prefix: str = "iontosim_newton_"):
-        self.residual, self.jacobian, self.u, self.bcs = residual, jacobian, u, bcs
+        # residual and jacobian: one compiled form each, or matching lists of forms that add up
+        self.residual = residual if isinstance(residual, list) else [residual]
+        self.jacobian = jacobian if isinstance(jacobian, list) else [jacobian]
+        self.u, self.bcs = u, bcs
         self.tol, self.max_iter, self.limit_update = tol, max_iter, limit_update
         comm = u.function_space.mesh.comm
         self.comm = comm
-        self.A = fem_petsc.create_matrix(jacobian)
+        self.A = fem_petsc.create_matrix(self.jacobian[0])
         self.b = fem_petsc.create_vector(u.function_space)
         self.scale = self.A.createVecLeft()
         self.du = fem.Function(u.function_space)
@@ -57,19 +60,25 @@ class NewtonSolver:
     def _assemble(self) -> None:
         A, b, u = self.A, self.b, self.u
         A.zeroEntries()
-        fem_petsc.assemble_matrix(A, self.jacobian, bcs=self.bcs)
-        A.assemble()
+        # Dirichlet rows get their unit diagonal from the last form only: assembly *inserts* it.
+        last = len(self.jacobian) - 1
+        for k, jac in enumerate(self.jacobian):
+            fem_petsc.assemble_matrix(A, jac, bcs=self.bcs, diag=1.0 if k == last else 0.0)
+            A.assemble(PETSc.Mat.AssemblyType.FINAL if k == last else PETSc.Mat.AssemblyType.FLUSH)
         with b.localForm() as local:
             local.set(0.0)
-        fem_petsc.assemble_vector(b, self.residual)
-        fem_petsc.apply_lifting(b, [self.jacobian], [self.bcs], x0=[u.x.petsc_vec], alpha=-1.0)
+        for res, jac in zip(self.residual, self.jacobian):
+            fem_petsc.assemble_vector(b, res)
+            fem_petsc.apply_lifting(b, [jac], [self.bcs], x0=[u.x.petsc_vec], alpha=-1.0)
         b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
         fem_petsc.set_bc(b, self.bcs, u.x.petsc_vec, -1.0)
         b.scale(-1.0)
-        # Equilibrate rows: a species at the floor has rows ~1e-12 of the others.
-        A.getDiagonal(self.scale)
-        with self.scale.localForm() as s:
-            s.array[:] = 1.0 / np.where(s.array == 0.0, 1.0, np.abs(s.array))
+        # Equilibrate rows by their largest entry: a species at the floor has rows ~1e-12 of the
+        # others, and where it sits next to a loaded cell its diagonal is far below its coupling.
+        indptr, _, values = A.getValuesCSR()
+        row_max = np.maximum.reduceat(np.abs(values), indptr[:-1]) if len(values) else np.ones(0)
+        row_max[np.diff(indptr) == 0] = 1.0
+        self.scale.array[:] = 1.0 / np.where(row_max == 0.0, 1.0, row_max)
         A.diagonalScale(self.scale, None)
         b.pointwiseMult(b, self.scale)
 
