@@ -348,15 +348,13 @@ class ColumnModel:
         n_local = len(self.layer_of_cell)
         dpsi = step[self.psi_dofs]
         psi = self.u.x.array[self.psi_dofs]
-        lay = np.repeat(self.layer_of_cell, 2)
-        mu_now, K, z_all, _ = self.nodal_fields()
-        relevant = K * np.exp(mu_now - z_all * psi) > self.NEGLIGIBLE * self.scenario.numerics.concentration_floor
+        mu_now, K, z_nodal, _ = self.nodal_fields()
+        relevant = K * np.exp(mu_now - z_nodal * psi) > self.NEGLIGIBLE * self.scenario.numerics.concentration_floor
         largest = np.empty_like(step)
         size = 0.0
         for i in range(self.ns):
             dofs = self.W.sub(i).dofmap.list[:n_local].ravel()
-            z = np.array([layer.charge[i] for layer in self.layers])[lay]
-            rise = step[dofs] - z * dpsi
+            rise = step[dofs] - z_nodal[i] * dpsi
             largest[:] = -np.inf
             np.maximum.at(largest, dofs, rise)  # a node's rise: the largest over its cells
             r = largest[dofs]

@@ -17,33 +17,17 @@ import pytest
 from mpi4py import MPI
 
 from iontosim.simulation import simulate
-from tests.conftest import membrane_scenario
-
-
-def _goldman_error(cells: int, flux: str) -> float:
-    layer = [{"name": "membrane", "thickness": "20 um", "pH": 7.4, "diffusivity_factor": 1e-3, "cells": cells}]
-    sc = membrane_scenario(layers=layer, donor_mm=100.0, donor_mixing=1e3,
-                           protocol=[{"current_density": "1.2 mA/cm^2", "duration": "40 min"}],
-                           profile_times=["40 min"],
-                           numerics={"dt_max": "60 s", "donor_cells": 40, "flux": flux})
-    rec = simulate(sc, MPI.COMM_SELF)
-    prof = rec.profiles[-1]
-    top = np.flatnonzero(prof.depth == 0.0)[-1]
-    c_top = prof.concentration["lidocaine"][top]
-    pe = (prof.potential[top] - prof.potential[-1]) / (8.314462 * sc.temperature / 96485.33)
-    d = 1e-3 * sc.species_objects()[0].diffusivity(sc.temperature)
-    enhancement = rec.series["surface_flux/lidocaine"][-1] / (d * c_top / 20e-6)
-    return enhancement / (pe / (1.0 - math.exp(-pe))) - 1.0
+from tests.conftest import goldman_error, membrane_scenario
 
 
 @pytest.mark.slow
 def test_space_orders_against_goldman():
     cells = [10, 20, 40, 80]
-    fitted = [_goldman_error(n, "fitted") for n in cells]
+    fitted = [goldman_error(n, "fitted")[0] for n in cells]
     assert max(fitted) - min(fitted) < 1e-5
     assert abs(fitted[-1]) < 1e-3
     offset = fitted[-1]
-    lumped = np.array([_goldman_error(n, "lumped") for n in cells]) - offset
+    lumped = np.array([goldman_error(n, "lumped")[0] for n in cells]) - offset
     orders = np.log2(lumped[:-1] / lumped[1:])
     assert np.all((orders > 0.9) & (orders < 1.2)), orders
 
