@@ -85,6 +85,16 @@ def _run_and_write(scenario, comm, stage: Path | None, show_progress: bool) -> N
     except (SimulationError, ValueError) as err:
         # every rank fails alike; rank 0 owns the staging folder, which is then removed
         raise _Failed(f"{scenario.name}: {err}") from err
+    except Exception:
+        if comm.size == 1:
+            raise
+        # An error on one rank only would leave the others waiting in a collective call forever
+        # (a hung batch job): report it and take the whole job down.
+        import traceback
+
+        traceback.print_exc()
+        sys.stderr.flush()
+        comm.Abort(1)
     wall = time.perf_counter() - started
     if stage is None:
         return
@@ -92,6 +102,8 @@ def _run_and_write(scenario, comm, stage: Path | None, show_progress: bool) -> N
     summary = metrics.summarize(record, scenario.outputs.penetration_threshold)
     summary["wall_time_s"] = wall
     summary["mpi_ranks"] = comm.size
+    summary["flux_discretization"] = record.flux_discretization
+    summary["warnings"] = list(record.warnings)
     plots.plot_all(record, stage)
     metrics.write_summary(stage / "summary.json", summary)  # last: its presence marks a finished run
     _print_summary(summary)
@@ -115,6 +127,8 @@ def _print_summary(summary: dict) -> None:
             "mean_drug_transport_number", "penetration_depth_um", "depth_90pct_tissue_dose_um",
             "peak_voltage_V", "skin_resistance_kohm_cm2", "peak_plasma_concentration_ng_per_mL",
             "mass_balance_relative_error", "charge_balance_relative_error", "wall_time_s"]
+    for warning in summary.get("warnings", []):
+        typer.echo(f"warning: {warning}", err=True)
     width = max(len(k) for k in keys)
     for k in keys:
         if k in summary:

@@ -16,7 +16,7 @@ import numpy as np
 from iontosim._fenics import MPI, dolfinx, ufl
 from iontosim.library.species import Species
 from iontosim.mesh.column import DEEP, ELECTRODE, LayerGeometry, build_column
-from iontosim.physics import clearance, electrodes, electroneutrality, electroosmosis, transport
+from iontosim.physics import clearance, electrodes, electroneutrality, electroosmosis, ionization, transport
 from iontosim.physics.constants import thermal_voltage
 from iontosim.physics.fixed_charge import fixed_charge
 
@@ -37,8 +37,15 @@ class LayerData:
     clearance_rate: float  # 1/s
     partition: tuple[float, ...]  # per species
     diffusivity: tuple[float, ...]  # m^2/s, effective, per species
-    charge: tuple[float, ...]  # effective charge number per species
+    charge: tuple[float, ...]  # charge number of each species' ionized form
+    partner_ratio: tuple[float, ...]  # c(partner form) / c(ionized form) at the layer's pH, per species
+    partner_charge: tuple[float, ...]  # charge number of the partner (conjugate) form, per species
     kappa_over_mu: float  # m^2/(Pa s), electroosmotic coefficient (0 if uncharged)
+
+    def charge_per_total(self, i: int) -> float:
+        """Mean charge number of species i (both forms) at this layer's pH."""
+        rho = self.partner_ratio[i]
+        return (self.charge[i] + self.partner_charge[i] * rho) / (1.0 + rho)
 
 
 class ColumnModel:
@@ -58,12 +65,30 @@ class ColumnModel:
         self._build_forms()
 
     # ------------------------------------------------------------------ coefficients
-    def _charge(self, sp: Species, pH: float) -> float:
-        # Strong-electrolyte transport: the charged form alone is transported. A layer-wise
-        # effective charge z*f_ion(pH) is not gauge invariant in the mu formulation (the absolute
-        # potential would set interface partitioning), so weak-electrolyte transport waits for
-        # explicit H+ bookkeeping; see docs/physics.md.
-        return float(sp.charge)
+    def _acid_base(self, sp: Species, pH: float) -> dict:
+        """Per-layer acid-base data of a species (ionization.py): the layer's pH is buffered."""
+        weak = self.scenario.ionization == "weak_electrolyte" and sp.pKa is not None
+        return {"charge": float(sp.charge),
+                "partner_ratio": ionization.partner_ratio(pH, sp.pKa, sp.acid_base) if weak else 0.0,
+                "partner_charge": float(ionization.partner_charge(sp.charge, sp.acid_base if weak else None))}
+
+    def _acid_base_tuples(self, pH: float) -> dict:
+        per_species = [self._acid_base(sp, pH) for sp in self.species]
+        return {key: tuple(d[key] for d in per_species) for key in per_species[0]}
+
+    @property
+    def weak(self) -> list[int]:
+        """Indices of species transported as weak electrolytes (with a conjugate partner form)."""
+        if self.scenario.ionization != "weak_electrolyte":
+            return []
+        return [i for i, sp in enumerate(self.species) if sp.pKa is not None]
+
+    def protonated_fraction(self, i: int, layer: LayerData) -> float:
+        """Fraction of species i in its protonated form in `layer` (0 for strong electrolytes)."""
+        if i not in self.weak:
+            return 0.0
+        rho = layer.partner_ratio[i]
+        return 1.0 / (1.0 + rho) if self.species[i].acid_base == "base" else rho / (1.0 + rho)
 
     def _resolve_layers(self) -> list[LayerData]:
         sc = self.scenario
@@ -74,7 +99,7 @@ class ColumnModel:
             name="donor", thickness=donor.thickness, pH=donor.pH, porosity=1.0, fixed_charge=0.0,
             clearance_rate=0.0, partition=tuple(1.0 for _ in self.species),
             diffusivity=tuple(donor.diffusivity_factor * d for d in d_aq),
-            charge=tuple(self._charge(sp, donor.pH) for sp in self.species), kappa_over_mu=0.0)]
+            **self._acid_base_tuples(donor.pH), kappa_over_mu=0.0)]
         eo = sc.electroosmosis
         for layer in sc.skin:
             hindrance = [1.0] * self.ns
@@ -93,7 +118,7 @@ class ColumnModel:
                 fixed_charge=x, clearance_rate=layer.clearance_rate,
                 partition=tuple(layer.partition_of(n) for n in self.names),
                 diffusivity=tuple(layer.diffusivity_factor * h * d for h, d in zip(hindrance, d_aq)),
-                charge=tuple(self._charge(sp, layer.pH) for sp in self.species), kappa_over_mu=kappa))
+                **self._acid_base_tuples(layer.pH), kappa_over_mu=kappa))
         return layers
 
     def _calibrate_electroosmosis(self, layer, hindrance, d_aq) -> float:
@@ -143,6 +168,16 @@ class ColumnModel:
         layer_of_cell = np.empty(n_local, dtype=np.int32)
         layer_of_cell[tags.indices] = tags.values
         self.layer_of_cell = layer_of_cell
+        # Nodal views (per owned cell, per vertex), fixed for the run: building them from the
+        # dofmap on every Newton iteration cost more than the assembly itself.
+        self._cell_dofs = [self.W.sub(i).dofmap.list[:n_local].ravel() for i in range(self.ns + 1)]
+        lay = np.repeat(layer_of_cell, 2)
+        L = self.layers
+        self._nodal_K = np.array([[layer.partition[i] for layer in L] for i in range(self.ns)])[:, lay]
+        self._nodal_z = np.array([[layer.charge[i] for layer in L] for i in range(self.ns)])[:, lay]
+        self._nodal_X = np.array([layer.fixed_charge for layer in L])[lay]
+        self._nodal_rho = np.array([[layer.partner_ratio[i] for layer in L] for i in range(self.ns)])[:, lay]
+        self._nodal_zp = np.array([[layer.partner_charge[i] for layer in L] for i in range(self.ns)])[:, lay]
 
         def cellwise(values, name):
             f = fem.Function(dg0, name=name)
@@ -150,13 +185,14 @@ class ColumnModel:
             f.x.scatter_forward()
             return f
 
-        L = self.layers
         self.porosity = cellwise([layer.porosity for layer in L], "porosity")
         self.fixed = cellwise([layer.fixed_charge for layer in L], "fixed_charge")
         self.clearance_rate = cellwise([layer.clearance_rate for layer in L], "clearance_rate")
         self.partition = [cellwise([layer.partition[i] for layer in L], f"K_{i}") for i in range(self.ns)]
         self.diffusivity = [cellwise([layer.diffusivity[i] for layer in L], f"D_{i}") for i in range(self.ns)]
         self.charge = [cellwise([layer.charge[i] for layer in L], f"z_{i}") for i in range(self.ns)]
+        # weak electrolytes only: strong ones get no partner terms (and no extra compiled terms)
+        self.partner_ratio = {i: cellwise([layer.partner_ratio[i] for layer in L], f"rho_{i}") for i in self.weak}
 
         self.dt = fem.Constant(mesh, 1e-3)
         self.current_density = fem.Constant(mesh, 0.0)  # A/m^2, positive: anodic (into the skin)
@@ -168,6 +204,13 @@ class ColumnModel:
         psi = parts[self.ns]
         return [transport.concentration(parts[i], psi, self.partition[i], self.charge[i]) for i in range(self.ns)]
 
+    def totals(self, c):
+        """Total concentration of each species (ionized form plus its partner) from the ionized forms."""
+        return [c[i] * (1.0 + self.partner_ratio[i]) if i in self.partner_ratio else c[i] for i in range(self.ns)]
+
+    def partner_charge(self, i: int) -> float:
+        return self.layers[0].partner_charge[i]  # a property of the species, the same in every layer
+
     def _cleared_species(self) -> list[int]:
         return [i for i, sp in enumerate(self.species) if sp.role == "drug"]
 
@@ -176,7 +219,7 @@ class ColumnModel:
         rule = self.scenario.clearance
         rate = self.clearance_rate
         if rule.vasoconstrictor is not None and rule.max_effect > 0:
-            cv = c[self.names.index(rule.vasoconstrictor)]
+            cv = self.totals(c)[self.names.index(rule.vasoconstrictor)]
             rate = rate * clearance.vasoconstriction_factor(cv, rule.max_effect, rule.EC50, rule.hill)
         return rate
 
@@ -186,12 +229,15 @@ class ColumnModel:
         k = self.clearance_rate_field(c)
         rates = [None] * self.ns
         cleared = self._cleared_species()
+        total = self.totals(c)
         for i in cleared:
-            rates[i] = k * self.porosity * c[i]
+            rates[i] = k * self.porosity * total[i]
         if rule.counter_ion is not None and cleared:
             j = self.names.index(rule.counter_ion)
-            # neutral sink: the counter-ion leaves with the drug's charge
-            charge_removed = sum(self.charge[i] * rates[i] for i in cleared)
+            # neutral sink: the counter-ion leaves with the charge the drug's two forms carry
+            charge_removed = sum(self.charge[i] * k * self.porosity * c[i] for i in cleared)
+            charge_removed += sum(self.partner_charge(i) * k * self.porosity * self.partner_ratio[i] * c[i]
+                                  for i in cleared if i in self.partner_ratio)
             rates[j] = -charge_removed / self.species[j].charge
         return rates
 
@@ -210,20 +256,29 @@ class ColumnModel:
         c_prev = self.concentrations(un)
         has_flow = any(layer.kappa_over_mu > 0 for layer in self.layers)
         fitted = self.scenario.numerics.flux == "fitted"
+        total, total_prev = self.totals(c), self.totals(c_prev)
+        # Each transported form: (concentration, electrochemical potential, partition, charge, species).
+        # A weak electrolyte's partner form (ionization.py) has c_p = rho c and potential
+        # ln(c_p) + z_p psi = mu - (z - z_p) psi + ln(rho K): it moves by its own charge.
+        forms = [(c[i], mu[i], self.partition[i], self.charge[i], i) for i in range(self.ns)]
+        for i, rho in self.partner_ratio.items():
+            zp = self.partner_charge(i)
+            forms.append((rho * c[i], mu[i] - (self.charge[i] - zp) * psi, rho * self.partition[i], zp, i))
         F, F_fitted = 0, 0
         for i in range(self.ns):
-            F += transport.storage(c[i], c_prev[i], self.porosity, self.dt, tests[i], dxv)
-            if fitted:
-                F_fitted += transport.fitted_electrodiffusion(c[i], mu[i], psi, self.charge[i],
-                                                              self.diffusivity[i], tests[i], dxm)
-            else:
-                F += transport.electrodiffusion(c[i], mu[i], self.diffusivity[i], tests[i], dxv)
+            F += transport.storage(total[i], total_prev[i], self.porosity, self.dt, tests[i], dxv)
             if has_flow:
-                F += transport.convection(c[i], self.velocity, tests[i], dxv)
+                F += transport.convection(total[i], self.velocity, tests[i], dxv)
+        for ci, mui, Ki, zi, i in forms:
+            if fitted:
+                F_fitted += transport.fitted_electrodiffusion(mui, psi, Ki, zi, self.diffusivity[i], tests[i], dxm)
+            else:
+                F += transport.electrodiffusion(ci, mui, self.diffusivity[i], tests[i], dxv)
         for i, rate in enumerate(self.sink_rates(c)):
             if rate is not None:
                 F += rate * tests[i] * dxv
-        F += electroneutrality.residual(c, self.charge, self.fixed, tests[self.ns], dxv)
+        F += electroneutrality.residual([f[0] for f in forms], [f[3] for f in forms], self.fixed,
+                                        tests[self.ns], dxv)
         if self.scenario.donor.electrode == "Ag/AgCl":
             F += electrodes.silver_chloride_flux(self.current_density, tests[self.names.index("Cl-")], ds(ELECTRODE))
         # The fitted (midpoint) flux is a form of its own, assembled after the lumped (vertex)
@@ -236,36 +291,45 @@ class ColumnModel:
         # Diagnostics: per-cell amounts and sinks (DG0 vectors), per-cell EO drive.
         V = fem.functionspace(self.mesh, ("DG", 0, (self.ns,)))
         w = ufl.TestFunction(V)
-        amount = sum(self.porosity * c[i] * w[i] for i in range(self.ns)) * dxv
+        amount = sum(self.porosity * total[i] * w[i] for i in range(self.ns)) * dxv
         self.amount_form = fem.form(amount)
         rates = self.sink_rates(c)
         sink = sum((rates[i] if rates[i] is not None else 0) * w[i] for i in range(self.ns))
         self.sink_form = fem.form(sink * dxv) if not isinstance(sink, int) else None
+        # Protons held by weak electrolytes (the base's ionized form, the acid's partner form):
+        # their change beyond transport is what the layers' buffers took up (simulation.py).
+        protons = [(c[i] if self.species[i].acid_base == "base" else self.partner_ratio[i] * c[i])
+                   if i in self.partner_ratio else 0 for i in range(self.ns)]
+        self.proton_form = (fem.form(sum(self.porosity * protons[i] * w[i] for i in range(self.ns)) * dxv)
+                            if self.partner_ratio else None)
         q = ufl.TestFunction(self.dg0)
         self.drive_form = fem.form(self.fixed * psi.dx(0) * q * ufl.dx) if has_flow else None
         self.has_flow = has_flow
 
     # ------------------------------------------------------------------ boundary and initial data
     def body_fluid(self) -> np.ndarray:
-        """Interstitial-fluid concentrations [mol/m^3], balanced, with the drug at the floor."""
+        """Interstitial fluid [mol/m^3, ionized forms], balanced, with the drug at the floor."""
         sc = self.scenario
         return self._balanced(sc.interstitial_fluid.concentrations, sc.interstitial_fluid.balance_with,
                               self.layers[-1])
 
     def donor_fluid(self) -> np.ndarray:
+        """Donor gel [mol/m^3, ionized forms] at its pH, balanced."""
         d = self.scenario.donor
         return self._balanced(d.concentrations(), d.balance_with, self.layers[0])
 
     def _balanced(self, given: dict, balance_with: str | None, layer: LayerData) -> np.ndarray:
         floor = self.scenario.numerics.concentration_floor
-        c = np.array([given.get(n, 0.0) for n in self.names], dtype=float)
+        c = np.array([given.get(n, 0.0) for n in self.names], dtype=float)  # totals
+        q = [layer.charge_per_total(i) for i in range(self.ns)]
         if balance_with is not None:
             j = self.names.index(balance_with)
-            others = sum(layer.charge[i] * c[i] for i in range(self.ns) if i != j)
-            c[j] = -others / layer.charge[j]
+            others = sum(q[i] * c[i] for i in range(self.ns) if i != j)
+            c[j] = -others / q[j]
             if c[j] < 0:
                 raise ValueError(f"{balance_with} cannot balance this composition (it would be negative)")
-        return np.maximum(c, floor)
+        total = np.maximum(c, floor)
+        return total / (1.0 + np.array(layer.partner_ratio))  # ionized forms
 
     def boundary_conditions(self):
         """Deep tissue: interstitial composition at ground potential (psi = 0)."""
@@ -300,25 +364,25 @@ class ColumnModel:
     def update_potential(self) -> None:
         """Set psi pointwise from electroneutrality with the current mu (local, no solve)."""
         mu, K, z, X = self.nodal_fields()
-        psi = electroneutrality.solve_potential(mu, K, z, X)
+        psi = electroneutrality.solve_potential(mu, K, z, X, charge_per_ion=z + self._nodal_zp * self._nodal_rho)
         self.u.x.array[self.psi_dofs] = psi
         self.u.x.scatter_forward()
 
     # ------------------------------------------------------------------ nodal views (per owned cell, per vertex)
     @property
     def psi_dofs(self) -> np.ndarray:
-        n_local = len(self.layer_of_cell)
-        return self.W.sub(self.ns).dofmap.list[:n_local].ravel()
+        return self._cell_dofs[self.ns]
 
     def nodal_fields(self):
         """mu, K, z per species and X at every (owned cell, vertex): shapes (ns, 2*n_cells) and (2*n_cells,)."""
-        n_local = len(self.layer_of_cell)
-        mu = np.stack([self.u.x.array[self.W.sub(i).dofmap.list[:n_local].ravel()] for i in range(self.ns)])
-        lay = np.repeat(self.layer_of_cell, 2)
-        K = np.array([[layer.partition[i] for layer in self.layers] for i in range(self.ns)])[:, lay]
-        z = np.array([[layer.charge[i] for layer in self.layers] for i in range(self.ns)])[:, lay]
-        X = np.array([layer.fixed_charge for layer in self.layers])[lay]
-        return mu, K, z, X
+        mu = self.u.x.array[np.stack(self._cell_dofs[: self.ns])]
+        return mu, self._nodal_K, self._nodal_z, self._nodal_X
+
+    def nodal_totals(self) -> np.ndarray:
+        """Total concentration [mol/m^3] of each species at every (owned cell, vertex)."""
+        mu, K, z, _ = self.nodal_fields()
+        psi = self.u.x.array[self.psi_dofs]
+        return K * np.exp(mu - z * psi) * (1.0 + self._nodal_rho)
 
     def vertex_depths(self) -> np.ndarray:
         n_local = len(self.layer_of_cell)
@@ -329,6 +393,11 @@ class ColumnModel:
     MAX_RISE = 10.0  # largest rise of ln(c) in one Newton update
     MAX_DROP = 5.0  # largest fall of ln(c) in one Newton update
     NEGLIGIBLE = 1e-6  # x concentration floor: below this a node's update is not judged
+    #: Lowest ln(c / (mol/m^3)) a Newton iterate may reach: 1e-200 mol/m^3, fewer than one
+    #: molecule in the volume of the Earth. Downstream of a strong field the exact discrete
+    #: solution of a swept-out species can lie below e^-745, where exp() underflows to zero, its
+    #: rows vanish and the LU fails; held here instead, it carries no mass (and is not judged).
+    LN_LOWEST = math.log(1e-200)
 
     def limit_update(self, step: np.ndarray) -> float:
         """Damp each Newton update's rise of ln(c); potential shifts pass untouched.
@@ -337,34 +406,43 @@ class ColumnModel:
         ln(1 + r) instead of r: a nearly absent species next to a loaded cell (linear rise ~1e11
         on the first step) gets the concentration the influx asks for, not exp(1e11). For small
         r the two agree to O(r^2), which keeps Newton's quadratic convergence. A fall of ln(c) is
-        the Newton step itself, at most MAX_DROP per iteration.
+        the Newton step itself, at most MAX_DROP per iteration and never below LN_LOWEST.
 
         Returns the size of the update that convergence is judged on: the largest change of
-        ln(c) and of psi relative to its magnitude. A common shift of all mu_i and psi (the
-        potential's gauge) changes no concentration, and round-off puts noise in it. Nodes where
-        a species is far below the concentration floor (swept out by a strong field, c ~ e^-300)
-        do not count: their rows are so small that their updates are round-off.
+        ln(c) and of the potential drop across a cell. A common shift of all mu_i and psi (the
+        potential's gauge) changes neither, and round-off puts noise in it. Nodes where
+        a species is far below the concentration floor, before or after the update (swept out
+        by a strong field), do not count: their rows are so small that their updates are round-off.
         """
-        n_local = len(self.layer_of_cell)
         dpsi = step[self.psi_dofs]
         psi = self.u.x.array[self.psi_dofs]
         mu_now, K, z_nodal, _ = self.nodal_fields()
-        relevant = K * np.exp(mu_now - z_nodal * psi) > self.NEGLIGIBLE * self.scenario.numerics.concentration_floor
+        ln_c = np.log(K) + mu_now - z_nodal * psi
+        ln_negligible = math.log(self.NEGLIGIBLE * self.scenario.numerics.concentration_floor)
         largest = np.empty_like(step)
         size = 0.0
         for i in range(self.ns):
-            dofs = self.W.sub(i).dofmap.list[:n_local].ravel()
+            dofs = self._cell_dofs[i]
             rise = step[dofs] - z_nodal[i] * dpsi
             largest[:] = -np.inf
             np.maximum.at(largest, dofs, rise)  # a node's rise: the largest over its cells
             r = largest[dofs]
             damped = np.where(r > 0.0, np.minimum(np.log1p(np.maximum(r, 0.0)), self.MAX_RISE),
                               np.maximum(r, -self.MAX_DROP))
-            step[dofs] += damped - r
-            change = np.abs(rise + damped - r)[relevant[i]]
-            size = max(size, np.max(change, initial=0.0))
-        scale = max(1.0, np.max(np.abs(psi), initial=0.0))
-        return max(size, np.max(np.abs(dpsi), initial=0.0) / scale)
+            # a node's new ln(c): the largest over its cells (they differ by partition and Donnan jumps)
+            largest[:] = -np.inf
+            np.maximum.at(largest, dofs, ln_c[i] + rise + damped - r)
+            lift = np.maximum(self.LN_LOWEST - largest[dofs], 0.0)
+            step[dofs] += damped - r + lift
+            change = np.abs(rise + damped - r + lift)
+            relevant = np.maximum(ln_c[i], ln_c[i] + rise + damped - r + lift) > ln_negligible
+            size = max(size, np.max(change[relevant], initial=0.0))
+        # psi is judged by the change of its drop across each cell (what sets the field), not by
+        # its level: the level of a region joined to the grounded deep tissue only through a
+        # strongly upwinded stratum corneum is fixed to ~1e-3 thermal units at best, and shifting
+        # it with all mu_i changes no concentration and no flux.
+        drop_change = np.abs(np.diff(dpsi.reshape(-1, 2), axis=1))
+        return max(size, np.max(drop_change, initial=0.0))
 
     def thermal_voltage(self) -> float:
         return thermal_voltage(self.temperature)

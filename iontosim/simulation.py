@@ -56,6 +56,12 @@ class Diagnostics:
             return np.zeros((self.n_layers, self.model.ns))
         return self._by_layer(self._per_cell(self.model.sink_form))
 
+    def protons_held(self) -> float:
+        """mol/m^2 of protons carried by weak electrolytes in the whole column."""
+        if self.model.proton_form is None:
+            return 0.0
+        return float(self._by_layer(self._per_cell(self.model.proton_form)).sum())
+
     def deep_outflow_rates(self) -> np.ndarray:
         """mol/m^2/s leaving through the deep boundary per species: minus the residual at its Dirichlet dofs."""
         residual = sum(self._assembled(form) for form in self.model.residual)
@@ -101,9 +107,8 @@ class Diagnostics:
         m = self.model
         depth = m.vertex_depths()
         lay = np.repeat(m.layer_of_cell, 2)
-        mu, K, z, X = m.nodal_fields()
         psi = m.u.x.array[m.psi_dofs]
-        c = K * np.exp(mu - z * psi)
+        c = m.nodal_totals()
         parts = self.comm.gather((depth, lay, c, psi), root=0)
         if self.comm.rank != 0:
             return None
@@ -125,7 +130,27 @@ class Diagnostics:
 
 
 def simulate(scenario, comm: MPI.Comm, progress: Callable[[float, float], None] | None = None) -> RunRecord:
-    """Run `scenario` on `comm`; every rank returns the same record (profiles complete on rank 0)."""
+    """Run `scenario` on `comm`; every rank returns the same record (profiles complete on rank 0).
+
+    numerics.flux "auto" runs the fitted flux and, if its Newton solves fail, redoes the run with
+    the lumped flux and says so in the record's warnings.
+    """
+    if scenario.numerics.flux != "auto":
+        return _simulate(scenario, comm, progress)
+    try:
+        return _simulate(_with_flux(scenario, "fitted"), comm, progress)
+    except SimulationError as err:
+        record = _simulate(_with_flux(scenario, "lumped"), comm, progress)
+        record.warnings.append(f"fitted flux failed ({err}); these results use the lumped flux, "
+                               "first order in the cell size: refine the stratum corneum to check them")
+        return record
+
+
+def _with_flux(scenario, flux: str):
+    return scenario.model_copy(update={"numerics": scenario.numerics.model_copy(update={"flux": flux})})
+
+
+def _simulate(scenario, comm: MPI.Comm, progress) -> RunRecord:
     model = ColumnModel(scenario, comm)
     bcs = model.boundary_conditions()
     model.initial_state()
@@ -145,6 +170,9 @@ def simulate(scenario, comm: MPI.Comm, progress: Callable[[float, float], None] 
           for name, p in scenario.systemic.items() if name in names}
 
     amounts0 = diag.layer_amounts()
+    protons_before = diag.protons_held()
+    # protonated fraction per (layer, species): which part of a cleared or outflowing amount carries a proton
+    protonated = np.array([[model.protonated_fraction(k, layer) for k in range(ns)] for layer in model.layers])
     donor0 = amounts0[0].copy()
     total0 = amounts0.sum(axis=0)
     electrode_removed = np.zeros(ns)
@@ -154,7 +182,8 @@ def simulate(scenario, comm: MPI.Comm, progress: Callable[[float, float], None] 
 
     rows: dict[str, list[float]] = {}
 
-    def record(t: float, i_now: float, flux: np.ndarray, amounts: np.ndarray, out_rate: np.ndarray):
+    def record(t: float, i_now: float, flux: np.ndarray, amounts: np.ndarray, out_rate: np.ndarray,
+               proton_uptake: float):
         mu_top, mu_bottom, psi_s, psi_b = diag.point_values()
         voltage = -(mu_top - mu_bottom) * vt if cl is not None else np.nan
         delivered = donor0 - amounts[0] - electrode_removed
@@ -164,8 +193,13 @@ def simulate(scenario, comm: MPI.Comm, progress: Callable[[float, float], None] 
         add("current_density", []).append(i_now)
         add("voltage", []).append(voltage)
         add("skin_resistance", []).append((psi_s - psi_b) * vt / i_now if i_now != 0 else np.nan)
-        i_out = FARADAY * float(np.dot(model.layers[-1].charge, out_rate))
-        add("charge_balance_error", []).append(abs(i_out - i_now) / abs(i_now) if i_now != 0 else 0.0)
+        bottom = model.layers[-1]
+        i_out = FARADAY * sum(bottom.charge_per_total(k) * out_rate[k] for k in range(ns))
+        # Each layer's buffer holds its pH: protons that weak electrolytes release on entering a
+        # more basic layer go to the buffer, and that current does not reach the deep boundary.
+        add("buffer_proton_uptake", []).append(proton_uptake)
+        i_buffer = FARADAY * proton_uptake
+        add("charge_balance_error", []).append(abs(i_out + i_buffer - i_now) / abs(i_now) if i_now != 0 else 0.0)
         for k, n in enumerate(names):
             add(f"surface_flux/{n}", []).append(flux[k])
             add(f"delivered/{n}", []).append(delivered[k])
@@ -180,7 +214,7 @@ def simulate(scenario, comm: MPI.Comm, progress: Callable[[float, float], None] 
             scale = max(abs(delivered[k]), cleared[k], abs(outflow[k]), 1e-12 * abs(total0[k]), 1e-300)
             add(f"mass_balance_error/{n}", []).append(abs(lost) / scale)
 
-    record(0.0, 0.0, np.zeros(ns), amounts0, np.zeros(ns))
+    record(0.0, 0.0, np.zeros(ns), amounts0, np.zeros(ns), 0.0)
     profiles = [diag.profile(0.0)] if 0.0 in profile_times else []
     t = 0.0
     previous_delivered = np.zeros(ns)
@@ -203,7 +237,7 @@ def simulate(scenario, comm: MPI.Comm, progress: Callable[[float, float], None] 
         if not result.converged:
             model.u.x.array[:] = model.u_previous.x.array
             if not control.rejected(h):
-                hint = ("; numerics.flux: lumped is the robust choice" if num.flux == "fitted"
+                hint = ("; numerics.flux: lumped (or auto) is the robust choice" if num.flux == "fitted"
                         else "; try finer cells in the stratum corneum or a smaller numerics.dt_initial")
                 raise SimulationError(
                     f"time step fell below {control.dt_min:g} s at t = {t:.6g} s ({result.reason}){hint}")
@@ -220,7 +254,11 @@ def simulate(scenario, comm: MPI.Comm, progress: Callable[[float, float], None] 
         for n, comp in pk.items():
             comp.advance(scenario.donor.area * sinks[:, names.index(n)].sum(), h)
         delivered = donor0 - amounts[0] - electrode_removed
-        record(t, i_now, (delivered - previous_delivered) / h, amounts, out_rate)
+        protons_now = diag.protons_held()
+        proton_uptake = (-(protons_now - protons_before) / h - float(np.dot(protonated[-1], out_rate))
+                         - float((protonated * sinks).sum()))
+        protons_before = protons_now
+        record(t, i_now, (delivered - previous_delivered) / h, amounts, out_rate, proton_uptake)
         previous_delivered = delivered
         if any(abs(t - pt) <= 1e-9 * max(1.0, pt) for pt in profile_times):
             profiles.append(diag.profile(t))
@@ -243,4 +281,5 @@ def simulate(scenario, comm: MPI.Comm, progress: Callable[[float, float], None] 
         area=scenario.donor.area, layers=spans,
         times=np.asarray(rows.pop("time")), series={k: np.asarray(v) for k, v in rows.items()},
         profiles=[p for p in profiles if p is not None], protocol_end=t_end, current_on_intervals=on,
-        applied_charge=sum((iv.end - iv.start) * iv.current_density for iv in schedule))
+        applied_charge=sum((iv.end - iv.start) * iv.current_density for iv in schedule),
+        flux_discretization=num.flux)

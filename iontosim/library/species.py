@@ -53,10 +53,9 @@ class Species:
 
     def ionized_fraction(self, pH: float) -> float:
         """Fraction in the charged form (Henderson-Hasselbalch); 1.0 for strong electrolytes."""
-        if self.pKa is None:
-            return 1.0
-        exponent = pH - self.pKa if self.acid_base == "base" else self.pKa - pH
-        return 1.0 / (1.0 + 10.0 ** exponent)
+        from iontosim.physics.ionization import ionized_fraction
+
+        return ionized_fraction(pH, self.pKa, self.acid_base)
 
     def salt_molar_mass(self, salt: str | None) -> float:
         """Molar mass (kg/mol) of ``salt`` (None: the species itself); KeyError for unknown salts."""

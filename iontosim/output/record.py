@@ -55,6 +55,8 @@ class RunRecord:
     protocol_end: float  # s
     current_on_intervals: list[tuple[float, float]] = field(default_factory=list)  # s
     applied_charge: float = 0.0  # C/m^2
+    flux_discretization: str = ""  # the flux the numbers come from ("fitted" or "lumped")
+    warnings: list[str] = field(default_factory=list)  # things a reader of the results must know
 
     @property
     def skin_layers(self) -> list[LayerSpan]:

@@ -18,17 +18,20 @@ def residual(concentrations, charges, fixed_charge, test, dx):
 
 
 def solve_potential(mu: np.ndarray, partition: np.ndarray, charge: np.ndarray, fixed: np.ndarray,
-                    tol: float = 1e-13, max_iter: int = 100) -> np.ndarray:
-    """Pointwise psi with sum_i z_i K_i exp(mu_i - z_i psi) + X = 0.
+                    tol: float = 1e-13, max_iter: int = 100, charge_per_ion: np.ndarray | None = None) -> np.ndarray:
+    """Pointwise psi with sum_i q_i K_i exp(mu_i - z_i psi) + X = 0.
 
-    Arrays have shape (n_species, n_points) except `fixed` (n_points). The left side decreases
-    strictly in psi, so the root is unique; damped Newton from psi = 0 finds it.
+    Arrays have shape (n_species, n_points) except `fixed` (n_points). q_i is the charge that
+    comes with one ionized molecule, its partner form included (z_i for strong electrolytes,
+    z_i + z_p rho_i for weak ones; z_i q_i > 0 in both cases). The left side decreases strictly
+    in psi, so the root is unique; damped Newton from psi = 0 finds it.
     """
+    q = charge if charge_per_ion is None else charge_per_ion
     psi = np.zeros(fixed.shape)
     for _ in range(max_iter):
         c = partition * np.exp(mu - charge * psi)
-        f = (charge * c).sum(axis=0) + fixed
-        df = -(charge**2 * c).sum(axis=0)
+        f = (q * c).sum(axis=0) + fixed
+        df = -(charge * q * c).sum(axis=0)
         step = np.clip(-f / df, -2.0, 2.0)
         psi += step
         if np.max(np.abs(step), initial=0.0) < tol:

@@ -36,26 +36,40 @@ def electrodiffusion(c, mu, diffusivity, test, dx):
     return diffusivity * c * ufl.inner(ufl.grad(mu), ufl.grad(test)) * dx
 
 
-def log_sinhc(t):
-    """ln(sinh(t)/t), even in t, without overflow for large |t| and without 0/0 at t = 0."""
-    a = abs(t)
+def log_bernoulli(x):
+    """ln B(x), B(x) = x / (exp(x) - 1), without overflow for large |x| and without 0/0 at x = 0.
+
+    B(x) = b(|x|) exp(-max(x, 0)) with b(a) = a / (1 - exp(-a)) >= 1, which never overflows.
+    """
+    a = abs(x)
     small = a < 1e-3
     safe = ufl.conditional(small, 1.0, a)
-    large = safe + ufl.ln((1.0 - ufl.exp(-2.0 * safe)) / (2.0 * safe))
-    return ufl.conditional(small, a * a / 6.0, large)
+    large = ufl.ln(safe / (1.0 - ufl.exp(-safe))) - ufl.max_value(x, 0.0)
+    return ufl.conditional(small, -x / 2.0 - x * x / 24.0, large)
 
 
-def fitted_electrodiffusion(c_mid, mu, psi, charge, diffusivity, test, dx_mid):
-    """-J.grad(w) with the exact (Scharfetter-Gummel) flux of a 1D cell, in mu variables.
+def fitted_electrodiffusion(mu, psi, partition, charge, diffusivity, test, dx_mid):
+    """-J.grad(w) with the exact (Scharfetter-Gummel) flux of a 1D cell.
 
-    With psi linear in the cell and J constant across it, J = -D c_m grad(mu) * S(h mu'/2) / S(h z psi'/2),
-    S(t) = sinh(t)/t and c_m the midpoint concentration. Exact for a constant field at any cell
-    Peclet number (the Goldman case); reduces to -D c grad(mu) as h -> 0. 1D only: in 2D/3D the
-    fitting must be done along edges (edge-averaged elements), not with the cell diameter.
+    With psi linear in the cell and J constant across it, the flux from the left end (0) to the
+    right end (1) of a cell of length h is
+
+        J = (D / h) [B(Pe) c_0 - B(-Pe) c_1],    Pe = z (psi_1 - psi_0),
+
+    exact for a constant field at any cell Peclet number (the Goldman case) and the upwind flux
+    as |Pe| grows. The end values come from the P1/DG1 fields at the midpoint and their slopes,
+    and each term is one exponential, c_k B(+-Pe) = K exp(mu_k - z psi_k + ln B(+-Pe)): smooth
+    in mu and psi, positive, and free of the overflow a swept-out species would cause. 1D only:
+    in 2D/3D the fitting must be done along edges (edge-averaged elements).
     """
     h = ufl.CellDiameter(ufl.domain.extract_unique_domain(test))
-    weight = ufl.exp(log_sinhc(h * mu.dx(0) / 2.0) - log_sinhc(h * charge * psi.dx(0) / 2.0))
-    return diffusivity * c_mid * weight * ufl.inner(ufl.grad(mu), ufl.grad(test)) * dx_mid
+    s = mu - charge * psi  # ln(c / K) at the midpoint
+    slope = mu.dx(0) - charge * psi.dx(0)
+    pe = h * charge * psi.dx(0)
+    from_left = partition * ufl.exp(s - h * slope / 2.0 + log_bernoulli(pe))
+    from_right = partition * ufl.exp(s + h * slope / 2.0 + log_bernoulli(-pe))
+    flux = diffusivity / h * (from_left - from_right)
+    return -flux * test.dx(0) * dx_mid
 
 
 def convection(c, velocity, test, dx):

@@ -236,12 +236,15 @@ class Numerics(_Model):
     newton_tol: PositiveNumber = 1e-6
     newton_max_iter: Annotated[int, Field(gt=0)] = 25
     concentration_floor: Concentration = 1e-9
-    linear_solver: Literal["mumps", "superlu_dist"] = "mumps"
-    #: Flux between nodes: "lumped" (arithmetic mean concentration, robust at every resolution)
-    #: or "fitted" (exact Scharfetter-Gummel flux of a 1D cell: exact for a constant field, 0.1 %
-    #: converged with 64 stratum-corneum cells where lumped needs 128+, but its Newton solves fail
-    #: at strong fields on coarse meshes, e.g. 2x the LidoSite current at 64 SC cells).
-    flux: Literal["lumped", "fitted"] = "lumped"
+    #: LU factorization package: "auto" is PETSc's own (fastest for a 1D band) on one rank and
+    #: MUMPS on several.
+    linear_solver: Literal["auto", "petsc", "mumps", "superlu_dist"] = "auto"
+    #: Flux between nodes: "fitted" (exact Scharfetter-Gummel flux of a 1D cell: exact for a
+    #: constant field; the default scenario is converged to 0.05 % at 128 stratum-corneum cells),
+    #: "lumped" (arithmetic-mean concentration, first order: +1.6 % at 128 cells, but its Newton
+    #: solves never failed), or "auto": fitted, and if its Newton solves fail (coarse meshes at
+    #: strong fields, e.g. 4x the LidoSite current) the run is redone with lumped, with a warning.
+    flux: Literal["auto", "fitted", "lumped"] = "auto"
 
     @model_validator(mode="after")
     def _dt_order(self) -> Numerics:
@@ -312,6 +315,9 @@ class Scenario(_Model):
     interstitial_fluid: Fluid
     skin: Annotated[list[Layer], Field(min_length=1)]
     electroosmosis: Electroosmosis | None = None
+    #: Weak acids and bases (MODEL.md section 2): "weak_electrolyte" transports both forms, each
+    #: layer's buffered pH fixing their ratio; "strong_electrolyte" transports the ionized form alone.
+    ionization: Literal["weak_electrolyte", "strong_electrolyte"] = "weak_electrolyte"
     clearance: Clearance
     systemic: dict[str, Pharmacokinetics] = {}
     protocol: Annotated[list[Step], Field(min_length=1)]

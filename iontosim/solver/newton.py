@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from iontosim._fenics import PETSc, dolfinx
+from iontosim._fenics import MPI, PETSc, dolfinx
 
 fem = dolfinx.fem
 fem_petsc = dolfinx.fem.petsc
@@ -34,7 +34,7 @@ class NewtonSolver:
     convergence test (default: the largest absolute entry).
     """
 
-    def __init__(self, residual, jacobian, u, bcs, *, linear_solver: str = "mumps",
+    def __init__(self, residual, jacobian, u, bcs, *, linear_solver: str = "auto",
                  tol: float = 1e-6, max_iter: int = 25,
                  limit_update: Callable[[np.ndarray], float] | None = None,
                  options_prefix: str = "iontosim_newton_"):
@@ -48,12 +48,18 @@ class NewtonSolver:
         self.A = fem_petsc.create_matrix(self.jacobian[0])
         self.b = fem_petsc.create_vector(u.function_space)
         self.scale = self.A.createVecLeft()
+        self.column_scale = self.A.createVecRight()
         self.du = fem.Function(u.function_space)
         self.ksp = PETSc.KSP().create(comm)
         self.ksp.setOptionsPrefix(options_prefix)
         self.ksp.setType("preonly")
         pc = self.ksp.getPC()
         pc.setType("lu")
+        if linear_solver == "auto":
+            # PETSc's own LU is serial only; on a banded 1D system it is ~5x faster than MUMPS.
+            linear_solver = "petsc" if comm.size == 1 else "mumps"
+        if linear_solver == "petsc" and comm.size > 1:
+            raise ValueError("numerics.linear_solver: 'petsc' runs on one rank only; use mumps or auto")
         pc.setFactorSolverType(linear_solver)
         self.ksp.setFromOptions()
 
@@ -79,7 +85,18 @@ class NewtonSolver:
         row_max = np.maximum.reduceat(np.abs(values), indptr[:-1]) if len(values) else np.ones(0)
         row_max[np.diff(indptr) == 0] = 1.0
         self.scale.array[:] = 1.0 / np.where(row_max == 0.0, 1.0, row_max)
-        A.diagonalScale(self.scale, None)
+        # Then columns: a nearly absent species' unknown enters every row only through terms
+        # ~c. Row scaling alone left condition numbers of ~1e17 where a strongly upwinded
+        # stratum corneum separates the gel from the tissue; both together, ~1e9.
+        _, columns, values = A.getValuesCSR()
+        values = np.abs(values) * np.repeat(self.scale.array, np.diff(indptr))
+        col_max = np.zeros(A.getSize()[1])
+        np.maximum.at(col_max, columns, values)
+        self.comm.Allreduce(MPI.IN_PLACE, col_max, op=MPI.MAX)
+        lo, hi = A.getOwnershipRangeColumn()
+        owned = col_max[lo:hi]
+        self.column_scale.array[:] = 1.0 / np.where(owned == 0.0, 1.0, owned)
+        A.diagonalScale(self.scale, self.column_scale)
         b.pointwiseMult(b, self.scale)
 
     def solve(self) -> NewtonResult:
@@ -87,6 +104,7 @@ class NewtonSolver:
             self._assemble()
             self.ksp.setOperators(self.A)
             self.ksp.solve(self.b, self.du.x.petsc_vec)
+            self.du.x.petsc_vec.pointwiseMult(self.du.x.petsc_vec, self.column_scale)
             if self.ksp.getConvergedReason() < 0:
                 return NewtonResult(False, iteration, "linear solver failed")
             self.du.x.scatter_forward()
@@ -99,7 +117,7 @@ class NewtonSolver:
                 size = np.max(np.abs(step), initial=0.0)
             self.u.x.array[:] += step
             self.u.x.scatter_forward()
-            size = self.comm.allreduce(size, op=_max_op())
+            size = self.comm.allreduce(size, op=MPI.MAX)
             if size < self.tol:
                 return NewtonResult(True, iteration)
         return NewtonResult(False, self.max_iter, "no convergence")
@@ -109,9 +127,5 @@ class NewtonSolver:
         self.A.destroy()
         self.b.destroy()
         self.scale.destroy()
+        self.column_scale.destroy()
 
-
-def _max_op():
-    from mpi4py import MPI
-
-    return MPI.MAX

@@ -10,7 +10,10 @@ class StepController:
     dt_initial: float  # s
     dt_max: float  # s
     growth: float = 1.5
-    easy_iterations: int = 4  # grow when Newton needed at most this many
+    # Grow when Newton needed at most this many. With quadratic convergence from a first update
+    # of O(1) in ln(c) (a front crossing a node), 5 iterations reach 1e-6: a limit of 4 held the
+    # step at 0.5 ms for 350 steps in the default scenario.
+    easy_iterations: int = 6
     hard_iterations: int = 10  # shrink when it needed more
     cut: float = 0.25  # factor after a failed solve
     dt_min: float = 1e-9  # s: below this the run is declared failed

@@ -96,7 +96,7 @@ def test_lidocaine_epinephrine_resolves():
     assert s.systemic["epinephrine"].elimination_half_life == 180.0
     assert s.interstitial_fluid.concentrations == {"Na+": 140.0}
     assert [sp.name for sp in s.species_objects()] == s.species
-    assert s.numerics.default_cells == 24 and s.numerics.linear_solver == "mumps"
+    assert s.numerics.default_cells == 24 and s.numerics.linear_solver == "auto"
 
 
 def test_provenance_is_kept():
