@@ -73,6 +73,7 @@ class _Failed(Exception):
 
 def _run_and_write(scenario, comm, stage: Path | None, show_progress: bool) -> None:
     from iontosim.output import metrics, plots, results
+    from iontosim.output.safety import safety_report
     from iontosim.rundir import software_versions, write_json, write_yaml
     from iontosim.simulation import SimulationError, simulate
 
@@ -103,7 +104,8 @@ def _run_and_write(scenario, comm, stage: Path | None, show_progress: bool) -> N
     summary["wall_time_s"] = wall
     summary["mpi_ranks"] = comm.size
     summary["flux_discretization"] = record.flux_discretization
-    summary["warnings"] = list(record.warnings)
+    summary["safety"] = safety_report(record)
+    summary["warnings"] = list(record.warnings) + summary["safety"]["warnings"]
     plots.plot_all(record, stage)
     metrics.write_summary(stage / "summary.json", summary)  # last: its presence marks a finished run
     _print_summary(summary)
@@ -134,6 +136,24 @@ def _print_summary(summary: dict) -> None:
         if k in summary:
             v = summary[k]
             typer.echo(f"  {k:<{width}}  {v:.4g}" if isinstance(v, float) else f"  {k:<{width}}  {v}")
+    if "safety" in summary:
+        _print_safety(summary["safety"])
+
+
+def _print_safety(safety: dict) -> None:
+    def verdict(ok) -> str:
+        return "n/a" if ok is None else ("ok" if ok else "OVER")
+
+    typer.echo("safety:")
+    typer.echo(f"  current density  {safety['peak_current_density_mA_per_cm2']:.3g} mA/cm^2 peak, "
+               f"limit {safety['current_density_limit_mA_per_cm2']:.3g}: {verdict(safety['current_density_ok'])}")
+    stated = safety.get("stated_dose_mA_min")
+    dose = f"{safety['charge_mA_min']:.4g} mA.min"
+    if stated is not None:
+        dose += f", stated {stated:.4g}: {'ok' if safety['dose_matches_stated'] else 'DIFFERS'}"
+    typer.echo(f"  charge           {dose}")
+    typer.echo(f"  voltage          {safety['peak_voltage_V']:.3g} V peak, device limit "
+               f"{safety['device_voltage_limit_V']:.3g}: {verdict(safety['voltage_ok'])}")
 
 
 @app.command()

@@ -13,7 +13,7 @@ from iontosim.physics import electroosmosis
 from iontosim.physics.constants import FARADAY
 from iontosim.physics.pharmacokinetics import OneCompartment
 from iontosim.solver.newton import NewtonSolver
-from iontosim.solver.protocol import breakpoints, current_at, intervals
+from iontosim.solver.protocol import build_schedule
 from iontosim.solver.stepping import StepController
 
 fem = dolfinx.fem
@@ -158,10 +158,10 @@ def _simulate(scenario, comm: MPI.Comm, progress) -> RunRecord:
     newton = NewtonSolver(model.residual, model.jacobian, model.u, bcs, linear_solver=num.linear_solver,
                           tol=num.newton_tol, max_iter=num.newton_max_iter, limit_update=model.limit_update)
     diag = Diagnostics(model)
-    schedule = intervals(scenario.protocol)
-    t_end = schedule[-1].end
+    schedule = build_schedule(scenario.protocol, scenario.donor.polarity, num.min_resolved_pulse_period)
+    t_end = schedule.end
     profile_times = [float(t) for t in scenario.outputs.profile_times]
-    stops = breakpoints(schedule, profile_times)
+    stops = schedule.breakpoints(profile_times)
     control = StepController(num.dt_initial, num.dt_max, growth=num.dt_growth)
     names, ns = model.names, model.ns
     skin_names = [layer.name for layer in model.layers[1:]]
@@ -224,7 +224,7 @@ def _simulate(scenario, comm: MPI.Comm, progress) -> RunRecord:
         h = min(control.dt, target - t)
         if target - (t + h) < 1e-6 * h:  # do not leave a sliver before a breakpoint
             h = target - t
-        i_now = current_at(schedule, t, t + h)
+        i_now = schedule.current_at(t, t + h)
         model.current_density.value = i_now
         model.dt.value = h
         if model.has_flow:
@@ -264,7 +264,7 @@ def _simulate(scenario, comm: MPI.Comm, progress) -> RunRecord:
             profiles.append(diag.profile(t))
         if t >= target * (1 - 1e-12):
             stop_index = min(stop_index + 1, len(stops) - 1)
-            switched = current_at(schedule, t, t + 1e-9) != i_now
+            switched = schedule.current_at(t, t + 1e-9) != i_now
             if switched:
                 control.restart()
         if progress is not None:
@@ -273,13 +273,14 @@ def _simulate(scenario, comm: MPI.Comm, progress) -> RunRecord:
 
     spans = [LayerSpan(layer.name, float(a), float(b))
              for layer, a, b in zip(model.layers, model.column.interfaces[:-1], model.column.interfaces[1:])]
-    on = [(iv.start, iv.end) for iv in schedule if iv.current_density != 0.0]
     return RunRecord(
         scenario_name=scenario.name, drug=scenario.drug, species=list(names),
         charges={sp.name: sp.charge for sp in model.species},
         molar_mass={sp.name: sp.molar_mass for sp in model.species},
         area=scenario.donor.area, layers=spans,
         times=np.asarray(rows.pop("time")), series={k: np.asarray(v) for k, v in rows.items()},
-        profiles=[p for p in profiles if p is not None], protocol_end=t_end, current_on_intervals=on,
-        applied_charge=sum((iv.end - iv.start) * iv.current_density for iv in schedule),
-        flux_discretization=num.flux)
+        profiles=[p for p in profiles if p is not None], protocol_end=t_end,
+        current_on_intervals=schedule.on_intervals(), applied_charge=schedule.charge(),
+        flux_discretization=num.flux, warnings=list(schedule.notes),
+        current_density_limit=scenario.safety.max_current_density,
+        voltage_limit=scenario.safety.device_voltage_limit, stated_dose=scenario.safety.stated_dose)

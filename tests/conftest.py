@@ -16,20 +16,21 @@ CONFIGS = ROOT / "configs"
 
 
 def membrane_scenario(*, drug_mM=1.0, salt_mM=150.0, donor_mm=10.0, layers, protocol, species=None,
-                      profile_times=None, numerics=None, donor_mixing=1.0, donor_pH=7.4):
+                      profile_times=None, numerics=None, donor_mixing=1.0, donor_pH=7.4, drug="lidocaine",
+                      polarity="anode"):
     """A donor gel of NaCl plus a trace drug over `layers` (dicts in the config language).
 
     `donor_mixing` multiplies the gel's diffusivities: a large value makes it a well-mixed reservoir.
     """
-    species = species or ["lidocaine", "Na+", "Cl-"]
+    species = species or [drug, "Na+", "Cl-"]
     data = {
         "name": "test_membrane",
-        "drug": "lidocaine",
+        "drug": drug,
         "species": species,
         "donor": {"area": "1 cm^2", "thickness": f"{donor_mm} mm", "pH": donor_pH,
-                  "contents": {"lidocaine": {"concentration": f"{drug_mM} mM"},
+                  "contents": {drug: {"concentration": f"{drug_mM} mM"},
                                "Na+": {"concentration": f"{salt_mM} mM"}},
-                  "balance_with": "Cl-", "diffusivity_factor": donor_mixing},
+                  "balance_with": "Cl-", "diffusivity_factor": donor_mixing, "polarity": polarity},
         "interstitial_fluid": {"Na+": f"{salt_mM} mM", "balance_with": "Cl-"},
         "skin": copy.deepcopy(layers),
         "clearance": {"counter_ion": "Cl-"},

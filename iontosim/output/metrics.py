@@ -112,6 +112,31 @@ def _layer_key(name: str) -> str:
     return re.sub(r"[^0-9a-zA-Z]+", "_", name).strip("_").lower()
 
 
+def species_key(name: str) -> str:
+    """A species name as a summary key: 'Na+' -> 'Na_plus', 'Cl-' -> 'Cl_minus'."""
+    return re.sub(r"[^0-9a-zA-Z]+", "_", name.replace("+", "_plus").replace("-", "_minus")).strip("_")
+
+
+def transport_numbers(record: RunRecord) -> dict[str, float]:
+    """Mean transport number of every species across the skin surface while current flows.
+
+    t_i = F z_i int J_i sign(i) dt / int |i| dt, J_i the flux into the skin: the share of the
+    current species i carries (cations in or anions out under the anode, the reverse under the
+    cathode). They add up to 1 (charge conservation at the surface).
+    """
+    s = record.series
+    t = np.asarray(record.times, dtype=float)
+    h = np.diff(t)
+    density = np.asarray(s["current_density"], dtype=float)[1:]  # the current of the step ending there
+    charge = float(np.sum(np.abs(density) * h))
+    if charge == 0.0:
+        return {name: math.nan for name in record.species}
+    sign = np.sign(density)
+    return {name: float(u.FARADAY * record.charges[name] * np.sum(np.asarray(s[f"surface_flux/{name}"])[1:]
+                                                                     * h * sign) / charge)
+            for name in record.species}
+
+
 def summarize(record: RunRecord, threshold: float) -> dict[str, float | str]:
     """Named scalars of a run; each key carries its unit.
 
@@ -162,8 +187,9 @@ def summarize(record: RunRecord, threshold: float) -> dict[str, float | str]:
     )
     current = np.abs(np.asarray(s["current_density"], dtype=float)) * u.A_PER_M2_TO_MA_PER_CM2
     out["peak_current_density_mA_per_cm2"] = float(np.max(current))
-    out["current_density_limit_mA_per_cm2"] = u.CURRENT_DENSITY_LIMIT_MA_PER_CM2
     out["charge_mC_per_cm2"] = charge * u.C_PER_M2_TO_MC_PER_CM2
+    for name, value in transport_numbers(record).items():
+        out[f"{species_key(name)}_transport_number"] = value
 
     plasma = sum(u.mol_per_m3_to_ng_per_ml(s[f"plasma_concentration/{d}"], record.molar_mass[d]) for d in drug)
     out["peak_plasma_concentration_ng_per_mL"] = float(np.max(plasma))

@@ -128,8 +128,11 @@ def plot_voltage(record: RunRecord, path) -> Path:
     ax_v.set_title(f"{record.scenario_name}: voltage and current")
     ax_i.plot(t_min, np.asarray(record.series["current_density"]) * u.A_PER_M2_TO_MA_PER_CM2, color="tab:green",
               label="applied current density")
-    ax_i.axhline(u.CURRENT_DENSITY_LIMIT_MA_PER_CM2, color="tab:red", ls=":", lw=1,
-                 label=f"{u.CURRENT_DENSITY_LIMIT_MA_PER_CM2} mA/cm^2 comfort limit")
+    limit = record.current_density_limit * u.A_PER_M2_TO_MA_PER_CM2
+    density = np.asarray(record.series["current_density"])
+    for sign in ([1, -1] if np.any(density < 0) else [1]):
+        ax_i.axhline(sign * limit, color="tab:red", ls=":", lw=1,
+                     label=f"+-{limit:g} mA/cm^2 limit" if sign == 1 else None)
     ax_i.set_ylabel("current density [mA/cm^2]")
     ax_i.set_xlabel("time [min]")
     for ax in (ax_v, ax_i):

@@ -56,6 +56,9 @@ class RunRecord:
     current_on_intervals: list[tuple[float, float]] = field(default_factory=list)  # s
     applied_charge: float = 0.0  # C/m^2
     flux_discretization: str = ""  # the flux the numbers come from ("fitted" or "lumped")
+    current_density_limit: float = 5.0  # A/m^2 (0.5 mA/cm^2, MYLES_OCULAR), from scenario.safety
+    voltage_limit: float = 10.0  # V (MYLES_OCULAR), the device's compliance voltage
+    stated_dose: float | None = None  # C, the dose the protocol is meant to give
     warnings: list[str] = field(default_factory=list)  # things a reader of the results must know
 
     @property

@@ -15,7 +15,6 @@ UM_PER_M = 1e6
 A_PER_M2_TO_MA_PER_CM2 = 1e3 / 1e4  # 1 A/m^2 = 1e3 mA / 1e4 cm^2
 C_PER_M2_TO_MC_PER_CM2 = 1e3 / 1e4  # 1 C/m^2 = 1e3 mC / 1e4 cm^2
 OHM_M2_TO_KOHM_CM2 = 1e4 / 1e3  # 1 ohm m^2 = 1e4 ohm cm^2 = 10 kohm cm^2
-CURRENT_DENSITY_LIMIT_MA_PER_CM2 = 0.5  # comfort/safety limit (MODEL.md section 7)
 
 
 def mol_per_m2_to_ug_per_cm2(value, molar_mass: float):

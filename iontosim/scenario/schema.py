@@ -33,6 +33,9 @@ CurrentDensity = quantity("current_density")
 VolumePerCharge = quantity("volume_per_charge")
 Rate = quantity("rate", ge=0, what="rate")
 Temperature = quantity("temperature", gt=0, what="temperature")
+Frequency = quantity("rate", gt=0, what="frequency")
+Voltage = quantity("voltage", gt=0, what="voltage")
+Charge = quantity("charge", gt=0, what="charge")
 PH = quantity("dimensionless", ge=0, le=14, what="pH")
 Fraction = quantity("dimensionless", gt=0, le=1, what="fraction")
 UnitInterval = quantity("dimensionless", ge=0, le=1, what="value")
@@ -117,7 +120,7 @@ class DonorContent(_Model):
 
 
 class Donor(_Model):
-    """The drug reservoir (finite gel) under the anode."""
+    """The drug reservoir (finite gel) under its electrode."""
 
     kind: Literal["finite_gel"] = "finite_gel"
     area: Area
@@ -127,6 +130,9 @@ class Donor(_Model):
     contents: dict[str, DonorContent]
     balance_with: str | None = None
     electrode: Literal["Ag/AgCl"] = "Ag/AgCl"
+    #: The donor electrode's role: "anode" drives cations into the skin, "cathode" anions. A
+    #: step with reverse_every starts with this polarity.
+    polarity: Literal["anode", "cathode"] = "anode"
     cells: Annotated[int, Field(gt=0)] | None = None
 
     def volume(self) -> float:
@@ -184,14 +190,25 @@ class Pharmacokinetics(_Model):
     elimination_half_life: Duration
 
 
+class Pulse(_Model):
+    """Pulsed direct current: the step's current flows for duty_cycle of every period, then none."""
+
+    frequency: Frequency
+    duty_cycle: Fraction
+
+
 class Step(_Model):
     """One protocol step. YAML: {current: 1.77 mA, duration: 10 min}, {current_density: ..., duration: ...},
-    {rest: 50 min}. current_density (A/m^2) is always set once the scenario is validated."""
+    {rest: 50 min}; a current step may add pulse: {frequency: 1 kHz, duty_cycle: 0.5} (current is
+    then the on-current) and reverse_every: 5 min (polarity reversal).
+    current_density (A/m^2, magnitude) is always set once the scenario is validated."""
 
     kind: Literal["current", "rest"]
     duration: Duration
     current: Current | None = None
     current_density: CurrentDensity | None = None
+    pulse: Pulse | None = None
+    reverse_every: Duration | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -218,9 +235,17 @@ class Step(_Model):
             for name in ("current", "current_density"):
                 if getattr(self, name) not in (None, 0.0):
                     raise ScenarioError(name, "a rest step carries no current")
+            for name in ("pulse", "reverse_every"):
+                if getattr(self, name) is not None:
+                    raise ScenarioError(name, "a rest step carries no current")
             self.current_density = 0.0
         elif self.current is None and self.current_density is None:
             raise ScenarioError("", "a current step needs 'current' or 'current_density'")
+        for name in ("current", "current_density"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ScenarioError(name, "give the magnitude; the sign comes from donor.polarity "
+                                          "(anode or cathode) and reverse_every")
         return self
 
 
@@ -245,6 +270,8 @@ class Numerics(_Model):
     #: solves never failed), or "auto": fitted, and if its Newton solves fail (coarse meshes at
     #: strong fields, e.g. 4x the LidoSite current) the run is redone with lumped, with a warning.
     flux: Literal["auto", "fitted", "lumped"] = "auto"
+    #: Pulses with a shorter period act as their mean current (solver/protocol.py says why).
+    min_resolved_pulse_period: Duration = 1.0
 
     @model_validator(mode="after")
     def _dt_order(self) -> Numerics:
@@ -301,6 +328,17 @@ def expand_protocol(steps: Any, path: str = "protocol") -> tuple[Any, list[str]]
     return out, origins
 
 
+class Safety(_Model):
+    """Limits the run is checked against (summary.json "safety" and the terminal)."""
+
+    #: 0.5 mA/cm^2: "a continuous direct current of 0.5 mA/cm2 or less" (MYLES_OCULAR)
+    max_current_density: CurrentDensity = 5.0
+    #: 10 V: "low voltage (10 V or less)" (MYLES_OCULAR); set it to the device's compliance voltage
+    device_voltage_limit: Voltage = 10.0
+    #: the dose the protocol is meant to give (e.g. 40 mA.min); the run reports its own charge against it
+    stated_dose: Charge | None = None
+
+
 # ---------------------------------------------------------------- scenario
 
 class Scenario(_Model):
@@ -318,6 +356,7 @@ class Scenario(_Model):
     #: Weak acids and bases (MODEL.md section 2): "weak_electrolyte" transports both forms, each
     #: layer's buffered pH fixing their ratio; "strong_electrolyte" transports the ionized form alone.
     ionization: Literal["weak_electrolyte", "strong_electrolyte"] = "weak_electrolyte"
+    safety: Safety = Field(default_factory=lambda: Safety())
     clearance: Clearance
     systemic: dict[str, Pharmacokinetics] = {}
     protocol: Annotated[list[Step], Field(min_length=1)]

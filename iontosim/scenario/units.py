@@ -28,6 +28,7 @@ DIMENSIONS: dict[str, tuple[str, str]] = {
     "volume_per_charge": ("m^3/C", "2.1e-9 m^3/C"),
     "rate": ("1/s", "1e-4 1/s"),
     "temperature": ("K", "310.15 K"),
+    "voltage": ("V", "10 V"),
 }
 
 _DOT_PRODUCT = re.compile(r"(?<=[A-Za-zµμ])\.(?=[A-Za-zµμ])")  # "mA.min" -> "mA*min"

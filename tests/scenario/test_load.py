@@ -114,7 +114,7 @@ def test_provenance_is_kept():
     assert resolved["donor"]["area"] == {"value": "0.0005 m^2", "source": "LIDOSITE_LABEL"}
     assert resolved["numerics"]["dt_max"] == "30.0 s"  # default filled in
     assert resolved["protocol"][1] == {"kind": "rest", "duration": "3000.0 s", "current": None,
-                                       "current_density": "0.0 A/m^2"}
+                                       "current_density": "0.0 A/m^2", "pulse": None, "reverse_every": None}
 
 
 def test_fentanyl_repeat_expanded():

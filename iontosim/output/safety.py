@@ -1,0 +1,53 @@
+"""The safety section of a run (summary.json "safety" and the terminal), MODEL.md section 7.
+
+Each check compares what the run did with a limit of the scenario (scenario.safety): peak current
+density against the comfort/safety limit, the charge passed against the protocol's stated dose,
+the applied voltage against the device's compliance voltage. A failed check becomes a warning.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from iontosim.output import units as u
+from iontosim.output.record import RunRecord
+
+C_TO_MA_MIN = 1e3 / 60.0  # 1 C = 1000 mA.s = 16.67 mA.min
+DOSE_TOLERANCE = 0.01  # relative: a protocol within 1 % of its stated dose gives that dose
+
+
+def safety_report(record: RunRecord) -> dict:
+    """Checks, each value with its unit in its key, and the warnings they raise."""
+    s = record.series
+    density = np.abs(np.asarray(s["current_density"], dtype=float))
+    voltage = np.abs(np.asarray(s["voltage"], dtype=float))
+    peak_density = float(np.max(density)) * u.A_PER_M2_TO_MA_PER_CM2
+    limit_density = record.current_density_limit * u.A_PER_M2_TO_MA_PER_CM2
+    peak_voltage = float(np.nanmax(voltage)) if np.isfinite(voltage).any() else math.nan
+    charge = record.applied_charge * record.area * C_TO_MA_MIN
+    out = {
+        "peak_current_density_mA_per_cm2": peak_density,
+        "current_density_limit_mA_per_cm2": limit_density,
+        "current_density_ok": peak_density <= limit_density * (1 + 1e-9),
+        "charge_mA_min": charge,
+        "stated_dose_mA_min": None if record.stated_dose is None else record.stated_dose * C_TO_MA_MIN,
+        "peak_voltage_V": peak_voltage,
+        "device_voltage_limit_V": record.voltage_limit,
+        "voltage_ok": bool(peak_voltage <= record.voltage_limit) if math.isfinite(peak_voltage) else None,
+    }
+    warnings = []
+    if not out["current_density_ok"]:
+        warnings.append(f"peak current density {peak_density:.3g} mA/cm^2 exceeds the "
+                        f"{limit_density:.3g} mA/cm^2 limit")
+    if record.stated_dose is not None:
+        stated = out["stated_dose_mA_min"]
+        out["dose_matches_stated"] = abs(charge - stated) <= DOSE_TOLERANCE * stated
+        if not out["dose_matches_stated"]:
+            warnings.append(f"the protocol passes {charge:.4g} mA.min, not the stated {stated:.4g} mA.min")
+    if out["voltage_ok"] is False:
+        warnings.append(f"peak voltage {peak_voltage:.3g} V exceeds the device limit of "
+                        f"{record.voltage_limit:.3g} V: a real device could not drive this current")
+    out["warnings"] = warnings
+    return out
