@@ -162,11 +162,12 @@ def species() -> None:
     from iontosim.library.species import LIBRARY
 
     for sp in LIBRARY.values():
-        typer.echo(f"{sp.name}: z = {sp.charge:+d}, M = {sp.molar_mass * 1e3:.2f} g/mol, "
-                   f"D(25 C) = {sp.diffusivity_25C:.3g} m^2/s, D(37 C) = {sp.diffusivity_37C:.3g} m^2/s, "
-                   f"pKa = {sp.pKa if sp.pKa is not None else '-'} ({sp.role})")
-        for field, src in sp.sources.items():
-            typer.echo(f"    {field}: {src}")
+        typer.echo(f"{sp.name} ({sp.role})")
+        rows = sp.describe()
+        width = max(len(field) for field, _, _ in rows)
+        for field, value, src in rows:
+            typer.echo(f"    {field:<{width}}  {value:<22}  {src}")
+    typer.echo("A scenario adds its own drugs under species_definitions (docs/physics.md).")
 
 
 def main() -> None:

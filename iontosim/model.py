@@ -40,6 +40,7 @@ class LayerData:
     charge: tuple[float, ...]  # charge number of each species' ionized form
     partner_ratio: tuple[float, ...]  # c(partner form) / c(ionized form) at the layer's pH, per species
     partner_charge: tuple[float, ...]  # charge number of the partner (conjugate) form, per species
+    retardation: tuple[float, ...]  # 1 / (1 - bound fraction): tissue amount per free amount, per species
     kappa_over_mu: float  # m^2/(Pa s), electroosmotic coefficient (0 if uncharged)
 
     def charge_per_total(self, i: int) -> float:
@@ -99,7 +100,8 @@ class ColumnModel:
             name="donor", thickness=donor.thickness, pH=donor.pH, porosity=1.0, fixed_charge=0.0,
             clearance_rate=0.0, partition=tuple(1.0 for _ in self.species),
             diffusivity=tuple(donor.diffusivity_factor * d for d in d_aq),
-            **self._acid_base_tuples(donor.pH), kappa_over_mu=0.0)]
+            **self._acid_base_tuples(donor.pH), retardation=tuple(1.0 for _ in self.species), kappa_over_mu=0.0)]
+        definitions = [sc.definition_of(n) for n in self.names]  # user species carry partition and binding
         eo = sc.electroosmosis
         for layer in sc.skin:
             hindrance = [1.0] * self.ns
@@ -116,7 +118,8 @@ class ColumnModel:
             layers.append(LayerData(
                 name=layer.name, thickness=layer.thickness, pH=layer.pH, porosity=layer.porosity,
                 fixed_charge=x, clearance_rate=layer.clearance_rate,
-                partition=tuple(layer.partition_of(n) for n in self.names),
+                partition=tuple(layer.partition_of(n, d.partition if d else 1.0) for n, d in zip(self.names, definitions)),
+                retardation=tuple(1.0 / (1.0 - d.binding) if d else 1.0 for d in definitions),
                 diffusivity=tuple(layer.diffusivity_factor * h * d for h, d in zip(hindrance, d_aq)),
                 **self._acid_base_tuples(layer.pH), kappa_over_mu=kappa))
         return layers
@@ -178,6 +181,7 @@ class ColumnModel:
         self._nodal_X = np.array([layer.fixed_charge for layer in L])[lay]
         self._nodal_rho = np.array([[layer.partner_ratio[i] for layer in L] for i in range(self.ns)])[:, lay]
         self._nodal_zp = np.array([[layer.partner_charge[i] for layer in L] for i in range(self.ns)])[:, lay]
+        self.nodal_retardation = np.array([[layer.retardation[i] for layer in L] for i in range(self.ns)])[:, lay]
 
         def cellwise(values, name):
             f = fem.Function(dg0, name=name)
@@ -193,6 +197,9 @@ class ColumnModel:
         self.charge = [cellwise([layer.charge[i] for layer in L], f"z_{i}") for i in range(self.ns)]
         # weak electrolytes only: strong ones get no partner terms (and no extra compiled terms)
         self.partner_ratio = {i: cellwise([layer.partner_ratio[i] for layer in L], f"rho_{i}") for i in self.weak}
+        # tissue binding (fast, linear, immobile): only species that bind get the extra factor
+        self.retardation = {i: cellwise([layer.retardation[i] for layer in L], f"R_{i}")
+                            for i in range(self.ns) if any(layer.retardation[i] != 1.0 for layer in L)}
 
         self.dt = fem.Constant(mesh, 1e-3)
         self.current_density = fem.Constant(mesh, 0.0)  # A/m^2, positive: anodic (into the skin)
@@ -207,6 +214,10 @@ class ColumnModel:
     def totals(self, c):
         """Total concentration of each species (ionized form plus its partner) from the ionized forms."""
         return [c[i] * (1.0 + self.partner_ratio[i]) if i in self.partner_ratio else c[i] for i in range(self.ns)]
+
+    def held(self, i: int, free):
+        """Free plus bound concentration of species i (per pore volume) from its free total."""
+        return self.retardation[i] * free if i in self.retardation else free
 
     def partner_charge(self, i: int) -> float:
         return self.layers[0].partner_charge[i]  # a property of the species, the same in every layer
@@ -266,7 +277,8 @@ class ColumnModel:
             forms.append((rho * c[i], mu[i] - (self.charge[i] - zp) * psi, rho * self.partition[i], zp, i))
         F, F_fitted = 0, 0
         for i in range(self.ns):
-            F += transport.storage(total[i], total_prev[i], self.porosity, self.dt, tests[i], dxv)
+            F += transport.storage(self.held(i, total[i]), self.held(i, total_prev[i]), self.porosity, self.dt,
+                                   tests[i], dxv)
             if has_flow:
                 F += transport.convection(total[i], self.velocity, tests[i], dxv)
         for ci, mui, Ki, zi, i in forms:
@@ -291,7 +303,7 @@ class ColumnModel:
         # Diagnostics: per-cell amounts and sinks (DG0 vectors), per-cell EO drive.
         V = fem.functionspace(self.mesh, ("DG", 0, (self.ns,)))
         w = ufl.TestFunction(V)
-        amount = sum(self.porosity * total[i] * w[i] for i in range(self.ns)) * dxv
+        amount = sum(self.porosity * self.held(i, total[i]) * w[i] for i in range(self.ns)) * dxv
         self.amount_form = fem.form(amount)
         rates = self.sink_rates(c)
         sink = sum((rates[i] if rates[i] is not None else 0) * w[i] for i in range(self.ns))
@@ -316,7 +328,7 @@ class ColumnModel:
     def donor_fluid(self) -> np.ndarray:
         """Donor gel [mol/m^3, ionized forms] at its pH, balanced."""
         d = self.scenario.donor
-        return self._balanced(d.concentrations(), d.balance_with, self.layers[0])
+        return self._balanced(d.concentrations(self.scenario.species_by_name), d.balance_with, self.layers[0])
 
     def _balanced(self, given: dict, balance_with: str | None, layer: LayerData) -> np.ndarray:
         floor = self.scenario.numerics.concentration_floor

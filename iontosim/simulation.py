@@ -23,6 +23,22 @@ class SimulationError(RuntimeError):
     """The solver could not continue (time step below its minimum)."""
 
 
+class ChlorideExhausted(SimulationError):
+    """The Ag/AgCl anode has used up the gel's chloride: a limit of the device, not of the solver."""
+
+
+def _chloride_exhausted(diag: Diagnostics, cl: int | None, donor0: np.ndarray, current: float) -> str:
+    """Why the run cannot go on, when the anode has taken nearly all the gel's Cl- ('' otherwise)."""
+    if cl is None or current <= 0.0:
+        return ""
+    left = diag.layer_amounts()[0, cl]
+    if left > 1e-3 * donor0[cl]:
+        return ""
+    return (f"the Ag/AgCl anode has used up the gel's chloride ({left / donor0[cl]:.1e} of it left): "
+            "a real device stops or electrolyses water here; give the gel more chloride "
+            "(donor.contents) or the protocol less charge")
+
+
 class Diagnostics:
     """Integrated quantities of the current state, reduced over all ranks."""
 
@@ -109,23 +125,23 @@ class Diagnostics:
         lay = np.repeat(m.layer_of_cell, 2)
         psi = m.u.x.array[m.psi_dofs]
         c = m.nodal_totals()
-        parts = self.comm.gather((depth, lay, c, psi), root=0)
+        held = c * m.nodal_retardation  # free plus bound, per pore volume
+        parts = self.comm.gather((depth, lay, c, held, psi), root=0)
         if self.comm.rank != 0:
             return None
-        depth = np.concatenate([p[0] for p in parts])
-        lay = np.concatenate([p[1] for p in parts])
-        c = np.concatenate([p[2] for p in parts], axis=1)
-        psi = np.concatenate([p[3] for p in parts])
+        depth, lay, psi = (np.concatenate([p[k] for p in parts]) for k in (0, 1, 4))
+        c, held = (np.concatenate([p[k] for p in parts], axis=1) for k in (2, 3))
         porosity = np.array([layer.porosity for layer in m.layers])[lay]
         order = np.lexsort((lay, depth))
-        depth, lay, c, psi, porosity = depth[order], lay[order], c[:, order], psi[order], porosity[order]
+        depth, lay, psi, porosity = depth[order], lay[order], psi[order], porosity[order]
+        c, held = c[:, order], held[:, order]
         keep = np.ones(len(depth), dtype=bool)
         keep[1:] = ~((np.abs(np.diff(depth)) <= 1e-15 * max(1.0, abs(depth[-1]))) & (np.diff(lay) == 0))
-        depth, c, psi, porosity = depth[keep], c[:, keep], psi[keep], porosity[keep]
+        depth, c, held, psi, porosity = depth[keep], c[:, keep], held[:, keep], psi[keep], porosity[keep]
         return Profile(
             time=time, depth=depth,
             concentration={n: c[i] for i, n in enumerate(m.names)},
-            tissue_concentration={n: porosity * c[i] for i, n in enumerate(m.names)},
+            tissue_concentration={n: porosity * held[i] for i, n in enumerate(m.names)},
             potential=psi * m.thermal_voltage())
 
 
@@ -139,6 +155,8 @@ def simulate(scenario, comm: MPI.Comm, progress: Callable[[float, float], None] 
         return _simulate(scenario, comm, progress)
     try:
         return _simulate(_with_flux(scenario, "fitted"), comm, progress)
+    except ChlorideExhausted:
+        raise
     except SimulationError as err:
         record = _simulate(_with_flux(scenario, "lumped"), comm, progress)
         record.warnings.append(f"fitted flux failed ({err}); these results use the lumped flux, "
@@ -237,6 +255,9 @@ def _simulate(scenario, comm: MPI.Comm, progress) -> RunRecord:
         if not result.converged:
             model.u.x.array[:] = model.u_previous.x.array
             if not control.rejected(h):
+                exhausted = _chloride_exhausted(diag, cl, donor0, i_now)
+                if exhausted:
+                    raise ChlorideExhausted(f"at t = {t / 3600:.4g} h {exhausted}")
                 hint = ("; numerics.flux: lumped (or auto) is the robust choice" if num.flux == "fitted"
                         else "; try finer cells in the stratum corneum or a smaller numerics.dt_initial")
                 raise SimulationError(

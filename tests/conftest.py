@@ -17,7 +17,7 @@ CONFIGS = ROOT / "configs"
 
 def membrane_scenario(*, drug_mM=1.0, salt_mM=150.0, donor_mm=10.0, layers, protocol, species=None,
                       profile_times=None, numerics=None, donor_mixing=1.0, donor_pH=7.4, drug="lidocaine",
-                      polarity="anode"):
+                      polarity="anode", **extra):
     """A donor gel of NaCl plus a trace drug over `layers` (dicts in the config language).
 
     `donor_mixing` multiplies the gel's diffusivities: a large value makes it a well-mixed reservoir.
@@ -37,6 +37,7 @@ def membrane_scenario(*, drug_mM=1.0, salt_mM=150.0, donor_mm=10.0, layers, prot
         "protocol": protocol,
         "numerics": numerics or {},
         "outputs": {"profile_times": profile_times or [], "penetration_threshold": "1 uM"},
+        **extra,  # any other top-level field (temperature, species_definitions, ...)
     }
     return scenario_from_dict(data)
 

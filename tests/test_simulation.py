@@ -32,3 +32,40 @@ def test_auto_flux_falls_back_to_lumped_and_says_so():
 def test_auto_flux_is_fitted_when_it_converges():
     record = simulate(_default_with(64, "auto"), MPI.COMM_SELF)
     assert record.flux_discretization == "fitted" and record.warnings == []
+
+
+def _clone_of_lidocaine(binding: float = 0.0) -> dict:
+    """Lidocaine written as a user-defined drug, every value the library's."""
+    return {"charge": 1, "pKa": 7.91, "acid_base": "base", "molar_mass": "234.34 g/mol",
+            "diffusivity": "5.2e-10 m^2/s", "salts": {"HCl": "270.8 g/mol"}, "binding": binding}
+
+
+def _membrane_run(drug: str, definitions: dict | None = None):
+    from tests.conftest import membrane_scenario
+
+    layer = [{"name": "membrane", "thickness": "20 um", "pH": 7.4, "diffusivity_factor": 1e-2, "cells": 20}]
+    extra = {"temperature": "298.15 K"}  # at 25 C the library and the user value are the same number
+    if definitions:
+        extra["species_definitions"] = definitions
+    sc = membrane_scenario(layers=layer, drug=drug, protocol=[{"current_density": "0.3 mA/cm^2", "duration": "10 min"}],
+                           numerics={"dt_max": "30 s"}, **extra)
+    return simulate(sc, MPI.COMM_SELF)
+
+
+@pytest.mark.slow
+def test_a_user_defined_drug_behaves_like_the_built_in_one_it_copies():
+    built_in = _membrane_run("lidocaine")
+    user = _membrane_run("my_lidocaine", {"my_lidocaine": _clone_of_lidocaine()})
+    assert user.series["delivered/my_lidocaine"][-1] == pytest.approx(built_in.series["delivered/lidocaine"][-1],
+                                                                      rel=1e-9)
+
+
+@pytest.mark.slow
+def test_tissue_binding_holds_free_over_bound_at_steady_state():
+    """Linear, fast binding of a fraction b: at steady state the tissue holds 1/(1 - b) times the
+    free drug and the flux is unchanged (1 %)."""
+    free = _membrane_run("d", {"d": _clone_of_lidocaine(0.0)})
+    bound = _membrane_run("d", {"d": _clone_of_lidocaine(0.5)})
+    amount = [r.series["layer_amount/membrane/d"][-1] for r in (free, bound)]
+    assert amount[1] / amount[0] == pytest.approx(2.0, rel=0.01)
+    assert bound.series["surface_flux/d"][-1] == pytest.approx(free.series["surface_flux/d"][-1], rel=0.01)

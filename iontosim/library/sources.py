@@ -1,7 +1,9 @@
 """Source keys for parameter provenance.
 
 Keys are those of shared/reference/model_parameters.md section 10 (plus KOO2005 from
-published_data.md 3b, and the pseudo-key "model_parameters.md" for values derived there).
+published_data.md 3b, and the pseudo-key "model_parameters.md" for values derived there), then the
+keys of docs/sources_practice.md (clinical practice: dexamethasone, acetic acid, wearable patches,
+skin pH, tap-water iontophoresis), each with the address where it was read.
 """
 
 from __future__ import annotations
@@ -75,6 +77,56 @@ SOURCES: dict[str, str] = {
     "MINHAS2010": "Minhas P et al. J Neurosci Methods 2010;190:188-197",
     "AGCL_WIKI": "Silver chloride electrode (encyclopedia mirrors)",
     "COMPEX_ELECTROLYSIS": "Compex professional: iontophoresis/electrolysis page (general description)",
+    # -- docs/sources_practice.md
+    "DEXSP_LABEL": "Dexamethasone Sodium Phosphate Injection USP label (Cardinal Health), DailyMed "
+                   "setid 8ed678e2-8a6a-418d-af99-af46d54ae5c4: C22H28FNa2O8P, MW 516.41; 4.37 mg salt = 4 mg "
+                   "dexamethasone phosphate per mL; pH 7 to 8.5",
+    "SYLVESTRE2008": "Sylvestre JP, Guy RH, Delgado-Charro MB. Phys Ther 2008;88(10):1177-1185, "
+                     "doi:10.2522/ptj.20080043 (PMC2557054)",
+    "DEXP_CL_JCR2008": "Chloride competition from a Ag/AgCl cathode on dexamethasone phosphate iontophoresis, "
+                       "J Control Release 2008 (authors not shown in the copy read; daneshyari.com/en/article/1426472)",
+    "ANDERSON2003": "Anderson CR, Morris RL, Boeh SD, et al. Effects of iontophoresis current magnitude and "
+                    "duration on dexamethasone deposition and localized drug retention. Phys Ther (abstract at "
+                    "dc.etsu.edu/etsu-works/13955; year and pages not shown in the copy read)",
+    "GURNEY2008": "The effect of skin thickness and time in the absorption of dexamethasone in human tendons using "
+                  "iontophoresis. J Orthop Sports Phys Ther 2008;38(5):238-245, PubMed 18448879 "
+                  "(via shared/reference/published_data.md 4c)",
+    "GLASS1980_SECONDARY": "Monkey tritiated dexamethasone sodium phosphate iontophoresis, attributed to Glass JM, "
+                           "Stephen RL, Jacobson SC 1980 (secondary page isokineticsinc.com/category/abstract5, via "
+                           "shared/reference/published_data.md 4a; verify before citing)",
+    "NIRSCHL2003": "Nirschl RP et al. Am J Sports Med 2003;31(2):189-195, doi:10.1177/03635465030310020601",
+    "DALUZ2019": "da Luz DC et al. J Shoulder Elbow Surg 2019;28(9):1743-1749, doi:10.1016/j.jse.2019.05.020",
+    "PERRON1997": "Perron M, Malouin F. Arch Phys Med Rehabil 1997;78(4):379-384, doi:10.1016/s0003-9993(97)90229-x",
+    "FERNANDEZCUADROS2016": "Fernandez Cuadros ME et al. Middle East J Rehabil Health Stud 2016;3(4):e41112, "
+                            "doi:10.17795/mejrh-41112",
+    "FERNANDEZCUADROS2020": "Fernandez Cuadros ME et al. Rev Soc Esp Dolor 2020, doi:10.20986/resed.2020.3842/2020",
+    "LEDUC2003": "Leduc BE, Caya J, Tremblay S, Bureau NJ, Dumont M. Arch Phys Med Rehabil 2003;84(10):1523-1527",
+    "LANGE_T832": "Lange's Handbook of Chemistry, 15th ed., Table 8.32 p. 997 (limiting ionic conductances, 25 C), "
+                  "as transcribed in github.com/swharden/LJPcalc src/IonTable.md",
+    "AQION_PKA": "aqion.de 'Organic Acids and Salts' table (pKa at 25 C), https://www.aqion.de/sd/178?page=3",
+    "MEMBRANES2021_T1": "Membranes 2021;11(5):331, doi:10.3390/membranes11050331, Table 1 (measured aqueous D "
+                        "at 37 C, from the cited primary papers)",
+    "SIEGEL2007": "Siegel SJ, O'Neill C, Dube LM, et al. Pharm Res 2007;24(10):1919-1926, "
+                  "doi:10.1007/s11095-007-9317-1",
+    "PATEL2007": "Patel SR, Zhong H, Sharma A, Kalia YN. Eur J Pharm Biopharm 2007;66:296-301",
+    "ZECUITY_LABEL": "ZECUITY (sumatriptan iontophoretic transdermal system) prescribing information (drugs.com copy)",
+    "ACTIVAPATCH_VENDOR": "ActivaPatch IntelliDose 2.5 how-to (vendor text), "
+                          "news.meyerpt.com/physical-therapists/misc/activapatch-iontophoresis-works/",
+    "IONTOPATCH_VENDOR": "IontoPatch technical overview (vendor), iontopatch.com/how-iontopatch-works/technical-overview",
+    "NCT00794976": "Travanti Pharma, dexamethasone iontophoretic patch for lateral epicondylitis, ClinicalTrials.gov "
+                   "NCT00794976 (design only)",
+    "MURAHATA1988": "Murahata RI, Toton-Quinn R, Finkey MB. J Am Acad Dermatol 1988;18(1 Pt 1):62-66, "
+                    "doi:10.1016/s0190-9622(88)70010-9",
+    "HWANG2022": "Hwang JH, Lee S, Lee HG, Choi D, Lim KM. Toxics 2022;10(10):558, doi:10.3390/toxics10100558",
+    "AKBAR2013": "Akbar TM, Saqib MA, Fahim S, Nasir M, Nabi H. J Pak Assoc Dermatol 2013;23(3):304-309",
+    "KIM2017_TWI": "Kim, Kim, Lee & Lee. Ann Dermatol 2017;29(6), tap water iontophoresis RCT, "
+                   "synapse.koreamed.org/articles/1096670",
+    "KARAKOC_DC": "Karakoc Y et al. Placebo-controlled evaluation of direct electrical current administration for "
+                  "palmoplantar hyperhidrosis (journal/year not captured; shared/reference/published_data.md 6)",
+    "RAFISCHER_VENDOR": "R.A. Fischer (device vendor), as quoted in shared/reference/published_data.md 6",
+    "HIDREX1994": "HIDREX GmbH. Modification and optimisation of tap water iontophoresis (1994, vendor study page), "
+                  "hidrex-therapy.com/studies/modification-and-optimisation-of-tap-water-iontophoresis-pdf-de-1994/",
+    "SHRIVASTAVA1977": "Shrivastava SN, Singh G. Br J Dermatol 1977, doi:10.1111/j.1365-2133.1977.tb12542.x",
 }
 
 

@@ -40,7 +40,8 @@ class Species:
         if (self.pKa is None) != (self.acid_base is None):
             raise ValueError(f"{self.name}: give both pKa and acid_base, or neither")
         for key, src in self.sources.items():
-            if not (src in SOURCES or src.startswith("estimate:")):
+            # one key, several keys joined by ", " (a value read from more than one source), or an estimate
+            if not (src.startswith("estimate:") or all(k in SOURCES for k in src.split(", "))):
                 raise ValueError(f"{self.name}.{key}: {src!r} is neither a source key nor 'estimate: ...'")
 
     def diffusivity(self, T_kelvin: float) -> float:
@@ -57,6 +58,21 @@ class Species:
 
         return ionized_fraction(pH, self.pKa, self.acid_base)
 
+    def describe(self) -> list[tuple[str, str, str]]:
+        """(field, value with unit, source) for every number, in a fixed order.
+
+        For listings such as ``iontosim species``: each value is printed beside the source it came
+        from, so an unsourced number stands out ("-" where no source is recorded, e.g. an ion's charge).
+        """
+        rows = [("charge", f"{self.charge:+d}"),
+                ("molar_mass", f"{self.molar_mass * 1e3:.6g} g/mol"),
+                ("diffusivity_25C", f"{self.diffusivity_25C:.4g} m^2/s"),
+                ("diffusivity_37C", f"{self.diffusivity_37C:.4g} m^2/s")]
+        if self.pKa is not None:
+            rows.append(("pKa", f"{self.pKa:g} ({self.acid_base})"))
+        rows += [(f"salts.{salt}", f"{mass * 1e3:.6g} g/mol") for salt, mass in self.salts.items()]
+        return [(name, value, self.sources.get(name, "-")) for name, value in rows]
+
     def salt_molar_mass(self, salt: str | None) -> float:
         """Molar mass (kg/mol) of ``salt`` (None: the species itself); KeyError for unknown salts."""
         if salt is None:
@@ -70,6 +86,8 @@ class Species:
 _HL = "estimate: Hayduk-Laudie (model_parameters.md 2a), +/-30 %"
 _ATOMIC = "estimate: standard atomic weight; not in shared/reference"
 _DEX = "estimate: not in shared/reference"
+#: 37 C from 25 C for ions: model_parameters.md 2a's "x 1.3" rule (CRC_VANYSEK: +2-3 %/K above 25 C)
+_ION37 = "estimate: 25 C value x 1.3, the ion rule of model_parameters.md 2a (CRC_VANYSEK +2-3 %/K)"
 
 LIBRARY: dict[str, Species] = {s.name: s for s in [
     Species(
@@ -90,15 +108,30 @@ LIBRARY: dict[str, Species] = {s.name: s for s in [
         sources={"charge": "LIDOSITE_LABEL", "molar_mass": "model_parameters.md",
                  "salts.bitartrate": "model_parameters.md", "diffusivity_25C": _HL, "diffusivity_37C": _HL,
                  "pKa": "BRETTI2015"}),  # pKa1 at 37 C (log K2, infinite dilution)
+    # The disodium salt is what physiotherapists use (4 mg/mL dexamethasone phosphate = 4.37 mg/mL of the
+    # salt, DEXSP_LABEL). No published pKa or aqueous diffusivity was found: those stay estimates.
     Species(
         "dexamethasone_phosphate", charge=-2, molar_mass=0.4724, diffusivity_25C=4.0e-10,
-        diffusivity_37C=5.4e-10, pKa=6.4, acid_base="acid", salts={"disodium": 0.5164}, role="drug",
-        sources={"charge": _DEX,
-                 "molar_mass": "estimate: computed from the formula C22H30FO8P (free acid); not in shared/reference",
-                 "salts.disodium": "estimate: computed from the formula C22H28FNa2O8P; not in shared/reference",
+        diffusivity_37C=5.4e-10, pKa=6.4, acid_base="acid", salts={"disodium": 0.51641}, role="drug",
+        sources={"charge": _DEX + " (dianion of the phosphate monoester; an anion, delivered from the "
+                                  "cathode: SYLVESTRE2008)",
+                 "molar_mass": "estimate: computed from the formula C22H30FO8P (free acid), 472.4; "
+                               "not in shared/reference (DEXSP_LABEL's 4.37 mg salt = 4 mg acid gives 472.7)",
+                 "salts.disodium": "DEXSP_LABEL",
                  "diffusivity_25C": _DEX + " (size-scaled like fentanyl, Hayduk-Laudie form)",
                  "diffusivity_37C": _DEX + " (25 C value x 1.35 as for the other drugs)",
                  "pKa": _DEX + " (second phosphate pKa, dianion)"}),
+    # Acetate from a 5 % acetic acid cathode for calcific deposits (PERRON1997). Molar mass is that of
+    # the free acid, as for dexamethasone_phosphate, so "5 % acetic acid" converts directly.
+    Species(
+        "acetate", charge=-1, molar_mass=0.060052, diffusivity_25C=1.09e-9, diffusivity_37C=1.42e-9,
+        pKa=4.76, acid_base="acid", role="drug",
+        sources={"charge": "LANGE_T832",  # listed there as a -1 ion
+                 "molar_mass": "estimate: computed from the formula C2H4O2 (acetic acid) with standard "
+                               "atomic weights",
+                 "diffusivity_25C": "LANGE_T832",  # D = RT lambda / F^2 with lambda = 41e-4 m^2 S/mol
+                 "diffusivity_37C": _ION37,
+                 "pKa": "AQION_PKA"}),
     Species(
         "Na+", charge=1, molar_mass=0.022990, diffusivity_25C=1.33e-9, diffusivity_37C=1.73e-9,
         sources={"molar_mass": _ATOMIC, "diffusivity_25C": "KIRK_TABLE", "diffusivity_37C": "model_parameters.md"}),

@@ -122,7 +122,9 @@ def transport_numbers(record: RunRecord) -> dict[str, float]:
 
     t_i = F z_i int J_i sign(i) dt / int |i| dt, J_i the flux into the skin: the share of the
     current species i carries (cations in or anions out under the anode, the reverse under the
-    cathode). They add up to 1 (charge conservation at the surface).
+    cathode). They add up to 1 (charge conservation at the surface), except that a weak
+    electrolyte's total flux is counted at its ionized form's charge: where its partner form also
+    crosses the surface (neutral acetic acid from a pH 2.4 solution), the sum exceeds 1 by that share.
     """
     s = record.series
     t = np.asarray(record.times, dtype=float)

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from . import provenance as prov
 from .errors import ScenarioError, join_path
+from .species_definitions import register
 from .schema import Scenario, Step, expand_protocol
 
 FILE = "<file>"
@@ -64,8 +65,10 @@ def scenario_from_dict(data: dict[str, Any]) -> Scenario:
     if "protocol" in plain:
         plain["protocol"], origins = expand_protocol(plain["protocol"])
         provenance = _remap_protocol_provenance(provenance, origins)
+    # user species first, with their sources: species names anywhere in the scenario may use them
+    user = register(plain.get("species_definitions"), provenance)
     try:
-        scenario = Scenario.model_validate(plain)
+        scenario = Scenario.model_validate(plain, context={"user_species": user})
     except ValidationError as exc:
         raise _to_scenario_error(exc, plain, origins) from None
     except ScenarioError as exc:  # raised outside pydantic's wrapping

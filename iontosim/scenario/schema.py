@@ -10,9 +10,11 @@ import copy
 import difflib
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationInfo,
+                      model_validator)
 
 from ..library.species import Species, get_species
+from .species_definitions import SpeciesDefinition, register, resolve
 from . import provenance as prov
 from .errors import ScenarioError, join_path
 from .quantities import Dim, dimension_of, parser, quantity
@@ -44,9 +46,14 @@ Growth = quantity("dimensionless", ge=1, what="growth factor")
 ProfileTime = quantity("time", gt=0, what="profile time")
 
 
-def _known_species(name: str) -> str:
+def _user_species(info: ValidationInfo | None) -> list[Species]:
+    """The scenario's user-defined species, handed to validation by the loader (load.py)."""
+    return list(((info.context if info is not None else None) or {}).get("user_species", []))
+
+
+def _known_species(name: str, info: ValidationInfo) -> str:
     try:
-        get_species(name)
+        resolve(name, _user_species(info))
     except KeyError as exc:
         raise ValueError(exc.args[0]) from None
     return name
@@ -98,11 +105,12 @@ class Layer(_Model):
     cells: Annotated[int, Field(gt=0)] | None = None
     grading: PositiveNumber = 1.0
 
-    def partition_of(self, species_name: str) -> float:
-        """Tissue/water partition coefficient of ``species_name`` (1.0 if not listed)."""
+    def partition_of(self, species_name: str, default: float = 1.0) -> float:
+        """Tissue/water partition coefficient of ``species_name``; `default` (the species' own, 1.0
+        unless a user definition says otherwise) where the layer does not give one."""
         if isinstance(self.partition, dict):
-            return self.partition.get(species_name, 1.0)
-        return self.partition
+            return self.partition.get(species_name, default)
+        return self.partition if "partition" in self.model_fields_set else default
 
 
 class DonorContent(_Model):
@@ -139,14 +147,16 @@ class Donor(_Model):
         """Gel volume, m^3."""
         return self.area * self.thickness
 
-    def concentrations(self) -> dict[str, float]:
-        """Initial mol/m^3 of each listed content (amount / molar mass of salt or species / volume)."""
+    def concentrations(self, species_by_name=get_species) -> dict[str, float]:
+        """Initial mol/m^3 of each listed content (amount / molar mass of salt or species / volume).
+
+        `species_by_name`: name -> Species (Scenario.species_by_name knows the user species too)."""
         out = {}
         for name, item in self.contents.items():
             if item.concentration is not None:
                 out[name] = item.concentration
             else:
-                out[name] = item.amount / get_species(name).salt_molar_mass(item.salt) / self.volume()
+                out[name] = item.amount / species_by_name(name).salt_molar_mass(item.salt) / self.volume()
         return out
 
 
@@ -347,6 +357,8 @@ class Scenario(_Model):
     name: str
     description: str = ""
     temperature: Temperature = 310.15
+    #: drugs that are not built in, in the config language (scenario/species_definitions.py)
+    species_definitions: dict[str, SpeciesDefinition] = {}
     drug: SpeciesName
     species: list[SpeciesName]
     donor: Donor
@@ -366,9 +378,18 @@ class Scenario(_Model):
 
     # -- derived views
 
+    _user_species: list[Species] = PrivateAttr(default_factory=list)
+
+    def species_by_name(self, name: str) -> Species:
+        """A built-in species or one of this scenario's species_definitions."""
+        return resolve(name, self._user_species)
+
     def species_objects(self) -> list[Species]:
-        """Library Species for ``self.species``, in the same order."""
-        return [get_species(name) for name in self.species]
+        """Species for ``self.species`` (built-in or user-defined), in the same order."""
+        return [self.species_by_name(name) for name in self.species]
+
+    def definition_of(self, name: str) -> SpeciesDefinition | None:
+        return self.species_definitions.get(name)
 
     def protocol_end(self) -> float:
         """Total protocol duration, s."""
@@ -384,7 +405,7 @@ class Scenario(_Model):
 
     @model_validator(mode="before")
     @classmethod
-    def _prepare(cls, data: Any) -> Any:
+    def _prepare(cls, data: Any, info: ValidationInfo) -> Any:
         if not isinstance(data, dict):
             return data
         data = dict(data)
@@ -392,12 +413,14 @@ class Scenario(_Model):
             data["protocol"], _ = expand_protocol(data["protocol"])
         out = data.get("outputs")
         if isinstance(out, dict) and isinstance(out.get("penetration_threshold"), str):
-            data["outputs"] = {**out, "penetration_threshold": _molar_threshold(out["penetration_threshold"],
-                                                                                data.get("drug"))}
+            data["outputs"] = {**out, "penetration_threshold": _molar_threshold(
+                out["penetration_threshold"], data.get("drug"), _user_species(info))}
         return data
 
     @model_validator(mode="after")
-    def _cross_checks(self) -> Scenario:
+    def _cross_checks(self, info: ValidationInfo) -> Scenario:
+        # the loader registered the definitions with their sources; a direct model_validate did not
+        self._user_species = _user_species(info) or register(self.species_definitions)
         known = self.species
 
         def need(name: str | None, where: str, what: str = "species") -> None:
@@ -414,7 +437,7 @@ class Scenario(_Model):
             need(name, f"donor.contents.{name}")
             if item.salt is not None:
                 try:
-                    get_species(name).salt_molar_mass(item.salt)
+                    self.species_by_name(name).salt_molar_mass(item.salt)
                 except KeyError as exc:
                     raise ScenarioError(f"donor.contents.{name}.salt", exc.args[0]) from None
         need(self.donor.balance_with, "donor.balance_with")
@@ -451,7 +474,7 @@ class Scenario(_Model):
         return self
 
 
-def _molar_threshold(text: str, drug: Any) -> str:
+def _molar_threshold(text: str, drug: Any, user: list[Species]) -> str:
     """Convert a mass-concentration threshold ('1 ug/mL') to mol/m^3 with the drug's molar mass."""
     try:
         q = parse_text(text)
@@ -460,7 +483,7 @@ def _molar_threshold(text: str, drug: Any) -> str:
     if q.dimensionality != parse_text(f"1 {DIMENSIONS['mass_concentration'][0]}").dimensionality:
         return text
     try:
-        molar_mass = get_species(drug).molar_mass
+        molar_mass = resolve(drug, user).molar_mass
     except (KeyError, TypeError):
         return text  # the 'drug' field reports the unknown drug
     kg_per_m3 = to_si(text, "mass_concentration")

@@ -29,6 +29,8 @@ DIMENSIONS: dict[str, tuple[str, str]] = {
     "rate": ("1/s", "1e-4 1/s"),
     "temperature": ("K", "310.15 K"),
     "voltage": ("V", "10 V"),
+    "molar_mass": ("kg/mol", "300 g/mol"),
+    "diffusivity": ("m^2/s", "6e-10 m^2/s"),
 }
 
 _DOT_PRODUCT = re.compile(r"(?<=[A-Za-zµμ])\.(?=[A-Za-zµμ])")  # "mA.min" -> "mA*min"

@@ -70,6 +70,47 @@ def test_dexamethasone_values_are_labelled_estimates():
         assert dex.sources[key].startswith("estimate:") and "not in shared/reference" in dex.sources[key]
 
 
+def test_dexamethasone_salt_from_the_label():
+    dex = get_species("dexamethasone_phosphate")
+    assert dex.salts["disodium"] == 0.51641 and dex.sources["salts.disodium"] == "DEXSP_LABEL"
+    # the label's "4.37 mg of the disodium salt = 4 mg dexamethasone phosphate" fixes the free acid's mass
+    assert dex.molar_mass == pytest.approx(dex.salts["disodium"] * 4 / 4.37, rel=1e-3)
+    assert dex.ionized_fraction(7.0) > 0.75  # the label's pH 7 to 8.5: mostly the dianion (pKa an estimate)
+
+
+def test_acetate():
+    ac = get_species("acetate")
+    assert (ac.charge, ac.acid_base, ac.pKa, ac.role) == (-1, "acid", 4.76, "drug")
+    assert ac.ionized_fraction(4.76) == pytest.approx(0.5)
+    assert ac.ionized_fraction(7.4) > 0.99 and ac.ionized_fraction(2.5) < 0.01
+    # Lange's limiting conductance 41e-4 m^2 S/mol at 25 C gives D = RT lambda / F^2
+    R, F = 8.314462618, 96485.33212
+    assert ac.diffusivity_25C == pytest.approx(R * 298.15 * 41e-4 / F**2, rel=0.005)
+    assert ac.diffusivity_37C == pytest.approx(1.3 * ac.diffusivity_25C, rel=0.005)
+    assert ac.sources["diffusivity_25C"] == "LANGE_T832" and ac.sources["pKa"] == "AQION_PKA"
+    assert ac.sources["diffusivity_37C"].startswith("estimate:")
+
+
+def test_describe_lists_every_value_with_its_source():
+    lido = get_species("lidocaine")
+    rows = {field: (value, src) for field, value, src in lido.describe()}
+    assert rows["molar_mass"] == ("234.34 g/mol", "SMOLECULE")
+    assert rows["pKa"] == ("7.91 (base)", "CLINICALGATE_LA")
+    assert rows["salts.HCl"][0] == "270.8 g/mol"
+    assert rows["diffusivity_25C"] == ("5.2e-10 m^2/s", lido.sources["diffusivity_25C"])
+    assert dict((f, s) for f, _, s in get_species("Na+").describe())["charge"] == "-"
+    for name in LIBRARY:  # every number a source or an estimate, except ions' charges
+        for field, _, src in LIBRARY[name].describe():
+            assert src != "-" or field == "charge"
+
+
+def test_several_source_keys_accepted():
+    s = Species("x", 1, 0.1, 1e-9, 1e-9, sources={"molar_mass": "SANDBY2003, KOO2005"})
+    assert s.sources["molar_mass"] == "SANDBY2003, KOO2005"
+    with pytest.raises(ValueError):
+        Species("x", 1, 0.1, 1e-9, 1e-9, sources={"molar_mass": "SANDBY2003, NOT_A_KEY"})
+
+
 def test_unknown_species_lists_known():
     with pytest.raises(KeyError) as info:
         get_species("lidocane")

@@ -10,7 +10,8 @@ import yaml
 from iontosim.scenario import ScenarioError, load_scenario, parse_quantity, scenario_from_dict
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
-NAMES = ["lidocaine_epinephrine", "lidocaine_only", "passive_lidocaine", "fentanyl_ionsys"]
+NAMES = ["lidocaine_epinephrine", "lidocaine_only", "passive_lidocaine", "fentanyl_ionsys", "dexamethasone_cathodal",
+         "acetic_acid_cathodal", "wearable_patch"]
 NUMBER = re.compile(r"^[-+]?(\d|\.\d)")
 
 # Provenance rule for configs: every number or quantity is a {value: ..., source: KEY} or
@@ -133,7 +134,11 @@ def test_fentanyl_repeat_expanded():
 def test_variants_share_skin_with_the_reference(name):
     s, ref = load_scenario(CONFIGS / f"{name}.yaml"), load_scenario(CONFIGS / "lidocaine_epinephrine.yaml")
     assert s.skin == ref.skin
-    assert s.interstitial_fluid == ref.interstitial_fluid and s.electroosmosis == ref.electroosmosis
+    # the same fluid; a scenario may add species of its own (H+ for acetic acid)
+    common = {k: v for k, v in s.interstitial_fluid.concentrations.items() if k in ref.interstitial_fluid.concentrations}
+    assert common == ref.interstitial_fluid.concentrations
+    assert s.interstitial_fluid.balance_with == ref.interstitial_fluid.balance_with
+    assert s.electroosmosis == ref.electroosmosis
     assert s.temperature == ref.temperature
 
 
