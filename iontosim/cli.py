@@ -106,6 +106,13 @@ def _run_and_write(scenario, comm, stage: Path | None, show_progress: bool) -> N
     summary["flux_discretization"] = record.flux_discretization
     summary["safety"] = safety_report(record)
     summary["warnings"] = list(record.warnings) + summary["safety"]["warnings"]
+    if record.return_record is not None:
+        ret = record.return_record
+        results.write_results(stage / "return_electrode.h5", ret)
+        ret_summary = metrics.summarize(ret, scenario.outputs.penetration_threshold)
+        ret_summary["safety"] = safety_report(ret)
+        summary["return_electrode"] = ret_summary
+        summary["warnings"] += [f"return electrode: {w}" for w in ret.warnings + ret_summary["safety"]["warnings"]]
     plots.plot_all(record, stage)
     metrics.write_summary(stage / "summary.json", summary)  # last: its presence marks a finished run
     _print_summary(summary)
@@ -138,6 +145,9 @@ def _print_summary(summary: dict) -> None:
             typer.echo(f"  {k:<{width}}  {v:.4g}" if isinstance(v, float) else f"  {k:<{width}}  {v}")
     if "safety" in summary:
         _print_safety(summary["safety"])
+    if "return_electrode" in summary:
+        typer.echo("return electrode (its own column, opposite polarity):")
+        _print_safety(summary["return_electrode"]["safety"])
 
 
 def _print_safety(safety: dict) -> None:
@@ -154,6 +164,10 @@ def _print_safety(safety: dict) -> None:
     typer.echo(f"  charge           {dose}")
     typer.echo(f"  voltage          {safety['peak_voltage_V']:.3g} V peak, device limit "
                f"{safety['device_voltage_limit_V']:.3g}: {verdict(safety['voltage_ok'])}")
+    if "skin_pH_ok" in safety:
+        low, high = safety["skin_pH_range"]
+        typer.echo(f"  skin-surface pH  {safety['skin_surface_pH_min']:.2f} to {safety['skin_surface_pH_max']:.2f}, "
+                   f"safe {low:g} to {high:g}: {'ok' if safety['skin_pH_ok'] else 'OUTSIDE'}")
 
 
 @app.command()

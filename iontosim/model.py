@@ -16,7 +16,7 @@ import numpy as np
 from iontosim._fenics import MPI, dolfinx, ufl
 from iontosim.library.species import Species
 from iontosim.mesh.column import DEEP, ELECTRODE, LayerGeometry, build_column
-from iontosim.physics import clearance, electrodes, electroneutrality, electroosmosis, ionization, transport
+from iontosim.physics import clearance, electrodes, electroneutrality, electroosmosis, ionization, transport, water
 from iontosim.physics.constants import thermal_voltage
 from iontosim.physics.fixed_charge import fixed_charge
 
@@ -234,6 +234,19 @@ class ColumnModel:
             rate = rate * clearance.vasoconstriction_factor(cv, rule.max_effect, rule.EC50, rule.hill)
         return rate
 
+    @property
+    def has_water(self) -> bool:
+        """H+ and OH- are both transported: they recombine (physics/water.py)."""
+        return "H+" in self.names and "OH-" in self.names
+
+    def reaction_rates(self, c):
+        """Per-species consumption by reactions in the pore fluid [mol/m^3/s]: water recombination."""
+        rates = [None] * self.ns
+        if self.has_water:
+            h, oh = self.names.index("H+"), self.names.index("OH-")
+            rates[h] = rates[oh] = water.recombination(c[h], c[oh])
+        return rates
+
     def sink_rates(self, c):
         """Per-species first-order sink densities [mol/m^3/s] (positive = removed)."""
         rule = self.scenario.clearance
@@ -291,8 +304,11 @@ class ColumnModel:
                 F += rate * tests[i] * dxv
         F += electroneutrality.residual([f[0] for f in forms], [f[3] for f in forms], self.fixed,
                                         tests[self.ns], dxv)
-        if self.scenario.donor.electrode == "Ag/AgCl":
-            F += electrodes.silver_chloride_flux(self.current_density, tests[self.names.index("Cl-")], ds(ELECTRODE))
+        for i, rate in enumerate(self.reaction_rates(c)):
+            if rate is not None:
+                F += self.porosity * rate * tests[i] * dxv
+        F += electrodes.boundary_terms(self.scenario.donor.electrode, self.current_density,
+                                       {n: tests[i] for i, n in enumerate(self.names)}, ds(ELECTRODE))
         # The fitted (midpoint) flux is a form of its own, assembled after the lumped (vertex)
         # terms: compiled together, the Jacobian's lumped terms were evaluated at the midpoint
         # (found by a finite-difference check of the Jacobian).
@@ -306,8 +322,11 @@ class ColumnModel:
         amount = sum(self.porosity * self.held(i, total[i]) * w[i] for i in range(self.ns)) * dxv
         self.amount_form = fem.form(amount)
         rates = self.sink_rates(c)
-        sink = sum((rates[i] if rates[i] is not None else 0) * w[i] for i in range(self.ns))
-        self.sink_form = fem.form(sink * dxv) if not isinstance(sink, int) else None
+        sinks = [rates[i] * w[i] for i in range(self.ns) if rates[i] is not None]
+        self.sink_form = fem.form(sum(sinks) * dxv) if sinks else None
+        reactions = self.reaction_rates(c)
+        self.reaction_form = (fem.form(sum(self.porosity * r * w[i] for i, r in enumerate(reactions) if r is not None) * dxv)
+                              if self.has_water else None)
         # Protons held by weak electrolytes (the base's ionized form, the acid's partner form):
         # their change beyond transport is what the layers' buffers took up (simulation.py).
         protons = [(c[i] if self.species[i].acid_base == "base" else self.partner_ratio[i] * c[i])
@@ -333,6 +352,10 @@ class ColumnModel:
     def _balanced(self, given: dict, balance_with: str | None, layer: LayerData) -> np.ndarray:
         floor = self.scenario.numerics.concentration_floor
         c = np.array([given.get(n, 0.0) for n in self.names], dtype=float)  # totals
+        if self.has_water:  # H+ and OH- from the fluid's pH, unless given
+            pair = water.neutral_pair(layer.pH)
+            for name, value in zip(("H+", "OH-"), pair):
+                c[self.names.index(name)] = given.get(name, value)
         q = [layer.charge_per_total(i) for i in range(self.ns)]
         if balance_with is not None:
             j = self.names.index(balance_with)

@@ -9,7 +9,7 @@ import numpy as np
 from iontosim._fenics import MPI, dolfinx
 from iontosim.model import ColumnModel
 from iontosim.output.record import LayerSpan, Profile, RunRecord
-from iontosim.physics import electroosmosis
+from iontosim.physics import electrodes, electroosmosis, water
 from iontosim.physics.constants import FARADAY
 from iontosim.physics.pharmacokinetics import OneCompartment
 from iontosim.solver.newton import NewtonSolver
@@ -72,6 +72,12 @@ class Diagnostics:
             return np.zeros((self.n_layers, self.model.ns))
         return self._by_layer(self._per_cell(self.model.sink_form))
 
+    def reaction_rates(self) -> np.ndarray:
+        """mol/m^2/s consumed by reactions (water recombination) per species, whole column."""
+        if self.model.reaction_form is None:
+            return np.zeros(self.model.ns)
+        return self._by_layer(self._per_cell(self.model.reaction_form)).sum(axis=0)
+
     def protons_held(self) -> float:
         """mol/m^2 of protons carried by weak electrolytes in the whole column."""
         if self.model.proton_form is None:
@@ -97,8 +103,9 @@ class Diagnostics:
         per_layer = self.comm.allreduce(per_layer, op=MPI.SUM) * m.thermal_voltage()
         return [per_layer[k] for k, layer in enumerate(m.layers) if layer.kappa_over_mu > 0]
 
-    def point_values(self):
-        """Values at marked points: mu(Cl-) at the electrode, psi just above the skin surface and at depth."""
+    def point_values(self, ion: int | None):
+        """Values at marked points: mu of the electrode's ion at the electrode and at depth, psi just
+        above the skin surface and at depth, and the H+ concentration just above the skin surface."""
         m = self.model
         depth = m.vertex_depths()
         lay = np.repeat(m.layer_of_cell, 2)
@@ -111,12 +118,14 @@ class Diagnostics:
             v = values[mask][0] if mask.any() else -np.inf
             return self.comm.allreduce(v, op=MPI.MAX)
 
-        cl = m.names.index("Cl-") if "Cl-" in m.names else None
-        mu_cl_top = pick(np.isclose(depth, top, atol=tol), mu[cl]) if cl is not None else np.nan
-        mu_cl_bottom = pick(np.isclose(depth, bottom, atol=tol), mu[cl]) if cl is not None else np.nan
-        psi_surface = pick(np.isclose(depth, 0.0, atol=tol) & (lay == 0), psi)
+        mu_top = pick(np.isclose(depth, top, atol=tol), mu[ion]) if ion is not None else np.nan
+        mu_bottom = pick(np.isclose(depth, bottom, atol=tol), mu[ion]) if ion is not None else np.nan
+        surface = np.isclose(depth, 0.0, atol=tol) & (lay == 0)
+        psi_surface = pick(surface, psi)
         psi_bottom = pick(np.isclose(depth, bottom, atol=tol), psi)
-        return mu_cl_top, mu_cl_bottom, psi_surface, psi_bottom
+        h = m.names.index("H+") if "H+" in m.names else None
+        c_h = pick(surface, K[h] * np.exp(mu[h] - z[h] * psi)) if h is not None else np.nan
+        return mu_top, mu_bottom, psi_surface, psi_bottom, c_h
 
     def profile(self, time: float) -> Profile | None:
         """Depth profiles gathered on rank 0 (None on other ranks)."""
@@ -149,8 +158,30 @@ def simulate(scenario, comm: MPI.Comm, progress: Callable[[float, float], None] 
     """Run `scenario` on `comm`; every rank returns the same record (profiles complete on rank 0).
 
     numerics.flux "auto" runs the fitted flux and, if its Newton solves fail, redoes the run with
-    the lumped flux and says so in the record's warnings.
+    the lumped flux and says so in the record's warnings. With a return_electrode, the column under
+    it is solved too (the same current, the opposite polarity) and kept as record.return_record.
     """
+    record = _simulate_column(scenario, comm, progress)
+    if scenario.return_electrode is not None:
+        record.return_record = _simulate_column(_return_column(scenario), comm, progress)
+    return record
+
+
+def _return_column(scenario):
+    """The scenario of the column under the return electrode: its pad, the opposite polarity, the
+    same total current over its own area."""
+    pad = scenario.return_electrode
+    opposite = "cathode" if scenario.donor.polarity == "anode" else "anode"
+    scale = scenario.donor.area / pad.area
+    protocol = [step.model_copy(update={"current_density": step.current_density * scale,
+                                        "current": None if step.current is None else step.current})
+                for step in scenario.protocol]
+    return scenario.model_copy(update={
+        "name": f"{scenario.name} (return electrode)", "return_electrode": None, "protocol": protocol,
+        "donor": pad.model_copy(update={"polarity": opposite})})
+
+
+def _simulate_column(scenario, comm: MPI.Comm, progress) -> RunRecord:
     if scenario.numerics.flux != "auto":
         return _simulate(scenario, comm, progress)
     try:
@@ -196,20 +227,27 @@ def _simulate(scenario, comm: MPI.Comm, progress) -> RunRecord:
     electrode_removed = np.zeros(ns)
     cleared = np.zeros(ns)
     outflow = np.zeros(ns)
+    reacted = np.zeros(ns)
     cl = names.index("Cl-") if "Cl-" in names else None
+    kind = scenario.donor.electrode
+    # the electrode follows its ion's electrochemical potential: V = (mu_e(gel) - mu_e(deep)) / z_e
+    e_ion = names.index(electrodes.POTENTIAL_ION[kind])
+    e_charge = model.layers[0].charge[e_ion]
 
     rows: dict[str, list[float]] = {}
 
     def record(t: float, i_now: float, flux: np.ndarray, amounts: np.ndarray, out_rate: np.ndarray,
                proton_uptake: float):
-        mu_top, mu_bottom, psi_s, psi_b = diag.point_values()
-        voltage = -(mu_top - mu_bottom) * vt if cl is not None else np.nan
+        mu_top, mu_bottom, psi_s, psi_b, c_h = diag.point_values(e_ion)
+        voltage = (mu_top - mu_bottom) / e_charge * vt
         delivered = donor0 - amounts[0] - electrode_removed
         total = amounts.sum(axis=0)
         add = rows.setdefault
         add("time", []).append(t)
         add("current_density", []).append(i_now)
         add("voltage", []).append(voltage)
+        if "H+" in names:
+            add("skin_surface_pH", []).append(float(water.pH(c_h)))
         add("skin_resistance", []).append((psi_s - psi_b) * vt / i_now if i_now != 0 else np.nan)
         bottom = model.layers[-1]
         i_out = FARADAY * sum(bottom.charge_per_total(k) * out_rate[k] for k in range(ns))
@@ -228,7 +266,7 @@ def _simulate(scenario, comm: MPI.Comm, progress) -> RunRecord:
             add(f"plasma_concentration/{n}", []).append(conc)
             for j, ln in enumerate(skin_names):
                 add(f"layer_amount/{ln}/{n}", []).append(amounts[j + 1, k])
-            lost = total[k] - total0[k] + electrode_removed[k] + cleared[k] + outflow[k]
+            lost = total[k] - total0[k] + electrode_removed[k] + cleared[k] + outflow[k] + reacted[k]
             scale = max(abs(delivered[k]), cleared[k], abs(outflow[k]), 1e-12 * abs(total0[k]), 1e-300)
             add(f"mass_balance_error/{n}", []).append(abs(lost) / scale)
 
@@ -255,7 +293,7 @@ def _simulate(scenario, comm: MPI.Comm, progress) -> RunRecord:
         if not result.converged:
             model.u.x.array[:] = model.u_previous.x.array
             if not control.rejected(h):
-                exhausted = _chloride_exhausted(diag, cl, donor0, i_now)
+                exhausted = _chloride_exhausted(diag, cl if kind == "Ag/AgCl" else None, donor0, i_now)
                 if exhausted:
                     raise ChlorideExhausted(f"at t = {t / 3600:.4g} h {exhausted}")
                 hint = ("; numerics.flux: lumped (or auto) is the robust choice" if num.flux == "fitted"
@@ -268,8 +306,9 @@ def _simulate(scenario, comm: MPI.Comm, progress) -> RunRecord:
         amounts = diag.layer_amounts()
         sinks = diag.sink_rates()
         out_rate = diag.deep_outflow_rates()
-        if cl is not None:
-            electrode_removed[cl] += h * i_now / FARADAY
+        for n, rate in electrodes.removal_rates(kind, i_now).items():
+            electrode_removed[names.index(n)] += h * rate
+        reacted += h * diag.reaction_rates()
         cleared += h * sinks.sum(axis=0)
         outflow += h * out_rate
         for n, comp in pk.items():
@@ -304,4 +343,5 @@ def _simulate(scenario, comm: MPI.Comm, progress) -> RunRecord:
         current_on_intervals=schedule.on_intervals(), applied_charge=schedule.charge(),
         flux_discretization=num.flux, warnings=list(schedule.notes),
         current_density_limit=scenario.safety.max_current_density,
-        voltage_limit=scenario.safety.device_voltage_limit, stated_dose=scenario.safety.stated_dose)
+        voltage_limit=scenario.safety.device_voltage_limit, stated_dose=scenario.safety.stated_dose,
+        skin_pH_range=tuple(scenario.safety.skin_pH_range))

@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from . import units as u
 from .metrics import skin_part, drug_species
 from .record import RunRecord
+from .safety import device_voltage
 
 DPI = 120
 _FLOOR_DECADES = 6  # log plots show at most this many decades below the maximum
@@ -123,8 +124,11 @@ def plot_voltage(record: RunRecord, path) -> Path:
     """Voltage [V] (anode vs deep tissue) and current density [mA/cm^2] vs time [min]."""
     t_min = np.asarray(record.times, dtype=float) / u.SECONDS_PER_MINUTE
     fig, (ax_v, ax_i) = _figure(2, 1, (8, 6.5))
-    ax_v.plot(t_min, record.series["voltage"], color="tab:purple")
-    ax_v.set_ylabel("voltage, anode vs deep tissue [V]")
+    ax_v.plot(t_min, record.series["voltage"], color="tab:purple", label="donor electrode vs deep tissue")
+    if record.return_record is not None:
+        ax_v.plot(t_min, device_voltage(record), color="black", label="device (donor vs return electrode)")
+        ax_v.legend(fontsize=8)
+    ax_v.set_ylabel("voltage [V]")
     ax_v.set_title(f"{record.scenario_name}: voltage and current")
     ax_i.plot(t_min, np.asarray(record.series["current_density"]) * u.A_PER_M2_TO_MA_PER_CM2, color="tab:green",
               label="applied current density")
@@ -142,11 +146,36 @@ def plot_voltage(record: RunRecord, path) -> Path:
     return _save(fig, path)
 
 
+def plot_skin_ph(record: RunRecord, path) -> Path:
+    """pH at the skin surface [pH] vs time [min] under each modelled electrode, with the safe range."""
+    fig, ax = _figure(1, 1, (8, 4))
+    for rec, color in zip((record, record.return_record), ("tab:red", "tab:blue")):
+        if rec is not None and "skin_surface_pH" in rec.series:
+            t_min = np.asarray(rec.times, dtype=float) / u.SECONDS_PER_MINUTE
+            anodic = np.sum(np.asarray(rec.series["current_density"])) >= 0
+            where = "donor" if rec is record else "return"
+            ax.plot(t_min, rec.series["skin_surface_pH"], color=color,
+                    label=f"under the {where} electrode ({'anode' if anodic else 'cathode'})")
+    low, high = record.skin_pH_range
+    ax.axhspan(low, high, color="tab:green", alpha=0.1, label=f"safe range {low:g}-{high:g}")
+    ax.set_xlabel("time [min]")
+    ax.set_ylabel("pH at the skin surface")
+    ax.set_title(f"{record.scenario_name}: skin-surface pH")
+    _shade_on(ax, record)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
 def plot_all(record: RunRecord, outdir) -> list[Path]:
-    """Write profiles.png, delivery.png and voltage.png into ``outdir``; return their paths."""
+    """Write profiles.png, delivery.png, voltage.png (and skin_ph.png when H+ is modelled) into
+    ``outdir``; return their paths."""
     outdir = Path(outdir)
-    return [
+    paths = [
         plot_profiles(record, outdir / "profiles.png"),
         plot_delivery(record, outdir / "delivery.png"),
         plot_voltage(record, outdir / "voltage.png"),
     ]
+    if "skin_surface_pH" in record.series:
+        paths.append(plot_skin_ph(record, outdir / "skin_ph.png"))
+    return paths

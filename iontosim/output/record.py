@@ -59,6 +59,8 @@ class RunRecord:
     current_density_limit: float = 5.0  # A/m^2 (0.5 mA/cm^2, MYLES_OCULAR), from scenario.safety
     voltage_limit: float = 10.0  # V (MYLES_OCULAR), the device's compliance voltage
     stated_dose: float | None = None  # C, the dose the protocol is meant to give
+    skin_pH_range: tuple[float, float] = (4.0, 10.5)  # the safe range at the skin surface (MURAHATA1988)
+    return_record: RunRecord | None = None  # the column under the return electrode, when modelled
     warnings: list[str] = field(default_factory=list)  # things a reader of the results must know
 
     @property

@@ -2,7 +2,8 @@
 
 Each check compares what the run did with a limit of the scenario (scenario.safety): peak current
 density against the comfort/safety limit, the charge passed against the protocol's stated dose,
-the applied voltage against the device's compliance voltage. A failed check becomes a warning.
+the applied voltage against the device's compliance voltage and, where H+ is modelled (inert
+electrodes), the pH at the skin surface against a safe range. A failed check becomes a warning.
 """
 
 from __future__ import annotations
@@ -18,11 +19,22 @@ C_TO_MA_MIN = 1e3 / 60.0  # 1 C = 1000 mA.s = 16.67 mA.min
 DOSE_TOLERANCE = 0.01  # relative: a protocol within 1 % of its stated dose gives that dose
 
 
+def device_voltage(record: RunRecord) -> np.ndarray:
+    """V between the donor and the return electrode at the record's times: each column's voltage
+    is against the deep tissue, so the device's is their difference (the return column's
+    interpolated to the donor column's steps). Without a modelled return electrode, the donor's."""
+    v = np.asarray(record.series["voltage"], dtype=float)
+    ret = record.return_record
+    if ret is None:
+        return v
+    return v - np.interp(record.times, ret.times, np.asarray(ret.series["voltage"], dtype=float))
+
+
 def safety_report(record: RunRecord) -> dict:
     """Checks, each value with its unit in its key, and the warnings they raise."""
     s = record.series
     density = np.abs(np.asarray(s["current_density"], dtype=float))
-    voltage = np.abs(np.asarray(s["voltage"], dtype=float))
+    voltage = np.abs(device_voltage(record))
     peak_density = float(np.max(density)) * u.A_PER_M2_TO_MA_PER_CM2
     limit_density = record.current_density_limit * u.A_PER_M2_TO_MA_PER_CM2
     peak_voltage = float(np.nanmax(voltage)) if np.isfinite(voltage).any() else math.nan
@@ -46,6 +58,16 @@ def safety_report(record: RunRecord) -> dict:
         out["dose_matches_stated"] = abs(charge - stated) <= DOSE_TOLERANCE * stated
         if not out["dose_matches_stated"]:
             warnings.append(f"the protocol passes {charge:.4g} mA.min, not the stated {stated:.4g} mA.min")
+    if "skin_surface_pH" in s:
+        pH = np.asarray(s["skin_surface_pH"], dtype=float)
+        low, high = record.skin_pH_range
+        out |= {"skin_surface_pH_min": float(np.min(pH)), "skin_surface_pH_max": float(np.max(pH)),
+                "skin_pH_range": [low, high], "skin_pH_ok": bool(low <= np.min(pH) and np.max(pH) <= high)}
+        if not out["skin_pH_ok"]:
+            t = np.asarray(record.times)
+            outside = np.flatnonzero((pH < low) | (pH > high))
+            warnings.append(f"skin-surface pH reaches {np.min(pH):.2f}-{np.max(pH):.2f}, outside the safe "
+                            f"{low:g}-{high:g}, from t = {t[outside[0]] / 60:.3g} min: a chemical burn risk")
     if out["voltage_ok"] is False:
         warnings.append(f"peak voltage {peak_voltage:.3g} V exceeds the device limit of "
                         f"{record.voltage_limit:.3g} V: a real device could not drive this current")

@@ -14,6 +14,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
                       model_validator)
 
 from ..library.species import Species, get_species
+from ..physics.electrodes import NEEDS as ELECTRODE_NEEDS
 from .species_definitions import SpeciesDefinition, register, resolve
 from . import provenance as prov
 from .errors import ScenarioError, join_path
@@ -38,6 +39,7 @@ Temperature = quantity("temperature", gt=0, what="temperature")
 Frequency = quantity("rate", gt=0, what="frequency")
 Voltage = quantity("voltage", gt=0, what="voltage")
 Charge = quantity("charge", gt=0, what="charge")
+PHValue = quantity("dimensionless", ge=0, le=14, what="pH")
 PH = quantity("dimensionless", ge=0, le=14, what="pH")
 Fraction = quantity("dimensionless", gt=0, le=1, what="fraction")
 UnitInterval = quantity("dimensionless", ge=0, le=1, what="value")
@@ -137,7 +139,9 @@ class Donor(_Model):
     diffusivity_factor: PositiveNumber = 1.0
     contents: dict[str, DonorContent]
     balance_with: str | None = None
-    electrode: Literal["Ag/AgCl"] = "Ag/AgCl"
+    #: "Ag/AgCl" (reversible: Cl- out at the anode, in at the cathode) or "inert" (water
+    #: electrolysis: H+ at the anode, OH- at the cathode; the species need H+ and OH-)
+    electrode: Literal["Ag/AgCl", "inert"] = "Ag/AgCl"
     #: The donor electrode's role: "anode" drives cations into the skin, "cathode" anions. A
     #: step with reverse_every starts with this polarity.
     polarity: Literal["anode", "cathode"] = "anode"
@@ -347,6 +351,9 @@ class Safety(_Model):
     device_voltage_limit: Voltage = 10.0
     #: the dose the protocol is meant to give (e.g. 40 mA.min); the run reports its own charge against it
     stated_dose: Charge | None = None
+    #: pH range at the skin surface that buffered solutions of pH 4.0 to 10.5 kept free of
+    #: significant irritation (MURAHATA1988); checked when the scenario has H+
+    skin_pH_range: tuple[PHValue, PHValue] = (4.0, 10.5)
 
 
 # ---------------------------------------------------------------- scenario
@@ -362,6 +369,9 @@ class Scenario(_Model):
     drug: SpeciesName
     species: list[SpeciesName]
     donor: Donor
+    #: The pad under the return electrode, solved as a column of its own with the opposite
+    #: current (its polarity is the donor's opposite). Without it the deep tissue is the return.
+    return_electrode: Donor | None = None
     interstitial_fluid: Fluid
     skin: Annotated[list[Layer], Field(min_length=1)]
     electroosmosis: Electroosmosis | None = None
@@ -441,6 +451,20 @@ class Scenario(_Model):
                 except KeyError as exc:
                     raise ScenarioError(f"donor.contents.{name}.salt", exc.args[0]) from None
         need(self.donor.balance_with, "donor.balance_with")
+        for where, pad in (("donor", self.donor), ("return_electrode", self.return_electrode)):
+            if pad is None:
+                continue
+            for name in ELECTRODE_NEEDS[pad.electrode]:
+                if name not in known:
+                    raise ScenarioError(f"{where}.electrode", f"a{'n' if pad.electrode == 'inert' else ''} "
+                                        f"{pad.electrode} electrode needs {name!r} in species")
+        if self.return_electrode is not None:
+            for name in self.return_electrode.contents:
+                need(name, f"return_electrode.contents.{name}")
+            need(self.return_electrode.balance_with, "return_electrode.balance_with")
+        low, high = self.safety.skin_pH_range
+        if low >= high:
+            raise ScenarioError("safety.skin_pH_range", "give [lowest, highest] with lowest < highest")
         for name in self.interstitial_fluid.concentrations:
             need(name, f"interstitial_fluid.{name}")
         need(self.interstitial_fluid.balance_with, "interstitial_fluid.balance_with")

@@ -11,7 +11,7 @@ from iontosim.scenario import ScenarioError, load_scenario, parse_quantity, scen
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 NAMES = ["lidocaine_epinephrine", "lidocaine_only", "passive_lidocaine", "fentanyl_ionsys", "dexamethasone_cathodal",
-         "acetic_acid_cathodal", "wearable_patch"]
+         "acetic_acid_cathodal", "wearable_patch", "metal_electrode_saline"]
 NUMBER = re.compile(r"^[-+]?(\d|\.\d)")
 
 # Provenance rule for configs: every number or quantity is a {value: ..., source: KEY} or

@@ -1,0 +1,64 @@
+"""Inert electrodes and water's self-ionization (physics/water.py, physics/electrodes.py).
+
+- An inert anode makes H+ at i/F and an inert cathode OH-: over unbuffered saline the pH at the
+  skin leaves the safe range under both, while an Ag/AgCl electrode under the same current keeps
+  it (MINHAS2010: with Ag/AgCl "pH remained constant"); the run warns.
+- H+ and OH- stay in water equilibrium: a recombination rate ten times faster changes the
+  skin-surface pH by less than 0.01 (the result is the equilibrium limit, not the rate).
+- Every proton is accounted for: H+ and OH- mass balances (electrode source, recombination,
+  outflow) close to 1e-6.
+"""
+
+import numpy as np
+import pytest
+import yaml
+from mpi4py import MPI
+
+from iontosim.output.safety import safety_report
+from iontosim.physics import water
+from iontosim.scenario.load import scenario_from_dict
+from iontosim.simulation import simulate
+from tests.conftest import CONFIGS
+
+
+def _saline(electrode: str = "inert"):
+    data = yaml.safe_load((CONFIGS / "metal_electrode_saline.yaml").read_text())
+    data["protocol"] = [{"current": "2 mA", "duration": "5 min"}]
+    data["outputs"]["profile_times"] = []
+    data["numerics"] = {"refinement": 0.5}
+    data["donor"]["electrode"] = electrode
+    data["return_electrode"]["electrode"] = electrode
+    return scenario_from_dict(data)
+
+
+@pytest.fixture(scope="module")
+def inert():
+    return simulate(_saline("inert"), MPI.COMM_SELF)
+
+
+@pytest.mark.slow
+def test_inert_electrodes_acidify_and_alkalize_the_skin_and_warn(inert):
+    anode, cathode = inert.series["skin_surface_pH"], inert.return_record.series["skin_surface_pH"]
+    assert anode[0] == pytest.approx(7.0, abs=1e-6) and cathode[0] == pytest.approx(7.0, abs=1e-6)
+    assert anode[-1] < 4.0 and cathode[-1] > 10.5
+    assert safety_report(inert)["skin_pH_ok"] is False
+    assert safety_report(inert.return_record)["skin_pH_ok"] is False
+    for record in (inert, inert.return_record):
+        for ion in ("H+", "OH-"):
+            assert max(record.series[f"mass_balance_error/{ion}"]) < 1e-6
+
+
+@pytest.mark.slow
+def test_silver_chloride_keeps_the_skin_pH():
+    record = simulate(_saline("Ag/AgCl"), MPI.COMM_SELF)
+    for rec in (record, record.return_record):
+        ph = np.asarray(rec.series["skin_surface_pH"])
+        assert np.all(np.abs(ph - 7.0) < 0.2), (ph.min(), ph.max())  # measured within 0.09
+        assert safety_report(rec)["skin_pH_ok"]
+
+
+@pytest.mark.slow
+def test_the_answer_is_the_equilibrium_limit_not_the_rate(inert, monkeypatch):
+    monkeypatch.setattr(water, "RECOMBINATION_RATE", 10 * water.RECOMBINATION_RATE)
+    faster = simulate(_saline("inert"), MPI.COMM_SELF)
+    assert faster.series["skin_surface_pH"][-1] == pytest.approx(inert.series["skin_surface_pH"][-1], abs=0.01)
