@@ -41,7 +41,13 @@ class LayerData:
     partner_ratio: tuple[float, ...]  # c(partner form) / c(ionized form) at the layer's pH, per species
     partner_charge: tuple[float, ...]  # charge number of the partner (conjugate) form, per species
     retardation: tuple[float, ...]  # 1 / (1 - bound fraction): tissue amount per free amount, per species
+
+    def buffer_charge(self, c_h: float) -> float:
+        """Charge density [mol/m^3] of the layer's buffer at H+ concentration c_h (physics/water.py)."""
+        total, ka, z_acid = self.buffer
+        return water.buffer_charge(c_h, total, ka, z_acid)
     kappa_over_mu: float  # m^2/(Pa s), electroosmotic coefficient (0 if uncharged)
+    buffer: tuple[float, float, float] = (0.0, 1.0, 0.0)  # immobile buffer: total [mol/m^3], Ka [mol/m^3], acid charge
 
     def charge_per_total(self, i: int) -> float:
         """Mean charge number of species i (both forms) at this layer's pH."""
@@ -100,7 +106,8 @@ class ColumnModel:
             name="donor", thickness=donor.thickness, pH=donor.pH, porosity=1.0, fixed_charge=0.0,
             clearance_rate=0.0, partition=tuple(1.0 for _ in self.species),
             diffusivity=tuple(donor.diffusivity_factor * d for d in d_aq),
-            **self._acid_base_tuples(donor.pH), retardation=tuple(1.0 for _ in self.species), kappa_over_mu=0.0)]
+            **self._acid_base_tuples(donor.pH), retardation=tuple(1.0 for _ in self.species), kappa_over_mu=0.0,
+            buffer=self._buffer(donor.buffer))]
         definitions = [sc.definition_of(n) for n in self.names]  # user species carry partition and binding
         eo = sc.electroosmosis
         for layer in sc.skin:
@@ -120,9 +127,16 @@ class ColumnModel:
                 fixed_charge=x, clearance_rate=layer.clearance_rate,
                 partition=tuple(layer.partition_of(n, d.partition if d else 1.0) for n, d in zip(self.names, definitions)),
                 retardation=tuple(1.0 / (1.0 - d.binding) if d else 1.0 for d in definitions),
+                buffer=self._buffer(layer.buffer),
                 diffusivity=tuple(layer.diffusivity_factor * h * d for h, d in zip(hindrance, d_aq)),
                 **self._acid_base_tuples(layer.pH), kappa_over_mu=kappa))
         return layers
+
+    @staticmethod
+    def _buffer(spec) -> tuple[float, float, float]:
+        if spec is None:
+            return (0.0, 1.0, 0.0)
+        return (spec.concentration, water.acid_constant(spec.pKa), float(spec.acid_charge))
 
     def _calibrate_electroosmosis(self, layer, hindrance, d_aq) -> float:
         eo = self.scenario.electroosmosis
@@ -198,6 +212,15 @@ class ColumnModel:
         # weak electrolytes only: strong ones get no partner terms (and no extra compiled terms)
         self.partner_ratio = {i: cellwise([layer.partner_ratio[i] for layer in L], f"rho_{i}") for i in self.weak}
         # tissue binding (fast, linear, immobile): only species that bind get the extra factor
+        # immobile buffers, only where some layer has one and H+ is transported
+        self.has_buffer = "H+" in self.names and any(layer.buffer[0] > 0 for layer in L)
+        if self.has_buffer:
+            self.buffer_fields = tuple(cellwise([layer.buffer[k] for layer in L], name)
+                                       for k, name in enumerate(("buffer_total", "buffer_Ka", "buffer_acid_charge")))
+        h = self.names.index("H+") if "H+" in self.names else None
+        # the buffers' charge at each layer's own pH: a starting guess for the nodal potential
+        self._nodal_buffer_charge = np.array([layer.buffer_charge(water.neutral_pair(layer.pH)[0])
+                                              for layer in L])[lay] if h is not None else np.zeros(len(lay))
         self.retardation = {i: cellwise([layer.retardation[i] for layer in L], f"R_{i}")
                             for i in range(self.ns) if any(layer.retardation[i] != 1.0 for layer in L)}
 
@@ -302,7 +325,14 @@ class ColumnModel:
         for i, rate in enumerate(self.sink_rates(c)):
             if rate is not None:
                 F += rate * tests[i] * dxv
-        F += electroneutrality.residual([f[0] for f in forms], [f[3] for f in forms], self.fixed,
+        fixed = self.fixed
+        if self.has_buffer:
+            h = self.names.index("H+")
+            total_b, ka, z_acid = self.buffer_fields
+            F += transport.storage(water.bound_protons(c[h], total_b, ka), water.bound_protons(c_prev[h], total_b, ka),
+                                   self.porosity, self.dt, tests[h], dxv)
+            fixed = fixed + water.buffer_charge(c[h], total_b, ka, z_acid)
+        F += electroneutrality.residual([f[0] for f in forms], [f[3] for f in forms], fixed,
                                         tests[self.ns], dxv)
         for i, rate in enumerate(self.reaction_rates(c)):
             if rate is not None:
@@ -319,7 +349,11 @@ class ColumnModel:
         # Diagnostics: per-cell amounts and sinks (DG0 vectors), per-cell EO drive.
         V = fem.functionspace(self.mesh, ("DG", 0, (self.ns,)))
         w = ufl.TestFunction(V)
-        amount = sum(self.porosity * self.held(i, total[i]) * w[i] for i in range(self.ns)) * dxv
+        held = [self.held(i, total[i]) for i in range(self.ns)]
+        if self.has_buffer:  # the buffers' protons count as H+ held in the layer
+            h = self.names.index("H+")
+            held[h] = held[h] + water.bound_protons(c[h], *self.buffer_fields[:2])
+        amount = sum(self.porosity * held[i] * w[i] for i in range(self.ns)) * dxv
         self.amount_form = fem.form(amount)
         rates = self.sink_rates(c)
         sinks = [rates[i] * w[i] for i in range(self.ns) if rates[i] is not None]
@@ -357,9 +391,10 @@ class ColumnModel:
             for name, value in zip(("H+", "OH-"), pair):
                 c[self.names.index(name)] = given.get(name, value)
         q = [layer.charge_per_total(i) for i in range(self.ns)]
+        buffer = layer.buffer_charge(c[self.names.index("H+")]) if "H+" in self.names else 0.0
         if balance_with is not None:
             j = self.names.index(balance_with)
-            others = sum(q[i] * c[i] for i in range(self.ns) if i != j)
+            others = sum(q[i] * c[i] for i in range(self.ns) if i != j) + buffer
             c[j] = -others / q[j]
             if c[j] < 0:
                 raise ValueError(f"{balance_with} cannot balance this composition (it would be negative)")
@@ -399,7 +434,8 @@ class ColumnModel:
     def update_potential(self) -> None:
         """Set psi pointwise from electroneutrality with the current mu (local, no solve)."""
         mu, K, z, X = self.nodal_fields()
-        psi = electroneutrality.solve_potential(mu, K, z, X, charge_per_ion=z + self._nodal_zp * self._nodal_rho)
+        psi = electroneutrality.solve_potential(mu, K, z, X + self._nodal_buffer_charge,
+                                                charge_per_ion=z + self._nodal_zp * self._nodal_rho)
         self.u.x.array[self.psi_dofs] = psi
         self.u.x.scatter_forward()
 

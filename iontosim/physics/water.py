@@ -35,3 +35,18 @@ def neutral_pair(pH_value: float, kw: float = KW_37C) -> tuple[float, float]:
     """(c_H, c_OH) in mol/m^3 at `pH_value`, in water equilibrium."""
     c_h = 1e3 * 10.0 ** (-pH_value)
     return c_h, kw / c_h
+
+
+def acid_constant(pKa: float) -> float:
+    """Ka in mol/m^3 from a pKa (Ka in mol/L = 10^-pKa)."""
+    return 1e3 * 10.0 ** (-pKa)
+
+
+def bound_protons(c_h, total, ka):
+    """Protons held by an immobile buffer HB <-> B + H+ [mol/m^3] at H+ concentration c_h (UFL or float)."""
+    return total * c_h / (c_h + ka)
+
+
+def buffer_charge(c_h, total, ka, acid_charge):
+    """Charge density of the buffer [mol/m^3]: acid form acid_charge, base form one less."""
+    return total * (acid_charge - ka / (c_h + ka))

@@ -92,6 +92,15 @@ class FixedCharge(_Model):
     reference_pH: PH = 7.4
 
 
+class Buffer(_Model):
+    """An immobile buffer of a layer or pad, HB (charge acid_charge) <-> B + H+ at pKa; it takes up
+    or gives protons where H+ is a species (inert electrodes)."""
+
+    concentration: PositiveConcentration  # total, per pore volume
+    pKa: Annotated[float, BeforeValidator(parser("dimensionless", ge=0, le=14, what="pKa"))]
+    acid_charge: int = 0
+
+
 class Layer(_Model):
     """One skin layer, top (electrode side) first."""
 
@@ -104,6 +113,7 @@ class Layer(_Model):
     partition: Annotated[float | dict[str, float], BeforeValidator(_partition)] = 1.0
     fixed_charge: FixedCharge | None = None
     clearance_rate: Rate = 0.0
+    buffer: Buffer | None = None
     cells: Annotated[int, Field(gt=0)] | None = None
     grading: PositiveNumber = 1.0
 
@@ -145,6 +155,7 @@ class Donor(_Model):
     #: The donor electrode's role: "anode" drives cations into the skin, "cathode" anions. A
     #: step with reverse_every starts with this polarity.
     polarity: Literal["anode", "cathode"] = "anode"
+    buffer: Buffer | None = None
     cells: Annotated[int, Field(gt=0)] | None = None
 
     def volume(self) -> float:
@@ -458,6 +469,11 @@ class Scenario(_Model):
                 if name not in known:
                     raise ScenarioError(f"{where}.electrode", f"a{'n' if pad.electrode == 'inert' else ''} "
                                         f"{pad.electrode} electrode needs {name!r} in species")
+        buffered = [("donor", self.donor), ("return_electrode", self.return_electrode)] + [
+            (f"skin[{i}]", layer) for i, layer in enumerate(self.skin)]
+        for where, part in buffered:
+            if part is not None and part.buffer is not None and "H+" not in known:
+                raise ScenarioError(f"{where}.buffer", "a buffer exchanges protons: add 'H+' (and 'OH-') to species")
         if self.return_electrode is not None:
             for name in self.return_electrode.contents:
                 need(name, f"return_electrode.contents.{name}")
