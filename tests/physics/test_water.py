@@ -88,3 +88,26 @@ def test_a_buffered_pad_holds_the_pH_at_least_its_titration_time(inert):
     delay = _time_to_reach(buffered, 4.0) - _time_to_reach(inert, 4.0)
     assert np.isfinite(delay) and delay >= titration, (delay, titration)
     assert max(buffered.series["mass_balance_error/H+"]) < 1e-5  # Newton tolerance, first steps
+
+
+@pytest.mark.slow
+def test_polarity_reversal_spares_the_skin(inert):
+    """Reversing the polarity, each electrode alternately makes H+ and OH-, which recombine: under
+    the donor electrode the pH settles into a periodic band instead of falling on, and the faster
+    the reversal the narrower the excursion (why tap-water iontophoresis reverses polarity).
+    Measured over 5 min at 0.4 mA/cm^2: steady current pH 1.98; reversing every minute 2.68,
+    every 10 s 3.62; the last minute no lower than the first two, to 0.1."""
+    def reversing(every: str):
+        data = yaml.safe_load((CONFIGS / "metal_electrode_saline.yaml").read_text())
+        data["protocol"] = [{"current": "2 mA", "duration": "5 min", "reverse_every": every}]
+        data["outputs"]["profile_times"] = []
+        data["numerics"] = {"refinement": 0.5}
+        return simulate(scenario_from_dict(data), MPI.COMM_SELF)
+
+    minute, ten_seconds = reversing("1 min"), reversing("10 s")
+    assert minute.applied_charge == pytest.approx(inert.applied_charge)
+    lowest = [float(np.min(r.series["skin_surface_pH"])) for r in (inert, minute, ten_seconds)]
+    assert lowest[0] < lowest[1] < lowest[2], lowest
+    for r in (minute, ten_seconds):
+        t, ph = np.asarray(r.times), np.asarray(r.series["skin_surface_pH"])
+        assert ph[t > 240].min() >= ph[t <= 120].min() - 0.1  # no drift: a periodic band
