@@ -332,6 +332,10 @@ class ColumnModel:
             F += transport.storage(water.bound_protons(c[h], total_b, ka), water.bound_protons(c_prev[h], total_b, ka),
                                    self.porosity, self.dt, tests[h], dxv)
             fixed = fixed + water.buffer_charge(c[h], total_b, ka, z_acid)
+        # bound drug is immobile but keeps its charge: it acts as extra fixed charge
+        for ci, _, _, zi, i in forms:
+            if i in self.retardation:
+                fixed = fixed + (self.retardation[i] - 1.0) * zi * ci
         F += electroneutrality.residual([f[0] for f in forms], [f[3] for f in forms], fixed,
                                         tests[self.ns], dxv)
         for i, rate in enumerate(self.reaction_rates(c)):
@@ -363,8 +367,8 @@ class ColumnModel:
                               if self.has_water else None)
         # Protons held by weak electrolytes (the base's ionized form, the acid's partner form):
         # their change beyond transport is what the layers' buffers took up (simulation.py).
-        protons = [(c[i] if self.species[i].acid_base == "base" else self.partner_ratio[i] * c[i])
-                   if i in self.partner_ratio else 0 for i in range(self.ns)]
+        protons = [self.held(i, c[i] if self.species[i].acid_base == "base" else self.partner_ratio[i] * c[i])
+                   if i in self.partner_ratio else 0 for i in range(self.ns)]  # bound drug keeps its protons
         self.proton_form = (fem.form(sum(self.porosity * protons[i] * w[i] for i in range(self.ns)) * dxv)
                             if self.partner_ratio else None)
         q = ufl.TestFunction(self.dg0)
@@ -435,7 +439,7 @@ class ColumnModel:
         """Set psi pointwise from electroneutrality with the current mu (local, no solve)."""
         mu, K, z, X = self.nodal_fields()
         psi = electroneutrality.solve_potential(mu, K, z, X + self._nodal_buffer_charge,
-                                                charge_per_ion=z + self._nodal_zp * self._nodal_rho)
+                                                charge_per_ion=self.nodal_retardation * (z + self._nodal_zp * self._nodal_rho))
         self.u.x.array[self.psi_dofs] = psi
         self.u.x.scatter_forward()
 

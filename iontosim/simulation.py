@@ -344,4 +344,4 @@ def _simulate(scenario, comm: MPI.Comm, progress) -> RunRecord:
         flux_discretization=num.flux, warnings=list(schedule.notes),
         current_density_limit=scenario.safety.max_current_density,
         voltage_limit=scenario.safety.device_voltage_limit, stated_dose=scenario.safety.stated_dose,
-        skin_pH_range=tuple(scenario.safety.skin_pH_range))
+        skin_pH_range=tuple(scenario.safety.skin_pH_range), weak_electrolytes=[names[i] for i in model.weak])

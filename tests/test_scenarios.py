@@ -27,9 +27,6 @@ def test_anion_from_the_cathode(name):
     record, summary = _run(name)
     assert max(record.series["current_density"]) <= 0.0 < -min(record.series["current_density"])
     t = transport_numbers(record)
-    # weak electrolytes count their total flux at the ionized form's charge: the acid's neutral
-    # part (99.6 % in the pH 2.4 solution) pushes the sum a little above 1 (metrics.transport_numbers)
-    assert sum(t.values()) == pytest.approx(1.0, abs=2e-3 if name.startswith("dexa") else 1e-2)
     # the drug anion goes in, but the tissue's Na+ leaving carries most of the current (SYLVESTRE2008:
     # ~0.8 Na+ against ~0.012 drug for dexamethasone phosphate)
     assert 0.0 < t[record.drug] < 0.1 and t["Na+"] > 0.8

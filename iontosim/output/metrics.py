@@ -88,11 +88,6 @@ def dose_depth(depth: np.ndarray, tissue_conc: np.ndarray, fraction: float = 0.9
     return float(x[i] + min(s, h[i]))
 
 
-def _amount_during(times: np.ndarray, cumulative: np.ndarray, intervals) -> float:
-    """Increase of a cumulative series over the given intervals (linear between time levels)."""
-    return float(sum(np.interp(b, times, cumulative) - np.interp(a, times, cumulative) for a, b in intervals))
-
-
 def _on_weights(times: np.ndarray, intervals) -> np.ndarray:
     """Length of each step (t_{k-1}, t_k] that lies inside the current-on intervals [s]."""
     w = np.zeros_like(times, dtype=float)
@@ -122,9 +117,11 @@ def transport_numbers(record: RunRecord) -> dict[str, float]:
 
     t_i = F z_i int J_i sign(i) dt / int |i| dt, J_i the flux into the skin: the share of the
     current species i carries (cations in or anions out under the anode, the reverse under the
-    cathode). They add up to 1 (charge conservation at the surface), except that a weak
-    electrolyte's total flux is counted at its ionized form's charge: where its partner form also
-    crosses the surface (neutral acetic acid from a pH 2.4 solution), the sum exceeds 1 by that share.
+    cathode). The fluxes of strong electrolytes give theirs directly. A weak electrolyte's flux is
+    the sum of its two forms, which carry different charges (neutral acetic acid crosses with its
+    ionized acetate), so the flux does not say its current: the weak electrolytes share the rest,
+    1 minus the strong ones' sum (charge conservation at the surface, which the scheme keeps to
+    solver tolerance), in proportion to their flux times their ionized form's charge.
     """
     s = record.series
     t = np.asarray(record.times, dtype=float)
@@ -134,9 +131,18 @@ def transport_numbers(record: RunRecord) -> dict[str, float]:
     if charge == 0.0:
         return {name: math.nan for name in record.species}
     sign = np.sign(density)
-    return {name: float(u.FARADAY * record.charges[name] * np.sum(np.asarray(s[f"surface_flux/{name}"])[1:]
-                                                                     * h * sign) / charge)
-            for name in record.species}
+    naive = {name: float(u.FARADAY * record.charges[name] * np.sum(np.asarray(s[f"surface_flux/{name}"])[1:]
+                                                                      * h * sign) / charge)
+             for name in record.species}
+    weak = [n for n in record.weak_electrolytes if n in naive]
+    if not weak:
+        return naive
+    rest = 1.0 - sum(v for n, v in naive.items() if n not in weak)
+    share = sum(naive[n] for n in weak)
+    out = dict(naive)
+    for n in weak:
+        out[n] = rest * naive[n] / share if share != 0.0 else rest / len(weak)
+    return out
 
 
 def summarize(record: RunRecord, threshold: float) -> dict[str, float | str]:
@@ -167,16 +173,11 @@ def summarize(record: RunRecord, threshold: float) -> dict[str, float | str]:
     ) * u.SECONDS_PER_HOUR
     out["peak_drug_flux_ug_per_cm2_per_h"] = float(np.max(flux))
 
-    # transport number: |z| F (drug delivered while current is on) / |charge passed|
+    # transport number: the share of the current the drug carries across the skin surface
     charge = float(record.applied_charge)
-    if charge == 0.0 or not record.current_on_intervals:
-        out["mean_drug_transport_number"] = math.nan
-    else:
-        carried = sum(
-            abs(record.charges[d]) * _amount_during(t, s[f"delivered/{d}"], record.current_on_intervals)
-            for d in drug
-        )
-        out["mean_drug_transport_number"] = u.FARADAY * carried / abs(charge)
+    numbers = transport_numbers(record)
+    out["mean_drug_transport_number"] = (math.nan if charge == 0.0 or not record.current_on_intervals
+                                         else float(sum(numbers[d] for d in drug)))
 
     voltage = np.asarray(s["voltage"], dtype=float)
     out["final_voltage_V"] = float(voltage[-1])
@@ -190,7 +191,7 @@ def summarize(record: RunRecord, threshold: float) -> dict[str, float | str]:
     current = np.abs(np.asarray(s["current_density"], dtype=float)) * u.A_PER_M2_TO_MA_PER_CM2
     out["peak_current_density_mA_per_cm2"] = float(np.max(current))
     out["charge_mC_per_cm2"] = charge * u.C_PER_M2_TO_MC_PER_CM2
-    for name, value in transport_numbers(record).items():
+    for name, value in numbers.items():
         out[f"{species_key(name)}_transport_number"] = value
 
     plasma = sum(u.mol_per_m3_to_ng_per_ml(s[f"plasma_concentration/{d}"], record.molar_mass[d]) for d in drug)

@@ -70,6 +70,7 @@ def safety_report(record: RunRecord) -> dict:
                             f"{low:g}-{high:g}, from t = {t[outside[0]] / 60:.3g} min: a chemical burn risk")
     if out["voltage_ok"] is False:
         warnings.append(f"peak voltage {peak_voltage:.3g} V exceeds the device limit of "
-                        f"{record.voltage_limit:.3g} V: a real device could not drive this current")
+                        f"{record.voltage_limit:.3g} V (electrode standard potentials and overpotentials not "
+                        "included): a real device could not drive this current")
     out["warnings"] = warnings
     return out

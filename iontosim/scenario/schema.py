@@ -64,9 +64,12 @@ def _known_species(name: str, info: ValidationInfo) -> str:
 SpeciesName = Annotated[str, AfterValidator(_known_species)]
 
 
-def _partition(value: object) -> float | dict[str, float]:
-    """A positive number for every species, or a mapping species -> positive number."""
+def _partition(value: object) -> float | dict[str, float] | None:
+    """A positive number for every species, a mapping species -> positive number, or None (each
+    species' own default: 1, or its species_definitions partition)."""
     check = parser("dimensionless", gt=0, what="partition coefficient")
+    if value is None:
+        return None
     if isinstance(value, dict):
         out = {}
         for key, v in value.items():
@@ -110,7 +113,7 @@ class Layer(_Model):
     porosity: Fraction = 1.0
     diffusivity_factor: PositiveNumber = 1.0
     pore_radius: Length | None = None
-    partition: Annotated[float | dict[str, float], BeforeValidator(_partition)] = 1.0
+    partition: Annotated[float | dict[str, float] | None, BeforeValidator(_partition)] = None
     fixed_charge: FixedCharge | None = None
     clearance_rate: Rate = 0.0
     buffer: Buffer | None = None
@@ -122,7 +125,7 @@ class Layer(_Model):
         unless a user definition says otherwise) where the layer does not give one."""
         if isinstance(self.partition, dict):
             return self.partition.get(species_name, default)
-        return self.partition if "partition" in self.model_fields_set else default
+        return default if self.partition is None else self.partition
 
 
 class DonorContent(_Model):
@@ -454,13 +457,14 @@ class Scenario(_Model):
             if name in known[:i]:
                 raise ScenarioError(f"species[{i}]", f"{name!r} is listed twice")
         need(self.drug, "drug", "drug")
-        for name, item in self.donor.contents.items():
-            need(name, f"donor.contents.{name}")
-            if item.salt is not None:
-                try:
-                    self.species_by_name(name).salt_molar_mass(item.salt)
-                except KeyError as exc:
-                    raise ScenarioError(f"donor.contents.{name}.salt", exc.args[0]) from None
+        for where, pad in (("donor", self.donor), ("return_electrode", self.return_electrode)):
+            for name, item in (pad.contents.items() if pad is not None else ()):
+                need(name, f"{where}.contents.{name}")
+                if item.salt is not None:
+                    try:
+                        self.species_by_name(name).salt_molar_mass(item.salt)
+                    except KeyError as exc:
+                        raise ScenarioError(f"{where}.contents.{name}.salt", exc.args[0]) from None
         need(self.donor.balance_with, "donor.balance_with")
         for where, pad in (("donor", self.donor), ("return_electrode", self.return_electrode)):
             if pad is None:
@@ -472,12 +476,23 @@ class Scenario(_Model):
         buffered = [("donor", self.donor), ("return_electrode", self.return_electrode)] + [
             (f"skin[{i}]", layer) for i, layer in enumerate(self.skin)]
         for where, part in buffered:
-            if part is not None and part.buffer is not None and "H+" not in known:
-                raise ScenarioError(f"{where}.buffer", "a buffer exchanges protons: add 'H+' (and 'OH-') to species")
+            if part is not None and part.buffer is not None and not {"H+", "OH-"} <= set(known):
+                raise ScenarioError(f"{where}.buffer", "a buffer exchanges protons with water: add 'H+' and 'OH-' to species")
+        if "H+" in known and "OH-" not in known:  # without water, H+ comes only from what is given
+            for where, fluid in (("interstitial_fluid", self.interstitial_fluid), ("donor", self.donor),
+                                 ("return_electrode", self.return_electrode)):
+                given = fluid is not None and ("H+" in (fluid.concentrations if where == "interstitial_fluid"
+                                                        else fluid.contents) or fluid.balance_with == "H+")
+                if fluid is not None and not given:
+                    raise ScenarioError(where, "give its H+ (or add 'OH-' to species: then H+ and OH- "
+                                               "follow from its pH)")
         if self.return_electrode is not None:
-            for name in self.return_electrode.contents:
-                need(name, f"return_electrode.contents.{name}")
             need(self.return_electrode.balance_with, "return_electrode.balance_with")
+            opposite = "cathode" if self.donor.polarity == "anode" else "anode"
+            if "polarity" in self.return_electrode.model_fields_set and self.return_electrode.polarity != opposite:
+                raise ScenarioError("return_electrode.polarity", f"must be the donor's opposite ({opposite}); "
+                                                                 "or leave it out")
+            self.return_electrode.polarity = opposite
         low, high = self.safety.skin_pH_range
         if low >= high:
             raise ScenarioError("safety.skin_pH_range", "give [lowest, highest] with lowest < highest")
@@ -497,6 +512,10 @@ class Scenario(_Model):
         for name in self.systemic:
             need(name, f"systemic.{name}")
         for k, step in enumerate(self.protocol):
+            if step.reverse_every is not None and step.reverse_every < self.numerics.min_resolved_pulse_period:
+                raise ScenarioError(f"protocol[{k}].reverse_every",
+                                    f"{step.reverse_every!r} s is below numerics.min_resolved_pulse_period "
+                                    f"({self.numerics.min_resolved_pulse_period!r} s): so fast a reversal passes no net charge")
             if step.current is not None:
                 density = step.current / self.donor.area
                 if step.current_density is not None and abs(step.current_density - density) > 1e-9 * max(abs(density), 1e-30):

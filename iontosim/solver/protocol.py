@@ -70,6 +70,9 @@ def build_schedule(steps, polarity: str = "anode", min_resolved_period: float = 
             t = end
             continue
         chunk = step.reverse_every or step.duration
+        if step.reverse_every is not None and step.reverse_every >= step.duration:
+            notes.append(f"protocol[{k}]: reverse_every ({step.reverse_every:g} s) is not shorter than the "
+                         f"step ({step.duration:g} s): the polarity never reverses in it")
         sign = sign0
         start = t
         while start < end * (1 - 1e-12):

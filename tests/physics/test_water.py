@@ -14,6 +14,7 @@ import pytest
 import yaml
 from mpi4py import MPI
 
+from iontosim.output.metrics import transport_numbers
 from iontosim.output.safety import safety_report
 from iontosim.physics import water
 from iontosim.scenario.load import scenario_from_dict
@@ -48,6 +49,8 @@ def test_inert_electrodes_acidify_and_alkalize_the_skin_and_warn(inert):
     for record in (inert, inert.return_record):
         for ion in ("H+", "OH-"):
             assert max(record.series[f"mass_balance_error/{ion}"]) < 1e-6
+        # all four ions are strong: their measured fluxes alone must carry the whole current
+        assert sum(transport_numbers(record).values()) == pytest.approx(1.0, abs=1e-6)
 
 
 @pytest.mark.slow
