@@ -50,21 +50,39 @@ def run(
         raise typer.Exit(2)
     if out is None:
         out = Path("runs") / f"{scenario.name}-{datetime.now():%Y%m%d-%H%M%S}"
-    from iontosim.rundir import OutputExists, staged_directory
-
     try:
-        if comm.rank == 0:
-            with staged_directory(out, overwrite) as stage:
-                _run_and_write(scenario, comm, stage, progress)
-        else:
-            _run_and_write(scenario, comm, None, progress)
-    except OutputExists as err:
-        _say(comm, f"error: --out: {err}", err=True)
-        raise typer.Exit(2)
+        _in_staged_directory(comm, out, overwrite, lambda stage: _run_and_write(scenario, comm, stage, progress))
     except _Failed as err:
         _say(comm, f"error: {err}", err=True)
         raise typer.Exit(1)
     _say(comm, f"run directory: {out}")
+
+
+def _in_staged_directory(comm, out: Path, overwrite: bool, body, marker=None) -> None:
+    """Run body(stage) on every rank with the same staging folder, renamed to `out` at the end.
+
+    Rank 0 decides whether `out` may be written and every rank hears it before any work starts,
+    so a refused --out never leaves the other ranks waiting in a collective call.
+    """
+    from iontosim.rundir import MARKER, OutputExists, check_output, staged_directory
+
+    marker = marker or MARKER
+    refusal = None
+    if comm.rank == 0:
+        try:
+            check_output(out, overwrite, marker)
+        except OutputExists as err:
+            refusal = str(err)
+    refusal = comm.bcast(refusal, root=0)
+    if refusal is not None:
+        _say(comm, f"error: --out: {refusal}", err=True)
+        raise typer.Exit(2)
+    if comm.rank == 0:
+        with staged_directory(out, overwrite, marker) as stage:
+            comm.bcast(stage, root=0)
+            body(stage)
+    else:
+        body(comm.bcast(None, root=0))
 
 
 class _Failed(Exception):
@@ -77,7 +95,8 @@ def _run_and_write(scenario, comm, stage: Path | None, show_progress: bool) -> N
     from iontosim.rundir import software_versions, write_json, write_yaml
     from iontosim.simulation import SimulationError, simulate
 
-    if stage is not None:
+    writer = comm.rank == 0  # rank 0 writes the run directory; every rank computes
+    if writer:
         write_yaml(stage / "config.resolved.yaml", scenario.resolved_dict())
         write_json(stage / "versions.json", software_versions(comm.size))
     started = time.perf_counter()
@@ -97,7 +116,7 @@ def _run_and_write(scenario, comm, stage: Path | None, show_progress: bool) -> N
         sys.stderr.flush()
         comm.Abort(1)
     wall = time.perf_counter() - started
-    if stage is None:
+    if not writer:
         return
     results.write_results(stage / "results.h5", record)
     summary = metrics.summarize(record, scenario.outputs.penetration_threshold)
@@ -168,6 +187,41 @@ def _print_safety(safety: dict) -> None:
         low, high = safety["skin_pH_range"]
         typer.echo(f"  skin-surface pH  {safety['skin_surface_pH_min']:.2f} to {safety['skin_surface_pH_max']:.2f}, "
                    f"safe {low:g} to {high:g}: {'ok' if safety['skin_pH_ok'] else 'OUTSIDE'}")
+
+
+@app.command()
+def mesh(
+    config: Annotated[Path, typer.Argument(help="Scenario YAML with a geometry section")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to create for mesh.xdmf, mesh.h5 and mesh.png")],
+    overwrite: Annotated[bool, typer.Option(help="Replace --out if it holds a finished mesh")] = False,
+) -> None:
+    """Build the 2D/3D skin mesh of a scenario and write it (XDMF) with a picture of its tags."""
+    from iontosim.scenario.errors import ScenarioError
+    from iontosim.scenario.load import load_scenario
+
+    comm = _comm()
+    try:
+        scenario = load_scenario(config)
+        if scenario.geometry is None:
+            raise ScenarioError("geometry", "is needed to build a mesh (kind, width, anode_width, return_gap, "
+                                            "return_width, resolution)")
+    except ScenarioError as err:
+        _say(comm, f"error: {config}: {err}", err=True)
+        raise typer.Exit(2)
+
+    def build(stage: Path) -> None:
+        from iontosim.mesh.skin_mesh import build_skin_mesh, write_mesh
+
+        layers = [(layer.name, layer.thickness) for layer in scenario.skin]
+        skin = build_skin_mesh(comm, layers, scenario.donor.thickness, scenario.geometry.to_geometry())
+        write_mesh(skin, stage)
+        cells = comm.allreduce(skin.mesh.topology.index_map(skin.mesh.topology.dim).size_local)
+        _say(comm, f"{scenario.geometry.kind} mesh: {cells} cells; regions "
+                   + ", ".join(f"{tag} {name}" for tag, name in skin.regions.items())
+                   + "; boundaries " + ", ".join(f"{tag} {name}" for tag, name in skin.boundaries.items()))
+
+    _in_staged_directory(comm, out, overwrite, build, marker=("mesh.png", "mesh.xdmf"))
+    _say(comm, f"mesh directory: {out}")
 
 
 @app.command()

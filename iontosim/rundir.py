@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-MARKER = "summary.json"  # present only in a finished run directory
+MARKER = ("summary.json", "config.resolved.yaml")  # present only in a finished run directory (summary last)
 
 
 class OutputExists(Exception):
@@ -43,16 +43,23 @@ def software_versions(comm_size: int) -> dict[str, str]:
     }
 
 
-@contextmanager
-def staged_directory(out: Path, overwrite: bool = False):
-    """Yield a temporary folder that becomes `out` when the block finishes without error."""
+def check_output(out: Path, overwrite: bool = False, marker: tuple[str, ...] = MARKER) -> None:
+    """Raise OutputExists unless `out` is free, or is a finished output (holding every `marker`
+    file) and `overwrite` is given."""
     out = Path(out)
     if out.exists():
-        finished_run = (out / MARKER).exists() and (out / "config.resolved.yaml").exists()
-        if not (overwrite and finished_run):
-            hint = " (--overwrite replaces only a finished iontosim run)" if overwrite else \
-                "; choose another --out, or pass --overwrite to replace a finished run"
+        finished = all((out / name).exists() for name in marker)
+        if not (overwrite and finished):
+            hint = " (--overwrite replaces only a finished iontosim output)" if overwrite else \
+                "; choose another --out, or pass --overwrite to replace a finished one"
             raise OutputExists(f"{out} already exists{hint}")
+
+
+@contextmanager
+def staged_directory(out: Path, overwrite: bool = False, marker: tuple[str, ...] = MARKER):
+    """Yield a temporary folder that becomes `out` when the block finishes without error."""
+    out = Path(out)
+    check_output(out, overwrite, marker)
     out.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:

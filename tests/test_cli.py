@@ -106,3 +106,39 @@ def test_existing_output_is_never_replaced(tmp_path):
     proc = _run(["run", "--out", str(mine), "--overwrite"], tmp_path)
     assert proc.returncode == 2
     assert (mine / "notes.txt").read_text() == "keep me"
+
+
+@pytest.mark.mpi
+@pytest.mark.slow
+def test_a_refused_out_stops_every_rank(tmp_path):
+    """Rank 0 refuses the --out; every rank must hear it and stop (no rank left in a collective)."""
+    if shutil.which("mpirun", path=str(BIN)) is None:
+        pytest.skip("no mpirun beside this Python")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    proc = _run(["run", "--out", str(mine), "--no-progress"], tmp_path, ranks=2)  # timeout: 900 s
+    assert proc.returncode == 2 and "already exists" in proc.stderr
+    assert (mine / "notes.txt").read_text() == "keep me"
+
+
+def _with_geometry(tmp_path) -> Path:
+    data = yaml.safe_load((CONFIGS / "lidocaine_epinephrine.yaml").read_text())
+    data["geometry"] = {"kind": "planar", "width": "6 mm", "anode_width": "4 mm", "return_gap": "1 mm",
+                        "return_width": "2 mm", "resolution": 0.5}
+    path = tmp_path / "patch.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_mesh_command_writes_the_mesh_and_its_picture(tmp_path):
+    proc = _run(["mesh", str(_with_geometry(tmp_path)), "--out", "m"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert {"mesh.xdmf", "mesh.h5", "mesh.png"} <= {p.name for p in (tmp_path / "m").iterdir()}
+    assert "stratum_corneum" in proc.stdout and "return" in proc.stdout
+
+
+def test_mesh_command_needs_a_geometry(tmp_path):
+    proc = _run(["mesh", str(CONFIGS / "lidocaine_epinephrine.yaml"), "--out", "m"], tmp_path)
+    assert proc.returncode == 2 and "geometry" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "m").exists()

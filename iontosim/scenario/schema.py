@@ -10,10 +10,11 @@ import copy
 import difflib
 from typing import Annotated, Any, Literal
 
-from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationInfo,
-                      model_validator)
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError,
+                      ValidationInfo, model_validator)
 
 from ..library.species import Species, get_species
+from ..mesh.geometry import Geometry
 from ..physics.electrodes import NEEDS as ELECTRODE_NEEDS
 from .species_definitions import SpeciesDefinition, register, resolve
 from . import provenance as prov
@@ -93,6 +94,33 @@ class FixedCharge(_Model):
     isoelectric_point: PH
     charge_at_reference_pH: SignedConcentration
     reference_pH: PH = 7.4
+
+
+class GeometrySection(_Model):
+    """The ``geometry`` section: the 2D/3D skin patch under a finite electrode (iontosim/mesh/geometry.py
+    says what each field means). Lengths with units here; the mesh layer gets SI floats."""
+
+    kind: Literal["column", "planar", "axisymmetric", "block"] = "planar"
+    width: Length | None = None
+    anode_width: Length | None = None
+    return_gap: Length | None = None
+    return_width: Length | None = None
+    resolution: PositiveNumber = 1.0
+    surface_cells: Annotated[int, Field(gt=0)] = 6
+    growth: Annotated[float, BeforeValidator(parser("dimensionless", gt=1, le=2, what="growth factor"))] = 1.3
+    max_size: Length | None = None
+
+    def to_geometry(self) -> Geometry:
+        return Geometry(**self.model_dump())
+
+    @model_validator(mode="after")
+    def _fits(self) -> GeometrySection:
+        try:
+            self.to_geometry()
+        except (ValueError, ValidationError) as exc:
+            reason = exc.errors(include_url=False)[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+            raise ScenarioError("", reason.removeprefix("Value error, ")) from None
+        return self
 
 
 class Buffer(_Model):
@@ -389,6 +417,8 @@ class Scenario(_Model):
     interstitial_fluid: Fluid
     skin: Annotated[list[Layer], Field(min_length=1)]
     electroosmosis: Electroosmosis | None = None
+    #: the 2D/3D patch (`iontosim mesh`); the 1D solver uses the column under the anode
+    geometry: GeometrySection | None = None
     #: Weak acids and bases (MODEL.md section 2): "weak_electrolyte" transports both forms, each
     #: layer's buffered pH fixing their ratio; "strong_electrolyte" transports the ionized form alone.
     ionization: Literal["weak_electrolyte", "strong_electrolyte"] = "weak_electrolyte"
