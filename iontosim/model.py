@@ -56,9 +56,14 @@ class LayerData:
 
 
 class ColumnModel:
-    """1D layered skin column under a donor gel, built on communicator `comm`."""
+    """Layered skin under a donor gel, built on communicator `comm`: the 1D column under the anode,
+    or a given mesh (`skin_mesh`, iontosim.mesh.skin_mesh) with the same tags. On a mesh of more
+    than one dimension the flux is the lumped one (the fitted flux is 1D), quantities per area are
+    per area of the anode, and electroosmosis is the column's uniform flow (laterally uniform
+    patches only)."""
 
-    def __init__(self, scenario, comm: MPI.Comm):
+    def __init__(self, scenario, comm: MPI.Comm, skin_mesh=None):
+        self._given_mesh = skin_mesh
         self.scenario = scenario
         self.comm = comm
         self.species: list[Species] = scenario.species_objects()
@@ -154,6 +159,10 @@ class ColumnModel:
 
     # ------------------------------------------------------------------ mesh
     def _build_mesh(self) -> None:
+        if self._given_mesh is not None:
+            self.column = self._given_mesh
+            self.mesh = self.column.mesh
+            return
         sc = self.scenario
         num = sc.numerics
         r = num.refinement
@@ -183,12 +192,13 @@ class ColumnModel:
         tags = self.column.cell_tags
         n_local = mesh.topology.index_map(mesh.topology.dim).size_local
         layer_of_cell = np.empty(n_local, dtype=np.int32)
-        layer_of_cell[tags.indices] = tags.values
+        owned = tags.indices < n_local  # a mesh ghosted across facets also tags its ghost cells
+        layer_of_cell[tags.indices[owned]] = tags.values[owned]
         self.layer_of_cell = layer_of_cell
         # Nodal views (per owned cell, per vertex), fixed for the run: building them from the
         # dofmap on every Newton iteration cost more than the assembly itself.
         self._cell_dofs = [self.W.sub(i).dofmap.list[:n_local].ravel() for i in range(self.ns + 1)]
-        lay = np.repeat(layer_of_cell, 2)
+        self.nodal_layer = lay = np.repeat(layer_of_cell, self.W.sub(0).dofmap.list.shape[1])
         L = self.layers
         self._nodal_K = np.array([[layer.partition[i] for layer in L] for i in range(self.ns)])[:, lay]
         self._nodal_z = np.array([[layer.charge[i] for layer in L] for i in range(self.ns)])[:, lay]
@@ -226,7 +236,8 @@ class ColumnModel:
 
         self.dt = fem.Constant(mesh, 1e-3)
         self.current_density = fem.Constant(mesh, 0.0)  # A/m^2, positive: anodic (into the skin)
-        self.velocity = fem.Constant(mesh, np.zeros(1))  # m/s, electroosmotic, into the skin
+        self.depth_axis = mesh.topology.dim - 1  # the last coordinate is the depth, positive into the skin
+        self.velocity = fem.Constant(mesh, np.zeros(mesh.geometry.dim))  # m/s, electroosmotic, into the skin
 
     # ------------------------------------------------------------------ forms
     def concentrations(self, u):
@@ -302,7 +313,9 @@ class ColumnModel:
         c = self.concentrations(u)
         c_prev = self.concentrations(un)
         has_flow = any(layer.kappa_over_mu > 0 for layer in self.layers)
-        fitted = self.scenario.numerics.flux == "fitted"
+        # the fitted flux is 1D: on a larger mesh the lumped flux is used
+        fitted = self.scenario.numerics.flux == "fitted" and self.mesh.topology.dim == 1
+        self.flux_used = "fitted" if fitted else "lumped"
         total, total_prev = self.totals(c), self.totals(c_prev)
         # Each transported form: (concentration, electrochemical potential, partition, charge, species).
         # A weak electrolyte's partner form (ionization.py) has c_p = rho c and potential
@@ -372,7 +385,10 @@ class ColumnModel:
         self.proton_form = (fem.form(sum(self.porosity * protons[i] * w[i] for i in range(self.ns)) * dxv)
                             if self.partner_ratio else None)
         q = ufl.TestFunction(self.dg0)
-        self.drive_form = fem.form(self.fixed * psi.dx(0) * q * ufl.dx) if has_flow else None
+        self.drive_form = fem.form(self.fixed * psi.dx(self.depth_axis) * q * ufl.dx) if has_flow else None
+        # quantities per area are per area of the anode (1 for the column's point electrode)
+        self.anode_area = self.comm.allreduce(
+            fem.assemble_scalar(fem.form(1.0 * ds(ELECTRODE))), op=MPI.SUM)
         self.has_flow = has_flow
 
     # ------------------------------------------------------------------ boundary and initial data
@@ -425,11 +441,13 @@ class ColumnModel:
     def initial_state(self) -> None:
         """Donor gel at its composition over skin equilibrated with interstitial fluid; psi from electroneutrality."""
         donor, body = self.donor_fluid(), self.body_fluid()
+        surface = 1e-9 * self.scenario.donor.thickness
         for i in range(self.ns):
             Vi, _ = self.W.sub(i).collapse()
             f = fem.Function(Vi)
             lo, hi = math.log(donor[i]), math.log(body[i])
-            f.interpolate(lambda x, lo=lo, hi=hi: np.where(x[0] <= 0.0, lo, hi))
+            # the skin surface (depth 0) takes the gel's value; meshers leave it at +-1e-20, not 0
+            f.interpolate(lambda x, lo=lo, hi=hi: np.where(x[self.depth_axis] <= surface, lo, hi))
             self.u.x.array[self.maps[i]] = f.x.array
         self.u.x.scatter_forward()
         self.update_potential()
@@ -463,7 +481,15 @@ class ColumnModel:
         n_local = len(self.layer_of_cell)
         geo = self.mesh.geometry
         dofmap = geo.dofmaps[0] if hasattr(geo, "dofmaps") else geo.dofmap  # 0.11 / 0.10
-        return geo.x[dofmap[:n_local].ravel(), 0]
+        return geo.x[dofmap[:n_local].ravel(), self.mesh.topology.dim - 1]
+
+    def vertex_lateral(self) -> np.ndarray:
+        """Largest lateral coordinate magnitude of every (owned cell, vertex); zeros on the column."""
+        n_local = len(self.layer_of_cell)
+        geo = self.mesh.geometry
+        dofmap = geo.dofmaps[0] if hasattr(geo, "dofmaps") else geo.dofmap
+        x = geo.x[dofmap[:n_local].ravel(), : self.mesh.topology.dim - 1]
+        return np.max(np.abs(x), axis=1, initial=0.0)
 
     MAX_RISE = 10.0  # largest rise of ln(c) in one Newton update
     MAX_DROP = 5.0  # largest fall of ln(c) in one Newton update
@@ -516,7 +542,8 @@ class ColumnModel:
         # its level: the level of a region joined to the grounded deep tissue only through a
         # strongly upwinded stratum corneum is fixed to ~1e-3 thermal units at best, and shifting
         # it with all mu_i changes no concentration and no flux.
-        drop_change = np.abs(np.diff(dpsi.reshape(-1, 2), axis=1))
+        per_cell = dpsi.reshape(len(self.layer_of_cell), -1)
+        drop_change = np.ptp(per_cell, axis=1)
         return max(size, np.max(drop_change, initial=0.0))
 
     def thermal_voltage(self) -> float:

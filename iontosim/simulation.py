@@ -58,9 +58,10 @@ class Diagnostics:
         return self._assembled(form)[: n * self.model.ns].reshape(n, self.model.ns)
 
     def _by_layer(self, per_cell: np.ndarray) -> np.ndarray:
+        """Sums per layer, per area of the anode (on the column the area is 1)."""
         out = np.zeros((self.n_layers, per_cell.shape[1]))
         np.add.at(out, self.model.layer_of_cell, per_cell)
-        return self.comm.allreduce(out, op=MPI.SUM)
+        return self.comm.allreduce(out, op=MPI.SUM) / self.model.anode_area
 
     def layer_amounts(self) -> np.ndarray:
         """mol/m^2 per (layer, species)."""
@@ -92,7 +93,7 @@ class Diagnostics:
         for i, dofs in enumerate(self.model.deep_dofs):
             owned = dofs[dofs < n_owned]
             out[i] = -residual[owned].sum()
-        return self.comm.allreduce(out, op=MPI.SUM)
+        return self.comm.allreduce(out, op=MPI.SUM) / self.model.anode_area
 
     def electroosmotic_drives(self) -> list[float]:
         """int_l X dphi/dx dx per charged layer [mol/m^3 V]."""
@@ -100,7 +101,7 @@ class Diagnostics:
         n = len(m.layer_of_cell)
         per_layer = np.zeros(self.n_layers)
         np.add.at(per_layer, m.layer_of_cell, self._assembled(m.drive_form)[:n])
-        per_layer = self.comm.allreduce(per_layer, op=MPI.SUM) * m.thermal_voltage()
+        per_layer = self.comm.allreduce(per_layer, op=MPI.SUM) * m.thermal_voltage() / m.anode_area
         return [per_layer[k] for k, layer in enumerate(m.layers) if layer.kappa_over_mu > 0]
 
     def point_values(self, ion: int | None):
@@ -108,7 +109,7 @@ class Diagnostics:
         above the skin surface and at depth, and the H+ concentration just above the skin surface."""
         m = self.model
         depth = m.vertex_depths()
-        lay = np.repeat(m.layer_of_cell, 2)
+        lay = m.nodal_layer
         mu, K, z, X = m.nodal_fields()
         psi = m.u.x.array[m.psi_dofs]
         top, bottom = m.column.interfaces[0], m.column.interfaces[-1]
@@ -130,11 +131,12 @@ class Diagnostics:
     def profile(self, time: float) -> Profile | None:
         """Depth profiles gathered on rank 0 (None on other ranks)."""
         m = self.model
-        depth = m.vertex_depths()
-        lay = np.repeat(m.layer_of_cell, 2)
-        psi = m.u.x.array[m.psi_dofs]
-        c = m.nodal_totals()
-        held = c * m.nodal_retardation  # free plus bound, per pore volume
+        on_axis = m.vertex_lateral() <= 1e-12  # the profile under the anode's centre line
+        depth = m.vertex_depths()[on_axis]
+        lay = m.nodal_layer[on_axis]
+        psi = m.u.x.array[m.psi_dofs][on_axis]
+        c = m.nodal_totals()[:, on_axis]
+        held = c * m.nodal_retardation[:, on_axis]  # free plus bound, per pore volume
         parts = self.comm.gather((depth, lay, c, held, psi), root=0)
         if self.comm.rank != 0:
             return None
@@ -154,14 +156,15 @@ class Diagnostics:
             potential=psi * m.thermal_voltage())
 
 
-def simulate(scenario, comm: MPI.Comm, progress: Callable[[float, float], None] | None = None) -> RunRecord:
+def simulate(scenario, comm: MPI.Comm, progress: Callable[[float, float], None] | None = None,
+             skin_mesh=None) -> RunRecord:
     """Run `scenario` on `comm`; every rank returns the same record (profiles complete on rank 0).
 
     numerics.flux "auto" runs the fitted flux and, if its Newton solves fail, redoes the run with
     the lumped flux and says so in the record's warnings. With a return_electrode, the column under
     it is solved too (the same current, the opposite polarity) and kept as record.return_record.
     """
-    record = _simulate_column(scenario, comm, progress)
+    record = _simulate_column(scenario, comm, progress, skin_mesh)
     if scenario.return_electrode is not None:
         record.return_record = _simulate_column(_return_column(scenario), comm, progress)
     return record
@@ -181,15 +184,15 @@ def _return_column(scenario):
         "donor": pad.model_copy(update={"polarity": opposite})})
 
 
-def _simulate_column(scenario, comm: MPI.Comm, progress) -> RunRecord:
+def _simulate_column(scenario, comm: MPI.Comm, progress, skin_mesh=None) -> RunRecord:
     if scenario.numerics.flux != "auto":
-        return _simulate(scenario, comm, progress)
+        return _simulate(scenario, comm, progress, skin_mesh)
     try:
-        return _simulate(_with_flux(scenario, "fitted"), comm, progress)
+        return _simulate(_with_flux(scenario, "fitted"), comm, progress, skin_mesh)
     except ChlorideExhausted:
         raise
     except SimulationError as err:
-        record = _simulate(_with_flux(scenario, "lumped"), comm, progress)
+        record = _simulate(_with_flux(scenario, "lumped"), comm, progress, skin_mesh)
         record.warnings.append(f"fitted flux failed ({err}); these results use the lumped flux, "
                                "first order in the cell size: refine the stratum corneum to check them")
         return record
@@ -199,8 +202,8 @@ def _with_flux(scenario, flux: str):
     return scenario.model_copy(update={"numerics": scenario.numerics.model_copy(update={"flux": flux})})
 
 
-def _simulate(scenario, comm: MPI.Comm, progress) -> RunRecord:
-    model = ColumnModel(scenario, comm)
+def _simulate(scenario, comm: MPI.Comm, progress, skin_mesh=None) -> RunRecord:
+    model = ColumnModel(scenario, comm, skin_mesh)
     bcs = model.boundary_conditions()
     model.initial_state()
     num = scenario.numerics
@@ -287,7 +290,7 @@ def _simulate(scenario, comm: MPI.Comm, progress) -> RunRecord:
             drives = diag.electroosmotic_drives()
             coefficients = [layer.kappa_over_mu for layer in model.layers if layer.kappa_over_mu > 0]
             thick = [layer.thickness for layer in model.layers if layer.kappa_over_mu > 0]
-            model.velocity.value[0] = electroosmosis.column_velocity(drives, thick, coefficients)
+            model.velocity.value[model.depth_axis] = electroosmosis.column_velocity(drives, thick, coefficients)
         model.u_previous.x.array[:] = model.u.x.array
         result = newton.solve()
         if not result.converged:
@@ -341,7 +344,7 @@ def _simulate(scenario, comm: MPI.Comm, progress) -> RunRecord:
         times=np.asarray(rows.pop("time")), series={k: np.asarray(v) for k, v in rows.items()},
         profiles=[p for p in profiles if p is not None], protocol_end=t_end,
         current_on_intervals=schedule.on_intervals(), applied_charge=schedule.charge(),
-        flux_discretization=num.flux, warnings=list(schedule.notes),
+        flux_discretization=model.flux_used, warnings=list(schedule.notes),
         current_density_limit=scenario.safety.max_current_density,
         voltage_limit=scenario.safety.device_voltage_limit, stated_dose=scenario.safety.stated_dose,
         skin_pH_range=tuple(scenario.safety.skin_pH_range), weak_electrolytes=[names[i] for i in model.weak])

@@ -95,6 +95,12 @@ class Geometry(BaseModel):
     def _fits(self) -> Geometry:
         if self.kind == "column":
             return self
+        if self.kind == "planar" and self.return_gap is None and self.return_width is None:
+            # laterally uniform: an anode over the whole width, the deep tissue as the return
+            if self.width is None or self.anode_width is None or abs(self.anode_width / 2 - self.width) > 1e-12 * self.width:
+                raise ValueError("without a return electrode the anode must cover the whole width "
+                                 "(anode_width = 2 width): the deep tissue is then the return")
+            return self
         missing = [name for name in ("width", "anode_width", "return_gap", "return_width")
                    if getattr(self, name) is None]
         if missing:
@@ -114,6 +120,11 @@ class Geometry(BaseModel):
         return {"column": 1, "planar": 2, "axisymmetric": 2, "block": 3}[self.kind]
 
     @property
+    def laterally_uniform(self) -> bool:
+        """An anode over the whole (planar) width and no return electrode: the 1D column's problem."""
+        return self.kind == "planar" and self.return_gap is None and self.return_width is None
+
+    @property
     def edges(self) -> tuple[float, float, float]:
         """Lateral positions (m) of the anode edge and of the inner and outer return edges."""
         anode = self.anode_width if self.kind == "axisymmetric" else self.anode_width / 2
@@ -122,6 +133,8 @@ class Geometry(BaseModel):
 
     def lateral_breaks(self, axis: int) -> list[float]:
         """Segment ends along lateral `axis` (0: x, 1: y of block): every electrode edge is one."""
+        if self.laterally_uniform:
+            return [0.0, self.width]
         anode, inner, outer = self.edges
         if axis == 0:
             return [0.0, anode, inner, outer, self.width]
