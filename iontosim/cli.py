@@ -36,6 +36,8 @@ def run(
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory to create (default: runs/<scenario>-<time>)")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace --out if it holds a finished iontosim run")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar")] = True,
+    checkpoint_every: Annotated[float, typer.Option(help="Minutes of wall time between restart checkpoints (0: every step)")] = 10.0,
+    resume: Annotated[bool, typer.Option(help="Continue the interrupted run of --out from its last checkpoint")] = False,
 ) -> None:
     """Solve one scenario and write its run directory (config, results.h5, summary.json, plots)."""
     from iontosim.scenario.errors import ScenarioError
@@ -49,16 +51,34 @@ def run(
         _say(comm, f"error: {config}: {err}", err=True)
         raise typer.Exit(2)
     if out is None:
+        if resume:
+            _say(comm, "error: --resume needs the --out of the interrupted run", err=True)
+            raise typer.Exit(2)
         out = Path("runs") / f"{scenario.name}-{datetime.now():%Y%m%d-%H%M%S}"
+    reuse = _resume_stage(comm, out) if resume else None
+    restart = {"checkpoint_every": 60.0 * checkpoint_every, "reuse": reuse}
     try:
-        _in_staged_directory(comm, out, overwrite, lambda stage: _run_and_write(scenario, comm, stage, progress))
+        _in_staged_directory(comm, out, overwrite, lambda stage: _run_and_write(scenario, comm, stage, progress, restart),
+                             reuse=reuse)
     except _Failed as err:
         _say(comm, f"error: {err}", err=True)
         raise typer.Exit(1)
     _say(comm, f"run directory: {out}")
 
 
-def _in_staged_directory(comm, out: Path, overwrite: bool, body, marker=None) -> None:
+def _resume_stage(comm, out: Path) -> Path:
+    """The staging folder of the interrupted run of `out` (rank 0 looks; every rank hears)."""
+    from iontosim.rundir import resumable_stage
+
+    found = resumable_stage(out) if comm.rank == 0 else None
+    found = comm.bcast(str(found) if found else None, root=0)
+    if found is None:
+        _say(comm, f"error: --resume: no interrupted run of {out} with a checkpoint next to it", err=True)
+        raise typer.Exit(2)
+    return Path(found)
+
+
+def _in_staged_directory(comm, out: Path, overwrite: bool, body, marker=None, reuse: Path | None = None) -> None:
     """Run body(stage) on every rank with the same staging folder, renamed to `out` at the end.
 
     Rank 0 decides whether `out` may be written and every rank hears it before any work starts,
@@ -78,7 +98,7 @@ def _in_staged_directory(comm, out: Path, overwrite: bool, body, marker=None) ->
         _say(comm, f"error: --out: {refusal}", err=True)
         raise typer.Exit(2)
     if comm.rank == 0:
-        with staged_directory(out, overwrite, marker) as stage:
+        with staged_directory(out, overwrite, marker, reuse) as stage:
             comm.bcast(stage, root=0)
             body(stage)
     else:
@@ -89,7 +109,7 @@ class _Failed(Exception):
     pass
 
 
-def _run_and_write(scenario, comm, stage: Path | None, show_progress: bool) -> None:
+def _run_and_write(scenario, comm, stage: Path | None, show_progress: bool, restart: dict | None = None) -> None:
     from iontosim.output import metrics, plots, results
     from iontosim.output.safety import safety_report
     from iontosim.rundir import software_versions, write_json, write_yaml
@@ -100,8 +120,13 @@ def _run_and_write(scenario, comm, stage: Path | None, show_progress: bool) -> N
         write_yaml(stage / "config.resolved.yaml", scenario.resolved_dict())
         write_json(stage / "versions.json", software_versions(comm.size))
     started = time.perf_counter()
+    restart = restart or {}
+    kwargs = {"checkpoint": _checkpoint_writer(scenario, comm, stage),
+              "checkpoint_every": restart.get("checkpoint_every", 600.0)}
+    if restart.get("reuse") is not None:
+        kwargs["resume"] = _load_checkpoint(scenario, comm, stage)
     try:
-        record = _with_progress(scenario, comm, show_progress and comm.rank == 0, simulate)
+        record = _with_progress(scenario, comm, show_progress and comm.rank == 0, simulate, **kwargs)
     except (SimulationError, ValueError) as err:
         # every rank fails alike; rank 0 owns the staging folder, which is then removed
         raise _Failed(f"{scenario.name}: {err}") from err
@@ -137,9 +162,49 @@ def _run_and_write(scenario, comm, stage: Path | None, show_progress: bool) -> N
     _print_summary(summary)
 
 
-def _with_progress(scenario, comm, show: bool, simulate):
+def _checkpoint_writer(scenario, comm, stage: Path):
+    """A checkpoint callback: gathers every rank's state and writes it atomically (rank 0)."""
+    import pickle
+
+    from iontosim.rundir import CHECKPOINT
+
+    config = scenario.resolved_dict()
+
+    def write(state: dict) -> None:
+        states = comm.gather(state, root=0)
+        if comm.rank == 0:
+            part = stage / (CHECKPOINT + ".part")
+            with open(part, "wb") as f:
+                pickle.dump({"ranks": comm.size, "config": config, "states": states}, f)
+            part.replace(stage / CHECKPOINT)  # a kill mid-write leaves the previous checkpoint whole
+
+    return write
+
+
+def _load_checkpoint(scenario, comm, stage: Path) -> dict:
+    """This rank's state from the checkpoint of `stage`; the same scenario and rank count are required."""
+    import pickle
+
+    from iontosim.rundir import CHECKPOINT
+
+    problem, data = None, None
+    if comm.rank == 0:
+        with open(stage / CHECKPOINT, "rb") as f:
+            data = pickle.load(f)
+        if data["ranks"] != comm.size:
+            problem = f"the checkpoint was written on {data['ranks']} rank(s); resume on as many"
+        elif data["config"] != scenario.resolved_dict():
+            problem = "the checkpoint is of another scenario (config.resolved.yaml differs)"
+    problem = comm.bcast(problem, root=0)
+    if problem:
+        _say(comm, f"error: --resume: {problem}", err=True)
+        raise typer.Exit(2)
+    return comm.scatter(data["states"] if comm.rank == 0 else None, root=0)
+
+
+def _with_progress(scenario, comm, show: bool, simulate, **kwargs):
     if not show:
-        return simulate(scenario, comm)
+        return simulate(scenario, comm, **kwargs)
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     columns = [TextColumn(f"[bold]{scenario.name}"), BarColumn(),
@@ -147,7 +212,7 @@ def _with_progress(scenario, comm, show: bool, simulate):
     end = scenario.protocol_end()
     with Progress(*columns, transient=False) as bar:
         task = bar.add_task("run", total=end, t=0.0, end=end / 60)
-        return simulate(scenario, comm, lambda t, _: bar.update(task, completed=t, t=t / 60))
+        return simulate(scenario, comm, lambda t, _: bar.update(task, completed=t, t=t / 60), **kwargs)
 
 
 def _print_summary(summary: dict) -> None:

@@ -55,18 +55,35 @@ def check_output(out: Path, overwrite: bool = False, marker: tuple[str, ...] = M
             raise OutputExists(f"{out} already exists{hint}")
 
 
+CHECKPOINT = "checkpoint.pkl"  # in a staging folder: the state to resume an interrupted run from
+
+
+def resumable_stage(out: Path) -> Path | None:
+    """The newest staging folder of `out` that holds a checkpoint (None when there is none)."""
+    out = Path(out)
+    stages = [p for p in out.parent.glob(f".{out.name}.partial-*") if (p / CHECKPOINT).exists()]
+    return max(stages, key=lambda p: (p / CHECKPOINT).stat().st_mtime) if stages else None
+
+
 @contextmanager
-def staged_directory(out: Path, overwrite: bool = False, marker: tuple[str, ...] = MARKER):
-    """Yield a temporary folder that becomes `out` when the block finishes without error."""
+def staged_directory(out: Path, overwrite: bool = False, marker: tuple[str, ...] = MARKER,
+                     reuse: Path | None = None):
+    """Yield a temporary folder (or `reuse`, an interrupted run's) that becomes `out` when the
+    block finishes without error. A failure removes it; an interruption (Ctrl-C) keeps it when
+    it holds a checkpoint, so that the run can be resumed."""
     out = Path(out)
     check_output(out, overwrite, marker)
     out.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    stage = reuse or Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:
         yield stage
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
+    except BaseException as exc:
+        # keep what can still be resumed: an interrupted run's checkpoint, or the folder resumed from
+        keep = reuse is not None or (isinstance(exc, KeyboardInterrupt) and (stage / CHECKPOINT).exists())
+        if not keep:
+            shutil.rmtree(stage, ignore_errors=True)
         raise
+    (stage / CHECKPOINT).unlink(missing_ok=True)
     if out.exists():
         shutil.rmtree(out)
     stage.rename(out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Callable
 
 import numpy as np
@@ -157,14 +158,28 @@ class Diagnostics:
 
 
 def simulate(scenario, comm: MPI.Comm, progress: Callable[[float, float], None] | None = None,
-             skin_mesh=None) -> RunRecord:
+             skin_mesh=None, checkpoint: Callable[[dict], None] | None = None, checkpoint_every: float = 600.0,
+             resume: dict | None = None) -> RunRecord:
     """Run `scenario` on `comm`; every rank returns the same record (profiles complete on rank 0).
 
     numerics.flux "auto" runs the fitted flux and, if its Newton solves fail, redoes the run with
     the lumped flux and says so in the record's warnings. With a return_electrode, the column under
     it is solved too (the same current, the opposite polarity) and kept as record.return_record.
+
+    Restart: `checkpoint(state)` is called on every rank after an accepted step at most every
+    `checkpoint_every` seconds of wall time, with this rank's state of the run; `resume` continues
+    from such a state (same scenario, same number of ranks) and gives the uninterrupted answer.
+    Scenarios with a return electrode are not checkpointed.
     """
-    record = _simulate_column(scenario, comm, progress, skin_mesh)
+    if scenario.return_electrode is not None:
+        checkpoint = None
+    if resume is not None:
+        record = _simulate(_with_flux(scenario, resume["flux"]), comm, progress, skin_mesh, None,
+                           checkpoint_every, resume)
+        if resume.get("warnings"):
+            record.warnings[:0] = resume["warnings"]
+        return record
+    record = _simulate_column(scenario, comm, progress, skin_mesh, checkpoint, checkpoint_every)
     if scenario.return_electrode is not None:
         record.return_record = _simulate_column(_return_column(scenario), comm, progress)
     return record
@@ -184,17 +199,20 @@ def _return_column(scenario):
         "donor": pad.model_copy(update={"polarity": opposite})})
 
 
-def _simulate_column(scenario, comm: MPI.Comm, progress, skin_mesh=None) -> RunRecord:
+def _simulate_column(scenario, comm: MPI.Comm, progress, skin_mesh=None, checkpoint=None,
+                     checkpoint_every: float = 600.0) -> RunRecord:
     if scenario.numerics.flux != "auto":
-        return _simulate(scenario, comm, progress, skin_mesh)
+        return _simulate(scenario, comm, progress, skin_mesh, checkpoint, checkpoint_every)
     try:
-        return _simulate(_with_flux(scenario, "fitted"), comm, progress, skin_mesh)
+        return _simulate(_with_flux(scenario, "fitted"), comm, progress, skin_mesh, checkpoint, checkpoint_every)
     except ChlorideExhausted:
         raise
     except SimulationError as err:
-        record = _simulate(_with_flux(scenario, "lumped"), comm, progress, skin_mesh)
-        record.warnings.append(f"fitted flux failed ({err}); these results use the lumped flux, "
-                               "first order in the cell size: refine the stratum corneum to check them")
+        warning = (f"fitted flux failed ({err}); these results use the lumped flux, "
+                   "first order in the cell size: refine the stratum corneum to check them")
+        record = _simulate(_with_flux(scenario, "lumped"), comm, progress, skin_mesh, checkpoint, checkpoint_every,
+                           warnings=[warning])
+        record.warnings.append(warning)
         return record
 
 
@@ -202,7 +220,8 @@ def _with_flux(scenario, flux: str):
     return scenario.model_copy(update={"numerics": scenario.numerics.model_copy(update={"flux": flux})})
 
 
-def _simulate(scenario, comm: MPI.Comm, progress, skin_mesh=None) -> RunRecord:
+def _simulate(scenario, comm: MPI.Comm, progress, skin_mesh=None, checkpoint=None, checkpoint_every: float = 600.0,
+              resume: dict | None = None, warnings: list[str] | None = None) -> RunRecord:
     model = ColumnModel(scenario, comm, skin_mesh)
     bcs = model.boundary_conditions()
     model.initial_state()
@@ -273,11 +292,32 @@ def _simulate(scenario, comm: MPI.Comm, progress, skin_mesh=None) -> RunRecord:
             scale = max(abs(delivered[k]), cleared[k], abs(outflow[k]), 1e-12 * abs(total0[k]), 1e-300)
             add(f"mass_balance_error/{n}", []).append(abs(lost) / scale)
 
-    record(0.0, 0.0, np.zeros(ns), amounts0, np.zeros(ns), 0.0)
-    profiles = [diag.profile(0.0)] if 0.0 in profile_times else []
-    t = 0.0
-    previous_delivered = np.zeros(ns)
-    stop_index = 1
+    def state() -> dict:
+        """This rank's state of the run: enough to continue it exactly (see simulate)."""
+        return {"flux": num.flux, "warnings": list(warnings or []), "u": model.u.x.array.copy(), "t": t,
+                "stop_index": stop_index, "dt": control.dt, "donor0": donor0, "total0": total0,
+                "electrode_removed": electrode_removed.copy(), "cleared": cleared.copy(),
+                "outflow": outflow.copy(), "reacted": reacted.copy(), "protons_before": protons_before,
+                "previous_delivered": previous_delivered.copy(), "pk": {n: c.amount for n, c in pk.items()},
+                "rows": {k: list(v) for k, v in rows.items()}, "profiles": list(profiles)}
+
+    if resume is None:
+        record(0.0, 0.0, np.zeros(ns), amounts0, np.zeros(ns), 0.0)
+        profiles = [diag.profile(0.0)] if 0.0 in profile_times else []
+        t, stop_index, previous_delivered = 0.0, 1, np.zeros(ns)
+    else:
+        model.u.x.array[:] = resume["u"]
+        model.u.x.scatter_forward()
+        for name, array in (("donor0", donor0), ("total0", total0), ("electrode_removed", electrode_removed),
+                            ("cleared", cleared), ("outflow", outflow), ("reacted", reacted)):
+            array[:] = resume[name]
+        for n, amount in resume["pk"].items():
+            pk[n].amount = amount
+        rows.update({k: list(v) for k, v in resume["rows"].items()})
+        profiles = list(resume["profiles"])
+        t, stop_index, control.dt = resume["t"], resume["stop_index"], resume["dt"]
+        previous_delivered, protons_before = resume["previous_delivered"].copy(), resume["protons_before"]
+    last_checkpoint = time.monotonic()
     while t < t_end * (1 - 1e-12):
         target = stops[stop_index]
         h = min(control.dt, target - t)
@@ -332,6 +372,11 @@ def _simulate(scenario, comm: MPI.Comm, progress, skin_mesh=None) -> RunRecord:
                 control.restart()
         if progress is not None:
             progress(t, t_end)
+        if checkpoint is not None and t < t_end * (1 - 1e-12):
+            due = comm.allreduce(time.monotonic() - last_checkpoint >= checkpoint_every, op=MPI.LOR)
+            if due:  # every rank together: the writer gathers
+                checkpoint(state())
+                last_checkpoint = time.monotonic()
     newton.destroy()
 
     spans = [LayerSpan(layer.name, float(a), float(b))

@@ -142,3 +142,35 @@ def test_mesh_command_needs_a_geometry(tmp_path):
     proc = _run(["mesh", str(CONFIGS / "lidocaine_epinephrine.yaml"), "--out", "m"], tmp_path)
     assert proc.returncode == 2 and "geometry" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.slow
+def test_an_interrupted_run_resumes_to_the_same_answer(tmp_path):
+    """Kill a run (SIGKILL, as a batch system's time limit would) once it has checkpointed, then
+    `--resume`: the summary equals an uninterrupted run's (1e-9), and nothing is left behind."""
+    import signal
+    import time
+
+    config = str(CONFIGS / "wearable_patch.yaml")
+    whole = _run(["run", config, "--out", "whole", "--no-progress"], tmp_path)
+    assert whole.returncode == 0, whole.stderr
+    proc = subprocess.Popen(CLI + ["run", config, "--out", "cut", "--no-progress", "--checkpoint-every", "0"],
+                            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".cut.partial-*/checkpoint.pkl")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (tmp_path / "cut").exists() and list(tmp_path.glob(".cut.partial-*/checkpoint.pkl"))
+    resumed = _run(["run", config, "--out", "cut", "--no-progress", "--resume"], tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    a = json.loads((tmp_path / "whole" / "summary.json").read_text())
+    b = json.loads((tmp_path / "cut" / "summary.json").read_text())
+    for key in ("drug_delivered_ug_per_cm2", "peak_plasma_concentration_ng_per_mL", "penetration_depth_um",
+                "mean_drug_transport_number"):
+        assert b[key] == pytest.approx(a[key], rel=1e-9), key
+    assert not list(tmp_path.glob(".cut.partial-*")) and not (tmp_path / "cut" / "checkpoint.pkl").exists()
+    # nothing to resume now: one clear line, exit 2
+    again = _run(["run", config, "--out", "other", "--resume"], tmp_path)
+    assert again.returncode == 2 and "no interrupted run" in again.stderr

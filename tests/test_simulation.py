@@ -139,3 +139,18 @@ def test_the_2d_patch_gives_the_same_answer_on_two_ranks():
     one = solve_on("planar")
     assert two[0] == pytest.approx(one.series["delivered/lidocaine"][-1], rel=1e-8)
     assert two[1] == pytest.approx(one.series["voltage"][-1], rel=1e-6)
+
+
+@pytest.mark.slow
+def test_a_resumed_run_gives_the_uninterrupted_answer():
+    """Checkpoint after every step, take the state at step 40 of ~70 (inside the current phase),
+    resume from it: every time series equals the uninterrupted run's to 1e-12."""
+    scenario = _default_short()
+    states = []
+    whole = simulate(scenario, MPI.COMM_SELF, checkpoint=states.append, checkpoint_every=0.0)
+    assert len(states) > 40
+    resumed = simulate(scenario, MPI.COMM_SELF, resume=states[40])
+    assert states[40]["t"] < 120.0 < whole.times[-1]
+    assert len(resumed.times) == len(whole.times)
+    for key, values in whole.series.items():
+        assert resumed.series[key] == pytest.approx(values, rel=1e-12, abs=1e-300, nan_ok=True), key
