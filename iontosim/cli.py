@@ -98,11 +98,26 @@ def _in_staged_directory(comm, out: Path, overwrite: bool, body, marker=None, re
         _say(comm, f"error: --out: {refusal}", err=True)
         raise typer.Exit(2)
     if comm.rank == 0:
-        with staged_directory(out, overwrite, marker, reuse) as stage:
-            comm.bcast(stage, root=0)
+        staging = staged_directory(out, overwrite, marker, reuse)
+        try:
+            stage = staging.__enter__()
+        except OSError as err:  # cannot create it (a file in the way, permissions): every rank hears
+            comm.bcast(f"error: --out: {err}", root=0)
+            _say(comm, f"error: --out: {err}", err=True)
+            raise typer.Exit(2)
+        comm.bcast(stage, root=0)
+        try:
             body(stage)
+        except BaseException:
+            if not staging.__exit__(*sys.exc_info()):
+                raise
+        else:
+            staging.__exit__(None, None, None)
     else:
-        body(comm.bcast(None, root=0))
+        stage = comm.bcast(None, root=0)
+        if isinstance(stage, str):
+            raise typer.Exit(2)
+        body(stage)
 
 
 class _Failed(Exception):
@@ -116,15 +131,15 @@ def _run_and_write(scenario, comm, stage: Path | None, show_progress: bool, rest
     from iontosim.simulation import SimulationError, simulate
 
     writer = comm.rank == 0  # rank 0 writes the run directory; every rank computes
-    if writer:
-        write_yaml(stage / "config.resolved.yaml", scenario.resolved_dict())
-        write_json(stage / "versions.json", software_versions(comm.size))
-    started = time.perf_counter()
     restart = restart or {}
     kwargs = {"checkpoint": _checkpoint_writer(scenario, comm, stage),
               "checkpoint_every": restart.get("checkpoint_every", 600.0)}
-    if restart.get("reuse") is not None:
+    if restart.get("reuse") is not None:  # the interrupted run's folder already has its config and versions
         kwargs["resume"] = _load_checkpoint(scenario, comm, stage)
+    elif writer:
+        write_yaml(stage / "config.resolved.yaml", scenario.resolved_dict())
+        write_json(stage / "versions.json", software_versions(comm.size))
+    started = time.perf_counter()
     try:
         record = _with_progress(scenario, comm, show_progress and comm.rank == 0, simulate, **kwargs)
     except (SimulationError, ValueError) as err:
@@ -174,9 +189,12 @@ def _checkpoint_writer(scenario, comm, stage: Path):
         states = comm.gather(state, root=0)
         if comm.rank == 0:
             part = stage / (CHECKPOINT + ".part")
-            with open(part, "wb") as f:
-                pickle.dump({"ranks": comm.size, "config": config, "states": states}, f)
-            part.replace(stage / CHECKPOINT)  # a kill mid-write leaves the previous checkpoint whole
+            try:
+                with open(part, "wb") as f:
+                    pickle.dump({"ranks": comm.size, "config": config, "states": states}, f)
+                part.replace(stage / CHECKPOINT)  # a kill mid-write leaves the previous checkpoint whole
+            except OSError as err:  # a full disk must not end the run, nor lose the last checkpoint
+                typer.echo(f"warning: checkpoint not written ({err}); the run goes on", err=True)
 
     return write
 
@@ -189,12 +207,15 @@ def _load_checkpoint(scenario, comm, stage: Path) -> dict:
 
     problem, data = None, None
     if comm.rank == 0:
-        with open(stage / CHECKPOINT, "rb") as f:
-            data = pickle.load(f)
-        if data["ranks"] != comm.size:
-            problem = f"the checkpoint was written on {data['ranks']} rank(s); resume on as many"
-        elif data["config"] != scenario.resolved_dict():
-            problem = "the checkpoint is of another scenario (config.resolved.yaml differs)"
+        try:
+            with open(stage / CHECKPOINT, "rb") as f:
+                data = pickle.load(f)
+            if data["ranks"] != comm.size:
+                problem = f"the checkpoint was written on {data['ranks']} rank(s); resume on as many"
+            elif data["config"] != scenario.resolved_dict():
+                problem = "the checkpoint is of another scenario (config.resolved.yaml differs)"
+        except Exception as err:  # unreadable: say so on every rank rather than stop rank 0 alone
+            problem = f"cannot read {stage / CHECKPOINT} ({type(err).__name__}: {err})"
     problem = comm.bcast(problem, root=0)
     if problem:
         _say(comm, f"error: --resume: {problem}", err=True)
@@ -259,6 +280,7 @@ def mesh(
     config: Annotated[Path, typer.Argument(help="Scenario YAML with a geometry section")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to create for mesh.xdmf, mesh.h5 and mesh.png")],
     overwrite: Annotated[bool, typer.Option(help="Replace --out if it holds a finished mesh")] = False,
+    max_cells: Annotated[int, typer.Option(help="Refuse meshes with more cells than this")] = 2_000_000,
 ) -> None:
     """Build the 2D/3D skin mesh of a scenario and write it (XDMF) with a picture of its tags."""
     from iontosim.scenario.errors import ScenarioError
@@ -273,12 +295,21 @@ def mesh(
     except ScenarioError as err:
         _say(comm, f"error: {config}: {err}", err=True)
         raise typer.Exit(2)
+    layers = [(layer.name, layer.thickness) for layer in scenario.skin]
+    cells = scenario.geometry.to_geometry().cell_count(layers, scenario.donor.thickness)
+    if cells > max_cells:
+        _say(comm, f"error: {config}: geometry: the mesh would have {cells} cells, more than --max-cells "
+                   f"{max_cells}; lower geometry.resolution or the width", err=True)
+        raise typer.Exit(2)
 
     def build(stage: Path) -> None:
         from iontosim.mesh.skin_mesh import build_skin_mesh, write_mesh
 
-        layers = [(layer.name, layer.thickness) for layer in scenario.skin]
-        skin = build_skin_mesh(comm, layers, scenario.donor.thickness, scenario.geometry.to_geometry())
+        try:
+            skin = build_skin_mesh(comm, layers, scenario.donor.thickness, scenario.geometry.to_geometry())
+        except (RuntimeError, ValueError) as err:  # raised alike on every rank
+            _say(comm, f"error: {config}: geometry: {err}", err=True)
+            raise typer.Exit(2)
         write_mesh(skin, stage)
         cells = comm.allreduce(skin.mesh.topology.index_map(skin.mesh.topology.dim).size_local)
         _say(comm, f"{scenario.geometry.kind} mesh: {cells} cells; regions "

@@ -83,7 +83,8 @@ def staged_directory(out: Path, overwrite: bool = False, marker: tuple[str, ...]
         if not keep:
             shutil.rmtree(stage, ignore_errors=True)
         raise
-    (stage / CHECKPOINT).unlink(missing_ok=True)
+    for leftover in stage.glob(CHECKPOINT + "*"):  # the checkpoint and any half-written one
+        leftover.unlink()
     if out.exists():
         shutil.rmtree(out)
     stage.rename(out)

@@ -120,11 +120,12 @@ class Diagnostics:
             v = values[mask][0] if mask.any() else -np.inf
             return self.comm.allreduce(v, op=MPI.MAX)
 
-        mu_top = pick(np.isclose(depth, top, atol=tol), mu[ion]) if ion is not None else np.nan
-        mu_bottom = pick(np.isclose(depth, bottom, atol=tol), mu[ion]) if ion is not None else np.nan
-        surface = np.isclose(depth, 0.0, atol=tol) & (lay == 0)
+        axis = m.vertex_lateral() <= 1e-12  # on a patch: the anode's centre line
+        mu_top = pick(np.isclose(depth, top, atol=tol) & axis, mu[ion]) if ion is not None else np.nan
+        mu_bottom = pick(np.isclose(depth, bottom, atol=tol) & axis, mu[ion]) if ion is not None else np.nan
+        surface = np.isclose(depth, 0.0, atol=tol) & (lay == 0) & axis
         psi_surface = pick(surface, psi)
-        psi_bottom = pick(np.isclose(depth, bottom, atol=tol), psi)
+        psi_bottom = pick(np.isclose(depth, bottom, atol=tol) & axis, psi)
         h = m.names.index("H+") if "H+" in m.names else None
         c_h = pick(surface, K[h] * np.exp(mu[h] - z[h] * psi)) if h is not None else np.nan
         return mu_top, mu_bottom, psi_surface, psi_bottom, c_h
@@ -173,11 +174,26 @@ def simulate(scenario, comm: MPI.Comm, progress: Callable[[float, float], None] 
     """
     if scenario.return_electrode is not None:
         checkpoint = None
+    if skin_mesh is not None and not (skin_mesh.geometry.kind == "column" or skin_mesh.geometry.laterally_uniform):
+        raise ValueError(f"a {skin_mesh.geometry.kind} mesh with a return electrode is not solved yet: "
+                         "only laterally uniform patches (the anode over the whole width) and columns are")
     if resume is not None:
-        record = _simulate(_with_flux(scenario, resume["flux"]), comm, progress, skin_mesh, None,
-                           checkpoint_every, resume)
-        if resume.get("warnings"):
-            record.warnings[:0] = resume["warnings"]
+        try:
+            record = _simulate(_with_flux(scenario, resume["flux"]), comm, progress, skin_mesh, checkpoint,
+                               checkpoint_every, resume, warnings=resume.get("warnings"))
+        except ChlorideExhausted:
+            raise
+        except SimulationError as err:
+            if not (resume["flux"] == "fitted" and scenario.numerics.flux == "auto"):
+                raise
+            # the uninterrupted run would have fallen back here too: redo it with the lumped flux
+            warning = (f"fitted flux failed ({err}); these results use the lumped flux, "
+                       "first order in the cell size: refine the stratum corneum to check them")
+            record = _simulate(_with_flux(scenario, "lumped"), comm, progress, skin_mesh, checkpoint,
+                               checkpoint_every, warnings=[warning])
+            record.warnings.append(warning)
+            return record
+        record.warnings.extend(resume.get("warnings", []))
         return record
     record = _simulate_column(scenario, comm, progress, skin_mesh, checkpoint, checkpoint_every)
     if scenario.return_electrode is not None:

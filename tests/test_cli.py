@@ -174,3 +174,14 @@ def test_an_interrupted_run_resumes_to_the_same_answer(tmp_path):
     # nothing to resume now: one clear line, exit 2
     again = _run(["run", config, "--out", "other", "--resume"], tmp_path)
     assert again.returncode == 2 and "no interrupted run" in again.stderr
+
+
+def test_an_out_that_cannot_be_created_is_one_line(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    proc = _run(["mesh", str(_with_geometry(tmp_path)), "--out", "afile/m"], tmp_path)
+    assert proc.returncode == 2 and proc.stderr.startswith("error: --out:") and "Traceback" not in proc.stderr
+
+
+def test_a_mesh_too_large_is_refused_before_meshing(tmp_path):
+    proc = _run(["mesh", str(_with_geometry(tmp_path)), "--out", "m", "--max-cells", "100"], tmp_path)
+    assert proc.returncode == 2 and "--max-cells" in proc.stderr and not (tmp_path / "m").exists()

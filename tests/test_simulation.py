@@ -154,3 +154,33 @@ def test_a_resumed_run_gives_the_uninterrupted_answer():
     assert len(resumed.times) == len(whole.times)
     for key, values in whole.series.items():
         assert resumed.series[key] == pytest.approx(values, rel=1e-12, abs=1e-300, nan_ok=True), key
+
+
+@pytest.mark.slow
+def test_resume_keeps_checkpointing_and_the_auto_fallback():
+    """A state written while `auto` still tried the fitted flux resumes into the same fallback the
+    uninterrupted run took; a resumed run writes checkpoints of its own."""
+    scenario = _default_with(16, "auto")
+    states = []
+    whole = simulate(scenario, MPI.COMM_SELF, checkpoint=states.append, checkpoint_every=0.0)
+    assert whole.flux_discretization == "lumped"
+    fitted = [s for s in states if s["flux"] == "fitted"]
+    assert fitted
+    more = []
+    resumed = simulate(scenario, MPI.COMM_SELF, resume=fitted[-1], checkpoint=more.append, checkpoint_every=0.0)
+    assert resumed.flux_discretization == "lumped" and resumed.warnings == whole.warnings
+    assert resumed.series["delivered/lidocaine"][-1] == pytest.approx(whole.series["delivered/lidocaine"][-1], rel=1e-12)
+    assert more
+
+
+def test_a_patch_with_a_return_electrode_is_refused_for_now():
+    from iontosim.mesh.geometry import Geometry
+    from iontosim.mesh.skin_mesh import build_skin_mesh
+
+    scenario = _default_short()
+    layers = [(layer.name, layer.thickness) for layer in scenario.skin]
+    mesh = build_skin_mesh(MPI.COMM_SELF, layers, scenario.donor.thickness,
+                           Geometry(kind="planar", width=6e-3, anode_width=4e-3, return_gap=1e-3, return_width=2e-3,
+                                    resolution=0.25))
+    with pytest.raises(ValueError, match="not solved yet"):
+        simulate(scenario, MPI.COMM_SELF, skin_mesh=mesh)
