@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 import time
+from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Optional
@@ -97,25 +98,16 @@ def _in_staged_directory(comm, out: Path, overwrite: bool, body, marker=None, re
     if refusal is not None:
         _say(comm, f"error: --out: {refusal}", err=True)
         raise typer.Exit(2)
-    if comm.rank == 0:
-        staging = staged_directory(out, overwrite, marker, reuse)
-        try:
-            stage = staging.__enter__()
-        except OSError as err:  # cannot create it (a file in the way, permissions): every rank hears
-            comm.bcast(f"error: --out: {err}", root=0)
-            _say(comm, f"error: --out: {err}", err=True)
-            raise typer.Exit(2)
-        comm.bcast(stage, root=0)
-        try:
-            body(stage)
-        except BaseException:
-            if not staging.__exit__(*sys.exc_info()):
-                raise
-        else:
-            staging.__exit__(None, None, None)
-    else:
-        stage = comm.bcast(None, root=0)
+    with ExitStack() as stack:
+        stage = None
+        if comm.rank == 0:
+            try:
+                stage = stack.enter_context(staged_directory(out, overwrite, marker, reuse))
+            except OSError as err:  # cannot create it (a file in the way, permissions): every rank hears
+                stage = f"--out: {err}"
+        stage = comm.bcast(stage, root=0)
         if isinstance(stage, str):
+            _say(comm, f"error: {stage}", err=True)
             raise typer.Exit(2)
         body(stage)
 

@@ -41,13 +41,13 @@ class LayerData:
     partner_ratio: tuple[float, ...]  # c(partner form) / c(ionized form) at the layer's pH, per species
     partner_charge: tuple[float, ...]  # charge number of the partner (conjugate) form, per species
     retardation: tuple[float, ...]  # 1 / (1 - bound fraction): tissue amount per free amount, per species
+    kappa_over_mu: float  # m^2/(Pa s), electroosmotic coefficient (0 if uncharged)
+    buffer: tuple[float, float, float] = (0.0, 1.0, 0.0)  # immobile buffer: total [mol/m^3], Ka [mol/m^3], acid charge
 
     def buffer_charge(self, c_h: float) -> float:
         """Charge density [mol/m^3] of the layer's buffer at H+ concentration c_h (physics/water.py)."""
         total, ka, z_acid = self.buffer
         return water.buffer_charge(c_h, total, ka, z_acid)
-    kappa_over_mu: float  # m^2/(Pa s), electroosmotic coefficient (0 if uncharged)
-    buffer: tuple[float, float, float] = (0.0, 1.0, 0.0)  # immobile buffer: total [mol/m^3], Ka [mol/m^3], acid charge
 
     def charge_per_total(self, i: int) -> float:
         """Mean charge number of species i (both forms) at this layer's pH."""
@@ -200,12 +200,19 @@ class ColumnModel:
         self._cell_dofs = [self.W.sub(i).dofmap.list[:n_local].ravel() for i in range(self.ns + 1)]
         self.nodal_layer = lay = np.repeat(layer_of_cell, self.W.sub(0).dofmap.list.shape[1])
         L = self.layers
-        self._nodal_K = np.array([[layer.partition[i] for layer in L] for i in range(self.ns)])[:, lay]
-        self._nodal_z = np.array([[layer.charge[i] for layer in L] for i in range(self.ns)])[:, lay]
+
+        def nodal(attribute: str) -> np.ndarray:  # (species, node) array of a per-layer, per-species value
+            return np.array([getattr(layer, attribute) for layer in L]).T[:, lay]
+
+        self._nodal_K, self._nodal_z = nodal("partition"), nodal("charge")
+        self._nodal_rho, self._nodal_zp = nodal("partner_ratio"), nodal("partner_charge")
+        self.nodal_retardation = nodal("retardation")
         self._nodal_X = np.array([layer.fixed_charge for layer in L])[lay]
-        self._nodal_rho = np.array([[layer.partner_ratio[i] for layer in L] for i in range(self.ns)])[:, lay]
-        self._nodal_zp = np.array([[layer.partner_charge[i] for layer in L] for i in range(self.ns)])[:, lay]
-        self.nodal_retardation = np.array([[layer.retardation[i] for layer in L] for i in range(self.ns)])[:, lay]
+        geo = mesh.geometry
+        dofmap = geo.dofmaps[0] if hasattr(geo, "dofmaps") else geo.dofmap  # 0.11 / 0.10
+        x = geo.x[dofmap[:n_local].ravel(), : mesh.topology.dim]
+        self._depths = x[:, -1].copy()  # the last coordinate is the depth
+        self._lateral = np.max(np.abs(x[:, :-1]), axis=1, initial=0.0)
 
         def cellwise(values, name):
             f = fem.Function(dg0, name=name)
@@ -252,6 +259,15 @@ class ColumnModel:
     def held(self, i: int, free):
         """Free plus bound concentration of species i (per pore volume) from its free total."""
         return self.retardation[i] * free if i in self.retardation else free
+
+    def held_totals(self, c):
+        """What each species has in a unit of pore volume, from its ionized forms `c`: both forms,
+        bound drug, and for H+ the protons its buffers hold. Storage and reported amounts use it."""
+        held = [self.held(i, total) for i, total in enumerate(self.totals(c))]
+        if self.has_buffer:
+            h = self.names.index("H+")
+            held[h] = held[h] + water.bound_protons(c[h], *self.buffer_fields[:2])
+        return held
 
     def partner_charge(self, i: int) -> float:
         return self.layers[0].partner_charge[i]  # a property of the species, the same in every layer
@@ -316,7 +332,9 @@ class ColumnModel:
         # the fitted flux is 1D: on a larger mesh the lumped flux is used
         fitted = self.scenario.numerics.flux == "fitted" and self.mesh.topology.dim == 1
         self.flux_used = "fitted" if fitted else "lumped"
-        total, total_prev = self.totals(c), self.totals(c_prev)
+        total = self.totals(c)
+        held, held_prev = self.held_totals(c), self.held_totals(c_prev)
+        sink_rates, reaction_rates = self.sink_rates(c), self.reaction_rates(c)
         # Each transported form: (concentration, electrochemical potential, partition, charge, species).
         # A weak electrolyte's partner form (ionization.py) has c_p = rho c and potential
         # ln(c_p) + z_p psi = mu - (z - z_p) psi + ln(rho K): it moves by its own charge.
@@ -326,8 +344,7 @@ class ColumnModel:
             forms.append((rho * c[i], mu[i] - (self.charge[i] - zp) * psi, rho * self.partition[i], zp, i))
         F, F_fitted = 0, 0
         for i in range(self.ns):
-            F += transport.storage(self.held(i, total[i]), self.held(i, total_prev[i]), self.porosity, self.dt,
-                                   tests[i], dxv)
+            F += transport.storage(held[i], held_prev[i], self.porosity, self.dt, tests[i], dxv)
             if has_flow:
                 F += transport.convection(total[i], self.velocity, tests[i], dxv)
         for ci, mui, Ki, zi, i in forms:
@@ -335,23 +352,19 @@ class ColumnModel:
                 F_fitted += transport.fitted_electrodiffusion(mui, psi, Ki, zi, self.diffusivity[i], tests[i], dxm)
             else:
                 F += transport.electrodiffusion(ci, mui, self.diffusivity[i], tests[i], dxv)
-        for i, rate in enumerate(self.sink_rates(c)):
+        for i, rate in enumerate(sink_rates):
             if rate is not None:
                 F += rate * tests[i] * dxv
         fixed = self.fixed
         if self.has_buffer:
-            h = self.names.index("H+")
-            total_b, ka, z_acid = self.buffer_fields
-            F += transport.storage(water.bound_protons(c[h], total_b, ka), water.bound_protons(c_prev[h], total_b, ka),
-                                   self.porosity, self.dt, tests[h], dxv)
-            fixed = fixed + water.buffer_charge(c[h], total_b, ka, z_acid)
+            fixed = fixed + water.buffer_charge(c[self.names.index("H+")], *self.buffer_fields)
         # bound drug is immobile but keeps its charge: it acts as extra fixed charge
         for ci, _, _, zi, i in forms:
             if i in self.retardation:
                 fixed = fixed + (self.retardation[i] - 1.0) * zi * ci
         F += electroneutrality.residual([f[0] for f in forms], [f[3] for f in forms], fixed,
                                         tests[self.ns], dxv)
-        for i, rate in enumerate(self.reaction_rates(c)):
+        for i, rate in enumerate(reaction_rates):
             if rate is not None:
                 F += self.porosity * rate * tests[i] * dxv
         F += electrodes.boundary_terms(self.scenario.donor.electrode, self.current_density,
@@ -366,18 +379,12 @@ class ColumnModel:
         # Diagnostics: per-cell amounts and sinks (DG0 vectors), per-cell EO drive.
         V = fem.functionspace(self.mesh, ("DG", 0, (self.ns,)))
         w = ufl.TestFunction(V)
-        held = [self.held(i, total[i]) for i in range(self.ns)]
-        if self.has_buffer:  # the buffers' protons count as H+ held in the layer
-            h = self.names.index("H+")
-            held[h] = held[h] + water.bound_protons(c[h], *self.buffer_fields[:2])
         amount = sum(self.porosity * held[i] * w[i] for i in range(self.ns)) * dxv
         self.amount_form = fem.form(amount)
-        rates = self.sink_rates(c)
-        sinks = [rates[i] * w[i] for i in range(self.ns) if rates[i] is not None]
+        sinks = [rate * w[i] for i, rate in enumerate(sink_rates) if rate is not None]
         self.sink_form = fem.form(sum(sinks) * dxv) if sinks else None
-        reactions = self.reaction_rates(c)
-        self.reaction_form = (fem.form(sum(self.porosity * r * w[i] for i, r in enumerate(reactions) if r is not None) * dxv)
-                              if self.has_water else None)
+        reactions = [self.porosity * rate * w[i] for i, rate in enumerate(reaction_rates) if rate is not None]
+        self.reaction_form = fem.form(sum(reactions) * dxv) if reactions else None
         # Protons held by weak electrolytes (the base's ionized form, the acid's partner form):
         # their change beyond transport is what the layers' buffers took up (simulation.py).
         protons = [self.held(i, c[i] if self.species[i].acid_base == "base" else self.partner_ratio[i] * c[i])
@@ -478,18 +485,12 @@ class ColumnModel:
         return K * np.exp(mu - z * psi) * (1.0 + self._nodal_rho)
 
     def vertex_depths(self) -> np.ndarray:
-        n_local = len(self.layer_of_cell)
-        geo = self.mesh.geometry
-        dofmap = geo.dofmaps[0] if hasattr(geo, "dofmaps") else geo.dofmap  # 0.11 / 0.10
-        return geo.x[dofmap[:n_local].ravel(), self.mesh.topology.dim - 1]
+        """Depth of every (owned cell, vertex)."""
+        return self._depths
 
     def vertex_lateral(self) -> np.ndarray:
         """Largest lateral coordinate magnitude of every (owned cell, vertex); zeros on the column."""
-        n_local = len(self.layer_of_cell)
-        geo = self.mesh.geometry
-        dofmap = geo.dofmaps[0] if hasattr(geo, "dofmaps") else geo.dofmap
-        x = geo.x[dofmap[:n_local].ravel(), : self.mesh.topology.dim - 1]
-        return np.max(np.abs(x), axis=1, initial=0.0)
+        return self._lateral
 
     MAX_RISE = 10.0  # largest rise of ln(c) in one Newton update
     MAX_DROP = 5.0  # largest fall of ln(c) in one Newton update

@@ -177,25 +177,7 @@ def simulate(scenario, comm: MPI.Comm, progress: Callable[[float, float], None] 
     if skin_mesh is not None and not (skin_mesh.geometry.kind == "column" or skin_mesh.geometry.laterally_uniform):
         raise ValueError(f"a {skin_mesh.geometry.kind} mesh with a return electrode is not solved yet: "
                          "only laterally uniform patches (the anode over the whole width) and columns are")
-    if resume is not None:
-        try:
-            record = _simulate(_with_flux(scenario, resume["flux"]), comm, progress, skin_mesh, checkpoint,
-                               checkpoint_every, resume, warnings=resume.get("warnings"))
-        except ChlorideExhausted:
-            raise
-        except SimulationError as err:
-            if not (resume["flux"] == "fitted" and scenario.numerics.flux == "auto"):
-                raise
-            # the uninterrupted run would have fallen back here too: redo it with the lumped flux
-            warning = (f"fitted flux failed ({err}); these results use the lumped flux, "
-                       "first order in the cell size: refine the stratum corneum to check them")
-            record = _simulate(_with_flux(scenario, "lumped"), comm, progress, skin_mesh, checkpoint,
-                               checkpoint_every, warnings=[warning])
-            record.warnings.append(warning)
-            return record
-        record.warnings.extend(resume.get("warnings", []))
-        return record
-    record = _simulate_column(scenario, comm, progress, skin_mesh, checkpoint, checkpoint_every)
+    record = _simulate_column(scenario, comm, progress, skin_mesh, checkpoint, checkpoint_every, resume)
     if scenario.return_electrode is not None:
         record.return_record = _simulate_column(_return_column(scenario), comm, progress)
     return record
@@ -207,29 +189,33 @@ def _return_column(scenario):
     pad = scenario.return_electrode
     opposite = "cathode" if scenario.donor.polarity == "anode" else "anode"
     scale = scenario.donor.area / pad.area
-    protocol = [step.model_copy(update={"current_density": step.current_density * scale,
-                                        "current": None if step.current is None else step.current})
-                for step in scenario.protocol]
+    protocol = [step.model_copy(update={"current_density": step.current_density * scale}) for step in scenario.protocol]
     return scenario.model_copy(update={
         "name": f"{scenario.name} (return electrode)", "return_electrode": None, "protocol": protocol,
         "donor": pad.model_copy(update={"polarity": opposite})})
 
 
 def _simulate_column(scenario, comm: MPI.Comm, progress, skin_mesh=None, checkpoint=None,
-                     checkpoint_every: float = 600.0) -> RunRecord:
-    if scenario.numerics.flux != "auto":
-        return _simulate(scenario, comm, progress, skin_mesh, checkpoint, checkpoint_every)
+                     checkpoint_every: float = 600.0, resume: dict | None = None) -> RunRecord:
+    """One column (or patch), with the `auto` flux's fallback; a resumed run takes the flux it was
+    checkpointed with, and falls back as the uninterrupted run would have."""
+    run = {"comm": comm, "progress": progress, "skin_mesh": skin_mesh, "checkpoint": checkpoint,
+           "checkpoint_every": checkpoint_every}
+    if resume is not None:
+        first = resume["flux"]
+        run["warnings"] = resume["warnings"]
+    else:
+        first = "fitted" if scenario.numerics.flux == "auto" else scenario.numerics.flux
     try:
-        return _simulate(_with_flux(scenario, "fitted"), comm, progress, skin_mesh, checkpoint, checkpoint_every)
+        return _simulate(_with_flux(scenario, first), resume=resume, **run)
     except ChlorideExhausted:
         raise
     except SimulationError as err:
+        if not (first == "fitted" and scenario.numerics.flux == "auto"):
+            raise
         warning = (f"fitted flux failed ({err}); these results use the lumped flux, "
                    "first order in the cell size: refine the stratum corneum to check them")
-        record = _simulate(_with_flux(scenario, "lumped"), comm, progress, skin_mesh, checkpoint, checkpoint_every,
-                           warnings=[warning])
-        record.warnings.append(warning)
-        return record
+        return _simulate(_with_flux(scenario, "lumped"), **(run | {"warnings": [warning]}))
 
 
 def _with_flux(scenario, flux: str):
@@ -238,6 +224,8 @@ def _with_flux(scenario, flux: str):
 
 def _simulate(scenario, comm: MPI.Comm, progress, skin_mesh=None, checkpoint=None, checkpoint_every: float = 600.0,
               resume: dict | None = None, warnings: list[str] | None = None) -> RunRecord:
+    """One run of one column; `warnings` (e.g. why this flux) end up in the record after the
+    protocol's notes."""
     model = ColumnModel(scenario, comm, skin_mesh)
     bcs = model.boundary_conditions()
     model.initial_state()
@@ -405,7 +393,7 @@ def _simulate(scenario, comm: MPI.Comm, progress, skin_mesh=None, checkpoint=Non
         times=np.asarray(rows.pop("time")), series={k: np.asarray(v) for k, v in rows.items()},
         profiles=[p for p in profiles if p is not None], protocol_end=t_end,
         current_on_intervals=schedule.on_intervals(), applied_charge=schedule.charge(),
-        flux_discretization=model.flux_used, warnings=list(schedule.notes),
+        flux_discretization=model.flux_used, warnings=list(schedule.notes) + list(warnings or []),
         current_density_limit=scenario.safety.max_current_density,
         voltage_limit=scenario.safety.device_voltage_limit, stated_dose=scenario.safety.stated_dose,
         skin_pH_range=tuple(scenario.safety.skin_pH_range), weak_electrolytes=[names[i] for i in model.weak])
