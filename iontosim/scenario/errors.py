@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class ScenarioError(ValueError):
     """A problem in a scenario, located by a dotted field path.
@@ -33,3 +35,21 @@ def join_path(*parts: str | int) -> str:
         elif part != "":
             out = f"{out}.{part}" if out else str(part)
     return out
+
+
+def from_validation(err: dict, path: str, allowed: Sequence[str] = ()) -> ScenarioError:
+    """The ScenarioError for one pydantic error `err` (from ValidationError.errors()) located at
+    `path`; `allowed` lists the fields of the model an unknown field was found in."""
+    inner = (err.get("ctx") or {}).get("error")
+    if isinstance(inner, ScenarioError):
+        if inner.field:
+            path = f"{path}{inner.field}" if not path or inner.field.startswith("[") else f"{path}.{inner.field}"
+        return ScenarioError(path, inner.reason)
+    if isinstance(inner, Exception):
+        return ScenarioError(path, str(inner))
+    if err["type"] == "missing":
+        return ScenarioError(path, "required field is missing")
+    if err["type"] == "extra_forbidden":
+        listed = f"; allowed: {', '.join(allowed)}" if allowed else ""
+        return ScenarioError(path, f"unknown field {err['loc'][-1]!r}{listed}")
+    return ScenarioError(path, f"{err['msg']} (got {err.get('input')!r})")

@@ -11,7 +11,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from . import provenance as prov
-from .errors import ScenarioError, join_path
+from .errors import ScenarioError, from_validation, join_path
 from .species_definitions import register
 from .schema import Scenario, Step, expand_protocol
 
@@ -106,22 +106,9 @@ def _to_scenario_error(exc: ValidationError, plain: dict, origins: list[str]) ->
     if loc[:2] == ["interstitial_fluid", "concentrations"] and "concentrations" not in (
             plain.get("interstitial_fluid") or {}):
         del loc[1]
-    path = join_path(*loc)
-    inner = (err.get("ctx") or {}).get("error")
-    if isinstance(inner, ScenarioError):
-        if inner.field:
-            path = f"{path}{inner.field}" if not path or inner.field.startswith("[") else f"{path}.{inner.field}"
-        reason = inner.reason
-    elif isinstance(inner, Exception):
-        reason = str(inner)
-    elif err["type"] == "missing":
-        reason = "required field is missing"
-    elif err["type"] == "extra_forbidden":
-        allowed = _allowed_fields(loc[:-1])
-        reason = f"unknown field {loc[-1]!r}" + (f"; allowed: {', '.join(allowed)}" if allowed else "")
-    else:
-        reason = f"{err['msg']} (got {err.get('input')!r})"
-    return ScenarioError(_original_path(path, origins) or FILE, reason)
+    allowed = _allowed_fields(loc[:-1]) if err["type"] == "extra_forbidden" else []
+    located = from_validation(err, join_path(*loc), allowed)
+    return ScenarioError(_original_path(located.field, origins) or FILE, located.reason)
 
 
 def _allowed_fields(loc: list) -> list[str]:

@@ -29,7 +29,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, PrivateAttr, Valida
 
 from ..library.species import LIBRARY, Species, get_species
 from . import provenance as prov
-from .errors import ScenarioError, join_path
+from .errors import ScenarioError, from_validation, join_path
 from .quantities import quantity
 
 PATH = "species_definitions"
@@ -209,16 +209,4 @@ def _species_source(text: str) -> str:
 def _scenario_error(exc: ValidationError, where: str) -> ScenarioError:
     """The first pydantic error as a ScenarioError at ``where`` + its location (as the loader reports it)."""
     err = exc.errors(include_url=False)[0]
-    loc = [part for part in err["loc"]]
-    path = join_path(where, *loc)
-    inner = (err.get("ctx") or {}).get("error")
-    if isinstance(inner, ScenarioError):
-        return ScenarioError(join_path(path, inner.field) if inner.field else path, inner.reason)
-    if isinstance(inner, Exception):
-        return ScenarioError(path, str(inner))
-    if err["type"] == "extra_forbidden":
-        allowed = ", ".join(SpeciesDefinition.model_fields)
-        return ScenarioError(path, f"unknown field {loc[-1]!r}; allowed: {allowed}")
-    if err["type"] == "missing":
-        return ScenarioError(path, "required field is missing")
-    return ScenarioError(path, f"{err['msg']} (got {err.get('input')!r})")
+    return from_validation(err, join_path(where, *err["loc"]), list(SpeciesDefinition.model_fields))
