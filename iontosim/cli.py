@@ -39,8 +39,12 @@ def run(
     progress: Annotated[bool, typer.Option(help="Show a progress bar")] = True,
     checkpoint_every: Annotated[float, typer.Option(help="Minutes of wall time between restart checkpoints (0: every step)")] = 10.0,
     resume: Annotated[bool, typer.Option(help="Continue the interrupted run of --out from its last checkpoint")] = False,
+    max_cells: Annotated[int, typer.Option(help="Refuse 2D/3D meshes with more cells than this")] = 2_000_000,
 ) -> None:
-    """Solve one scenario and write its run directory (config, results.h5, summary.json, plots)."""
+    """Solve one scenario and write its run directory (config, results.h5, summary.json, plots).
+
+    A scenario with a 2D/3D geometry section is solved on its mesh, and the run directory also
+    holds the fields at outputs.profile_times (fields.bp for ParaView) and their pictures."""
     from iontosim.scenario.errors import ScenarioError
     from iontosim.scenario.load import load_scenario
 
@@ -56,6 +60,14 @@ def run(
             _say(comm, "error: --resume needs the --out of the interrupted run", err=True)
             raise typer.Exit(2)
         out = Path("runs") / f"{scenario.name}-{datetime.now():%Y%m%d-%H%M%S}"
+    if _on_mesh(scenario):
+        from iontosim.mesh.of_scenario import mesh_cell_count
+
+        cells = mesh_cell_count(scenario)
+        if cells > max_cells:
+            _say(comm, f"error: {config}: geometry: the mesh would have {cells} cells, more than --max-cells "
+                       f"{max_cells}; lower geometry.resolution or the width", err=True)
+            raise typer.Exit(2)
     reuse = _resume_stage(comm, out) if resume else None
     restart = {"checkpoint_every": 60.0 * checkpoint_every, "reuse": reuse}
     try:
@@ -116,10 +128,47 @@ class _Failed(Exception):
     pass
 
 
+def _on_mesh(scenario) -> bool:
+    """Whether the scenario is solved on a 2D/3D mesh (a column geometry is the 1D solver's)."""
+    return scenario.geometry is not None and scenario.geometry.kind != "column"
+
+
+class _FieldOutput:
+    """Writes the fields at each profile time (fields.bp) and, at the last one, their pictures."""
+
+    def __init__(self, scenario, stage: Path):
+        self.stage, self.scenario = stage, scenario
+        self.last = max(scenario.outputs.profile_times, default=None)
+        self.writer = None
+
+    def __call__(self, model, t: float) -> None:
+        from iontosim.output import fields
+
+        if self.writer is None:
+            # a resumed run keeps the fields written before the interruption and starts a file of its own
+            name = None
+            if model.comm.rank == 0:
+                taken = {p.name for p in self.stage.glob("fields*.bp")}
+                name = next(n for n in ("fields.bp", *(f"fields.resumed{k}.bp" for k in range(1, 1000)))
+                            if n not in taken)
+            self.writer = fields.FieldWriter(model, self.stage / model.comm.bcast(name, root=0), format="vtx")
+        self.writer.write(t)
+        if self.last is not None and abs(t - self.last) <= 1e-9 * max(1.0, self.last):
+            fields.plot_fields(model, self.stage / "fields.png", self.scenario.drug)
+            positions, values = fields.surface_current_density(model)
+            fields.plot_surface_current(positions, values, self.stage / "surface_current.png",
+                                        limit=self.scenario.safety.max_current_density, model=model)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
 def _run_and_write(scenario, comm, stage: Path | None, show_progress: bool, restart: dict | None = None) -> None:
     from iontosim.output import metrics, plots, results
     from iontosim.output.safety import safety_report
     from iontosim.rundir import software_versions, write_json, write_yaml
+    from iontosim.mesh.skin_mesh import MeshError
     from iontosim.simulation import SimulationError, simulate
 
     writer = comm.rank == 0  # rank 0 writes the run directory; every rank computes
@@ -132,9 +181,17 @@ def _run_and_write(scenario, comm, stage: Path | None, show_progress: bool, rest
         write_yaml(stage / "config.resolved.yaml", scenario.resolved_dict())
         write_json(stage / "versions.json", software_versions(comm.size))
     started = time.perf_counter()
+    field_output = None
     try:
+        if _on_mesh(scenario):
+            from iontosim.mesh.of_scenario import scenario_mesh
+
+            kwargs["skin_mesh"] = scenario_mesh(scenario, comm)
+            kwargs["fields"] = field_output = _FieldOutput(scenario, stage)
         record = _with_progress(scenario, comm, show_progress and comm.rank == 0, simulate, **kwargs)
-    except (SimulationError, ValueError) as err:
+        if field_output is not None:
+            field_output.close()
+    except (SimulationError, ValueError, MeshError) as err:
         # every rank fails alike; rank 0 owns the staging folder, which is then removed
         raise _Failed(f"{scenario.name}: {err}") from err
     except Exception:
@@ -156,7 +213,8 @@ def _run_and_write(scenario, comm, stage: Path | None, show_progress: bool, rest
     summary["mpi_ranks"] = comm.size
     summary["flux_discretization"] = record.flux_discretization
     summary["safety"] = safety_report(record)
-    summary["warnings"] = list(record.warnings) + summary["safety"]["warnings"]
+    summary["warnings"] = (list(record.warnings) + summary["safety"]["warnings"]
+                           + metrics.domain_warnings(record, summary))
     if record.return_record is not None:
         ret = record.return_record
         results.write_results(stage / "return_electrode.h5", ret)
@@ -196,6 +254,7 @@ def _load_checkpoint(scenario, comm, stage: Path) -> dict:
     import pickle
 
     from iontosim.rundir import CHECKPOINT
+    from iontosim.simulation import CHECKPOINT_VERSION
 
     problem, data = None, None
     if comm.rank == 0:
@@ -204,6 +263,8 @@ def _load_checkpoint(scenario, comm, stage: Path) -> dict:
                 data = pickle.load(f)
             if data["ranks"] != comm.size:
                 problem = f"the checkpoint was written on {data['ranks']} rank(s); resume on as many"
+            elif data["states"][0].get("version") != CHECKPOINT_VERSION:
+                problem = "the checkpoint was written by another version of iontosim; run again without --resume"
             elif data["config"] != scenario.resolved_dict():
                 problem = "the checkpoint is of another scenario (config.resolved.yaml differs)"
         except Exception as err:  # unreadable: say so on every rank rather than stop rank 0 alone
@@ -233,6 +294,11 @@ def _print_summary(summary: dict) -> None:
             "mean_drug_transport_number", "penetration_depth_um", "depth_90pct_tissue_dose_um",
             "peak_voltage_V", "skin_resistance_kohm_cm2", "peak_plasma_concentration_ng_per_mL",
             "mass_balance_relative_error", "charge_balance_relative_error", "wall_time_s"]
+    patch = summary.get("patch", {})
+    for key in ("appendage_current_fraction", "appendage_drug_fraction"):
+        if patch.get(key) is not None:
+            keys.append(key)
+            summary = summary | {key: patch[key]}
     for warning in summary.get("warnings", []):
         typer.echo(f"warning: {warning}", err=True)
     width = max(len(k) for k in keys)
@@ -261,6 +327,10 @@ def _print_safety(safety: dict) -> None:
     typer.echo(f"  charge           {dose}")
     typer.echo(f"  voltage          {safety['peak_voltage_V']:.3g} V peak, device limit "
                f"{safety['device_voltage_limit_V']:.3g}: {verdict(safety['voltage_ok'])}")
+    if "local_current_density_ok" in safety:
+        where = ", ".join(f"{x:.3g}" for x in safety["peak_local_current_density_position_mm"])
+        typer.echo(f"  local peak       {safety['peak_local_current_density_mA_per_cm2']:.3g} mA/cm^2 at ({where}) mm: "
+                   f"{verdict(safety['local_current_density_ok'])}")
     if "skin_pH_ok" in safety:
         low, high = safety["skin_pH_range"]
         typer.echo(f"  skin-surface pH  {safety['skin_surface_pH_min']:.2f} to {safety['skin_surface_pH_max']:.2f}, "
@@ -288,7 +358,11 @@ def mesh(
         _say(comm, f"error: {config}: {err}", err=True)
         raise typer.Exit(2)
     layers = [(layer.name, layer.thickness) for layer in scenario.skin]
-    cells = scenario.geometry.to_geometry().cell_count(layers, scenario.donor.thickness)
+    geometry = scenario.geometry.to_geometry()
+    # the return electrode's pad is meshed where the patch puts that electrode on the skin
+    return_thickness = (scenario.return_electrode.thickness
+                        if scenario.return_electrode is not None and geometry.has_return_electrode else 0.0)
+    cells = geometry.cell_count(layers, scenario.donor.thickness, return_thickness)
     if cells > max_cells:
         _say(comm, f"error: {config}: geometry: the mesh would have {cells} cells, more than --max-cells "
                    f"{max_cells}; lower geometry.resolution or the width", err=True)
@@ -298,7 +372,7 @@ def mesh(
         from iontosim.mesh.skin_mesh import build_skin_mesh, write_mesh
 
         try:
-            skin = build_skin_mesh(comm, layers, scenario.donor.thickness, scenario.geometry.to_geometry())
+            skin = build_skin_mesh(comm, layers, scenario.donor.thickness, geometry, return_thickness)
         except (RuntimeError, ValueError) as err:  # raised alike on every rank
             _say(comm, f"error: {config}: geometry: {err}", err=True)
             raise typer.Exit(2)

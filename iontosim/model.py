@@ -16,6 +16,7 @@ import numpy as np
 from iontosim._fenics import MPI, dolfinx, ufl
 from iontosim.library.species import Species
 from iontosim.mesh.column import DEEP, ELECTRODE, LayerGeometry, build_column
+from iontosim.mesh.skin_mesh import RETURN
 from iontosim.physics import clearance, electrodes, electroneutrality, electroosmosis, ionization, transport, water
 from iontosim.physics.constants import thermal_voltage
 from iontosim.physics.fixed_charge import fixed_charge
@@ -57,10 +58,10 @@ class LayerData:
 
 class ColumnModel:
     """Layered skin under a donor gel, built on communicator `comm`: the 1D column under the anode,
-    or a given mesh (`skin_mesh`, iontosim.mesh.skin_mesh) with the same tags. On a mesh of more
-    than one dimension the flux is the lumped one (the fitted flux is 1D), quantities per area are
-    per area of the anode, and electroosmosis is the column's uniform flow (laterally uniform
-    patches only)."""
+    or a given mesh (`skin_mesh`, iontosim.mesh.skin_mesh) with the same tags, which may add a
+    return electrode's pad and appendage channels. On a mesh of more than one dimension the flux
+    is the lumped one (the fitted flux is 1D), quantities per area are per area of the anode, and
+    electroosmosis is a Darcy solve where the patch is not laterally uniform."""
 
     def __init__(self, scenario, comm: MPI.Comm, skin_mesh=None):
         self._given_mesh = skin_mesh
@@ -102,40 +103,85 @@ class ColumnModel:
         rho = layer.partner_ratio[i]
         return 1.0 / (1.0 + rho) if self.species[i].acid_base == "base" else rho / (1.0 + rho)
 
+    def region_names(self) -> list[str]:
+        """Name of each region, by cell tag: "donor", the skin layers top first, then on a mesh that
+        has them "return_electrode" (the return pad) and "appendages" (channels through the top layer)."""
+        if self._given_mesh is None:
+            return ["donor"] + [layer.name for layer in self.scenario.skin]
+        regions = self._given_mesh.regions
+        if sorted(regions) != list(range(len(regions))):
+            raise ValueError(f"mesh region tags must be 0..{len(regions) - 1}, got {sorted(regions)}")
+        return [regions[tag] for tag in range(len(regions))]
+
     def _resolve_layers(self) -> list[LayerData]:
+        """Coefficients of every region, indexed by cell tag."""
         sc = self.scenario
+        skin = {layer.name: layer for layer in sc.skin}
+        names = self.region_names()
+        if names[: len(sc.skin) + 1] != ["donor"] + list(skin):
+            raise ValueError("the mesh's regions do not match the scenario's donor and skin layers: "
+                             f"{names} against {['donor'] + list(skin)}")
+        resolved = []
+        for name in names:
+            if name == "donor":
+                resolved.append(self._pad_layer(sc.donor, name))
+            elif name == "return_electrode":
+                if sc.return_electrode is None:
+                    raise ValueError("the mesh has a return-electrode pad: the scenario needs a return_electrode section")
+                resolved.append(self._pad_layer(sc.return_electrode, name))
+            elif name == "appendages":
+                resolved.append(self._skin_layer(sc.appendage_layer()))
+            else:
+                resolved.append(self._skin_layer(skin[name]))
+        return resolved
+
+    def _pad_layer(self, pad, name: str) -> LayerData:
+        """An electrode's gel pad: free solution at its pH, no fixed charge, no clearance."""
+        d_aq = [sp.diffusivity(self.temperature) for sp in self.species]
+        return LayerData(
+            name=name, thickness=pad.thickness, pH=pad.pH, porosity=1.0, fixed_charge=0.0,
+            clearance_rate=0.0, partition=tuple(1.0 for _ in self.species),
+            diffusivity=tuple(pad.diffusivity_factor * d for d in d_aq),
+            **self._acid_base_tuples(pad.pH), retardation=tuple(1.0 for _ in self.species), kappa_over_mu=0.0,
+            buffer=self._buffer(pad.buffer))
+
+    def _skin_layer(self, layer) -> LayerData:
         T = self.temperature
         d_aq = [sp.diffusivity(T) for sp in self.species]
-        donor = sc.donor
-        layers = [LayerData(
-            name="donor", thickness=donor.thickness, pH=donor.pH, porosity=1.0, fixed_charge=0.0,
-            clearance_rate=0.0, partition=tuple(1.0 for _ in self.species),
-            diffusivity=tuple(donor.diffusivity_factor * d for d in d_aq),
-            **self._acid_base_tuples(donor.pH), retardation=tuple(1.0 for _ in self.species), kappa_over_mu=0.0,
-            buffer=self._buffer(donor.buffer))]
-        definitions = [sc.definition_of(n) for n in self.names]  # user species carry partition and binding
-        eo = sc.electroosmosis
-        for layer in sc.skin:
-            hindrance = [1.0] * self.ns
-            if layer.pore_radius is not None:
-                hindrance = [transport.renkin_hindrance(
-                    transport.stokes_radius(d, T, WATER_VISCOSITY_37C), layer.pore_radius) for d in d_aq]
-            x = 0.0
-            kappa = 0.0
-            if layer.fixed_charge is not None:
-                fc = layer.fixed_charge
-                x = fixed_charge(layer.pH, fc.isoelectric_point, fc.charge_at_reference_pH, fc.reference_pH)
-                if eo is not None:
-                    kappa = self._calibrate_electroosmosis(layer, hindrance, d_aq)
-            layers.append(LayerData(
-                name=layer.name, thickness=layer.thickness, pH=layer.pH, porosity=layer.porosity,
-                fixed_charge=x, clearance_rate=layer.clearance_rate,
-                partition=tuple(layer.partition_of(n, d.partition if d else 1.0) for n, d in zip(self.names, definitions)),
-                retardation=tuple(1.0 / (1.0 - d.binding) if d else 1.0 for d in definitions),
-                buffer=self._buffer(layer.buffer),
-                diffusivity=tuple(layer.diffusivity_factor * h * d for h, d in zip(hindrance, d_aq)),
-                **self._acid_base_tuples(layer.pH), kappa_over_mu=kappa))
-        return layers
+        definitions = [self.scenario.definition_of(n) for n in self.names]  # user species carry partition and binding
+        hindrance = [1.0] * self.ns
+        if layer.pore_radius is not None:
+            hindrance = [transport.renkin_hindrance(
+                transport.stokes_radius(d, T, WATER_VISCOSITY_37C), layer.pore_radius) for d in d_aq]
+        x = 0.0
+        kappa = 0.0
+        if layer.fixed_charge is not None:
+            fc = layer.fixed_charge
+            x = fixed_charge(layer.pH, fc.isoelectric_point, fc.charge_at_reference_pH, fc.reference_pH)
+            if self.scenario.electroosmosis is not None:
+                kappa = self._calibrate_electroosmosis(layer, hindrance, d_aq)
+        return LayerData(
+            name=layer.name, thickness=layer.thickness, pH=layer.pH, porosity=layer.porosity,
+            fixed_charge=x, clearance_rate=layer.clearance_rate,
+            partition=tuple(layer.partition_of(n, d.partition if d else 1.0) for n, d in zip(self.names, definitions)),
+            retardation=tuple(1.0 / (1.0 - d.binding) if d else 1.0 for d in definitions),
+            buffer=self._buffer(layer.buffer),
+            diffusivity=tuple(layer.diffusivity_factor * h * d for h, d in zip(hindrance, d_aq)),
+            **self._acid_base_tuples(layer.pH), kappa_over_mu=kappa)
+
+    def region_tops(self) -> np.ndarray:
+        """Depth (m) of the top of each region, by cell tag: the pads' above the skin, the
+        appendage channels' at the skin surface."""
+        n = len(self.scenario.skin) + 1
+        tops = list(self.column.interfaces[:n])
+        for layer in self.layers[n:]:
+            tops.append(-layer.thickness if layer.name == "return_electrode" else 0.0)
+        return np.asarray(tops)
+
+    @property
+    def deepest(self) -> int:
+        """Index (cell tag) of the deepest skin layer, the one on the deep boundary."""
+        return len(self.scenario.skin)
 
     @staticmethod
     def _buffer(spec) -> tuple[float, float, float]:
@@ -213,6 +259,7 @@ class ColumnModel:
         x = geo.x[dofmap[:n_local].ravel(), : mesh.topology.dim]
         self._depths = x[:, -1].copy()  # the last coordinate is the depth
         self._lateral = np.max(np.abs(x[:, :-1]), axis=1, initial=0.0)
+        self._vertex_x = x[:, 0].copy()  # first lateral coordinate (the depth on the column)
 
         def cellwise(values, name):
             f = fem.Function(dg0, name=name)
@@ -243,8 +290,62 @@ class ColumnModel:
 
         self.dt = fem.Constant(mesh, 1e-3)
         self.current_density = fem.Constant(mesh, 0.0)  # A/m^2, positive: anodic (into the skin)
+        # on a patch with a return electrode: its current density, so that the two carry the same current
+        self.return_current_density = fem.Constant(mesh, 0.0)
         self.depth_axis = mesh.topology.dim - 1  # the last coordinate is the depth, positive into the skin
-        self.velocity = fem.Constant(mesh, np.zeros(mesh.geometry.dim))  # m/s, electroosmotic, into the skin
+        geometry = getattr(self.column, "geometry", None)
+        self.geometry = geometry
+        boundaries = getattr(self.column, "boundaries", {})
+        self.has_return = RETURN in boundaries and geometry is not None and not geometry.laterally_uniform
+        # Electroosmosis: the column's uniform flow where the patch is laterally uniform (exact
+        # there), a Darcy pressure solve where current spreads sideways or takes appendage
+        # channels (solver/darcy.py).
+        channels = geometry is not None and geometry.appendages is not None
+        self.flow_model = "darcy" if self.has_return or channels else "column"
+        if self.flow_model == "darcy":
+            self.velocity = fem.Function(fem.functionspace(mesh, ("DG", 0, (mesh.geometry.dim,))), name="velocity")
+        else:
+            self.velocity = fem.Constant(mesh, np.zeros(mesh.geometry.dim))  # m/s, electroosmotic, into the skin
+        # Axisymmetric patches integrate with 2 pi r, r taken at each cell's centroid (a DG0
+        # field): with a pointwise r, vertex quadrature would give the nodes on the axis no volume
+        # and their electroneutrality rows would vanish. For the rectangular cells of the mesher
+        # the centroid rule is exact for every cell's volume and every facet's area.
+        self.weight = None
+        if geometry is not None and geometry.kind == "axisymmetric":
+            self.weight = fem.Function(dg0, name="2_pi_r")
+            self.weight.interpolate(lambda x: 2.0 * np.pi * x[0])
+            self.weight.x.scatter_forward()
+        gdim = mesh.geometry.dim
+        centroid = fem.Function(fem.functionspace(mesh, ("DG", 0, (gdim,))))
+        centroid.interpolate(lambda x: x[:gdim])
+        #: lateral coordinates (m) of each owned cell's centroid, shape (cells, gdim - 1)
+        self.cell_lateral_coordinates = centroid.x.array.reshape(-1, gdim)[:n_local, :-1].copy()
+        # the top skin layer (the stratum corneum and the appendage channels through it), and
+        # its row of cells on the skin surface: where the current enters the skin
+        names = self.region_names()
+        appendage = names.index("appendages") if "appendages" in names else -1
+        self.appendage_cells = layer_of_cell == appendage
+        self.top_layer_cells = (layer_of_cell == 1) | self.appendage_cells
+        shallowest = np.abs(self._depths.reshape(n_local, -1)).min(axis=1)
+        self.surface_row_cells = self.top_layer_cells & (shallowest <= 1e-9 * self.layers[1].thickness)
+
+    def weighted(self, form):
+        """`form` with the patch's measure: 2 pi r dx on axisymmetric patches, itself otherwise."""
+        if self.weight is None:
+            return form
+        from ufl.algorithms.map_integrands import map_integrands
+
+        return map_integrands(lambda integrand: self.weight * integrand, form)
+
+    def _compiled(self, form):
+        return fem.form(self.weighted(form))
+
+    def set_current(self, current_density: float) -> None:
+        """Impose the donor electrode's current density [A/m^2, anodic positive]; a meshed return
+        electrode takes the same current back (its density scaled by the area ratio)."""
+        self.current_density.value = current_density
+        if self.has_return:
+            self.return_current_density.value = -current_density * self.anode_area / self.return_area
 
     # ------------------------------------------------------------------ forms
     def concentrations(self, u):
@@ -342,6 +443,7 @@ class ColumnModel:
         for i, rho in self.partner_ratio.items():
             zp = self.partner_charge(i)
             forms.append((rho * c[i], mu[i] - (self.charge[i] - zp) * psi, rho * self.partition[i], zp, i))
+        self.transported_forms = forms  # read by the field outputs (current density)
         F, F_fitted = 0, 0
         for i in range(self.ns):
             F += transport.storage(held[i], held_prev[i], self.porosity, self.dt, tests[i], dxv)
@@ -367,43 +469,107 @@ class ColumnModel:
         for i, rate in enumerate(reaction_rates):
             if rate is not None:
                 F += self.porosity * rate * tests[i] * dxv
-        F += electrodes.boundary_terms(self.scenario.donor.electrode, self.current_density,
-                                       {n: tests[i] for i, n in enumerate(self.names)}, ds(ELECTRODE))
+        by_name = {n: tests[i] for i, n in enumerate(self.names)}
+        F += electrodes.boundary_terms(self.scenario.donor.electrode, self.current_density, by_name, ds(ELECTRODE))
+        if self.has_return:
+            if self.scenario.return_electrode is None:
+                raise ValueError("the mesh has a return electrode: the scenario needs a return_electrode section")
+            F += electrodes.boundary_terms(self.scenario.return_electrode.electrode, self.return_current_density,
+                                           by_name, ds(RETURN))
         # The fitted (midpoint) flux is a form of its own, assembled after the lumped (vertex)
         # terms: compiled together, the Jacobian's lumped terms were evaluated at the midpoint
         # (found by a finite-difference check of the Jacobian).
         parts = [F, F_fitted] if fitted else [F]
-        self.residual = [fem.form(G) for G in parts]
-        self.jacobian = [fem.form(ufl.derivative(G, u)) for G in parts]
+        self.residual = [self._compiled(G) for G in parts]
+        self.jacobian = [self._compiled(ufl.derivative(G, u)) for G in parts]
 
         # Diagnostics: per-cell amounts and sinks (DG0 vectors), per-cell EO drive.
         V = fem.functionspace(self.mesh, ("DG", 0, (self.ns,)))
         w = ufl.TestFunction(V)
         amount = sum(self.porosity * held[i] * w[i] for i in range(self.ns)) * dxv
-        self.amount_form = fem.form(amount)
+        self.amount_form = self._compiled(amount)
         sinks = [rate * w[i] for i, rate in enumerate(sink_rates) if rate is not None]
-        self.sink_form = fem.form(sum(sinks) * dxv) if sinks else None
+        self.sink_form = self._compiled(sum(sinks) * dxv) if sinks else None
         reactions = [self.porosity * rate * w[i] for i, rate in enumerate(reaction_rates) if rate is not None]
-        self.reaction_form = fem.form(sum(reactions) * dxv) if reactions else None
+        self.reaction_form = self._compiled(sum(reactions) * dxv) if reactions else None
         # Protons held by weak electrolytes (the base's ionized form, the acid's partner form):
         # their change beyond transport is what the layers' buffers took up (simulation.py).
         protons = [self.held(i, c[i] if self.species[i].acid_base == "base" else self.partner_ratio[i] * c[i])
                    if i in self.partner_ratio else 0 for i in range(self.ns)]  # bound drug keeps its protons
-        self.proton_form = (fem.form(sum(self.porosity * protons[i] * w[i] for i in range(self.ns)) * dxv)
+        self.proton_form = (self._compiled(sum(self.porosity * protons[i] * w[i] for i in range(self.ns)) * dxv)
                             if self.partner_ratio else None)
         q = ufl.TestFunction(self.dg0)
-        self.drive_form = fem.form(self.fixed * psi.dx(self.depth_axis) * q * ufl.dx) if has_flow else None
+        self.drive_form = (self._compiled(self.fixed * psi.dx(self.depth_axis) * q * ufl.dx)
+                           if has_flow and self.flow_model == "column" else None)
         # quantities per area are per area of the anode (1 for the column's point electrode)
-        self.anode_area = self.comm.allreduce(
-            fem.assemble_scalar(fem.form(1.0 * ds(ELECTRODE))), op=MPI.SUM)
+        self.anode_area = self._area(ds(ELECTRODE))
+        self.return_area = self._area(ds(RETURN)) if self.has_return else 0.0
         self.has_flow = has_flow
+        self.darcy = self._darcy(psi) if has_flow and self.flow_model == "darcy" else None
+        if self.mesh.topology.dim > 1:  # the 1D column compiles none of these
+            self._build_patch_forms(mu, ds, dxv)
+
+    def _build_patch_forms(self, mu, ds, dxv) -> None:
+        q = ufl.TestFunction(self.dg0)
+        self.cell_volume_form = self._compiled(q * ufl.dx)  # per cell, m^3 (2 pi r weighted when axisymmetric)
+        # Electrode potentials: the mean electrochemical potential of each electrode's ion over it
+        e_ion = self.names.index(electrodes.POTENTIAL_ION[self.scenario.donor.electrode])
+        self.anode_potential_form = self._compiled(mu[e_ion] * ds(ELECTRODE))
+        self.return_potential_form = None
+        if self.has_return:
+            r_ion = self.names.index(electrodes.POTENTIAL_ION[self.scenario.return_electrode.electrode])
+            self.return_potential_form = self._compiled(mu[r_ion] * ds(RETURN))
+        # Current and drug flux across the top skin layer, per cell (depth components): where the
+        # current crosses the stratum corneum, and how much of it through appendages.
+        crossing = ufl.TestFunction(fem.functionspace(self.mesh, ("DG", 0, (2,))))
+        i_depth = self.current_density_vector()[self.depth_axis]
+        j_depth = self.flux_vectors()[self.drug_index][self.depth_axis]
+        self.crossing_form = self._compiled((i_depth * crossing[0] + j_depth * crossing[1]) * dxv)
+
+    def _area(self, measure) -> float:
+        return self.comm.allreduce(fem.assemble_scalar(self._compiled(1.0 * measure)), op=MPI.SUM)
+
+    def hydraulic_permeability(self) -> fem.Function:
+        """kappa/mu per cell [m^2/(Pa s)]: calibrated in charged layers; pads, uncharged layers and
+        open channels offer no hydraulic resistance (physics/electroosmosis.py)."""
+        charged = [layer.kappa_over_mu for layer in self.layers if layer.kappa_over_mu > 0]
+        open_k = electroosmosis.OPEN_PERMEABILITY_FACTOR * max(charged)
+        n_local = len(self.layer_of_cell)
+        k = fem.Function(self.dg0, name="hydraulic_permeability")
+        k.x.array[:n_local] = np.array([layer.kappa_over_mu or open_k for layer in self.layers])[self.layer_of_cell]
+        k.x.scatter_forward()
+        return k
+
+    def _darcy(self, psi):
+        from iontosim.solver.darcy import DarcyFlow
+
+        return DarcyFlow(self.velocity, self.hydraulic_permeability(), self.fixed, psi, self.thermal_voltage(),
+                         self.column.facet_tags, (ELECTRODE, RETURN, DEEP), self.weighted)
+
+    def _form_flux(self, c, mu, i):
+        """Flux density [mol/m^2/s] of one transported form of species i: -D c grad(mu) + c v."""
+        J = -self.diffusivity[i] * c * ufl.grad(mu)
+        return J + c * self.velocity if self.has_flow else J
+
+    def flux_vectors(self):
+        """Molar flux density J [mol/m^2/s] of each species (both forms)."""
+        fluxes = [0 for _ in range(self.ns)]
+        for ci, mui, _, _, i in self.transported_forms:
+            fluxes[i] = fluxes[i] + self._form_flux(ci, mui, i)
+        return fluxes
+
+    def current_density_vector(self):
+        """Current density [A/m^2]: F times the charge each transported form carries."""
+        from iontosim.physics.constants import FARADAY
+
+        return FARADAY * sum(zi * self._form_flux(ci, mui, i) for ci, mui, _, zi, i in self.transported_forms)
 
     # ------------------------------------------------------------------ boundary and initial data
     def body_fluid(self) -> np.ndarray:
         """Interstitial fluid [mol/m^3, ionized forms], balanced, with the drug at the floor."""
         sc = self.scenario
         return self._balanced(sc.interstitial_fluid.concentrations, sc.interstitial_fluid.balance_with,
-                              self.layers[-1])
+                              self.layers[self.deepest])
 
     def donor_fluid(self) -> np.ndarray:
         """Donor gel [mol/m^3, ionized forms] at its pH, balanced."""
@@ -433,7 +599,7 @@ class ColumnModel:
         fdim = self.mesh.topology.dim - 1
         deep = self.column.facet_tags.find(DEEP)
         body = self.body_fluid()
-        bottom = self.layers[-1]
+        bottom = self.layers[self.deepest]
         bcs = []
         self.deep_dofs = []  # per species: the Dirichlet dofs in the mixed numbering
         for i in range(self.ns):
@@ -448,17 +614,36 @@ class ColumnModel:
     def initial_state(self) -> None:
         """Donor gel at its composition over skin equilibrated with interstitial fluid; psi from electroneutrality."""
         donor, body = self.donor_fluid(), self.body_fluid()
-        surface = 1e-9 * self.scenario.donor.thickness
+        pad = self.return_fluid() if "return_electrode" in self.region_names() else body
         for i in range(self.ns):
             Vi, _ = self.W.sub(i).collapse()
             f = fem.Function(Vi)
-            lo, hi = math.log(donor[i]), math.log(body[i])
-            # the skin surface (depth 0) takes the gel's value; meshers leave it at +-1e-20, not 0
-            f.interpolate(lambda x, lo=lo, hi=hi: np.where(x[self.depth_axis] <= surface, lo, hi))
+            values = np.log([body[i], donor[i], pad[i]])
+            f.interpolate(lambda x, values=values: values[self._initial_region(x)])
             self.u.x.array[self.maps[i]] = f.x.array
         self.u.x.scatter_forward()
         self.update_potential()
         self.u_previous.x.array[:] = self.u.x.array
+
+    def return_fluid(self) -> np.ndarray:
+        """The return electrode's pad [mol/m^3, ionized forms] at its pH, balanced."""
+        pad = self.scenario.return_electrode
+        return self._balanced(pad.concentrations(self.scenario.species_by_name), pad.balance_with,
+                              self.layers[self.region_names().index("return_electrode")])
+
+    def _initial_region(self, x: np.ndarray) -> np.ndarray:
+        """0: skin, 1: donor pad, 2: return pad, for points `x` (3, n). The skin surface under a pad
+        (depth 0; meshers leave it at +-1e-20) takes the pad's value, as the 1D column does."""
+        above = x[self.depth_axis] <= 1e-9 * self.scenario.donor.thickness
+        geo = self.geometry
+        if geo is None or geo.kind == "column" or geo.laterally_uniform:
+            return above.astype(int)
+        anode, inner, outer = geo.edges
+        tol = 1e-9 * geo.width
+        beside = np.ones_like(above) if geo.kind != "block" else x[1] <= anode + tol  # y within the electrodes
+        under_anode = above & beside & (x[0] <= anode + tol)
+        under_return = above & beside & (x[0] >= inner - tol) & (x[0] <= outer + tol)
+        return np.where(under_anode, 1, np.where(under_return, 2, 0))
 
     def update_potential(self) -> None:
         """Set psi pointwise from electroneutrality with the current mu (local, no solve)."""

@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pytest
 from mpi4py import MPI
 
 from iontosim.scenario.load import scenario_from_dict
@@ -72,3 +73,61 @@ def goldman_error(cells: int, flux: str = "lumped", donor_mm: float = 100.0, don
     d = 1e-3 * drug.diffusivity(sc.temperature)
     enhancement = rec.series["surface_flux/lidocaine"][-1] / (d * c_top / 20e-6)
     return enhancement / (pe / (1.0 - math.exp(-pe))) - 1.0, pe
+
+
+def default_short_data(current: str = "1.77 mA", on: str = "2 min", rest: str = "2 min") -> dict:
+    """The default scenario (lidocaine with epinephrine) as a config dict, with a short protocol
+    and the lumped flux (the one every mesh uses): small enough for 2D tests."""
+    import yaml
+
+    data = yaml.safe_load((CONFIGS / "lidocaine_epinephrine.yaml").read_text())
+    data["protocol"] = [{"current": current, "duration": on}] + ([{"rest": rest}] if rest else [])
+    data["outputs"]["profile_times"] = [on if not rest else "4 min"] if rest == "2 min" else [on]
+    data["numerics"] = {"flux": "lumped"}
+    return data
+
+
+def with_return_electrode(data: dict, kind: str = "planar", resolution: float = 0.5, **geometry) -> dict:
+    """`data` on a 2D/3D patch with a saline return pad beside the anode (estimates for a test),
+    its area the one the geometry gives it (Scenario._check_return_area)."""
+    from iontosim.mesh.geometry import Geometry
+    from iontosim.scenario.units import to_si
+
+    data = copy.deepcopy(data)
+    kind = geometry.get("kind", kind)
+    data["geometry"] = {"kind": kind, "width": "6 mm", "anode_width": "1 mm" if kind == "axisymmetric" else "2 mm",
+                        "return_gap": "1 mm", "return_width": "2 mm", "resolution": resolution} | geometry
+    lengths = ("width", "anode_width", "return_gap", "return_width")
+    try:
+        si = Geometry(**{k: to_si(v, "length") if k in lengths else v for k, v in data["geometry"].items()
+                         if k != "appendages"})
+        anode, inner, outer = si.edges
+        ratio = (outer**2 - inner**2) / anode**2 if kind == "axisymmetric" else (outer - inner) / anode
+    except ValueError:  # a geometry a test means to be refused: the loader will say why
+        ratio = 1.0
+    donor_area = data["donor"]["area"]
+    donor_area = to_si(donor_area["value"] if isinstance(donor_area, dict) else donor_area, "area")
+    data["return_electrode"] = {"kind": "finite_gel", "area": f"{ratio * donor_area} m^2", "thickness": "1 mm",
+                                "pH": 7.0, "contents": {"Na+": {"concentration": "154 mM"}}, "balance_with": "Cl-"}
+    return data
+
+
+@pytest.fixture(scope="session")
+def default_scenario_short():
+    return scenario_from_dict(default_short_data())
+
+
+def python_on_two_ranks(code: str, *args: str, timeout: float = 600) -> str:
+    """Run Python `code` under `mpirun -n 2` from the repository root; its standard output.
+    Skips the test when this Python has no mpirun beside it."""
+    import shutil
+    import subprocess
+    import sys
+
+    mpirun = Path(sys.executable).parent / "mpirun"
+    if shutil.which(str(mpirun)) is None:
+        pytest.skip("no mpirun beside this Python")
+    proc = subprocess.run([str(mpirun), "-n", "2", sys.executable, "-c", code, *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout

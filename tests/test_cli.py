@@ -122,10 +122,11 @@ def test_a_refused_out_stops_every_rank(tmp_path):
     assert (mine / "notes.txt").read_text() == "keep me"
 
 
-def _with_geometry(tmp_path) -> Path:
-    data = yaml.safe_load((CONFIGS / "lidocaine_epinephrine.yaml").read_text())
-    data["geometry"] = {"kind": "planar", "width": "6 mm", "anode_width": "4 mm", "return_gap": "1 mm",
-                        "return_width": "2 mm", "resolution": 0.5}
+def _with_geometry(tmp_path, data: dict | None = None) -> Path:
+    from tests.conftest import with_return_electrode
+
+    data = data or yaml.safe_load((CONFIGS / "lidocaine_epinephrine.yaml").read_text())
+    data = with_return_electrode(data, anode_width="4 mm")
     path = tmp_path / "patch.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
@@ -185,3 +186,20 @@ def test_an_out_that_cannot_be_created_is_one_line(tmp_path):
 def test_a_mesh_too_large_is_refused_before_meshing(tmp_path):
     proc = _run(["mesh", str(_with_geometry(tmp_path)), "--out", "m", "--max-cells", "100"], tmp_path)
     assert proc.returncode == 2 and "--max-cells" in proc.stderr and not (tmp_path / "m").exists()
+
+
+@pytest.mark.slow
+def test_a_patch_run_writes_its_fields_and_patch_summary(tmp_path):
+    """`iontosim run` on a 2D scenario (the tap-water unit cell around one sweat duct): the run
+    directory holds the fields for ParaView and their pictures, and summary.json the patch facts;
+    the duct's local current density is far above the limit, and the warning says where."""
+    proc = _run(["run", str(CONFIGS / "tap_water_hyperhidrosis.yaml"), "--out", "twi", "--no-progress"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "twi"
+    assert {"fields.bp", "fields.png", "surface_current.png", "summary.json"} <= {p.name for p in out.iterdir()}
+    summary = json.loads((out / "summary.json").read_text())
+    patch = summary["patch"]
+    assert patch["kind"] == "axisymmetric"
+    assert 0.5 < patch["appendage_current_fraction"] <= 1.0 and 0.5 < patch["appendage_drug_fraction"] <= 1.0
+    assert patch["peak_local_current_density_mA_per_cm2"] > 10 * summary["safety"]["current_density_limit_mA_per_cm2"]
+    assert any("local current density" in w and "r = " in w for w in summary["warnings"])

@@ -3,7 +3,8 @@
 Keys are those of shared/reference/model_parameters.md section 10 (plus KOO2005 from
 published_data.md 3b, and the pseudo-key "model_parameters.md" for values derived there), then the
 keys of docs/sources_practice.md (clinical practice: dexamethasone, acetic acid, wearable patches,
-skin pH, tap-water iontophoresis), each with the address where it was read.
+skin pH, tap-water iontophoresis) and docs/sources_appendages.md (sweat ducts, palm skin, tap
+water), each with the address where it was read.
 """
 
 from __future__ import annotations
@@ -127,6 +128,15 @@ SOURCES: dict[str, str] = {
     "HIDREX1994": "HIDREX GmbH. Modification and optimisation of tap water iontophoresis (1994, vendor study page), "
                   "hidrex-therapy.com/studies/modification-and-optimisation-of-tap-water-iontophoresis-pdf-de-1994/",
     "SHRIVASTAVA1977": "Shrivastava SN, Singh G. Br J Dermatol 1977, doi:10.1111/j.1365-2133.1977.tb12542.x",
+    # appendages and tap water (docs/sources_appendages.md)
+    "TAYLOR2013": "Taylor NAS, Machado-Moreira CA. Extreme Physiol Med 2013;2:4, doi:10.1186/2046-7648-2-4, Table 2",
+    "EGAWA2007": "Egawa M, Hirao T, Takahashi M. Acta Derm Venereol 2007;87(1):4-8 (Raman SC thickness in vivo)",
+    "PHARMSCI_APPENDAGES": "Skin appendages (textbook excerpt), pharmacologicalsciences.us/elderly-patients/skin-appendages.html",
+    "SCOTT1993_PR": "Scott ER et al. Pharm Res 1993;10(12):1699-1709, doi:10.1023/a:1018909811672",
+    "SATO1993_TWI": "Sato K et al. Generation and transit pathway of H+ is critical for inhibition of palmar sweating "
+                    "by iontophoresis in water (J Appl Physiol 1993;75:2258-2264, journal to verify)",
+    "DK_WATER2015": "BMJ Open 2015;5:e007385, Table 1 (Danish drinking water composition), "
+                    "pmc.ncbi.nlm.nih.gov/articles/PMC4420976",
 }
 
 

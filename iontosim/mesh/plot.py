@@ -1,9 +1,14 @@
 """A picture of a skin mesh: cells coloured by layer, tagged boundaries in their own colours.
 
+The pads and the skin layers take pastel colours; the return electrode's pad and the appendage
+channels get colours of their own, so that they stand out of the layers around them.
+
 Two panels show the (lateral, depth) section: all of it, and a zoom on the anode edge at the skin
-surface, where the stratum corneum and the edge refinement are visible. 3D meshes are shown by
+surface, where the stratum corneum and the edge refinement are visible; a third zooms on the first
+appendage channel the section cuts, if any. 3D meshes are shown by
 their y = 0 mirror plane (cut through the anode and the return electrode) plus a top view of the
-tagged skin-surface facets. Every rank sends its owned entities to rank 0, which draws.
+tagged facets facing up, with the appendage channels outlined. Every rank sends its owned entities
+to rank 0, which draws.
 """
 
 from __future__ import annotations
@@ -15,13 +20,16 @@ import numpy as np
 
 from iontosim._fenics import dolfinx
 
-from .skin_mesh import ANODE, DEEP, DONOR_SKIN, LATERAL, RETURN, SKIN_SURFACE
+from .skin_mesh import (ANODE, APPENDAGES, DEEP, DONOR_SKIN, LATERAL, RETURN, RETURN_PAD, RETURN_SKIN,
+                        SKIN_SURFACE)
 
 if TYPE_CHECKING:
     from .skin_mesh import SkinMesh
 
 BOUNDARY_COLOURS = {ANODE: "tab:red", RETURN: "tab:blue", SKIN_SURFACE: "tab:green", DEEP: "black",
-                    LATERAL: "tab:orange", DONOR_SKIN: "tab:purple"}
+                    LATERAL: "tab:orange", DONOR_SKIN: "tab:purple", RETURN_SKIN: "tab:cyan"}
+#: regions coloured by name rather than by their place in the stack
+REGION_COLOURS = {RETURN_PAD: "silver", APPENDAGES: "gold"}
 
 
 def _polygons(domain: dolfinx.mesh.Mesh, dim: int, entities: np.ndarray) -> np.ndarray:
@@ -107,8 +115,9 @@ def plot_skin_mesh(sm: SkinMesh, path: str | Path) -> None:
 
     polys, cell_values, segments, facet_values = section
     cell_values, facet_values = np.asarray(cell_values), np.asarray(facet_values)
-    layer_colours = {tag: plt.get_cmap("Pastel1" if len(sm.regions) <= 9 else "tab20")(i)
-                     for i, tag in enumerate(sorted(sm.regions))}
+    stack = sorted(tag for tag, name in sm.regions.items() if name not in REGION_COLOURS)
+    layer_colours = {tag: plt.get_cmap("Pastel1" if len(stack) <= 9 else "tab20")(i) for i, tag in enumerate(stack)}
+    layer_colours |= {tag: REGION_COLOURS[name] for tag, name in sm.regions.items() if name in REGION_COLOURS}
     anode, depth = (sm.geometry.edges[0] if sm.geometry.dim > 1 else 0.0), sm.interfaces
     # zoom: the donor's lowest part and the top two skin layers around the anode edge
     skin_top = depth[1] if depth[0] < 0 else depth[0]
@@ -117,6 +126,11 @@ def plot_skin_mesh(sm: SkinMesh, path: str | Path) -> None:
               ("anode edge", 1e6, "um", (anode - reach, anode + reach, -0.5 * reach, reach))]
     if sm.geometry.dim == 1:
         panels[1] = ("top of the column", 1e6, "um", (None, None, -0.5 * reach, reach))
+    cut = [c[0] for c in sm.geometry.appendage_centres() if all(v == 0 for v in c[1:])]  # block: on y = 0
+    if cut:
+        half = max(reach, 2 * sm.geometry.appendage_half_width)
+        x = max(cut, key=lambda c: c > 0)  # a whole channel if the section cuts one
+        panels.append(("appendage channel", 1e6, "um", (max(x - half, 0.0), x + half, -0.5 * reach, reach)))
 
     ncols = len(panels) + (top is not None)
     fig, axes = plt.subplots(1, ncols, figsize=(5.0 * ncols + 2.5, 5.0), layout="constrained")
@@ -144,6 +158,11 @@ def plot_skin_mesh(sm: SkinMesh, path: str | Path) -> None:
         faces, values = top
         ax.add_collection(PolyCollection([f * 1e3 for f in faces], linewidths=0.15, edgecolors="0.4",
                                          facecolors=[BOUNDARY_COLOURS[v] for v in values], alpha=0.8))
+        channels = [np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]]) * 1e3
+                    for (x0, x1), (y0, y1) in sm.geometry.appendage_footprints()]
+        if channels:  # under the surface facets: outline them
+            ax.add_collection(PolyCollection(channels, linewidths=1.0, edgecolors="black",
+                                             facecolors=REGION_COLOURS[APPENDAGES]))
         ax.autoscale_view()
         ax.set_aspect("equal")
         ax.set(title="electrode side, seen from above", xlabel="x [mm]", ylabel="y [mm]")

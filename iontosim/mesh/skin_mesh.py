@@ -2,17 +2,21 @@
 
 The mesh is a tensor product built by extrusion: a point is extruded along x (and the lines along
 y in 3D) through the lateral segments of `Geometry.lateral_sizes`, which makes the skin surface;
-the surface is extruded down through every skin layer, and its anode patch up through the donor
-pad, with the depth sizes of `Geometry.depth_sizes`. Extrusion puts every layer interface and
-electrode edge exactly on cell boundaries and gives thin, flat quadrilaterals (hexahedra in 3D)
-in the stratum corneum: a 3D patch with isotropic cells a few micrometres wide would need
-millions of them.
+the surface is extruded down through every skin layer, its anode patches up through the donor
+pad and, when asked, its return patches up through the return electrode's pad, with the depth
+sizes of `Geometry.depth_sizes` and `Geometry.pad_sizes`. Extrusion puts every layer interface,
+electrode edge and appendage channel edge exactly on cell boundaries and gives thin, flat
+quadrilaterals (hexahedra in 3D) in the stratum corneum: a 3D patch with isotropic cells a few
+micrometres wide would need millions of them.
 
 Tags follow the 1D column (`iontosim.mesh.column`): cell tag = region index, the donor pad 0 and
-skin layers 1..n top to bottom; ANODE = column.ELECTRODE and DEEP = column.DEEP. ANODE marks the
-top of the donor pad, i.e. the donor electrode (the cathode under cathodal delivery). Mirror
-planes, the axis and the donor pad's side walls carry no tag: the natural (no-flux) condition
-holds there. Coordinates are those of `iontosim.mesh.geometry` (depth last, positive down).
+skin layers 1..n top to bottom, then the return electrode's pad (if meshed) and the appendage
+channels through the stratum corneum (if any), in that order; ANODE = column.ELECTRODE and
+DEEP = column.DEEP. ANODE marks the top of the donor pad, i.e. the donor electrode (the cathode
+under cathodal delivery); RETURN likewise the top of the return pad, or the skin under the return
+electrode when that pad is not meshed. Mirror planes, the axis and the pads' side walls carry no
+tag: the natural (no-flux) condition holds there. Coordinates are those of
+`iontosim.mesh.geometry` (depth last, positive down).
 The ``column`` kind carries the 1D column's tags plus DONOR_SKIN at the skin-surface vertex.
 """
 
@@ -31,14 +35,21 @@ from .column import DEEP, ELECTRODE as ANODE  # 1: top of the donor pad (the don
 from .geometry import Geometry, LayerSpec
 
 DONOR = 0  # cell tag of the donor pad; skin layer i (from 0, top first) has tag i + 1
+RETURN_PAD = "return_electrode"  # region names of the cell tags after the skin layers
+APPENDAGES = "appendages"
 
-RETURN = 3  # skin surface under the return electrode
+RETURN = 3  # the return electrode: top of its pad, or the skin under it when no pad is meshed
 SKIN_SURFACE = 4  # free skin surface: under neither electrode
 LATERAL = 5  # far lateral boundary of the skin (x = width, and y = width in 3D)
 DONOR_SKIN = 6  # interior facets between the donor pad and the skin (flux into the skin)
+RETURN_SKIN = 7  # interior facets between the return pad and the skin
 
 BOUNDARY_NAMES = {ANODE: "anode", DEEP: "deep", RETURN: "return", SKIN_SURFACE: "skin_surface",
-                  LATERAL: "lateral", DONOR_SKIN: "donor_skin"}
+                  LATERAL: "lateral", DONOR_SKIN: "donor_skin", RETURN_SKIN: "return_skin"}
+
+
+class MeshError(RuntimeError):
+    """gmsh could not mesh the geometry (raised alike on every rank)."""
 
 
 @dataclass
@@ -49,11 +60,13 @@ class SkinMesh:
     cell_tags: dolfinx.mesh.MeshTags
     facet_tags: dolfinx.mesh.MeshTags
     geometry: Geometry
-    #: cell tag -> region name ("donor" = 0 when there is a donor pad, then the skin layers)
+    #: cell tag -> region name: "donor" = 0 when there is a donor pad, the skin layers 1..n, then
+    #: "return_electrode" when its pad is meshed and "appendages" when there are any
     regions: dict[int, str]
     #: facet tag -> boundary name, for the tags this mesh carries
     boundaries: dict[int, str]
-    #: depth (m) of every region boundary, top to bottom (the first is -donor_thickness)
+    #: depth (m) of every boundary of the donor + skin stack, top to bottom (the first is
+    #: -donor_thickness)
     interfaces: np.ndarray = field(repr=False)
 
 
@@ -90,39 +103,39 @@ def _extrude(model, sources: list[tuple[int, int]], axis: int, sizes: np.ndarray
 
 
 def _surface_patches(model, geometry: Geometry, layers: Sequence[LayerSpec]):
-    """The skin surface (depth 0) as (dimTag, role) patches, role "anode", "return" or "skin"."""
+    """The skin surface (depth 0) as (dimTag, lateral centre) patches, one per lateral segment
+    (pair of segments in 3D): the centre says what lies on the patch and whether it is a channel."""
     patches = [((0, model.geo.addPoint(0.0, 0.0, 0.0)), ())]
     for axis in range(geometry.dim - 1):
+        breaks = geometry.lateral_breaks(axis)
         sources = [p for p, _ in patches]
         swept = []
-        for index, sizes in enumerate(geometry.lateral_sizes(layers, axis)):
+        for a, b, sizes in zip(breaks[:-1], breaks[1:], geometry.lateral_sizes(layers, axis)):
             bodies, sources = _extrude(model, sources, axis, sizes)
-            swept += [(body, where + (index,)) for body, (_, where) in zip(bodies, patches)]
+            swept += [(body, centre + (0.5 * (a + b),)) for body, (_, centre) in zip(bodies, patches)]
         patches = swept
-
-    def role(where: tuple[int, ...]) -> str:
-        if all(i == 0 for i in where):  # also the column's single point
-            return "anode"
-        # x segments: anode, gap, return, beyond (Geometry.lateral_breaks); y: beside the anode, beyond
-        if where[0] == 2 and all(i == 0 for i in where[1:]):
-            return "return"
-        return "skin"
-
-    return [(p, role(where)) for p, where in patches]
+    return patches
 
 
-def _build_model(model, layers: Sequence[LayerSpec], donor_thickness: float, geometry: Geometry):
+def _build_model(model, layers: Sequence[LayerSpec], donor_thickness: float, geometry: Geometry,
+                 return_thickness: float):
     """Geometry, physical groups and mesh of the gmsh `model` (rank 0 only)."""
     depth_axis = geometry.dim - 1
     sizes = geometry.depth_sizes(layers, donor_thickness)
     skin_sizes = sizes[1:] if donor_thickness > 0 else sizes
     patches = _surface_patches(model, geometry, layers)
-    on = {role: [p for p, r in patches if r == role] for role in ("anode", "return", "skin")}
+    role = [geometry.surface_role(*centre) for _, centre in patches]
+    on = {r: [p for (p, _), pr in zip(patches, role) if pr == r] for r in ("anode", "return", "skin")}
+    channel = geometry.in_appendage([centre for _, centre in patches])
 
     regions: list[tuple[int, str, list]] = []  # (cell tag, name, dimTags)
     tops = [p for p, _ in patches]
+    channels = []
     for index, ((name, _), cells) in enumerate(zip(layers, skin_sizes)):
         bodies, tops = _extrude(model, tops, depth_axis, cells)
+        if index == 0:  # the appendages cross the stratum corneum only
+            channels = [body for body, inside in zip(bodies, channel) if inside]
+            bodies = [body for body, inside in zip(bodies, channel) if not inside]
         regions.append((index + 1, name, bodies))
     facets = {DEEP: tops}
     if donor_thickness > 0:
@@ -131,13 +144,22 @@ def _build_model(model, layers: Sequence[LayerSpec], donor_thickness: float, geo
         facets |= {ANODE: donor_tops, DONOR_SKIN: on["anode"]}
     else:
         facets[ANODE] = on["anode"]
-    facets |= {RETURN: on["return"], SKIN_SURFACE: on["skin"]}
+    if return_thickness > 0 and on["return"]:
+        pad = geometry.pad_sizes(layers, return_thickness)
+        bodies, return_tops = _extrude(model, on["return"], depth_axis, -pad[::-1])
+        regions.append((len(layers) + 1, RETURN_PAD, bodies))
+        facets |= {RETURN: return_tops, RETURN_SKIN: on["return"]}
+    else:
+        facets[RETURN] = on["return"]
+    if channels:
+        regions.append((regions[-1][0] + 1, APPENDAGES, channels))
+    facets[SKIN_SURFACE] = on["skin"]
     model.geo.synchronize()
 
     if geometry.dim > 1:  # the far lateral walls, found by where they are
         depth = sum(t for _, t in layers)
         tol = 1e-6 * min(float(np.min(s)) for s in sizes)
-        big = 10 * (geometry.width + depth + donor_thickness)
+        big = 10 * (geometry.width + depth + donor_thickness + return_thickness)
         walls = []
         for axis in range(geometry.dim - 1):
             lo, hi = [-big] * 3, [big] * 3
@@ -158,28 +180,31 @@ def _build_model(model, layers: Sequence[LayerSpec], donor_thickness: float, geo
 
 
 def build_skin_mesh(comm: MPI.Comm, layers: Sequence[LayerSpec], donor_thickness: float,
-                    geometry: Geometry) -> SkinMesh:
+                    geometry: Geometry, return_thickness: float = 0.0) -> SkinMesh:
     """Mesh the skin `layers` ((name, thickness in m), top first) under a donor pad of
-    `donor_thickness` m (0: none) as `geometry` says, distributed over `comm`.
+    `donor_thickness` m (0: none) and, if `geometry` has a return electrode, its pad of
+    `return_thickness` m (0: none, the return electrode on the skin), distributed over `comm`.
 
     gmsh runs on rank 0 of `comm` only; a failure there is raised on every rank rather than
     leaving the others waiting in the mesh distribution. Cells are ghosted across shared facets
-    so that integrals over interior facets (DONOR_SKIN) are right in parallel.
+    so that integrals over interior facets (DONOR_SKIN, RETURN_SKIN) are right in parallel.
     """
     layers = [(str(name), float(thickness)) for name, thickness in layers]
-    if not layers or min(t for _, t in layers) <= 0 or donor_thickness < 0:
-        raise ValueError("need at least one skin layer, positive thicknesses and donor_thickness >= 0")
+    if not layers or min(t for _, t in layers) <= 0 or donor_thickness < 0 or return_thickness < 0:
+        raise ValueError("need at least one skin layer, positive thicknesses, donor_thickness >= 0 and "
+                         "return_thickness >= 0")
+    return_thickness = float(return_thickness) if geometry.has_return_electrode else 0.0
     with ExitStack() as stack:
         model, names, error = None, None, None
         if comm.rank == 0:
             try:
                 model = stack.enter_context(_gmsh_model("skin"))
-                names = _build_model(model, layers, donor_thickness, geometry)
+                names = _build_model(model, layers, donor_thickness, geometry, return_thickness)
             except Exception as exc:  # re-raised on every rank below
                 error = f"{type(exc).__name__}: {exc}"
         error = comm.bcast(error, root=0)
         if error:
-            raise RuntimeError(f"gmsh could not mesh the skin: {error}")
+            raise MeshError(f"gmsh could not mesh the skin: {error}")
         partitioner = dolfinx.mesh.create_cell_partitioner(dolfinx.mesh.GhostMode.shared_facet, 2)
         data = dolfinx.io.gmsh.model_to_mesh(model, comm, 0, gdim=geometry.dim, partitioner=partitioner)
     regions, boundaries = comm.bcast(names, root=0)

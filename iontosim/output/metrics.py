@@ -162,9 +162,12 @@ def summarize(record: RunRecord, threshold: float) -> dict[str, float | str]:
     out["drug_delivered_ug"] = float(
         sum(u.mol_per_m2_to_ug_per_m2(s[f"delivered/{d}"][-1], record.molar_mass[d]) for d in drug) * record.area
     )
-    for layer in record.skin_layers:
-        amount = _drug_ug_per_cm2(record, f"layer_amount/{layer.name}", drug)
-        out[f"drug_in_{_layer_key(layer.name)}_ug_per_cm2"] = float(amount[-1])
+    # the skin layers, then a patch's other regions (the return pad, appendage channels)
+    regions = [layer.name for layer in record.skin_layers]
+    regions += sorted({k.split("/")[1] for k in s if k.startswith("layer_amount/")} - set(regions))
+    for name in regions:
+        amount = _drug_ug_per_cm2(record, f"layer_amount/{name}", drug)
+        out[f"drug_in_{_layer_key(name)}_ug_per_cm2"] = float(amount[-1])
     out["drug_remaining_in_donor_ug_per_cm2"] = float(_drug_ug_per_cm2(record, "donor_amount", drug)[-1])
     out["drug_cleared_ug_per_cm2"] = float(_drug_ug_per_cm2(record, "cleared", drug)[-1])
     out["drug_deep_outflow_ug_per_cm2"] = float(_drug_ug_per_cm2(record, "deep_outflow", drug)[-1])
@@ -218,10 +221,43 @@ def summarize(record: RunRecord, threshold: float) -> dict[str, float | str]:
     )
     out["charge_balance_relative_error"] = _max_abs([s[k] for k in ("charge_balance_error",) if k in s])
     out["protocol_end_min"] = float(record.protocol_end) / u.SECONDS_PER_MINUTE
+    if record.patch is not None:
+        out["patch"] = patch_summary(record.patch)
+    return out
+
+
+def domain_warnings(record: RunRecord, summary: dict) -> list[str]:
+    """What the size of the modelled skin may have decided: the drug reaching the deep boundary,
+    where the model holds it at the interstitial composition."""
+    bottom = record.layers[-1].bottom * u.UM_PER_M
+    reach = summary.get("penetration_depth_um", math.nan)
+    if math.isfinite(reach) and reach >= 0.95 * bottom:
+        return [f"the drug reaches the deep boundary ({reach:.4g} of {bottom:.4g} um): below it the model holds "
+                "the interstitial composition, so the depth and the amounts near it depend on the modelled "
+                "depth; make the skin deeper or give the drug a way out (clearance, a buffer)"]
+    return []
+
+
+def patch_summary(patch: dict) -> dict:
+    """The 2D/3D patch's facts with units in their keys (RunRecord.patch)."""
+    out = {"kind": patch["kind"],
+           "peak_local_current_density_mA_per_cm2": abs(patch["peak_local_current_density"]) * u.A_PER_M2_TO_MA_PER_CM2,
+           "peak_local_current_density_position_mm": [1e3 * float(x) for x in patch["peak_position"]],
+           "peak_local_current_density_time_min": patch["peak_time"] / u.SECONDS_PER_MINUTE}
+    for key in ("appendage_current_fraction", "appendage_drug_fraction"):
+        if key in patch:
+            out[key] = _jsonable(float(patch[key]))
     return out
 
 
 def _jsonable(value):
+    """JSON-ready copy of `value`: numpy scalars as Python ones, NaN/inf as None, nested alike."""
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
     if isinstance(value, (float, np.floating)):
         return None if not math.isfinite(value) else float(value)
     if isinstance(value, np.integer):

@@ -63,6 +63,10 @@ class RunRecord:
     return_record: RunRecord | None = None  # the column under the return electrode, when modelled
     weak_electrolytes: list[str] = field(default_factory=list)  # species transported with a partner form
     warnings: list[str] = field(default_factory=list)  # things a reader of the results must know
+    #: 2D/3D patches only (simulation._patch_facts): kind, peak_local_current_density [A/m^2] with
+    #: peak_time [s] and peak_position [m, lateral], anode_area and return_area [m^2 per model
+    #: depth: m in planar, m^2 otherwise], appendage_current_fraction and appendage_drug_fraction
+    patch: dict | None = None
 
     @property
     def skin_layers(self) -> list[LayerSpan]:

@@ -45,6 +45,7 @@ _SERIES_UNITS = {
     "charge_balance_error": "1",
     "buffer_proton_uptake": "mol/m^2/s",
     "skin_surface_pH": "pH",
+    "return_skin_surface_pH": "pH",
     "surface_flux": "mol/m^2/s",
     "delivered": "mol/m^2",
     "donor_amount": "mol/m^2",

@@ -39,3 +39,32 @@ def column_velocity(drives: list[float], thicknesses: list[float], coefficients:
     if resistance == 0.0:
         return 0.0
     return FARADAY * sum(drives) / resistance
+
+
+# ---------------------------------------------------------------- Darcy flow on a 2D/3D patch
+#: Hydraulic permeability of regions that offer "no hydraulic resistance" (gel pads, uncharged
+#: layers, open channels), relative to the most permeable charged layer: a numerical stand-in
+#: for infinity, not a tissue value. The relative error it leaves in the flow is about
+#: (thickness of open regions / thickness of charged ones) / factor: 4.5e-4 for the default skin
+#: at 1e6, 4.5e-7 at 1e9 (tests/physics/test_electroosmosis_darcy.py). The pressure system is
+#: solved by LU, which such a contrast does not trouble.
+OPEN_PERMEABILITY_FACTOR = 1e9
+
+
+def darcy_velocity(pressure, permeability, fixed, psi, thermal_voltage):
+    """Superficial velocity v = -(kappa/mu) (grad p - F X grad phi) [m/s], phi = psi * thermal_voltage.
+
+    The same law as the column's: the mobile space charge -F X feels the field."""
+    from iontosim._fenics import ufl
+
+    return -permeability * (ufl.grad(pressure) - FARADAY * thermal_voltage * fixed * ufl.grad(psi))
+
+
+def pressure_equation(pressure, test, permeability, fixed, psi, thermal_voltage, dx):
+    """Bilinear and linear forms of div v = 0 for the pressure (trial `pressure`, test `test`):
+    int k grad p . grad q = int k F X grad phi . grad q; v.n = 0 where nothing is prescribed."""
+    from iontosim._fenics import ufl
+
+    a = permeability * ufl.inner(ufl.grad(pressure), ufl.grad(test)) * dx
+    L = permeability * FARADAY * thermal_voltage * fixed * ufl.inner(ufl.grad(psi), ufl.grad(test)) * dx
+    return a, L

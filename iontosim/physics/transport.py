@@ -48,8 +48,8 @@ def log_bernoulli(x):
     return ufl.conditional(small, -x / 2.0 - x * x / 24.0, large)
 
 
-def fitted_electrodiffusion(mu, psi, partition, charge, diffusivity, test, dx_mid):
-    """-J.grad(w) with the exact (Scharfetter-Gummel) flux of a 1D cell.
+def fitted_flux(mu, psi, partition, charge, diffusivity, mesh):
+    """The exact (Scharfetter-Gummel) particle flux of a 1D cell, positive toward larger x.
 
     With psi linear in the cell and J constant across it, the flux from the left end (0) to the
     right end (1) of a cell of length h is
@@ -60,16 +60,22 @@ def fitted_electrodiffusion(mu, psi, partition, charge, diffusivity, test, dx_mi
     as |Pe| grows. The end values come from the P1/DG1 fields at the midpoint and their slopes,
     and each term is one exponential, c_k B(+-Pe) = K exp(mu_k - z psi_k + ln B(+-Pe)): smooth
     in mu and psi, positive, and free of the overflow a swept-out species would cause. 1D only:
-    in 2D/3D the fitting must be done along edges (edge-averaged elements).
+    in 2D/3D the fitting must be done along edges (edge-averaged elements). Evaluate it at the
+    cell midpoint (MIDPOINT_QUADRATURE).
     """
-    h = ufl.CellDiameter(ufl.domain.extract_unique_domain(test))
+    h = ufl.CellDiameter(mesh)
     s = mu - charge * psi  # ln(c / K) at the midpoint
     slope = mu.dx(0) - charge * psi.dx(0)
     pe = h * charge * psi.dx(0)
     from_left = partition * ufl.exp(s - h * slope / 2.0 + log_bernoulli(pe))
     from_right = partition * ufl.exp(s + h * slope / 2.0 + log_bernoulli(-pe))
-    flux = diffusivity / h * (from_left - from_right)
-    return -flux * test.dx(0) * dx_mid
+    return diffusivity / h * (from_left - from_right)
+
+
+def fitted_electrodiffusion(mu, psi, partition, charge, diffusivity, test, dx_mid):
+    """-J.grad(w) with the fitted flux J of `fitted_flux`, at the cell midpoint."""
+    mesh = ufl.domain.extract_unique_domain(test)
+    return -fitted_flux(mu, psi, partition, charge, diffusivity, mesh) * test.dx(0) * dx_mid
 
 
 def convection(c, velocity, test, dx):

@@ -35,22 +35,62 @@ class _StrictLoader(yaml.SafeLoader):
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario YAML file (SI floats, provenance kept). Raises ScenarioError."""
+    """Read and validate a scenario YAML file (SI floats, provenance kept). Raises ScenarioError.
+
+    A file may start from another one: ``extends: other.yaml`` (a path relative to the file)
+    takes every section of that scenario, and this file's own sections change it: mappings are
+    merged key by key, anything else (a list, a quantity with its source) replaces the base's
+    value, and ``null`` removes it. Giving one of two alternatives (amount or concentration,
+    spacing or positions, current or current_density) drops the base's other.
+    """
+    return scenario_from_dict(read_scenario_file(path))
+
+
+def read_scenario_file(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The scenario mapping of a YAML file, with its ``extends`` chain resolved."""
     path = Path(path)
+    field = "extends" if _seen else FILE
+    if path.resolve() in _seen:
+        raise ScenarioError("extends", f"{path.name} extends itself (through {' -> '.join(p.name for p in _seen)})")
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ScenarioError(FILE, f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
+        raise ScenarioError(field, f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
     try:
         data = yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ScenarioError(FILE, f"YAML error in {path.name}{where}: {problem}") from None
+        raise ScenarioError(field, f"YAML error in {path.name}{where}: {problem}") from None
     if not isinstance(data, dict):
-        raise ScenarioError(FILE, f"{path.name} must hold a mapping of scenario fields, got {type(data).__name__}")
-    return scenario_from_dict(data)
+        raise ScenarioError(field, f"{path.name} must hold a mapping of scenario fields, got {type(data).__name__}")
+    base = data.pop("extends", None)
+    if base is None:
+        return data
+    if not isinstance(base, str):
+        raise ScenarioError("extends", f"give the path of one scenario file, got {base!r}")
+    return _merged(read_scenario_file(path.parent / base, _seen + (path.resolve(),)), data)
+
+
+#: keys of which a mapping takes one: giving one in a file that extends another drops the base's other
+ALTERNATIVES = (("amount", "concentration"), ("spacing", "positions"), ("current", "current_density"))
+
+
+def _merged(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for pair in ALTERNATIVES:
+        for key, other in (pair, pair[::-1]):
+            if key in changes and other not in changes:
+                out.pop(other, None)
+    for key, value in changes.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict) and not prov.is_wrapped(value):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def scenario_from_dict(data: dict[str, Any]) -> Scenario:

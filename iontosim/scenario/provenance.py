@@ -11,6 +11,11 @@ WRAPPER_KEYS = ("value", "source", "estimate", "note")
 _SEP = " | "
 
 
+def is_wrapped(node: Any) -> bool:
+    """Whether `node` is one value with its provenance ({value: ..., source: ...})."""
+    return isinstance(node, dict) and "value" in node
+
+
 def unwrap(node: Any, path: str, provenance: dict[str, str]) -> Any:
     """Return a copy of ``node`` with every ``{value: ...}`` mapping replaced by its value.
 
@@ -18,7 +23,7 @@ def unwrap(node: Any, path: str, provenance: dict[str, str]) -> Any:
     Builds a new tree, so YAML aliases (shared sub-trees) get one entry per path.
     """
     if isinstance(node, dict):
-        if "value" in node:
+        if is_wrapped(node):
             return _unwrap_leaf(node, path, provenance)
         return {k: unwrap(v, join_path(path, str(k)), provenance) for k, v in node.items()}
     if isinstance(node, list):

@@ -100,6 +100,23 @@ class GeometrySection(_Model):
     """The ``geometry`` section: the 2D/3D skin patch under a finite electrode (iontosim/mesh/geometry.py
     says what each field means). Lengths with units here; the mesh layer gets SI floats."""
 
+    class AppendageLayout(_Model):
+        """Where sweat ducts and hair follicles cross the stratum corneum: a channel radius and either
+        a lattice spacing or the channel centres (iontosim.mesh.geometry.Appendages)."""
+
+        @staticmethod
+        def _positions(value: object) -> object:
+            """Each centre to SI: a length, or a list of them (an [x, y] pair; the mesh checks the shape)."""
+            read = parser("length", ge=0, what="position")
+            if not isinstance(value, list):
+                return value  # the type check reports it
+            return [[read(c) for c in p] if isinstance(p, list) else read(p) for p in value]
+
+        radius: Length
+        spacing: Length | None = None
+        #: a length per channel (planar, axisymmetric), or an [x, y] pair of lengths (block)
+        positions: Annotated[list[float | list[float]], BeforeValidator(_positions), Dim("length")] | None = None
+
     kind: Literal["column", "planar", "axisymmetric", "block"] = "planar"
     width: Length | None = None
     anode_width: Length | None = None
@@ -109,6 +126,7 @@ class GeometrySection(_Model):
     surface_cells: Annotated[int, Field(gt=0)] = 6
     growth: Annotated[float, BeforeValidator(parser("dimensionless", gt=1, le=2, what="growth factor"))] = 1.3
     max_size: Length | None = None
+    appendages: AppendageLayout | None = None  # not the module's Appendages: their transport
 
     def to_geometry(self) -> Geometry:
         return Geometry(**self.model_dump())
@@ -154,6 +172,33 @@ class Layer(_Model):
         if isinstance(self.partition, dict):
             return self.partition.get(species_name, default)
         return default if self.partition is None else self.partition
+
+
+#: names of regions that are not skin layers (model.py); a skin layer may not take them
+RESERVED_REGION_NAMES = ("donor", "return_electrode", "appendages")
+
+
+class Appendages(_Model):
+    """Transport in the channels that appendages (sweat ducts, hair follicles) open through the
+    top skin layer; where they are is geometry.appendages. Left out, a property is that of an
+    open aqueous channel (porosity 1, free diffusion, no fixed charge, the top layer's pH): a
+    modelling assumption, not a measured duct property."""
+
+    name: Literal["appendages"] = "appendages"
+    pH: PH | None = None
+    porosity: Fraction = 1.0
+    diffusivity_factor: PositiveNumber = 1.0
+    pore_radius: Length | None = None
+    partition: Annotated[float | dict[str, float] | None, BeforeValidator(_partition)] = None
+    fixed_charge: FixedCharge | None = None
+
+    def as_layer(self, top: Layer) -> Layer:
+        """A layer as thick as the `top` skin layer it crosses, with these properties."""
+        return Layer.model_construct(
+            name=self.name, thickness=top.thickness, pH=top.pH if self.pH is None else self.pH,
+            porosity=self.porosity, diffusivity_factor=self.diffusivity_factor, pore_radius=self.pore_radius,
+            partition=self.partition, fixed_charge=self.fixed_charge, clearance_rate=0.0, buffer=None,
+            cells=None, grading=1.0)
 
 
 class DonorContent(_Model):
@@ -317,9 +362,28 @@ class Numerics(_Model):
     newton_tol: PositiveNumber = 1e-6
     newton_max_iter: Annotated[int, Field(gt=0)] = 25
     concentration_floor: Concentration = 1e-9
-    #: LU factorization package: "auto" is PETSc's own (fastest for a 1D band) on one rank and
-    #: MUMPS on several.
-    linear_solver: Literal["auto", "petsc", "mumps", "superlu_dist"] = "auto"
+    #: Linear solver of each Newton step (iontosim/solver/newton.py; measured in
+    #: benchmarks/RESULTS.md, "Linear solvers"):
+    #: - direct LU: "petsc" (PETSc's own, one rank only: fastest for a 1D band), "mumps",
+    #:   "superlu_dist". Exact, but their cost grows faster than the unknowns (2D ~N^1.5, 3D ~N^2).
+    #: - "gmres_gamg": psi eliminated exactly (its block is diagonal: electroneutrality at the
+    #:   vertices), the species rewritten as charge + composition per vertex so that the
+    #:   potential's conductance Laplacian is a block of its own, then GMRES with algebraic
+    #:   multigrid (GAMG). Krylov iterations nearly flat under refinement (~4 per Newton step).
+    #: - "gmres_asm": GMRES with additive Schwarz/ILU(0): cheap to set up, robust, but its
+    #:   iterations grow with refinement; a fallback.
+    #: - "auto": direct ("petsc" on one rank, "mumps" on several) up to `direct_solver_limit`
+    #:   global unknowns, "gmres_gamg" above.
+    linear_solver: Literal["auto", "petsc", "mumps", "superlu_dist", "gmres_gamg", "gmres_asm"] = "auto"
+    #: Global unknowns up to which "auto" factorizes: LU and gmres_gamg cost the same near ~30 000
+    #: unknowns on a 2D patch (benchmarks/RESULTS.md); LU's answers are kept exactly below it.
+    direct_solver_limit: Annotated[int, Field(gt=0)] = 50_000
+    #: Krylov solvers: relative reduction of the residual asked of each solve (unset: 1e-8 for
+    #: gmres_gamg, 1e-11 for gmres_asm, the loosest that kept the LU run's time steps and dose,
+    #: since Newton stops on the size of its update), and the iterations after which a solve
+    #: counts as failed (the time step is then retried shorter, as after a Newton failure).
+    krylov_rtol: Annotated[float, Field(gt=0, lt=1)] | None = None
+    krylov_max_iter: Annotated[int, Field(gt=0)] = 200
     #: Flux between nodes: "fitted" (exact Scharfetter-Gummel flux of a 1D cell: exact for a
     #: constant field; the default scenario is converged to 0.05 % at 128 stratum-corneum cells),
     #: "lumped" (arithmetic-mean concentration, first order: +1.6 % at 128 cells, but its Newton
@@ -411,14 +475,18 @@ class Scenario(_Model):
     drug: SpeciesName
     species: list[SpeciesName]
     donor: Donor
-    #: The pad under the return electrode, solved as a column of its own with the opposite
-    #: current (its polarity is the donor's opposite). Without it the deep tissue is the return.
+    #: The pad under the return electrode (its polarity is the donor's opposite). On a 2D/3D
+    #: patch it sits on the skin at geometry.return_gap and takes the current back; in 1D it is
+    #: solved as a column of its own with the opposite current. Without it the deep tissue is
+    #: the return.
     return_electrode: Donor | None = None
     interstitial_fluid: Fluid
     skin: Annotated[list[Layer], Field(min_length=1)]
     electroosmosis: Electroosmosis | None = None
     #: the 2D/3D patch (`iontosim mesh`); the 1D solver uses the column under the anode
     geometry: GeometrySection | None = None
+    #: transport in the appendage channels of geometry.appendages
+    appendages: Appendages = Field(default_factory=lambda: Appendages())
     #: Weak acids and bases (MODEL.md section 2): "weak_electrolyte" transports both forms, each
     #: layer's buffered pH fixing their ratio; "strong_electrolyte" transports the ionized form alone.
     ionization: Literal["weak_electrolyte", "strong_electrolyte"] = "weak_electrolyte"
@@ -444,6 +512,26 @@ class Scenario(_Model):
 
     def definition_of(self, name: str) -> SpeciesDefinition | None:
         return self.species_definitions.get(name)
+
+    def _check_return_area(self, geometry) -> None:
+        """On a patch the mesh fixes the two electrodes' area ratio; the pads' areas must agree."""
+        if self.return_electrode is None:
+            return
+        anode, inner, outer = geometry.edges
+        # planar and block model a mirrored section: a strip (square) anode between two return strips
+        ratio = (outer**2 - inner**2) / anode**2 if geometry.kind == "axisymmetric" else (outer - inner) / anode
+        expected = ratio * self.donor.area
+        if abs(self.return_electrode.area - expected) > 1e-3 * expected:
+            shape = {"axisymmetric": "a ring around the disc anode",
+                     "planar": "two strips, one on each side of the strip anode",
+                     "block": "two pads, one on each side of the square anode"}[geometry.kind]
+            raise ScenarioError("return_electrode.area", f"the geometry makes the return electrode {shape}, "
+                                f"{expected * 1e4:.4g} cm^2 for a {self.donor.area * 1e4:.4g} cm^2 anode, "
+                                f"not {self.return_electrode.area * 1e4:.4g} cm^2: make the two agree")
+
+    def appendage_layer(self) -> Layer:
+        """The appendage channels as a layer across the top skin layer (model.py)."""
+        return self.appendages.as_layer(self.skin[0])
 
     def protocol_end(self) -> float:
         """Total protocol duration, s."""
@@ -533,11 +621,26 @@ class Scenario(_Model):
         for i, layer in enumerate(self.skin):
             if layer.name in names:
                 raise ScenarioError(f"skin[{i}].name", f"duplicate layer name {layer.name!r}")
+            if layer.name in RESERVED_REGION_NAMES:
+                raise ScenarioError(f"skin[{i}].name", f"{layer.name!r} names a region of its own (the "
+                                                       f"{layer.name.replace('_', ' ')}): call the layer otherwise")
             names.add(layer.name)
             if isinstance(layer.partition, dict):
                 for name in layer.partition:
                     need(name, f"skin[{i}].partition.{name}")
         need(self.clearance.counter_ion, "clearance.counter_ion")
+        if isinstance(self.appendages.partition, dict):
+            for name in self.appendages.partition:
+                need(name, f"appendages.partition.{name}")
+        geometry = self.geometry
+        if self.appendages != Appendages() and (geometry is None or geometry.appendages is None):
+            raise ScenarioError("appendages", "describes channels that geometry.appendages does not place "
+                                              "(radius and spacing or positions)")
+        if geometry is not None and geometry.kind != "column" and geometry.return_gap is not None:
+            self._check_return_area(geometry.to_geometry())
+        if geometry is not None and geometry.return_gap is not None and self.return_electrode is None:
+            raise ScenarioError("return_electrode", "the geometry places a return electrode on the skin: "
+                                                    "describe its pad here (area, thickness, pH, contents)")
         need(self.clearance.vasoconstrictor, "clearance.vasoconstrictor")
         for name in self.systemic:
             need(name, f"systemic.{name}")

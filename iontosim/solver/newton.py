@@ -2,9 +2,47 @@
 
 A plain Newton loop rather than SNES because two things matter here that SNES does not offer
 directly: rows of nearly absent species are tiny (the Jacobian scales with the concentration),
-so each Newton system is equilibrated row by row before the LU; and the update is limited
-in log-concentration, never in potential (an applied current shifts psi by hundreds of thermal
+so each Newton system is equilibrated before the linear solve; and the update is limited in
+log-concentration, never in potential (an applied current shifts psi by hundreds of thermal
 units at once, while exp() overshoots when a nearly absent species first arrives).
+
+Linear solvers (numerics.linear_solver; iontosim.scenario.schema.Numerics says when to use which;
+measurements in benchmarks/RESULTS.md, "Linear solvers"):
+
+- direct LU: "petsc" (PETSc's own, one rank), "mumps", "superlu_dist"; each Newton system is
+  equilibrated by rows, then columns, by their largest entries (unchanged by the Krylov work);
+- "gmres_gamg": the potential split below, GMRES with algebraic multigrid (GAMG) in two stages;
+- "gmres_asm": the same reduced system, GMRES with additive Schwarz / ILU(0) (overlap 1): no
+  multigrid set-up, but its iterations grow as the mesh is refined. (ASM on the equilibrated
+  mixed system, the obvious fallback, failed on the first time step.)
+
+The potential split. The unknowns are mu_i (P1, one per species) and psi (DG1), and psi is fixed
+by electroneutrality evaluated at the vertices, with no derivative: the psi block of the
+Jacobian is exactly diagonal. So psi is eliminated exactly,
+
+    S = A_mm - A_mp diag(A_pp)^-1 A_pm,
+
+and S (the species alone, ns unknowns per vertex) is what GMRES solves; psi follows from its
+rows. (PETSc's field split does the same elimination, "selfp" being exact here, but GAMG on S as
+it stands never converged in 300 iterations.) S is not fit for AMG: shifting all mu_i by z_i t
+(and psi by t) leaves every concentration unchanged (the potential's gauge), so at each vertex S
+is nearly singular in the direction z: storage (~c/dt) does not see it, only the conductance
+does (in the default scenario the smallest singular values of S, 2e-8 of the largest, all belong
+to this mode). Point smoothers cannot reduce it and aggregation does not represent it. Hence a
+change of variables at every vertex, S' = R^T S R: with k the vertex's most abundant charged
+species, the new unknown k is the amplitude of the gauge mode (column k of R is z), and row k
+becomes sum_i z_i (row i), the conservation of charge, in which storage cancels and the
+conductance (a Laplacian) is left. S' is scaled symmetrically by its diagonal, which keeps it
+close to symmetric (the row-and-column maxima of the LU path gave GAMG 46 iterations on that
+Laplacian, the symmetric scaling 11), and stored without its zero entries.
+
+The preconditioner is multiplicative in two stages: GAMG on the whole of S' (one node per
+vertex, block size ns, plain aggregation, ILU smoothing; near-null space: each species' constant
+mu mapped through R and the scaling), then GAMG with smoothed aggregation on the gauge block
+alone (the charge rows' Laplacian), on the residual the first stage leaves. Either alone grew
+with refinement (15 -> 23 Krylov iterations from resolution 1 to 2, or failed); together ~4.
+
+The charges z are read off the Jacobian: every residual is invariant under the gauge shift.
 """
 
 from __future__ import annotations
@@ -19,12 +57,70 @@ from iontosim._fenics import MPI, PETSc, dolfinx
 fem = dolfinx.fem
 fem_petsc = dolfinx.fem.petsc
 
+DIRECT_SOLVERS = ("petsc", "mumps", "superlu_dist")
+ITERATIVE_SOLVERS = ("gmres_gamg", "gmres_asm")
+#: What "auto" picks above the direct-solver limit (benchmarks/RESULTS.md).
+BEST_ITERATIVE = "gmres_gamg"
+#: Global unknowns up to which "auto" factorizes; the default of numerics.direct_solver_limit.
+DIRECT_SOLVER_LIMIT = 50_000
+#: Relative residual reduction asked of each Krylov solve (numerics.krylov_rtol unset). Newton
+#: stops on the size of its update, so an inexact update must not look converged: with these,
+#: both gave the LU run's time steps and delivered dose to 1e-10 (RESULTS.md); gmres_asm at 1e-8
+#: and 1e-10 took other steps and was 2e-4 and 5e-5 off.
+KRYLOV_RTOL = {"gmres_gamg": 1e-8, "gmres_asm": 1e-11}
+#: Krylov iterations after which a solve counts as failed (numerics.krylov_max_iter)
+KRYLOV_MAX_ITER = 200
+
+#: AMG of the potential split ("gmres_gamg"): each setting can be overridden in the PETSc
+#: options database with the solver's prefix, e.g. -iontosim_newton_species_sub_0_pc_gamg_threshold.
+#: First stage, the whole species system (one node per vertex): plain aggregation (smoothed
+#: aggregation failed on ~1 in 5 systems: the operator is far from symmetric), graph edges below
+#: 2 % dropped (the stratum corneum's cells are ~30x wider than deep and its conductance ~1e-5 of
+#: its neighbours': aggregates must not cross it), no aggressive coarsening, V-cycles (W-cycles
+#: saved 10 % of the iterations and cost 35 % more time), ILU(0) smoothing (Chebyshev/Jacobi and
+#: SOR diverged: the species of a vertex stay strongly coupled), within additive Schwarz with
+#: overlap 1 on several ranks (block Jacobi there doubled the iterations on 2 ranks).
+AMG_OPTIONS = {
+    "pc_gamg_agg_nsmooths": "0",
+    "pc_gamg_threshold": "0.02",
+    "pc_gamg_aggressive_coarsening": "0",
+    "mg_levels_ksp_type": "richardson",
+    "mg_levels_pc_type": "asm",
+    "mg_levels_sub_pc_type": "ilu",
+}
+#: Second stage, the gauge block alone: smoothed aggregation (its iterations stayed at 4-5 on
+#: both meshes where plain aggregation needed 9-17), edges below 5 % dropped, the same smoothing.
+POTENTIAL_AMG_OPTIONS = {
+    "pc_gamg_threshold": "0.05",
+    "pc_gamg_aggressive_coarsening": "0",
+    "pc_mg_cycle_type": "w",
+    "mg_levels_ksp_type": "richardson",
+    "mg_levels_pc_type": "asm",
+    "mg_levels_sub_pc_type": "ilu",
+}
+
+
+def choose_linear_solver(choice: str, unknowns: int, ranks: int, direct_limit: int = DIRECT_SOLVER_LIMIT) -> str:
+    """The linear solver a Newton solve uses: `choice` itself unless it is "auto"."""
+    if choice == "petsc" and ranks > 1:
+        raise ValueError("numerics.linear_solver: 'petsc' runs on one rank only; use mumps or auto")
+    if choice in DIRECT_SOLVERS or choice in ITERATIVE_SOLVERS:
+        return choice
+    if choice != "auto":
+        raise ValueError(f"numerics.linear_solver: unknown choice {choice!r}")
+    if unknowns > direct_limit:
+        return BEST_ITERATIVE
+    # PETSc's own LU is serial only; on a banded 1D system it is ~5x faster than MUMPS.
+    return "petsc" if ranks == 1 else "mumps"
+
 
 @dataclass
 class NewtonResult:
     converged: bool
     iterations: int
     reason: str = ""
+    #: Krylov iterations summed over the Newton iterations of this solve (0 with a direct solver)
+    linear_iterations: int = 0
 
 
 class NewtonSolver:
@@ -32,9 +128,17 @@ class NewtonSolver:
 
     `limit_update(step)` may modify the Newton update in place and returns its size for the
     convergence test (default: the largest absolute entry).
+
+    "gmres_gamg" assumes the layout of iontosim.model: every sub-space of `u` but the last is a
+    P1 species field, the last one is the potential, fixed by a pointwise constraint.
+    `krylov_rtol` is the relative residual reduction asked of the Krylov solvers, `krylov_max_iter`
+    the iterations after which a Krylov solve counts as failed (the Newton solve then fails, and
+    the time step is retried shorter).
     """
 
     def __init__(self, residual, jacobian, u, bcs, *, linear_solver: str = "auto",
+                 direct_solver_limit: int = DIRECT_SOLVER_LIMIT, krylov_rtol: float | None = None,
+                 krylov_max_iter: int = KRYLOV_MAX_ITER,
                  tol: float = 1e-6, max_iter: int = 25,
                  limit_update: Callable[[np.ndarray], float] | None = None,
                  options_prefix: str = "iontosim_newton_"):
@@ -50,17 +154,21 @@ class NewtonSolver:
         self.scale = self.A.createVecLeft()
         self.column_scale = self.A.createVecRight()
         self.du = fem.Function(u.function_space)
+        self.linear_solver = choose_linear_solver(linear_solver, self.A.getSize()[0], comm.size,
+                                                  direct_solver_limit)
+        self.iterative = self.linear_solver in ITERATIVE_SOLVERS
+        self.split = None
+        if self.iterative:
+            rtol = krylov_rtol if krylov_rtol is not None else KRYLOV_RTOL[self.linear_solver]
+            self.split = PotentialSplit(u.function_space, rtol, krylov_max_iter, options_prefix + "species_",
+                                        multigrid=self.linear_solver == "gmres_gamg")
+            return
         self.ksp = PETSc.KSP().create(comm)
         self.ksp.setOptionsPrefix(options_prefix)
         self.ksp.setType("preonly")
         pc = self.ksp.getPC()
         pc.setType("lu")
-        if linear_solver == "auto":
-            # PETSc's own LU is serial only; on a banded 1D system it is ~5x faster than MUMPS.
-            linear_solver = "petsc" if comm.size == 1 else "mumps"
-        if linear_solver == "petsc" and comm.size > 1:
-            raise ValueError("numerics.linear_solver: 'petsc' runs on one rank only; use mumps or auto")
-        pc.setFactorSolverType(linear_solver)
+        pc.setFactorSolverType(self.linear_solver)
         self.ksp.setFromOptions()
 
     def _assemble(self) -> None:
@@ -79,6 +187,8 @@ class NewtonSolver:
         b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
         fem_petsc.set_bc(b, self.bcs, u.x.petsc_vec, -1.0)
         b.scale(-1.0)
+        if self.split is not None:
+            return  # it scales the system it solves (see PotentialSplit)
         # Equilibrate rows by their largest entry: a species at the floor has rows ~1e-12 of the
         # others, and where it sits next to a loaded cell its diagonal is far below its coupling.
         indptr, _, values = A.getValuesCSR()
@@ -99,18 +209,32 @@ class NewtonSolver:
         A.diagonalScale(self.scale, self.column_scale)
         b.pointwiseMult(b, self.scale)
 
+    def _linear_solve(self) -> tuple[int, int]:
+        """Solve the assembled system for the (unscaled) update du: (Krylov iterations, 0 with a
+        direct solver; PETSc's converged reason, negative on failure)."""
+        x = self.du.x.petsc_vec
+        if self.split is not None:
+            return self.split.solve(self.A, self.b, x)
+        self.ksp.setOperators(self.A)
+        self.ksp.solve(self.b, x)
+        x.pointwiseMult(x, self.column_scale)
+        return (self.ksp.getIterationNumber() if self.iterative else 0), self.ksp.getConvergedReason()
+
     def solve(self) -> NewtonResult:
+        krylov = 0
         for iteration in range(1, self.max_iter + 1):
             self._assemble()
-            self.ksp.setOperators(self.A)
-            self.ksp.solve(self.b, self.du.x.petsc_vec)
-            self.du.x.petsc_vec.pointwiseMult(self.du.x.petsc_vec, self.column_scale)
-            if self.ksp.getConvergedReason() < 0:
-                return NewtonResult(False, iteration, "linear solver failed")
+            iterations, reason = self._linear_solve()
+            krylov += iterations
+            if reason < 0:
+                why = "linear solver failed"
+                if self.iterative:  # e.g. "(DIVERGED_ITS after 200 iterations)"
+                    why += f" ({_KSP_REASONS.get(reason, reason)} after {iterations} iterations)"
+                return NewtonResult(False, iteration, why, krylov)
             self.du.x.scatter_forward()
             step = self.du.x.array
             if not np.all(np.isfinite(step)):
-                return NewtonResult(False, iteration, "non-finite update")
+                return NewtonResult(False, iteration, "non-finite update", krylov)
             if self.limit_update is not None:
                 size = self.limit_update(step)
             else:
@@ -119,13 +243,292 @@ class NewtonSolver:
             self.u.x.scatter_forward()
             size = self.comm.allreduce(size, op=MPI.MAX)
             if size < self.tol:
-                return NewtonResult(True, iteration)
-        return NewtonResult(False, self.max_iter, "no convergence")
+                return NewtonResult(True, iteration, linear_iterations=krylov)
+        return NewtonResult(False, self.max_iter, "no convergence", krylov)
 
     def destroy(self) -> None:
-        self.ksp.destroy()
+        if self.split is not None:
+            self.split.destroy()
+        else:
+            self.ksp.destroy()
         self.A.destroy()
         self.b.destroy()
         self.scale.destroy()
         self.column_scale.destroy()
 
+
+def _krylov(ksp: PETSc.KSP, rtol: float, max_iter: int) -> None:
+    ksp.setType("gmres")
+    ksp.setGMRESRestart(min(max_iter, 100))
+    # right preconditioning: the tolerance is on the residual itself, not the preconditioned one
+    ksp.setPCSide(PETSc.PC.Side.RIGHT)
+    ksp.setNormType(PETSc.KSP.NormType.UNPRECONDITIONED)
+    ksp.setTolerances(rtol=rtol, atol=0.0, max_it=max_iter)
+
+
+class PotentialSplit:
+    """psi eliminated exactly, the species in gauge/composition variables, GMRES with AMG (module
+    docstring). `solve(A, b, x)` takes the unscaled Jacobian and residual of the mixed space and
+    returns the Krylov iterations and PETSc's converged reason."""
+
+    def __init__(self, W, rtol: float, max_iter: int, prefix: str, multigrid: bool = True):
+        self.multigrid = multigrid
+        self.comm = comm = W.mesh.comm
+        self.ns = ns = W.num_sub_spaces - 1
+        self.rtol, self.max_iter, self.prefix = rtol, max_iter, prefix
+        imap, bs = W.dofmap.index_map, W.dofmap.index_map_bs
+        n_owned, first = imap.size_local * bs, imap.local_range[0] * bs
+        # A P1 field's cell-local dof j sits at the cell's vertex j: stacking the species' cell
+        # dofs pairs the species of each vertex.
+        species = np.stack([W.sub(i).dofmap.list.ravel() for i in range(ns)], axis=1)
+        psi = W.sub(ns).dofmap.list.ravel()
+        _, rows = np.unique(species[:, 0], return_index=True)
+        vertex = species[rows]
+        vertex = vertex[vertex[:, 0] < n_owned]
+        if np.any(vertex >= n_owned):
+            raise RuntimeError("gmres_gamg: the species of one vertex are owned by different ranks")
+        self.n_vertices = nv = len(vertex)
+        self.is_m = PETSc.IS().createGeneral((vertex.ravel() + first).astype(PETSc.IntType), comm=comm)
+        self.is_p = PETSc.IS().createGeneral((np.unique(psi[psi < n_owned]) + first).astype(PETSc.IntType), comm=comm)
+        n = nv * ns
+        # R: block diagonal, one ns x ns block per vertex (pattern fixed, values per iteration)
+        self.R = PETSc.Mat().createAIJ(((n, None), (n, None)), bsize=ns, nnz=ns, comm=comm)
+        self.R.setUp()
+        self.lo = lo = self.R.getOwnershipRange()[0]
+        self._r_indptr = np.arange(0, n * ns + 1, ns, dtype=PETSc.IntType)
+        self._r_columns = (lo + np.repeat(np.arange(nv) * ns, ns * ns) + np.tile(np.arange(ns), n)).astype(PETSc.IntType)
+        self.z: np.ndarray | None = None
+        self.A_mm = self.A_mp = self.A_pm = self.product = self.S = self.S_transformed = None
+        self.operator = self.ksp = self.is_gauge = None
+        self.inv_pp = PETSc.Vec().createMPI((self.is_p.getLocalSize(), None), comm=comm)
+        self.d, self.y, self.rhs, self.b_m, self.x_m = (self.R.createVecLeft() for _ in range(5))
+        self.b_p, self.t_p, self.x_p = (self.inv_pp.duplicate() for _ in range(3))
+        options = PETSc.Options()
+        for sub, defaults in (("sub_0_", AMG_OPTIONS), ("potential_", POTENTIAL_AMG_OPTIONS)) if multigrid else ():
+            for key, value in defaults.items():
+                if not options.hasName(prefix + sub + key):
+                    options.setValue(prefix + sub + key, value)
+
+    # ------------------------------------------------------------------ set-up
+    def _charges(self, A: PETSc.Mat) -> np.ndarray:
+        """The gauge vector z, read off the Jacobian.
+
+        Every residual is unchanged when all mu_i shift by z_i t and psi by t (t constant), so
+        for each row r: sum_i z_i (A e_i)(r) + (A e_psi)(r) = 0, e_i being the indicator of
+        species i's dofs. In a row of species i the other species enter only through reactions
+        and sinks, so -(A e_psi)(r) / (A e_i)(r) is z_i in nearly every row (not next to Dirichlet
+        dofs, whose columns are zeroed): the value most rows give is taken. (A least-squares fit
+        to the psi rows alone failed: in the initial gel all ions are in one ratio.)
+        """
+        ns = self.ns
+        fields = [self.is_m.getIndices().reshape(-1, ns)[:, i] for i in range(ns)] + [self.is_p.getIndices()]
+        lo = A.getOwnershipRange()[0]
+        images = []
+        for dofs in fields:
+            e = A.createVecRight()
+            e.setValues(dofs, np.ones(len(dofs)))
+            e.assemble()
+            images.append(A * e)
+            e.destroy()
+        psi_image = images[ns].array
+        candidates = np.arange(-4, 5)
+        z = np.zeros(ns)
+        for i in range(ns):
+            rows = fields[i] - lo
+            own = images[i].array[rows]
+            ok = own != 0.0
+            ratio = -psi_image[rows][ok] / own[ok]
+            votes = np.array([np.count_nonzero(np.abs(ratio - n) < 1e-6) for n in candidates])
+            votes = self.comm.allreduce(votes, op=MPI.SUM)
+            total = self.comm.allreduce(int(np.count_nonzero(ok)), op=MPI.SUM)
+            if total == 0 or votes.max() < 0.5 * total:
+                raise RuntimeError(f"gmres_gamg: no integer charge fits species {i} ({votes.max()} of {total} rows)")
+            z[i] = candidates[np.argmax(votes)]
+        for vec in images:
+            vec.destroy()
+        if not np.any(z):
+            raise RuntimeError("gmres_gamg: no species is charged")
+        return z
+
+    def _setup(self, A: PETSc.Mat) -> None:
+        self.A_mm = A.createSubMatrix(self.is_m, self.is_m, submat=self.A_mm)
+        self.A_mp = A.createSubMatrix(self.is_m, self.is_p, submat=self.A_mp)
+        self.A_pm = A.createSubMatrix(self.is_p, self.is_m, submat=self.A_pm)
+        diag = A.getDiagonal()
+        sub = diag.getSubVector(self.is_p)
+        sub.copy(self.inv_pp)
+        diag.restoreSubVector(self.is_p, sub)
+        diag.destroy()
+        self.inv_pp.reciprocal()
+        if self.z is None:
+            self.z = self._charges(A)
+        # S = A_mm - A_mp diag(A_pp)^-1 A_pm
+        scaled = self.A_pm.copy()
+        scaled.diagonalScale(L=self.inv_pp)
+        self.product = self.A_mp.matMult(scaled, result=self.product)
+        scaled.destroy()
+        if self.S is None:
+            self.S = self.A_mm.copy()
+        else:
+            self.A_mm.copy(self.S, structure=PETSc.Mat.Structure.SAME_NONZERO_PATTERN)
+        self.S.axpy(-1.0, self.product, structure=PETSc.Mat.Structure.SUBSET_NONZERO_PATTERN)
+        # R per vertex: identity but for column k, which is z (k: the most abundant charged species)
+        ns, nv, z = self.ns, self.n_vertices, self.z
+        s_diag = self.S.getDiagonal()
+        self.k = k = np.argmax(np.abs(s_diag.array.reshape(-1, ns)) * np.abs(z), axis=1)
+        s_diag.destroy()
+        blocks = np.broadcast_to(np.eye(ns), (nv, ns, ns)).copy()
+        blocks[np.arange(nv), :, k] = z
+        self.R.setValuesCSR(self._r_indptr, self._r_columns, blocks.ravel())
+        self.R.assemble()
+        self.S_transformed = self.S.ptap(self.R, result=self.S_transformed)
+        # symmetric diagonal scaling
+        self.S_transformed.getDiagonal(self.d)
+        d = np.abs(self.d.array)
+        d[d == 0.0] = 1.0
+        self.d.array[:] = 1.0 / np.sqrt(d)
+        self.S_transformed.diagonalScale(self.d, self.d)
+        # Without the entries that are zero (the mixed space's pattern couples every pair of
+        # dofs of a cell; vertex quadrature on quadrilaterals leaves the diagonal neighbours
+        # out): GAMG's aggregates on the stored pattern took 200+ iterations where these take 16.
+        indptr, columns, values = self.S_transformed.getValuesCSR()
+        nonzero = values != 0.0
+        counts = np.diff(np.concatenate([[0], np.cumsum(nonzero)])[indptr])
+        for obj in (self.operator, self.ksp, self.is_gauge):
+            if obj is not None:
+                obj.destroy()
+        self.operator = PETSc.Mat().createAIJ(
+            self.S_transformed.getSizes(), bsize=ns, comm=self.comm,
+            csr=(np.concatenate([[0], np.cumsum(counts)]).astype(PETSc.IntType), columns[nonzero], values[nonzero]))
+        if self.multigrid:
+            self.operator.setNearNullSpace(self._near_null_space())
+        self.is_gauge = PETSc.IS().createGeneral((self.lo + np.arange(nv) * ns + k).astype(PETSc.IntType),
+                                                 comm=self.comm)
+        # A new solver every Newton iteration: GAMG set up again in the same KSP (its own
+        # reuse) failed now and then where a fresh one took 16 iterations, and a hierarchy kept
+        # for a whole Newton solve needed 47 iterations per Newton iteration instead of 13.
+        self.ksp = ksp = PETSc.KSP().create(self.comm)
+        ksp.setOptionsPrefix(self.prefix)
+        _krylov(ksp, self.rtol, self.max_iter)
+        ksp.setOperators(self.operator)
+        pc = ksp.getPC()
+        if not self.multigrid:
+            pc.setType("asm")
+            pc.setASMOverlap(1)
+            ksp.setFromOptions()
+            return
+        pc.setType("composite")
+        pc.setCompositeType(PETSc.PC.CompositeType.MULTIPLICATIVE)
+        pc.addCompositePCType("gamg")
+        pc.addCompositePCType("python")
+        pc.getCompositePC(1).setPythonContext(_GaugeCorrection(self))
+        ksp.setFromOptions()
+
+    def _near_null_space(self) -> PETSc.NullSpace:
+        """Each species' constant mu (the diffusion operators' null space; z . them is the gauge
+        mode) in the scaled transformed unknowns, y = D^-1 R^-1 e_i."""
+        ns, nv, z, k = self.ns, self.n_vertices, self.z, self.k
+        inv_d = 1.0 / self.d.array.reshape(-1, ns)
+        vectors = []
+        for i in range(ns):
+            y = np.zeros((nv, ns))
+            y[k != i, i] = 1.0  # mu_i = y_i + z_i y_k where species i is not k
+            mine = np.nonzero(k == i)[0]  # where it is: mu_k = z_k y_k, the others cancel
+            y[mine] = -z / z[i] if z[i] != 0 else 0.0
+            y[mine, i] = 1.0 / z[i] if z[i] != 0 else 1.0
+            vec = self.R.createVecRight()
+            vec.array[:] = (y * inv_d).ravel()
+            vectors.append(vec)
+        for i, vec in enumerate(vectors):  # orthonormal, as MatNullSpace wants
+            for prev in vectors[:i]:
+                vec.axpy(-vec.dot(prev), prev)
+            vec.normalize()
+        space = PETSc.NullSpace().create(vectors=vectors, comm=self.comm)
+        for vec in vectors:
+            vec.destroy()
+        return space
+
+    # ------------------------------------------------------------------ solve
+    def solve(self, A: PETSc.Mat, b: PETSc.Vec, x: PETSc.Vec) -> tuple[int, int]:
+        self._setup(A)
+        b_m, b_p = self.b_m, self.b_p
+        for is_, vec in ((self.is_m, b_m), (self.is_p, b_p)):
+            sub = b.getSubVector(is_)
+            sub.copy(vec)
+            b.restoreSubVector(is_, sub)
+        # reduced right-hand side D R^T (b_m - A_mp diag(A_pp)^-1 b_p)
+        t_p, x_m, x_p = self.t_p, self.x_m, self.x_p
+        t_p.pointwiseMult(b_p, self.inv_pp)
+        self.A_mp.mult(t_p, x_m)
+        x_m.aypx(-1.0, b_m)
+        self.R.multTranspose(x_m, self.rhs)
+        self.rhs.pointwiseMult(self.rhs, self.d)
+        self.ksp.solve(self.rhs, self.y)
+        # back: du_m = R D y, du_p = diag(A_pp)^-1 (b_p - A_pm du_m)
+        self.y.pointwiseMult(self.y, self.d)
+        self.R.mult(self.y, x_m)
+        self.A_pm.mult(x_m, x_p)
+        x_p.aypx(-1.0, b_p)
+        x_p.pointwiseMult(x_p, self.inv_pp)
+        x.set(0.0)
+        x.isaxpy(self.is_m, 1.0, x_m)
+        x.isaxpy(self.is_p, 1.0, x_p)
+        return self.ksp.getIterationNumber(), self.ksp.getConvergedReason()
+
+    def destroy(self) -> None:
+        for obj in [self.ksp, self.operator, self.is_gauge, self.A_mm, self.A_mp, self.A_pm, self.product, self.S,
+                    self.S_transformed, self.R, self.d, self.y, self.rhs, self.is_m, self.is_p, self.inv_pp,
+                    self.b_m, self.x_m, self.b_p, self.t_p, self.x_p]:
+            if obj is not None:
+                obj.destroy()
+
+
+class _GaugeCorrection:
+    """Second stage of the composite preconditioner (a PETSc python PC): AMG on the gauge block
+    alone (the conductance Laplacian of the charge rows), applied to the residual the first
+    stage leaves. Smoothed aggregation (which the coupled system defeats) suits this block."""
+
+    def __init__(self, split: PotentialSplit):
+        self.split = split
+        self.ksp = None
+
+    def setUp(self, pc) -> None:
+        split = self.split
+        if self.ksp is not None:
+            self.ksp.destroy()
+            self.block.destroy()
+        self.block = split.operator.createSubMatrix(split.is_gauge, split.is_gauge)
+        gauge = self.block.createVecRight()
+        gauge.array[:] = 1.0 / split.d.array.reshape(-1, split.ns)[np.arange(split.n_vertices), split.k]
+        gauge.normalize()
+        space = PETSc.NullSpace().create(vectors=[gauge], comm=split.comm)
+        self.block.setNearNullSpace(space)
+        space.destroy()
+        gauge.destroy()
+        self.ksp = PETSc.KSP().create(split.comm)
+        self.ksp.setOptionsPrefix(split.prefix + "potential_")
+        self.ksp.setOperators(self.block)
+        self.ksp.setType("preonly")
+        self.ksp.getPC().setType("gamg")
+        self.ksp.setFromOptions()
+        self.r = self.block.createVecLeft()
+        self.e = self.block.createVecRight()
+
+    def apply(self, pc, x: PETSc.Vec, y: PETSc.Vec) -> None:
+        split = self.split
+        sub = x.getSubVector(split.is_gauge)
+        sub.copy(self.r)
+        x.restoreSubVector(split.is_gauge, sub)
+        self.ksp.solve(self.r, self.e)
+        y.set(0.0)
+        y.isaxpy(split.is_gauge, 1.0, self.e)
+
+    def destroy(self, pc) -> None:
+        if self.ksp is not None:
+            for obj in (self.ksp, self.block, self.r, self.e):
+                obj.destroy()
+            self.ksp = None
+
+
+_KSP_REASONS = {value: name for name, value in vars(PETSc.KSP.ConvergedReason).items()
+                if isinstance(value, int) and value < 0}

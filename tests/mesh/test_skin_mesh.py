@@ -2,11 +2,13 @@
 
 The skin is the default scenario's (lidocaine_epinephrine.yaml) under its 2 mm gel, in a patch
 narrowed to 2 mm (1 mm at half resolution for the 3D block: 14 000 hexahedra) to keep the meshes
-small. Each region's
-area or volume is its thickness times the lateral measure (2 pi r weighted when axisymmetric),
-each facet tag's measure its designed length or area; the untagged boundary (mirror planes, axis,
-donor side walls) is checked too, which catches any unconnected, doubled interface. The mesh is
-extruded, so these hold to round-off: tolerance 1e-10 relative (measured < 1e-13 on 1 and 2 ranks).
+small. The "*_pads" cases add a 1 mm return-electrode pad and appendage channels through the
+stratum corneum, with the channel areas worked out here by hand (slits, a disc on the axis, squares
+of a disc's area cut by the mirror planes). Each region's area or volume is its thickness times the
+lateral measure (2 pi r weighted when axisymmetric), each facet tag's measure its designed length
+or area; the untagged boundary (mirror planes, axis, pad side walls) is checked too, which catches
+any unconnected, doubled interface. The mesh is extruded, so these hold to round-off: tolerance
+1e-12 relative (measured < 2e-13 on 1 and 2 ranks).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pydantic import ValidationError
 from iontosim._fenics import dolfinx, ufl
 from iontosim.mesh.column import LayerGeometry, build_column
 from iontosim.mesh.geometry import Geometry, graded_sizes
-from iontosim.mesh.skin_mesh import (ANODE, DEEP, DONOR, DONOR_SKIN, LATERAL, RETURN, SKIN_SURFACE,
+from iontosim.mesh.skin_mesh import (ANODE, DEEP, DONOR, DONOR_SKIN, LATERAL, RETURN, RETURN_SKIN, SKIN_SURFACE,
                                      build_skin_mesh, write_mesh)
 from iontosim.scenario.load import load_scenario
 from tests.conftest import CONFIGS, ROOT
@@ -35,18 +37,34 @@ SCENARIO = load_scenario(CONFIGS / "lidocaine_epinephrine.yaml")
 SKIN = [(layer.name, layer.thickness) for layer in SCENARIO.skin]
 DONOR_THICKNESS = SCENARIO.donor.thickness  # 2 mm
 PATCH = dict(width=2e-3, anode_width=1e-3, return_gap=0.5e-3, return_width=0.4e-3)
-CASES = {  # kind -> (geometry, layers)
-    "column": (Geometry(kind="column"), SKIN),
-    "planar": (Geometry(kind="planar", **PATCH), SKIN),
-    "axisymmetric": (Geometry(kind="axisymmetric", **PATCH | {"anode_width": 0.5e-3}), SKIN),
-    "block": (Geometry(kind="block", width=1e-3, anode_width=0.6e-3, return_gap=0.2e-3, return_width=0.3e-3,
-                       resolution=0.5), SKIN),
+BLOCK = dict(width=1e-3, anode_width=0.6e-3, return_gap=0.2e-3, return_width=0.3e-3)
+RETURN_THICKNESS = 1e-3  # a soaked gauze pad (metal_electrode_saline.yaml)
+R = 30e-6  # appendage radius (sweat-duct scale)
+SIDE = math.sqrt(math.pi) * R  # block channels: squares of a disc's area
+PLANAR_CHANNELS = dict(radius=R, spacing=0.3e-3)  # at 0 (halved), 0.3 ... 1.8 mm: clear of every edge
+BLOCK_CHANNELS = dict(radius=R, positions=[(0, 0), (0.15e-3, 0), (0.65e-3, 0), (0.15e-3, 0.65e-3)])
+CASES = {  # name -> (geometry, layers, return pad thickness, channel area on the modelled skin surface)
+    "column": (Geometry(kind="column"), SKIN, 0.0, 0.0),
+    "planar": (Geometry(kind="planar", **PATCH), SKIN, 0.0, 0.0),
+    "axisymmetric": (Geometry(kind="axisymmetric", **PATCH | {"anode_width": 0.5e-3}), SKIN, 0.0, 0.0),
+    "block": (Geometry(kind="block", **BLOCK, resolution=0.5), SKIN, 0.0, 0.0),
+    # a slit of half width at the mirror plane, six whole ones at 0.3 mm spacing
+    "planar_pads": (Geometry(kind="planar", **PATCH, appendages=PLANAR_CHANNELS), SKIN, RETURN_THICKNESS,
+                    R + 6 * 2 * R),
+    "axisymmetric_pads": (Geometry(kind="axisymmetric", **PATCH | {"anode_width": 0.5e-3},
+                                   appendages=dict(radius=R, positions=[0.0])), SKIN, RETURN_THICKNESS,
+                          math.pi * R**2),
+    # a quarter at the corner, halves on y = 0 under the anode and the return, a whole one on free skin
+    "block_pads": (Geometry(kind="block", **BLOCK, resolution=0.25, appendages=BLOCK_CHANNELS), SKIN,
+                   RETURN_THICKNESS, SIDE**2 * (0.25 + 0.5 + 0.5 + 1)),
 }
-TOL = 1e-10
+TOL = 1e-12
 
 
-def designed(geometry: Geometry, layers, donor: float) -> dict[str, dict[int, float]]:
-    """Region and boundary measures (m, m^2 or m^3; per unit area for the column) by design."""
+def designed(geometry: Geometry, layers, donor: float, pad: float = 0.0, channels: float = 0.0
+             ) -> dict[str, dict[int, float]]:
+    """Region and boundary measures (m, m^2 or m^3; per unit area for the column) by design, with
+    a return pad `pad` m thick and appendage channels of skin-surface area `channels`."""
     kind = geometry.kind
     depth = sum(t for _, t in layers)
     if kind == "column":
@@ -67,9 +85,38 @@ def designed(geometry: Geometry, layers, donor: float) -> dict[str, dict[int, fl
     untagged = {"planar": depth + 2 * donor,  # mirror plane x = 0, donor wall x = a
                 "axisymmetric": 2 * math.pi * a * donor,  # the axis weighs nothing
                 "block": 2 * (w * depth + a * donor) + 2 * a * donor}[kind]  # x = 0, y = 0; walls x, y = a
-    return {"cells": {DONOR: anode * donor} | {i + 1: t * whole for i, (_, t) in enumerate(layers)},
-            "facets": {ANODE: anode, RETURN: ret, SKIN_SURFACE: whole - anode - ret, DEEP: whole, LATERAL: lateral},
-            "interior": {DONOR_SKIN: anode}, "untagged": untagged}
+    untagged += {"planar": 2 * pad,  # the return pad's walls x = r0, r1
+                 "axisymmetric": 2 * math.pi * (r0 + r1) * pad,
+                 "block": 2 * a * pad + 2 * (r1 - r0) * pad}[kind]  # walls x = r0, r1; y = 0, a
+    n = len(layers)
+    cells = {DONOR: anode * donor} | {i + 1: t * whole for i, (_, t) in enumerate(layers)}
+    facets = {ANODE: anode, RETURN: ret, SKIN_SURFACE: whole - anode - ret, DEEP: whole, LATERAL: lateral}
+    interior = {DONOR_SKIN: anode}
+    if pad > 0:
+        cells[n + 1] = ret * pad
+        interior[RETURN_SKIN] = ret  # RETURN is then the pad's top, of the same area
+    if channels > 0:
+        top = layers[0][1]
+        cells[1] -= channels * top
+        cells[n + 1 + (pad > 0)] = channels * top
+    return {"cells": cells, "facets": facets, "interior": interior, "untagged": untagged}
+
+
+def build(name: str, comm=MPI.COMM_WORLD):
+    geometry, layers, pad, _ = CASES[name]
+    return build_skin_mesh(comm, layers, DONOR_THICKNESS, geometry, pad)
+
+
+def design(name: str) -> dict[str, dict[int, float]]:
+    geometry, layers, pad, channels = CASES[name]
+    return designed(geometry, layers, DONOR_THICKNESS, pad, channels)
+
+
+def region_names(name: str) -> dict[int, str]:
+    """The region order the model relies on: donor, skin layers top first, return pad, appendages."""
+    geometry, layers, pad, channels = CASES[name]
+    names = ["donor"] + [n for n, _ in layers] + ["return_electrode"] * (pad > 0) + ["appendages"] * (channels > 0)
+    return dict(enumerate(names))
 
 
 def measured(sm) -> dict[str, dict[int, float]]:
@@ -84,11 +131,11 @@ def measured(sm) -> dict[str, dict[int, float]]:
     def total(form) -> float:
         return domain.comm.allreduce(dolfinx.fem.assemble_scalar(dolfinx.fem.form(form)), MPI.SUM)
 
-    tagged = [t for t in sm.boundaries if t != DONOR_SKIN]
-    facets = {t: total(one * ds(t)) for t in tagged}
+    interior = (DONOR_SKIN, RETURN_SKIN)
+    facets = {t: total(one * ds(t)) for t in sm.boundaries if t not in interior}
     return {"cells": {t: total(one * dx(t)) for t in sm.regions},
             "facets": facets,
-            "interior": {t: total(one("+") * dS(t)) for t in sm.boundaries if t == DONOR_SKIN},
+            "interior": {t: total(one("+") * dS(t)) for t in sm.boundaries if t in interior},
             "untagged": total(one * ds) - sum(facets.values()),
             "owned": domain.comm.allgather(domain.topology.index_map(domain.topology.dim).size_local)}
 
@@ -106,8 +153,7 @@ def relative_errors(got: dict, want: dict) -> dict[str, float]:
 
 @pytest.fixture(scope="module")
 def meshes():
-    return {kind: build_skin_mesh(MPI.COMM_WORLD, layers, DONOR_THICKNESS, geometry)
-            for kind, (geometry, layers) in CASES.items()}
+    return {name: build(name) for name in CASES}
 
 
 # ---------------------------------------------------------------- the size function
@@ -145,17 +191,25 @@ def test_geometry_section_is_checked():
 
 # ---------------------------------------------------------------- tagged measures
 
-@pytest.mark.parametrize("kind", list(CASES))
-def test_every_tag_measures_its_design(meshes, kind):
-    sm = meshes[kind]
-    geometry, layers = CASES[kind]
-    errors = relative_errors(measured(sm), designed(geometry, layers, DONOR_THICKNESS))
+@pytest.mark.parametrize("name", list(CASES))
+def test_every_tag_measures_its_design(meshes, name):
+    sm = meshes[name]
+    errors = relative_errors(measured(sm), design(name))
     assert max(errors.values()) < TOL, errors
-    # every cell carries a layer tag, and the tags are the column's: donor 0, layers 1..n
+    # every cell carries a region tag, and the tags are the column's (donor 0, layers 1..n), then
+    # the return pad and the appendages
     domain = sm.mesh
     owned = domain.topology.index_map(domain.topology.dim).size_local
     assert np.count_nonzero(sm.cell_tags.indices < owned) == owned
-    assert sm.regions == {0: "donor"} | {i + 1: name for i, (name, _) in enumerate(layers)}
+    assert sm.regions == region_names(name)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_cell_count_is_known_before_meshing(meshes, name):
+    geometry, layers, pad, _ = CASES[name]
+    domain = meshes[name].mesh
+    built = domain.topology.index_map(domain.topology.dim).size_global
+    assert geometry.cell_count(layers, DONOR_THICKNESS, pad) == built
 
 
 def test_column_tags_match_the_1d_column(meshes):
@@ -182,9 +236,9 @@ def test_skin_without_a_donor_pad_has_the_electrode_on_the_skin():
 
 # ---------------------------------------------------------------- output
 
-@pytest.mark.parametrize("kind", ["planar", "block"])
-def test_written_mesh_reads_back_with_its_tags(meshes, kind, tmp_path):
-    sm = meshes[kind]
+@pytest.mark.parametrize("name", ["planar", "block", "planar_pads", "block_pads"])
+def test_written_mesh_reads_back_with_its_tags(meshes, name, tmp_path):
+    sm = meshes[name]
     paths = write_mesh(sm, MPI.COMM_WORLD.bcast(tmp_path, root=0))  # one folder, also under mpirun
     assert all(p.is_file() for p in paths)
     png = next(p for p in paths if p.suffix == ".png")
@@ -197,8 +251,8 @@ def test_written_mesh_reads_back_with_its_tags(meshes, kind, tmp_path):
     dx = ufl.Measure("dx", domain, subdomain_data=cells)
     ds = ufl.Measure("ds", domain, subdomain_data=facets)
     one = dolfinx.fem.Constant(domain, 1.0)
-    want = designed(*CASES[kind], DONOR_THICKNESS)
-    for tag, value in [(1, want["cells"][1]), (DONOR, want["cells"][DONOR])]:
+    want = design(name)
+    for tag, value in want["cells"].items():
         got = MPI.COMM_WORLD.allreduce(dolfinx.fem.assemble_scalar(dolfinx.fem.form(one * dx(tag))))
         assert got == pytest.approx(value, rel=TOL)
     got = MPI.COMM_WORLD.allreduce(dolfinx.fem.assemble_scalar(dolfinx.fem.form(one * ds(RETURN))))
@@ -207,10 +261,9 @@ def test_written_mesh_reads_back_with_its_tags(meshes, kind, tmp_path):
 
 # ---------------------------------------------------------------- two ranks
 
-def report(kind: str) -> None:
+def report(name: str) -> None:
     """Print (rank 0) the measured tag measures of one case as JSON: the 2-rank test runs this."""
-    geometry, layers = CASES[kind]
-    values = measured(build_skin_mesh(MPI.COMM_WORLD, layers, DONOR_THICKNESS, geometry))
+    values = measured(build(name))
     if MPI.COMM_WORLD.rank == 0:
         print(json.dumps(values))
 
@@ -231,7 +284,7 @@ def test_two_ranks_give_the_same_tagged_measures(meshes):
     for kind, line in zip(CASES, lines):
         two = json.loads(line)
         assert len(two["owned"]) == 2 and min(two["owned"]) > 0, kind  # really distributed
-        want = designed(*CASES[kind], DONOR_THICKNESS)
+        want = design(kind)
         want = {g: {str(t): v for t, v in want[g].items()} if isinstance(want[g], dict) else want[g] for g in want}
         errors = relative_errors(two, want)
         assert max(errors.values()) < TOL, (kind, errors)

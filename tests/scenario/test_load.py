@@ -12,13 +12,15 @@ from iontosim.scenario import ScenarioError, load_scenario, parse_quantity, scen
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 NAMES = ["lidocaine_epinephrine", "lidocaine_only", "passive_lidocaine", "fentanyl_ionsys", "dexamethasone_cathodal",
          "acetic_acid_cathodal", "wearable_patch", "metal_electrode_saline"]
+PATCH_NAMES = ["lidocaine_epinephrine_2d", "tap_water_hyperhidrosis"]  # 2D, each extending a 1D scenario
 NUMBER = re.compile(r"^[-+]?(\d|\.\d)")
 
 # Provenance rule for configs: every number or quantity is a {value: ..., source: KEY} or
 # {value: ..., estimate: why} mapping, except settings that are choices rather than data:
 # anything under `outputs` or `numerics`, the mesh settings `cells` and `grading`, a `rest:`
 # duration, a `repeat:` count, and `reference_pH` (the pH at which a charge or flow is quoted).
-EXEMPT_KEYS = {"outputs", "numerics", "cells", "grading", "rest", "repeat", "reference_pH"}
+EXEMPT_KEYS = {"outputs", "numerics", "cells", "grading", "rest", "repeat", "reference_pH",
+               "surface_cells", "resolution", "growth"}  # numerics of the geometry section
 
 
 def raw(name):
@@ -46,7 +48,7 @@ def unsourced_numbers(node, path=""):
 
 # ------------------------------------------------------------------ the four configs
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", NAMES + PATCH_NAMES)
 def test_config_loads_and_round_trips(name):
     s = load_scenario(CONFIGS / f"{name}.yaml")
     assert s.name == name
@@ -55,7 +57,7 @@ def test_config_loads_and_round_trips(name):
     assert scenario_from_dict(yaml.safe_load(text)) == s
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", NAMES + PATCH_NAMES)
 def test_every_number_has_source_or_estimate(name):
     assert unsourced_numbers(raw(name)) == []
 
@@ -339,3 +341,64 @@ def test_provenance_key_refused():
     with pytest.raises(ScenarioError) as info:
         scenario_from_dict(data)
     assert info.value.field == "provenance"
+
+
+# ------------------------------------------------------------------ extends
+
+def _write(folder: Path, name: str, data: dict) -> Path:
+    path = folder / name
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def test_extends_merges_mappings_and_replaces_the_rest(tmp_path):
+    """A file that extends another changes only what it writes: mappings merge key by key,
+    lists and {value, source} leaves replace, null removes, and one of two alternatives
+    (amount / concentration) drops the base's other."""
+    (tmp_path / "sub").mkdir()
+    base = raw("lidocaine_epinephrine")
+    _write(tmp_path, "base.yaml", base)
+    child = {"extends": "../base.yaml", "name": "child",
+             "donor": {"pH": {"value": 5.0, "estimate": "a test"},
+                       "contents": {"lidocaine": {"concentration": "100 mM"}}},
+             "protocol": [{"current": "1 mA", "duration": "1 min"}],
+             "outputs": {"profile_times": ["1 min"]},
+             "systemic": None}
+    s = load_scenario(_write(tmp_path / "sub", "child.yaml", child))
+    ref = load_scenario(CONFIGS / "lidocaine_epinephrine.yaml")
+    assert s.name == "child" and s.donor.pH == 5.0 and s.provenance["donor.pH"] == "estimate: a test"
+    assert s.donor.area == ref.donor.area and s.donor.contents["epinephrine"] == ref.donor.contents["epinephrine"]
+    assert s.donor.contents["lidocaine"].concentration == pytest.approx(100.0)
+    assert s.donor.contents["lidocaine"].amount is None
+    assert len(s.protocol) == 1 and s.systemic == {} and s.skin == ref.skin
+    assert s.outputs.penetration_threshold == ref.outputs.penetration_threshold
+
+
+@pytest.mark.parametrize("target, reason", [
+    ("missing.yaml", "cannot read"),
+    ("self.yaml", "extends itself"),
+])
+def test_extends_errors_name_the_field(tmp_path, target, reason):
+    _write(tmp_path, "self.yaml", {"extends": target})
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(tmp_path / "self.yaml")
+    assert err.value.field == "extends" and reason in str(err.value)
+
+
+def test_a_return_pad_must_have_the_area_the_geometry_gives_it():
+    data = raw("lidocaine_epinephrine_2d")
+    data.pop("extends")
+    full = raw("lidocaine_epinephrine") | data
+    full["return_electrode"]["area"] = "10 cm^2"
+    with pytest.raises(ScenarioError) as err:
+        scenario_from_dict(full)
+    assert err.value.field == "return_electrode.area" and "5 cm^2" in str(err.value)
+
+
+@pytest.mark.parametrize("name", ["appendages", "return_electrode", "donor"])
+def test_skin_layers_may_not_take_a_region_name(name):
+    data = raw("lidocaine_epinephrine")
+    data["skin"][1]["name"] = name
+    with pytest.raises(ScenarioError) as err:
+        scenario_from_dict(data)
+    assert err.value.field == "skin[1].name"

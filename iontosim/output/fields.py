@@ -1,0 +1,495 @@
+"""Fields of a model's current state: files for ParaView, the current density at the skin surface,
+and maps of the section.
+
+Fields (all collective over ``model.comm``; names carry their units):
+
+- ``c_<species> [mol/m^3]``: total pore-fluid concentration of every species (both forms of a weak
+  electrolyte, ``model.totals``) at every vertex of every cell. Partition and Donnan jumps make it
+  discontinuous at layer interfaces, so it lives in the discontinuous P1/Q1 space (DG1), which
+  holds exactly the nodal values the solver works with.
+- ``potential [V]``: psi times the thermal voltage RT/F, DG1 (it jumps at interfaces too).
+- ``current_density [A/m^2]``: i = F sum over transported forms (``model.transported_forms``,
+  weak-electrolyte partner forms included) of z J, with J = -D c grad(mu) + c v (v only when the
+  model has electroosmotic flow). Stored constant in each cell (in the same DG1 space, so that one
+  VTX file holds every field): the cell-wise flux of the discretization, see below.
+
+Cell-wise current. The lumped scheme integrates J with vertex quadrature, so the flux it balances
+in a cell is the mean over the cell's vertices of J (c and grad(mu) at each vertex, which is the
+vertex-quadrature projection of J onto cell-wise constants). That mean is what the current field
+holds. In 1D and on a laterally uniform patch it is exactly the flux of the discrete conservation
+law: the current through any horizontal section equals the applied current to solver tolerance
+when charge is conserved (strong electrolytes; weak ones exchange protons with the layers'
+buffers, see simulation.py). On a 1D column solved with the fitted (Scharfetter-Gummel) flux the
+diffusion-migration part is that flux at the cell midpoint, as the solver evaluates it. Per-vertex
+values of J would not be conservative: on the two sides of a facet they differ by O(h).
+
+File formats. VTX (``.bp`` folder, ADIOS2, dolfinx.io.VTXWriter) holds DG1 fields directly.
+XDMF (``.xdmf`` + ``.h5``, dolfinx.io.XDMFFile) holds only fields with the mesh's own layout, so
+the fields are written on a copy of the mesh whose cells do not share vertices ("broken" mesh):
+there a DG1 field is a P1 field, and ParaView shows the jumps. Both open in ParaView (VTX with the
+ADIOS2VTXReader, XDMF with the "XDMF Reader" / "Xdmf3ReaderT").
+"""
+
+from __future__ import annotations
+
+import weakref
+from pathlib import Path
+
+import numpy as np
+
+from iontosim._fenics import MPI, dolfinx, ufl
+from iontosim.physics import transport
+from iontosim.physics.constants import FARADAY
+
+fem = dolfinx.fem
+
+CONCENTRATION_UNIT = "mol/m^3"
+POTENTIAL_NAME = "potential [V]"
+CURRENT_NAME = "current_density [A/m^2]"
+TOP_SKIN_LAYER = 1  # cell tag of the first skin layer (0 is the donor pad)
+A_PER_M2_TO_MA_PER_CM2 = 0.1
+DPI = 120
+
+
+def concentration_name(species: str) -> str:
+    return f"c_{species} [{CONCENTRATION_UNIT}]"
+
+
+# ---------------------------------------------------------------------------------------- fields
+class _Fields:
+    """The output fields of one model on its mesh, refreshed from ``model.u`` by update().
+
+    Every field comes from one compiled expression evaluated at the vertices of every cell (and,
+    for the fitted 1D flux, a second one at the cell midpoints), so a model compiles them once.
+    """
+
+    def __init__(self, model):
+        # no reference to the model itself: the cache below is keyed by it, weakly
+        self.ns = model.ns
+        mesh = model.mesh
+        self.gdim = gdim = mesh.geometry.dim
+        ns = model.ns
+        self.V = fem.functionspace(mesh, ("DG", 1))
+        self.Vv = fem.functionspace(mesh, ("DG", 1, (gdim,)))
+        self.n_values = ns + 1 + gdim
+        packed_space = fem.functionspace(mesh, ("DG", 1, (self.n_values,)))
+        self._packed = fem.Function(packed_space)
+        for other in (self.Vv, packed_space):  # the copies below assume one dof numbering
+            if not np.array_equal(other.dofmap.list, self.V.dofmap.list):
+                raise RuntimeError("DG1 spaces of different block size number their dofs differently")
+        self.concentrations = [fem.Function(self.V, name=concentration_name(n)) for n in model.names]
+        self.potential = fem.Function(self.V, name=POTENTIAL_NAME)
+        self.current = fem.Function(self.Vv, name=CURRENT_NAME)
+
+        tdim = mesh.topology.dim
+        self.n_owned = mesh.topology.index_map(tdim).size_local
+        n_all = self.n_owned + mesh.topology.index_map(tdim).num_ghosts
+        self.cell_dofs = self.V.dofmap.list[:n_all]  # (cells, vertices): DG1 dof k sits on vertex k
+        geometry = mesh.geometry
+        dofmap = geometry.dofmaps[0] if hasattr(geometry, "dofmaps") else geometry.dofmap
+        self.cell_nodes = dofmap[: self.n_owned]
+        points = self.V.tabulate_dof_coordinates()[self.cell_dofs[: self.n_owned]]
+        if not np.allclose(points, geometry.x[self.cell_nodes], rtol=0, atol=1e-12 * _extent(model)):
+            raise RuntimeError("DG1 dofs are not numbered like the cell vertices")
+
+        self._vt = fem.Constant(mesh, model.thermal_voltage())
+        u = model.u
+        parts = ufl.split(u)
+        psi = parts[model.ns]
+        c = model.concentrations(u)
+        totals = model.totals(c)
+        self.fitted = getattr(model, "flux_used", "lumped") == "fitted"
+        current = 0
+        for ci, mui, _, zi, i in model.transported_forms:
+            if not self.fitted:
+                current += -zi * model.diffusivity[i] * ci * ufl.grad(mui)
+            if model.has_flow:
+                current += zi * ci * model.velocity
+        values = list(totals) + [psi * self._vt]
+        values += [0.0 * psi] * gdim if isinstance(current, int) else [FARADAY * current[k] for k in range(gdim)]
+        self._expression = fem.Expression(ufl.as_vector(values), self.V.element.interpolation_points)
+        self._fitted_expression = None
+        if self.fitted:  # 1D only (ColumnModel): the Scharfetter-Gummel flux at the midpoint
+            self._midpoint_space = fem.functionspace(mesh, ("DG", 0, (gdim,)))
+            self._midpoint = fem.Function(self._midpoint_space)
+            flux = sum(zi * transport.fitted_flux(mui, psi, Ki, zi, model.diffusivity[i], mesh)
+                       for _, mui, Ki, zi, i in model.transported_forms)
+            self._fitted_expression = fem.Expression(ufl.as_vector([FARADAY * flux]),
+                                                     self._midpoint_space.element.interpolation_points)
+
+    def update(self) -> None:
+        """Evaluate every field from the model's state (local: no communication)."""
+        self._packed.interpolate(self._expression)
+        values = self._packed.x.array.reshape(-1, self.n_values)
+        ns, gdim = self.ns, self.gdim
+        for i, f in enumerate(self.concentrations):
+            f.x.array[:] = values[:, i]
+        self.potential.x.array[:] = values[:, ns]
+        # the cell-wise current: the vertex mean (vertex-quadrature projection) in every cell
+        per_vertex = values[self.cell_dofs][:, :, ns + 1:]  # (cells, vertices, gdim)
+        cell = per_vertex.mean(axis=1)
+        if self._fitted_expression is not None:
+            self._midpoint.interpolate(self._fitted_expression)
+            midpoint_dofs = self._midpoint_space.dofmap.list[: len(cell), 0]
+            cell = cell + self._midpoint.x.array.reshape(-1, gdim)[midpoint_dofs]
+        out = self.current.x.array.reshape(-1, gdim)
+        out[self.cell_dofs] = cell[:, None, :]
+
+    def functions(self) -> list:
+        return [*self.concentrations, self.potential, self.current]
+
+    def cell_current(self) -> np.ndarray:
+        """(owned cells, gdim) current density [A/m^2] of the last update()."""
+        return self.current.x.array.reshape(-1, self.gdim)[self.cell_dofs[: self.n_owned, 0]]
+
+
+_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _fields(model) -> _Fields:
+    """The model's output fields, built (and compiled) once per model, updated to its state."""
+    fields = _CACHE.get(model)
+    if fields is None:
+        fields = _CACHE[model] = _Fields(model)
+    fields.update()
+    return fields
+
+
+def _extent(model) -> float:
+    interfaces = model.column.interfaces
+    return float(interfaces[-1] - interfaces[0])
+
+
+# ------------------------------------------------------------------------------------ writing
+def _broken_mesh(mesh: dolfinx.mesh.Mesh):
+    """A copy of `mesh`'s owned cells in which no two cells share a vertex, kept on the same rank;
+    and, per local cell of the copy, the original owned cell it copies."""
+    comm = mesh.comm
+    tdim = mesh.topology.dim
+    n = mesh.topology.index_map(tdim).size_local
+    geometry = mesh.geometry
+    dofmap = geometry.dofmaps[0] if hasattr(geometry, "dofmaps") else geometry.dofmap
+    nodes = dofmap[:n]
+    nv = nodes.shape[1]
+    x = geometry.x[nodes.ravel(), : geometry.dim]
+    node_offset = comm.exscan(n * nv) or 0
+    cell_offset = comm.exscan(n) or 0
+    cells = (node_offset + np.arange(n * nv, dtype=np.int64)).reshape(n, nv)
+
+    def stay(comm_, nparts, cell_types, local_cells):
+        count = sum(len(c) for c in local_cells) // nv
+        destinations = dolfinx.graph.adjacencylist(np.full(count, comm_.rank, dtype=np.int32))
+        return getattr(destinations, "_cpp_object", destinations)
+
+    element = mesh.ufl_domain().ufl_coordinate_element()
+    broken = dolfinx.mesh.create_mesh(comm, cells, element, x, partitioner=stay)
+    n_broken = broken.topology.index_map(tdim).size_local
+    original = np.asarray(broken.topology.original_cell_index)[:n_broken] - cell_offset
+    if n_broken != n or original.min(initial=0) < 0 or original.max(initial=-1) >= n:
+        raise RuntimeError("the broken copy of the mesh did not stay on its ranks")
+    return broken, original
+
+
+class FieldWriter:
+    """Write a model's fields at chosen times, for ParaView.
+
+    ``FieldWriter(model, path, format="vtx")`` writes a VTX folder (``path`` with suffix ``.bp``),
+    ``format="xdmf"`` an XDMF file (``.xdmf`` and its ``.h5``); ``write(t)`` adds the state of
+    ``model.u`` at time t [s]; ``close()`` (or leaving a ``with`` block) finishes the file. The
+    fields are listed in the module docstring. Collective over ``model.comm``.
+    """
+
+    FORMATS = ("vtx", "xdmf")
+
+    def __init__(self, model, path, format: str = "vtx"):
+        if format not in self.FORMATS:
+            raise ValueError(f"unknown field format {format!r}; known: {', '.join(self.FORMATS)}")
+        self.model = model
+        self.format = format
+        self._fields = _fields(model)
+        comm = model.comm
+        path = Path(path)
+        self.path = path.with_suffix(".bp" if format == "vtx" else ".xdmf")
+        if comm.rank == 0:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        comm.barrier()
+        self._closed = False
+        if format == "vtx":
+            self._writer = dolfinx.io.VTXWriter(comm, self.path, self._fields.functions(), engine="BPFile",
+                                                mesh_policy=dolfinx.io.VTXMeshPolicy.reuse)
+            return
+        # XDMF: P1 fields on the broken mesh carry the DG1 values
+        broken, original = _broken_mesh(model.mesh)
+        fields = self._fields
+        n = fields.n_owned
+        W = dolfinx.fem.functionspace(broken, ("Lagrange", 1))
+        Wv = dolfinx.fem.functionspace(broken, ("Lagrange", 1, (fields.gdim,)))
+        target = W.dofmap.list[:n]
+        source = fields.cell_dofs[original]
+        points = W.tabulate_dof_coordinates()[target]
+        if not np.allclose(points, fields.V.tabulate_dof_coordinates()[source], rtol=0,
+                           atol=1e-12 * _extent(model)):
+            raise RuntimeError("the broken mesh does not number its vertices like the mesh")
+        self._copies = [(f, fem.Function(W if f.function_space is fields.V else Wv, name=f.name))
+                        for f in fields.functions()]
+        self._target, self._source = target.ravel(), source.ravel()
+        self._writer = dolfinx.io.XDMFFile(comm, self.path, "w")
+        self._writer.write_mesh(broken)
+
+    def write(self, t: float) -> None:
+        """Add the fields of the model's current state at time `t` [s]. Collective."""
+        if self._closed:
+            raise RuntimeError("this FieldWriter is closed")
+        self._fields.update()
+        if self.format == "vtx":
+            self._writer.write(float(t))
+            return
+        for field, copy in self._copies:
+            bs = field.function_space.dofmap.index_map_bs
+            copy.x.array.reshape(-1, bs)[self._target] = field.x.array.reshape(-1, bs)[self._source]
+            copy.x.scatter_forward()
+            self._writer.write_function(copy, float(t))
+
+    def close(self) -> None:
+        if not self._closed:
+            self._writer.close()
+            self._closed = True
+
+    def __enter__(self) -> FieldWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+# ------------------------------------------------------------------ current at the skin surface
+def _lateral_kind(model) -> str:
+    geometry = getattr(model.column, "geometry", None)
+    if geometry is not None:
+        return geometry.kind
+    return "column" if model.mesh.topology.dim == 1 else "planar"
+
+
+def surface_current_density(model) -> tuple[np.ndarray, np.ndarray]:
+    """Normal current density into the skin across the skin surface (depth 0), along it.
+
+    Evaluated in the top skin layer's cells that touch the skin surface: the depth component of
+    the current density i = F sum z J at the cell midpoint (the cell-wise current of the module
+    docstring: the flux the scheme balances in that cell), in A/m^2, positive into the skin (an
+    anode above it), negative where current leaves the skin (under a return electrode). It is the
+    current half a stratum-corneum cell below the surface, not on the surface itself.
+
+    Returns, on every rank, (positions, values) sorted by position: the lateral position of each
+    cell's midpoint in m, x for a planar patch, r for an axisymmetric one, (x, y) rows for a block
+    (sorted by x, then y), 0 for the 1D column (its one cell). Collective over ``model.comm``.
+    """
+    fields = _fields(model)
+    mesh = model.mesh
+    x = mesh.geometry.x[fields.cell_nodes][:, :, : fields.gdim]  # (owned cells, vertices, gdim)
+    depth_axis = model.depth_axis
+    depth = x[:, :, depth_axis]
+    chosen = getattr(model, "surface_row_cells", None)  # the model's own row (with appendage channels)
+    if chosen is None:
+        touching = np.abs(depth).min(axis=1, initial=np.inf) <= 1e-9 * _extent(model)
+        chosen = (model.layer_of_cell == TOP_SKIN_LAYER) & touching
+    centres = x[chosen].mean(axis=1)[:, :depth_axis]  # lateral coordinates
+    values = fields.cell_current()[chosen, depth_axis]
+    parts = model.comm.allgather((centres, values))
+    values = np.concatenate([p[1] for p in parts])
+    centres = np.concatenate([p[0] for p in parts]).reshape(len(values), depth_axis)
+    if depth_axis == 0:  # the column
+        positions = np.zeros(len(values))
+        order = np.arange(len(values))
+    elif depth_axis == 1:
+        positions = centres[:, 0]
+        order = np.argsort(positions, kind="stable")
+    else:
+        positions = centres
+        order = np.lexsort((centres[:, 1], centres[:, 0]))
+    return positions[order], values[order]
+
+
+def peak_surface_current(model):
+    """(value [A/m^2], location) of the largest magnitude of the surface current density
+    (surface_current_density); value keeps its sign (positive into the skin), location is the
+    lateral position in m (a float, or (x, y) on a block). Collective."""
+    positions, values = surface_current_density(model)
+    if len(values) == 0:
+        return float("nan"), float("nan")
+    k = int(np.argmax(np.abs(values)))
+    where = positions[k]
+    location = tuple(float(v) for v in where) if np.ndim(where) else float(where)
+    return float(values[k]), location
+
+
+# ------------------------------------------------------------------------------------ pictures
+def _figure(nrows: int, ncols: int, figsize):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots(nrows, ncols, squeeze=False)
+
+
+def _save(fig, path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI, format="png")
+    return path
+
+
+def _section(model, fields: _Fields, species: int):
+    """This rank's section: (lateral, depth) of the vertices of every drawn cell face (faces, k, 2)
+    and the drug total and potential there (faces, k): the owned cells in 1D and 2D, the cell faces
+    on the y = 0 plane in 3D (quadrilateral faces in tensor order)."""
+    mesh = model.mesh
+    gdim = fields.gdim
+    x = mesh.geometry.x[fields.cell_nodes][:, :, :gdim]
+    dofs = fields.cell_dofs[: fields.n_owned]
+    c = fields.concentrations[species].x.array[dofs]
+    phi = fields.potential.x.array[dofs]
+    if gdim <= 2:
+        return x, c, phi
+    on_plane = np.abs(x[:, :, 1]) <= 1e-9 * _extent(model)
+    keep = on_plane.sum(axis=1) == 4  # hexahedra with a face on y = 0
+    faces, cf, pf = [], [], []
+    for xs, cs, ps, mask in zip(x[keep], c[keep], phi[keep], on_plane[keep]):
+        xs, cs, ps = xs[mask][:, [0, 2]], cs[mask], ps[mask]
+        order = np.lexsort((xs[:, 0], xs[:, 1]))  # tensor order: x fastest, then depth
+        faces.append(xs[order]), cf.append(cs[order]), pf.append(ps[order])
+    shape = (-1, 4)
+    return (np.array(faces).reshape(*shape, 2), np.array(cf).reshape(shape), np.array(pf).reshape(shape))
+
+
+def _triangles(n_cells: int, nv: int) -> np.ndarray:
+    """Triangles over the copies of every cell's vertices (cell k owns points k nv .. k nv + nv - 1)."""
+    local = np.array([[0, 1, 2]]) if nv == 3 else np.array([[0, 1, 3], [0, 3, 2]])  # quads: tensor order
+    return (np.arange(n_cells)[:, None, None] * nv + local[None]).reshape(-1, 3)
+
+
+def plot_fields(model, path, species: str | None = None) -> Path | None:
+    """Maps of `species`' total concentration (log colour scale, mol/m^3) and of the potential [V]
+    over the section, whole and near the skin surface; lateral in mm, depth in um pointing down.
+
+    2D meshes are drawn cell by cell with their discontinuous (DG1) values, 3D meshes by their
+    y = 0 mirror plane; a 1D column is drawn as depth profiles. Collective: rank 0 writes the PNG
+    and returns its path, the other ranks return None.
+    """
+    from matplotlib.colors import LogNorm
+
+    species = species or model.scenario.drug
+    index = model.names.index(species)
+    fields = _fields(model)
+    local = _section(model, fields, index)
+    gathered = model.comm.gather(local, root=0)
+    if model.comm.rank != 0:
+        return None
+    x, c, phi = (np.concatenate([g[k] for g in gathered]) for k in range(3))
+    interfaces = np.asarray(model.column.interfaces)
+    peak = float(np.max(c, initial=0.0))
+    floor = max(peak, 1e-300) * 1e-8
+    c = np.maximum(c, floor)
+    title = f"{model.scenario.name}: {species}"
+
+    if fields.gdim == 1:
+        depth = x[:, :, 0].ravel() * 1e6
+        fig, axes = _figure(1, 2, (12, 4.5))
+        ax_c, ax_p = axes[0]
+        order = np.argsort(depth, kind="stable")
+        ax_c.plot(depth[order], c.ravel()[order], color="tab:blue")
+        ax_c.set_yscale("log")
+        ax_c.set_ylabel(f"{species} total concentration [mol/m^3]")
+        ax_p.plot(depth[order], phi.ravel()[order], color="tab:purple")
+        ax_p.set_ylabel("potential [V]")
+        skin = interfaces[interfaces >= 0]
+        linthresh = (skin[1] - skin[0]) * 1e6 if len(skin) > 1 else 10.0
+        for ax in (ax_c, ax_p):
+            ax.set_xscale("symlog", linthresh=max(linthresh, 1e-3))  # linear across the top skin layer
+            ax.set_xlabel("depth [um] (symlog)")
+            for z in interfaces:
+                ax.axvline(z * 1e6, color="0.5", ls="--", lw=0.6)
+            ax.grid(alpha=0.3)
+        ax_c.set_title(title)
+        ax_p.set_title("potential")
+        return _save(fig, path)
+
+    n_cells, nv = c.shape
+    lateral = x[:, :, 0].ravel() * 1e3  # mm
+    depth = x[:, :, 1].ravel() * 1e6  # um
+    triangles = _triangles(n_cells, nv)
+    skin = interfaces[interfaces >= 0]
+    zoom = (-max(2.0 * (skin[1] - skin[0]) if len(skin) > 1 else 20e-6, 20e-6),
+            skin[min(2, len(skin) - 1)] if len(skin) > 1 else interfaces[-1])
+    fig, axes = _figure(2, 2, (13, 9))
+    kind = _lateral_kind(model)
+    lateral_label = {"axisymmetric": "r [mm]", "block": "x [mm] (y = 0 plane)"}.get(kind, "x [mm]")
+    for row, (values, label, norm, cmap) in enumerate((
+            (c.ravel(), f"{species} total concentration [mol/m^3]", LogNorm(vmin=floor, vmax=max(peak, floor * 10)),
+             "viridis"),
+            (phi.ravel(), "potential [V]", None, "coolwarm"))):
+        for col, window in enumerate((None, zoom)):
+            ax = axes[row][col]
+            if n_cells:
+                art = ax.tripcolor(lateral, depth, triangles, values, shading="gouraud", norm=norm, cmap=cmap)
+                fig.colorbar(art, ax=ax, label=label)
+            for z in interfaces:
+                ax.axhline(z * 1e6, color="0.3", ls="--", lw=0.5)
+            if window is not None:
+                ax.set_ylim(window[0] * 1e6, window[1] * 1e6)
+            ax.invert_yaxis()  # depth grows downward
+            ax.set_xlabel(lateral_label)
+            ax.set_ylabel("depth [um]")
+            ax.set_title(f"{label.split(' [')[0]}" + (" (near the skin surface)" if window else ""))
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_surface_current(positions, values, path, limit: float | None = None, model=None, *,
+                         geometry=None, comm=None) -> Path | None:
+    """Current density into the skin [mA/cm^2] along the skin surface (positions in m, values in
+    A/m^2, as surface_current_density returns them).
+
+    `limit` [A/m^2] (e.g. scenario.safety.max_current_density, 0.5 mA/cm^2) is drawn as a line (and
+    its negative when current also leaves the skin). The electrodes are shaded when the geometry is
+    known: `geometry`, else that of `model` (model.column.geometry). On a block the row of cells
+    nearest y = 0 is drawn. Rank 0 of `comm` (default: model.comm, else COMM_WORLD) writes the PNG
+    and returns its path; other ranks return None (call it on every rank or on rank 0 only).
+    """
+    if geometry is None and model is not None:
+        geometry = getattr(model.column, "geometry", None)
+    comm = comm or (model.comm if model is not None else MPI.COMM_WORLD)
+    if comm.rank != 0:
+        return None
+    positions, values = np.asarray(positions, dtype=float), np.asarray(values, dtype=float)
+    kind = getattr(geometry, "kind", None)
+    if positions.ndim == 2:  # block: the first row of cells in y
+        row = np.isclose(positions[:, 1], positions[:, 1].min(initial=0.0), rtol=1e-9, atol=0.0)
+        positions, values = positions[row, 0], values[row]
+    fig, axes = _figure(1, 1, (8, 4.5))
+    ax = axes[0][0]
+    ma = values * A_PER_M2_TO_MA_PER_CM2
+    ax.plot(positions * 1e3, ma, marker="o" if len(ma) < 30 else None, ms=3, color="tab:green",
+            label="into the skin (top skin-layer cells)")
+    if geometry is not None and kind not in (None, "column"):
+        if geometry.laterally_uniform:
+            ax.axvspan(0.0, geometry.width * 1e3, color="tab:red", alpha=0.1, label="anode")
+        else:
+            anode, inner, outer = geometry.edges
+            ax.axvspan(0.0, anode * 1e3, color="tab:red", alpha=0.1, label="anode")
+            ax.axvspan(inner * 1e3, outer * 1e3, color="tab:blue", alpha=0.1, label="return electrode")
+    if limit is not None:
+        signs = [1, -1] if np.any(values < 0) else [1]
+        for sign in signs:
+            ax.axhline(sign * limit * A_PER_M2_TO_MA_PER_CM2, color="tab:red", ls=":", lw=1,
+                       label=f"+-{limit * A_PER_M2_TO_MA_PER_CM2:g} mA/cm^2 limit" if sign == 1 and len(signs) > 1
+                       else (f"{limit * A_PER_M2_TO_MA_PER_CM2:g} mA/cm^2 limit" if sign == 1 else None))
+    ax.axhline(0.0, color="0.5", lw=0.5)
+    lateral = {"axisymmetric": "r", "block": "x (y = first cell row)"}.get(kind, "x")
+    ax.set_xlabel(f"{lateral} along the skin surface [mm]")
+    ax.set_ylabel("current density into the skin [mA/cm^2]")
+    ax.set_title("current density across the skin surface")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)

@@ -1,0 +1,54 @@
+"""Electroosmosis on a patch (solver/darcy.py) against the 1D column's uniform flow.
+
+On a laterally uniform strip the Darcy pressure solve must reproduce the column's velocity
+(physics/electroosmosis.column_velocity) in every cell: the regions without hydraulic resistance
+are modelled by a permeability OPEN_PERMEABILITY_FACTOR (1e9) times the charged layers', so the
+two agree to ~5e-7 (measured 4.5e-4 with 1e6); the test allows 1e-5.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from iontosim._fenics import MPI, dolfinx, ufl
+from iontosim.mesh.column import DEEP, ELECTRODE
+from iontosim.physics import electroosmosis
+
+pytestmark = pytest.mark.slow
+
+
+def test_darcy_flow_on_a_uniform_strip_is_the_column_flow(default_scenario_short):
+    from iontosim.mesh.geometry import Geometry
+    from iontosim.mesh.skin_mesh import build_skin_mesh
+    from iontosim.model import ColumnModel
+    from iontosim.simulation import Diagnostics
+    from iontosim.solver.darcy import DarcyFlow
+
+    scenario = default_scenario_short
+    comm = MPI.COMM_SELF
+    layers = [(layer.name, layer.thickness) for layer in scenario.skin]
+    strip = Geometry(kind="planar", width=1e-4, anode_width=2e-4, resolution=0.5)
+    model = ColumnModel(scenario, comm, build_skin_mesh(comm, layers, scenario.donor.thickness, strip))
+    assert model.flow_model == "column" and model.has_flow
+    # a potential falling linearly with depth, 2 thermal units per 100 um (an applied field)
+    V, dofs = model.W.sub(model.ns).collapse()
+    psi = dolfinx.fem.Function(V)
+    psi.interpolate(lambda x: -2e4 * x[1])
+    model.u.x.array[dofs] = psi.x.array
+    model.u.x.scatter_forward()
+
+    drives = Diagnostics(model).electroosmotic_drives()
+    charged = [layer for layer in model.layers if layer.kappa_over_mu > 0]
+    expected = electroosmosis.column_velocity(drives, [layer.thickness for layer in charged],
+                                              [layer.kappa_over_mu for layer in charged])
+    assert abs(expected) > 0
+
+    velocity = dolfinx.fem.Function(dolfinx.fem.functionspace(model.mesh, ("DG", 0, (2,))))
+    flow = DarcyFlow(velocity, model.hydraulic_permeability(), model.fixed, ufl.split(model.u)[model.ns],
+                     model.thermal_voltage(), model.column.facet_tags, (ELECTRODE, DEEP), model.weighted)
+    flow.update()
+    v = velocity.x.array.reshape(-1, 2)
+    assert np.max(np.abs(v[:, 1] - expected)) <= 1e-5 * abs(expected)
+    assert np.max(np.abs(v[:, 0])) <= 1e-5 * abs(expected)  # no sideways flow
+    flow.destroy()
