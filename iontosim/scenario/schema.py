@@ -372,12 +372,15 @@ class Numerics(_Model):
     #:   multigrid (GAMG). Krylov iterations nearly flat under refinement (~4 per Newton step).
     #: - "gmres_asm": GMRES with additive Schwarz/ILU(0): cheap to set up, robust, but its
     #:   iterations grow with refinement; a fallback.
-    #: - "auto": direct ("petsc" on one rank, "mumps" on several) up to `direct_solver_limit`
-    #:   global unknowns, "gmres_gamg" above.
+    #: - "auto": direct up to `direct_solver_limit` global unknowns ("petsc" for a 1D column on
+    #:   one rank, as before; "mumps" on 2D/3D meshes, where it took half PETSc's LU time from
+    #:   28 000 unknowns up, and on several ranks), "gmres_gamg" above.
     linear_solver: Literal["auto", "petsc", "mumps", "superlu_dist", "gmres_gamg", "gmres_asm"] = "auto"
-    #: Global unknowns up to which "auto" factorizes: LU and gmres_gamg cost the same near ~30 000
-    #: unknowns on a 2D patch (benchmarks/RESULTS.md); LU's answers are kept exactly below it.
-    direct_solver_limit: Annotated[int, Field(gt=0)] = 50_000
+    #: Global unknowns up to which "auto" factorizes. Unset: by mesh dimension, from the measured
+    #: cost of MUMPS against gmres_gamg: 1D no limit (a band factorizes in O(N)); 2D 200 000
+    #: (MUMPS was faster at every size measured, up to 103 000 unknowns, gamg taking 1.2x its
+    #: time); 3D 20 000 (gamg took 0.72x MUMPS's time at 23 000 unknowns).
+    direct_solver_limit: Annotated[int, Field(gt=0)] | None = None
     #: Krylov solvers: relative reduction of the residual asked of each solve (unset: 1e-8 for
     #: gmres_gamg, 1e-11 for gmres_asm, the loosest that kept the LU run's time steps and dose,
     #: since Newton stops on the size of its update), and the iterations after which a solve

@@ -61,8 +61,12 @@ DIRECT_SOLVERS = ("petsc", "mumps", "superlu_dist")
 ITERATIVE_SOLVERS = ("gmres_gamg", "gmres_asm")
 #: What "auto" picks above the direct-solver limit (benchmarks/RESULTS.md).
 BEST_ITERATIVE = "gmres_gamg"
-#: Global unknowns up to which "auto" factorizes; the default of numerics.direct_solver_limit.
-DIRECT_SOLVER_LIMIT = 50_000
+#: Global unknowns up to which "auto" factorizes, by mesh dimension (numerics.direct_solver_limit
+#: unset); benchmarks/RESULTS.md, "Linear solvers". 1D: a banded LU is O(N), never worse. 2D:
+#: MUMPS was faster than gmres_gamg at every size measured (gamg 1.2x its time at 28 000 and
+#: 103 000 unknowns), so LU is kept well beyond. 3D: gmres_gamg took 0.72x MUMPS's time already
+#: at 23 000 unknowns.
+DIRECT_SOLVER_LIMITS = {1: 10**12, 2: 200_000, 3: 20_000}
 #: Relative residual reduction asked of each Krylov solve (numerics.krylov_rtol unset). Newton
 #: stops on the size of its update, so an inexact update must not look converged: with these,
 #: both gave the LU run's time steps and delivered dose to 1e-10 (RESULTS.md); gmres_asm at 1e-8
@@ -100,17 +104,17 @@ POTENTIAL_AMG_OPTIONS = {
 }
 
 
-def choose_linear_solver(choice: str, unknowns: int, ranks: int, direct_limit: int = DIRECT_SOLVER_LIMIT,
+def choose_linear_solver(choice: str, unknowns: int, ranks: int, direct_limit: int | None = None,
                          dim: int = 1) -> str:
     """The linear solver a Newton solve uses: `choice` itself unless it is "auto"; `dim` is the
-    mesh's topological dimension."""
+    mesh's topological dimension, `direct_limit` None the default limit of that dimension."""
     if choice == "petsc" and ranks > 1:
         raise ValueError("numerics.linear_solver: 'petsc' runs on one rank only; use mumps or auto")
     if choice in DIRECT_SOLVERS or choice in ITERATIVE_SOLVERS:
         return choice
     if choice != "auto":
         raise ValueError(f"numerics.linear_solver: unknown choice {choice!r}")
-    if unknowns > direct_limit:
+    if unknowns > (direct_limit if direct_limit is not None else DIRECT_SOLVER_LIMITS[dim]):
         return BEST_ITERATIVE
     # PETSc's own LU is serial only; on a banded 1D system it is ~5x faster than MUMPS. On a 2D
     # patch MUMPS took half its time from 28 000 unknowns up (RESULTS.md).
@@ -140,7 +144,7 @@ class NewtonSolver:
     """
 
     def __init__(self, residual, jacobian, u, bcs, *, linear_solver: str = "auto",
-                 direct_solver_limit: int = DIRECT_SOLVER_LIMIT, krylov_rtol: float | None = None,
+                 direct_solver_limit: int | None = None, krylov_rtol: float | None = None,
                  krylov_max_iter: int = KRYLOV_MAX_ITER,
                  tol: float = 1e-6, max_iter: int = 25,
                  limit_update: Callable[[np.ndarray], float] | None = None,

@@ -64,11 +64,16 @@ def _column_model():
 
 
 def test_auto_factorizes_below_the_limit_and_iterates_above():
-    assert Numerics().direct_solver_limit == newton.DIRECT_SOLVER_LIMIT  # one default, two places
+    assert Numerics().direct_solver_limit is None  # the limit of the mesh's dimension
     assert choose_linear_solver("auto", 1_000, ranks=1) == "petsc"  # 1D: the pinned answers
+    assert choose_linear_solver("auto", 10**6, ranks=1) == "petsc"
     assert choose_linear_solver("auto", 1_000, ranks=2) == "mumps"
     assert choose_linear_solver("auto", 1_000, ranks=1, dim=2) == "mumps"
-    assert choose_linear_solver("auto", newton.DIRECT_SOLVER_LIMIT + 1, ranks=1) == "gmres_gamg"
+    for dim in (2, 3):
+        limit = newton.DIRECT_SOLVER_LIMITS[dim]
+        assert choose_linear_solver("auto", limit, ranks=1, dim=dim) == "mumps"
+        assert choose_linear_solver("auto", limit + 1, ranks=1, dim=dim) == "gmres_gamg"
+    assert choose_linear_solver("auto", 101, ranks=1, direct_limit=100) == "gmres_gamg"
     assert choose_linear_solver("gmres_asm", 10, ranks=1) == "gmres_asm"  # an explicit choice stands
     model, bcs = _column_model()
     small = NewtonSolver(model.residual, model.jacobian, model.u, bcs, limit_update=model.limit_update)
