@@ -343,7 +343,11 @@ def _simulate(scenario, comm: MPI.Comm, progress, skin_mesh=None, checkpoint=Non
     model.initial_state()
     num = scenario.numerics
     newton = NewtonSolver(model.residual, model.jacobian, model.u, bcs, linear_solver=num.linear_solver,
-                          tol=num.newton_tol, max_iter=num.newton_max_iter, limit_update=model.limit_update)
+                          tol=num.newton_tol, max_iter=num.newton_max_iter, limit_update=model.limit_update,
+                          direct_solver_limit=num.direct_solver_limit, krylov_rtol=num.krylov_rtol,
+                          krylov_max_iter=num.krylov_max_iter)
+    effort = dict(linear_solver=newton.linear_solver, unknowns=int(newton.A.getSize()[0]), ranks=comm.size,
+                  time_steps=0, rejected_steps=0, newton_iterations=0, krylov_iterations=0)
     diag = Diagnostics(model)
     schedule = build_schedule(scenario.protocol, scenario.donor.polarity, num.min_resolved_pulse_period)
     t_end = schedule.end
@@ -474,7 +478,10 @@ def _simulate(scenario, comm: MPI.Comm, progress, skin_mesh=None, checkpoint=Non
             model.velocity.value[model.depth_axis] = electroosmosis.column_velocity(drives, thick, coefficients)
         model.u_previous.x.array[:] = model.u.x.array
         result = newton.solve()
+        effort["newton_iterations"] += result.iterations
+        effort["krylov_iterations"] += result.linear_iterations
         if not result.converged:
+            effort["rejected_steps"] += 1
             model.u.x.array[:] = model.u_previous.x.array
             if not control.rejected(h):
                 exhausted = _chloride_exhausted(diag, cl, i_now)
@@ -487,6 +494,7 @@ def _simulate(scenario, comm: MPI.Comm, progress, skin_mesh=None, checkpoint=Non
             continue
         t = target if abs(target - (t + h)) <= 1e-9 * max(1.0, target) else t + h
         control.accepted(result.iterations, h)
+        effort["time_steps"] += 1
         amounts = diag.layer_amounts()
         sinks = diag.sink_rates()
         out_rate = diag.deep_outflow_rates()
@@ -540,7 +548,7 @@ def _simulate(scenario, comm: MPI.Comm, progress, skin_mesh=None, checkpoint=Non
         area=scenario.donor.area, layers=spans,
         times=np.asarray(rows.pop("time")), series={k: np.asarray(v) for k, v in rows.items()},
         profiles=[p for p in profiles if p is not None], protocol_end=t_end,
-        patch=_patch_facts(model, crossing, peak),
+        patch=_patch_facts(model, crossing, peak), solver=effort,
         current_on_intervals=schedule.on_intervals(), applied_charge=schedule.charge(),
         flux_discretization=model.flux_used, warnings=list(schedule.notes) + list(warnings or []),
         current_density_limit=scenario.safety.max_current_density,

@@ -223,6 +223,8 @@ def summarize(record: RunRecord, threshold: float) -> dict[str, float | str]:
     out["protocol_end_min"] = float(record.protocol_end) / u.SECONDS_PER_MINUTE
     if record.patch is not None:
         out["patch"] = patch_summary(record.patch)
+    if record.solver:
+        out["solver"] = dict(record.solver)
     return out
 
 

@@ -67,6 +67,10 @@ class RunRecord:
     #: peak_time [s] and peak_position [m, lateral], anode_area and return_area [m^2 per model
     #: depth: m in planar, m^2 otherwise], appendage_current_fraction and appendage_drug_fraction
     patch: dict | None = None
+    #: how the run was solved: linear_solver (the one "auto" chose), unknowns, ranks, time_steps
+    #: (accepted), rejected_steps, newton_iterations and krylov_iterations (totals; a resumed run
+    #: counts its resumed part only)
+    solver: dict = field(default_factory=dict)
 
     @property
     def skin_layers(self) -> list[LayerSpan]:

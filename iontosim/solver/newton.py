@@ -303,7 +303,8 @@ class PotentialSplit:
         self.R.setUp()
         self.lo = lo = self.R.getOwnershipRange()[0]
         self._r_indptr = np.arange(0, n * ns + 1, ns, dtype=PETSc.IntType)
-        self._r_columns = (lo + np.repeat(np.arange(nv) * ns, ns * ns) + np.tile(np.arange(ns), n)).astype(PETSc.IntType)
+        columns = lo + np.repeat(np.arange(nv) * ns, ns * ns) + np.tile(np.arange(ns), n)
+        self._r_columns = columns.astype(PETSc.IntType)
         self.z: np.ndarray | None = None
         self.A_mm = self.A_mp = self.A_pm = self.product = self.S = self.S_transformed = None
         self.operator = self.ksp = self.is_gauge = None

@@ -138,3 +138,22 @@ def test_gamg_iterations_stay_nearly_flat_under_refinement(monkeypatch):
         _run("gmres_gamg", 20.0, resolution, monkeypatch)
         means.append(np.mean(_Counting.krylov))
     assert means[1] < 1.3 * means[0]
+
+
+def test_the_config_numerics_reach_the_newton_solver():
+    """numerics.direct_solver_limit and krylov_max_iter in a config are the ones the run uses: a
+    limit of 1 unknown makes "auto" iterate; one Krylov iteration allowed fails a solve that
+    needs two, and the step is retried (measured on this column: 0 rejected steps at the default
+    200, 1 at 1), and the summary's solver section reports it."""
+    layer = [{"name": "membrane", "thickness": "20 um", "pH": 7.4, "diffusivity_factor": 1e-3, "cells": 20}]
+    protocol = [{"current_density": "1 mA/cm^2", "duration": "2 s"}]
+
+    def solved(**numerics):
+        return simulation.simulate(membrane_scenario(layers=layer, protocol=protocol, numerics=numerics),
+                                   MPI.COMM_SELF).solver
+
+    assert solved()["linear_solver"] == "petsc"
+    assert solved(direct_solver_limit=1)["linear_solver"] == "gmres_gamg"
+    free, capped = solved(linear_solver="gmres_asm"), solved(linear_solver="gmres_asm", krylov_max_iter=1)
+    assert free["rejected_steps"] == 0 and free["krylov_iterations"] > free["newton_iterations"]
+    assert capped["rejected_steps"] > 0 and capped["krylov_iterations"] == capped["newton_iterations"]
