@@ -525,6 +525,18 @@ class ColumnModel:
         i_depth = self.current_density_vector()[self.depth_axis]
         j_depth = self.flux_vectors()[self.drug_index][self.depth_axis]
         self.crossing_form = self._compiled((i_depth * crossing[0] + j_depth * crossing[1]) * dxv)
+        self._cell_volumes: np.ndarray | None = None
+
+    def cell_crossing(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per owned cell of a 2D/3D patch: the integrals of the depth components of the current
+        density [A m] and of the drug's flux [mol m/s] (rows of two; x 2 pi r on axisymmetric
+        discs), and the cell volumes [m^3] they divide into for the cell means. The one definition
+        of the local current that the run's peak, the surface-current plot and the appendage
+        shares all use."""
+        n = len(self.layer_of_cell)
+        if self._cell_volumes is None:  # the mesh does not move: once per model
+            self._cell_volumes = _assembled(self.cell_volume_form)[:n].copy()
+        return _assembled(self.crossing_form)[: 2 * n].reshape(n, 2), self._cell_volumes
 
     def _area(self, measure) -> float:
         return self.comm.allreduce(fem.assemble_scalar(self._compiled(1.0 * measure)), op=MPI.SUM)
@@ -735,3 +747,9 @@ class ColumnModel:
     def thermal_voltage(self) -> float:
         return thermal_voltage(self.temperature)
 
+
+def _assembled(form) -> np.ndarray:
+    """The owned and ghost entries of an assembled cell-wise vector, ghost contributions summed."""
+    vec = fem.assemble_vector(form)
+    vec.scatter_reverse(dolfinx.la.InsertMode.add)
+    return vec.array

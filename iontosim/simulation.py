@@ -134,8 +134,7 @@ class Diagnostics:
         [A/m, mol/m/s: divide by the layer's thickness for a flux density], and the largest local
         current density into the skin surface [A/m^2] with where it is (m, lateral coordinates)."""
         m = self.model
-        per_cell = self._per_cell_pairs(m.crossing_form)
-        volume = self._assembled(m.cell_volume_form)[: len(m.layer_of_cell)]
+        per_cell, volume = m.cell_crossing()
         under = m.cell_lateral_coordinates.max(axis=1, initial=0.0) <= m.geometry.edges[0] * (1 + 1e-9) \
             if not m.geometry.laterally_uniform else np.ones(len(volume), dtype=bool)
         top = m.top_layer_cells
@@ -150,10 +149,6 @@ class Diagnostics:
         candidates = self.comm.allgather(best)
         _, value, where = max(candidates, key=lambda c: c[0])
         return {"integrals": sums, "peak": value, "where": where}
-
-    def _per_cell_pairs(self, form) -> np.ndarray:
-        n = len(self.model.layer_of_cell)
-        return self._assembled(form)[: 2 * n].reshape(n, 2)
 
     def point_values(self, ion: int | None):
         """Values at marked points: mu of the electrode's ion at the electrode and at depth, psi just

@@ -274,10 +274,11 @@ def surface_current_density(model) -> tuple[np.ndarray, np.ndarray]:
     """Normal current density into the skin across the skin surface (depth 0), along it.
 
     Evaluated in the top skin layer's cells that touch the skin surface: the depth component of
-    the current density i = F sum z J at the cell midpoint (the cell-wise current of the module
-    docstring: the flux the scheme balances in that cell), in A/m^2, positive into the skin (an
-    anode above it), negative where current leaves the skin (under a return electrode). It is the
-    current half a stratum-corneum cell below the surface, not on the surface itself.
+    the current density i = F sum z J averaged over the cell (ColumnModel.cell_crossing: the same
+    numbers as the run's peak local current density in summary.json; on the 1D column, the
+    cell-wise current of the module docstring at its one cell's midpoint), in A/m^2, positive
+    into the skin (an anode above it), negative where current leaves the skin (under a return
+    electrode). It is the current of the first stratum-corneum cell, not on the surface itself.
 
     Returns, on every rank, (positions, values) sorted by position: the lateral position of each
     cell's midpoint in m, x for a planar patch, r for an axisymmetric one, (x, y) rows for a block
@@ -293,7 +294,11 @@ def surface_current_density(model) -> tuple[np.ndarray, np.ndarray]:
         touching = np.abs(depth).min(axis=1, initial=np.inf) <= 1e-9 * _extent(model)
         chosen = (model.layer_of_cell == TOP_SKIN_LAYER) & touching
     centres = x[chosen].mean(axis=1)[:, :depth_axis]  # lateral coordinates
-    values = fields.cell_current()[chosen, depth_axis]
+    if getattr(model, "crossing_form", None) is not None:
+        integrals, volumes = model.cell_crossing()
+        values = integrals[chosen, 0] / volumes[chosen]
+    else:
+        values = fields.cell_current()[chosen, depth_axis]
     parts = model.comm.allgather((centres, values))
     values = np.concatenate([p[1] for p in parts])
     centres = np.concatenate([p[0] for p in parts]).reshape(len(values), depth_axis)
