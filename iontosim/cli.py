@@ -400,6 +400,11 @@ def species() -> None:
     typer.echo("A scenario adds its own drugs under species_definitions (docs/physics.md).")
 
 
+from iontosim.validation.command import validate  # noqa: E402 (light: heavy imports inside)
+
+app.command()(validate)
+
+
 def main() -> None:
     try:
         app()

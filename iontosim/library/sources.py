@@ -137,6 +137,20 @@ SOURCES: dict[str, str] = {
                     "by iontophoresis in water (J Appl Physiol 1993;75:2258-2264, journal to verify)",
     "DK_WATER2015": "BMJ Open 2015;5:e007385, Table 1 (Danish drinking water composition), "
                     "pmc.ncbi.nlm.nih.gov/articles/PMC4420976",
+    # validation data (benchmarks/validation/; quotes in shared/reference/published_data.md)
+    "DRAPER2011": "Draper DO, Coglianese M, Castel C. Absorption of iontophoresis-driven 2% lidocaine with epinephrine "
+                  "in the tissues at 5 mm below the surface of the skin. J Athl Train 2011;46(3):277-281, "
+                  "doi:10.4085/1062-6050-46.3.277, pmc.ncbi.nlm.nih.gov/articles/PMC3419556",
+    "COGLIANESE2011": "Coglianese M, Draper DO, Shurtz J, Mark G. Microdialysis and delivery of iontophoresis-driven "
+                      "lidocaine into the human gastrocnemius muscle. J Athl Train 2011;46(3):270-276 "
+                      "(biomedsearch.com copy and sportsmedres.org summary)",
+    "FRIEDMANN1988": "Friedmann B, Stilla U, Meyer-Waarden K. Beitrag zur Iontophorese. Biomed Technik 1988;33:2-6, "
+                     "English abstract at stilla.de/pub/usti_bmt88_abs.html",
+    "MODEL_MD_DEPTH": "shared/MODEL.md section 9 (the project's reference model): ions 'are usually considered to "
+                      "penetrate less than about 1 mm before local capillaries carry them off'; no primary source "
+                      "found (published_data.md 5: NOT FOUND)",
+    "ZEMPSKY2004": "Zempsky WT, Sullivan J, Paulson DM, Hoath SB. Clin Ther 2004;26(7):1110-1119, "
+                   "doi:10.1016/s0149-2918(04)90183-x (LidoSite trial, n = 548)",
 }
 
 
