@@ -402,7 +402,10 @@ def species() -> None:
 
 from iontosim.validation.command import validate  # noqa: E402 (light: heavy imports inside)
 
+from iontosim.analysis.command import sensitivity  # noqa: E402
+
 app.command()(validate)
+app.command("sensitivity")(sensitivity)
 
 
 def main() -> None:

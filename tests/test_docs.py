@@ -27,7 +27,6 @@ DOCS = ROOT / "docs"
 #: Empty it as they arrive: a registered command listed here fails test_pending_commands_are_not_registered.
 PENDING = {
     "sweep": "iontosim.sweep.command:sweep",
-    "sensitivity": "iontosim.analysis.command:sensitivity",
 }
 
 #: top-level folders that hold what commands write, not the repository's files
