@@ -71,9 +71,9 @@ def run(
     reuse = _resume_stage(comm, out) if resume else None
     restart = {"checkpoint_every": 60.0 * checkpoint_every, "reuse": reuse}
     try:
-        _in_staged_directory(comm, out, overwrite, lambda stage: _run_and_write(scenario, comm, stage, progress, restart),
+        _in_staged_directory(comm, out, overwrite, lambda stage: run_and_write(scenario, comm, stage, progress, restart),
                              reuse=reuse)
-    except _Failed as err:
+    except RunFailed as err:
         _say(comm, f"error: {err}", err=True)
         raise typer.Exit(1)
     _say(comm, f"run directory: {out}")
@@ -124,7 +124,7 @@ def _in_staged_directory(comm, out: Path, overwrite: bool, body, marker=None, re
         body(stage)
 
 
-class _Failed(Exception):
+class RunFailed(Exception):
     pass
 
 
@@ -164,7 +164,10 @@ class _FieldOutput:
             self.writer.close()
 
 
-def _run_and_write(scenario, comm, stage: Path | None, show_progress: bool, restart: dict | None = None) -> None:
+def run_and_write(scenario, comm, stage: Path | None, show_progress: bool, restart: dict | None = None,
+                  plots_wanted: bool = True) -> None:
+    """Solve `scenario` on `comm` and write its run directory into `stage` (rank 0 writes): the
+    body of `iontosim run`, also used by sweeps for each case (without the PNGs if not wanted)."""
     from iontosim.output import metrics, plots, results
     from iontosim.output.safety import safety_report
     from iontosim.rundir import software_versions, write_json, write_yaml
@@ -193,7 +196,7 @@ def _run_and_write(scenario, comm, stage: Path | None, show_progress: bool, rest
             field_output.close()
     except (SimulationError, ValueError, MeshError) as err:
         # every rank fails alike; rank 0 owns the staging folder, which is then removed
-        raise _Failed(f"{scenario.name}: {err}") from err
+        raise RunFailed(f"{scenario.name}: {err}") from err
     except Exception:
         if comm.size == 1:
             raise
@@ -222,7 +225,8 @@ def _run_and_write(scenario, comm, stage: Path | None, show_progress: bool, rest
         ret_summary["safety"] = safety_report(ret)
         summary["return_electrode"] = ret_summary
         summary["warnings"] += [f"return electrode: {w}" for w in ret.warnings + ret_summary["safety"]["warnings"]]
-    plots.plot_all(record, stage)
+    if plots_wanted:
+        plots.plot_all(record, stage)
     metrics.write_summary(stage / "summary.json", summary)  # last: its presence marks a finished run
     _print_summary(summary)
 
@@ -403,9 +407,11 @@ def species() -> None:
 from iontosim.validation.command import validate  # noqa: E402 (light: heavy imports inside)
 
 from iontosim.analysis.command import sensitivity  # noqa: E402
+from iontosim.sweep.command import sweep  # noqa: E402
 
 app.command()(validate)
 app.command("sensitivity")(sensitivity)
+app.command("sweep")(sweep)
 
 
 def main() -> None:

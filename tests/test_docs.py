@@ -26,7 +26,6 @@ DOCS = ROOT / "docs"
 #: will be registered (module:function), whose options the guide is checked against meanwhile.
 #: Empty it as they arrive: a registered command listed here fails test_pending_commands_are_not_registered.
 PENDING = {
-    "sweep": "iontosim.sweep.command:sweep",
 }
 
 #: top-level folders that hold what commands write, not the repository's files

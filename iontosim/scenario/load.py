@@ -18,7 +18,7 @@ from .schema import Scenario, Step, expand_protocol
 FILE = "<file>"
 
 
-class _StrictLoader(yaml.SafeLoader):
+class StrictLoader(yaml.SafeLoader):
     """SafeLoader (anchors, aliases, merge keys) that refuses duplicate keys in one mapping."""
 
     def construct_mapping(self, node, deep=False):
@@ -57,7 +57,7 @@ def read_scenario_file(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[s
     except OSError as exc:
         raise ScenarioError(field, f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
     try:
-        data = yaml.load(text, Loader=_StrictLoader)
+        data = yaml.load(text, Loader=StrictLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
