@@ -136,8 +136,8 @@ def _on_mesh(scenario) -> bool:
 class _FieldOutput:
     """Writes the fields at each profile time (fields.bp) and, at the last one, their pictures."""
 
-    def __init__(self, scenario, stage: Path):
-        self.stage, self.scenario = stage, scenario
+    def __init__(self, scenario, stage: Path, pictures: bool = True):
+        self.stage, self.scenario, self.pictures = stage, scenario, pictures
         self.last = max(scenario.outputs.profile_times, default=None)
         self.writer = None
 
@@ -153,7 +153,7 @@ class _FieldOutput:
                             if n not in taken)
             self.writer = fields.FieldWriter(model, self.stage / model.comm.bcast(name, root=0), format="vtx")
         self.writer.write(t)
-        if self.last is not None and abs(t - self.last) <= 1e-9 * max(1.0, self.last):
+        if self.pictures and self.last is not None and abs(t - self.last) <= 1e-9 * max(1.0, self.last):
             fields.plot_fields(model, self.stage / "fields.png", self.scenario.drug)
             positions, values = fields.surface_current_density(model)
             fields.plot_surface_current(positions, values, self.stage / "surface_current.png",
@@ -190,7 +190,7 @@ def run_and_write(scenario, comm, stage: Path | None, show_progress: bool, resta
             from iontosim.mesh.of_scenario import scenario_mesh
 
             kwargs["skin_mesh"] = scenario_mesh(scenario, comm)
-            kwargs["fields"] = field_output = _FieldOutput(scenario, stage)
+            kwargs["fields"] = field_output = _FieldOutput(scenario, stage, plots_wanted)
         record = _with_progress(scenario, comm, show_progress and comm.rank == 0, simulate, **kwargs)
         if field_output is not None:
             field_output.close()
@@ -208,27 +208,41 @@ def run_and_write(scenario, comm, stage: Path | None, show_progress: bool, resta
         sys.stderr.flush()
         comm.Abort(1)
     wall = time.perf_counter() - started
-    if not writer:
-        return
-    results.write_results(stage / "results.h5", record)
-    summary = metrics.summarize(record, scenario.outputs.penetration_threshold)
-    summary["wall_time_s"] = wall
-    summary["mpi_ranks"] = comm.size
-    summary["flux_discretization"] = record.flux_discretization
-    summary["safety"] = safety_report(record)
-    summary["warnings"] = (list(record.warnings) + summary["safety"]["warnings"]
-                           + metrics.domain_warnings(record, summary))
-    if record.return_record is not None:
-        ret = record.return_record
-        results.write_results(stage / "return_electrode.h5", ret)
-        ret_summary = metrics.summarize(ret, scenario.outputs.penetration_threshold)
-        ret_summary["safety"] = safety_report(ret)
-        summary["return_electrode"] = ret_summary
-        summary["warnings"] += [f"return electrode: {w}" for w in ret.warnings + ret_summary["safety"]["warnings"]]
-    if plots_wanted:
-        plots.plot_all(record, stage)
-    metrics.write_summary(stage / "summary.json", summary)  # last: its presence marks a finished run
-    _print_summary(summary)
+
+    def write() -> None:
+        results.write_results(stage / "results.h5", record)
+        summary = metrics.summarize(record, scenario.outputs.penetration_threshold)
+        summary["wall_time_s"] = wall
+        summary["mpi_ranks"] = comm.size
+        summary["flux_discretization"] = record.flux_discretization
+        summary["safety"] = safety_report(record)
+        summary["warnings"] = (list(record.warnings) + summary["safety"]["warnings"]
+                               + metrics.domain_warnings(record, summary))
+        if record.return_record is not None:
+            ret = record.return_record
+            results.write_results(stage / "return_electrode.h5", ret)
+            ret_summary = metrics.summarize(ret, scenario.outputs.penetration_threshold)
+            ret_summary["safety"] = safety_report(ret)
+            summary["return_electrode"] = ret_summary
+            summary["warnings"] += [f"return electrode: {w}" for w in ret.warnings + ret_summary["safety"]["warnings"]]
+        if plots_wanted:
+            plots.plot_all(record, stage)
+        metrics.write_summary(stage / "summary.json", summary)  # last: its presence marks a finished run
+        _print_summary(summary)
+
+    # Rank 0 writes; every rank learns whether it could, so that no rank goes on alone into the
+    # next collective call (a sweep's next case) after a write failed (disk full, quota).
+    problem = None
+    if writer:
+        try:
+            write()
+        except Exception as err:
+            if comm.size == 1 and not isinstance(err, OSError):
+                raise
+            problem = f"writing the run directory failed: {type(err).__name__}: {err}"
+    problem = comm.bcast(problem, root=0)
+    if problem:
+        raise RunFailed(f"{scenario.name}: {problem}")
 
 
 def _checkpoint_writer(scenario, comm, stage: Path):

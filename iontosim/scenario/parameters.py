@@ -118,3 +118,24 @@ def magnitude(value: Any) -> float:
     if match is None:
         raise ValueError(f"{value!r} is not a number with a unit")
     return float(match.group(1))
+
+
+def canonical_path(data: dict[str, Any], path: str) -> str:
+    """The one spelling of the value at `path`: list entries by their name where they have one,
+    by their (non-negative) position otherwise (``skin[0].pH`` -> ``skin[stratum_corneum].pH``), so
+    that two spellings of one parameter are recognised as one. Raises ScenarioError like
+    get_parameter."""
+    get_parameter(data, path)  # the path's own errors
+    node: Any = data
+    out = ""
+    for part in parse_path(path):
+        if isinstance(node, list):
+            container, index = _step(node, part, out, path)
+            index %= len(node)
+            name = node[index].get("name") if isinstance(node[index], dict) else None
+            out = f"{out}[{name if isinstance(name, str) else index}]"
+            node = node[index]
+        else:
+            out = join_path(out, part)
+            node = node[part]
+    return out

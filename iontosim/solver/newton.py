@@ -240,7 +240,8 @@ class NewtonSolver:
                 return NewtonResult(False, iteration, why, krylov)
             self.du.x.scatter_forward()
             step = self.du.x.array
-            if not np.all(np.isfinite(step)):
+            # every rank together, or ranks that saw no NaN would go on into collective calls alone
+            if self.comm.allreduce(not np.all(np.isfinite(step)), op=MPI.LOR):
                 return NewtonResult(False, iteration, "non-finite update", krylov)
             if self.limit_update is not None:
                 size = self.limit_update(step)

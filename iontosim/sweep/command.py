@@ -88,6 +88,8 @@ def sweep(
             problem = str(err)
         except OSError as err:
             problem = f"--out: {err}"
+        except (KeyError, TypeError, ValueError) as err:  # a damaged sweep.json: say so on every rank
+            problem = f"--out: {out / 'sweep.json'} is damaged ({type(err).__name__}: {err}); move it away to start again"
     cases, problem = world.bcast((cases, problem), root=0)
     if problem:
         _refuse(world, problem)

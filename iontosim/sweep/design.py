@@ -42,7 +42,8 @@ def unit_points(sweep: Sweep) -> np.ndarray:
         from scipy.stats import qmc
 
         # one point in each of the `samples` strata of every parameter's axis
-        return qmc.LatinHypercube(d=d, rng=np.random.default_rng(design.seed)).random(design.samples)
+        # seed= (not rng=): also on the SciPy < 1.15 of site installations
+        return qmc.LatinHypercube(d=d, seed=np.random.default_rng(design.seed)).random(design.samples)
     if design.kind == "sobol":
         from SALib.sample import sobol
 

@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from iontosim.scenario.errors import ScenarioError, from_validation
 from iontosim.scenario.load import StrictLoader, read_scenario_file, scenario_from_dict
-from iontosim.scenario.parameters import get_parameter, with_parameter
+from iontosim.scenario.parameters import canonical_path, get_parameter, with_parameter
 from iontosim.scenario.units import DIMENSIONS, parse_text
 
 #: summary.json quantities a sweep analyses unless the file names others
@@ -104,6 +104,8 @@ class SweepSpec(BaseModel):
     @classmethod
     def _known_units(cls, outputs: list[str]) -> list[str]:
         for i, key in enumerate(outputs):
+            if key in outputs[:i]:
+                raise ScenarioError(f"[{i}]", f"{key} is given twice")
             try:
                 output_unit(key)
             except ValueError as err:
@@ -290,9 +292,12 @@ def _checked_against_base(sweep_name: str, base: dict, parameter: Parameter, spe
     """Set each of the parameter's values (or its range's ends) in the base scenario and validate it."""
     where = f"parameters[{parameter.path}]"
     try:
-        get_parameter(base, parameter.path)
+        written = get_parameter(base, parameter.path)
     except ScenarioError as err:
         raise SweepError(where, f"not in the base scenario: {err.reason}") from None
+    if spec.range is not None and isinstance(written, int) and not isinstance(written, bool):
+        raise SweepError(f"{where}.range", f"a whole number in the scenario ({written}): list the values "
+                                           "to try (values: [...]); a range would draw fractions")
     if spec.values is not None:
         trials = [(f"{where}.values[{i}]", v, w) for i, (v, w) in enumerate(zip(parameter.levels, spec.values))]
     else:
@@ -314,6 +319,8 @@ def read_sweep(path: str | Path) -> Sweep:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=StrictLoader)
     except OSError as err:
         raise SweepError("<file>", f"cannot read {str(path)!r}: {err.strerror or err}") from None
+    except UnicodeDecodeError as err:
+        raise SweepError("<file>", f"{path.name} is not UTF-8 text (byte {err.start}): {err.reason}") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -338,7 +345,15 @@ def sweep_from_dict(data: Any, file: Path) -> Sweep:
         where = "" if err.field == "<file>" else f" {err.field}:"
         raise SweepError("base", f"{spec.base}:{where} {err.reason}") from None
     parameters = []
+    spelled: dict[str, str] = {}  # canonical path -> the path as written
     for p, pspec in spec.parameters.items():
+        try:
+            same = canonical_path(base, p)
+        except ScenarioError as err:
+            raise SweepError(f"parameters[{p}]", err.reason) from None
+        if same in spelled:
+            raise SweepError(f"parameters[{p}]", f"names the same value as {spelled[same]} ({same}): give it once")
+        spelled[same] = p
         parameter = _parameter(p, pspec)
         if spec.design.kind == "grid" and parameter.levels is None:
             raise SweepError(f"parameters[{p}].levels", "a grid needs the number of levels of a range "

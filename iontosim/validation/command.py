@@ -27,6 +27,10 @@ def _comm():
     return MPI.COMM_WORLD
 
 
+#: the files of a finished report (what --overwrite may replace)
+REPORT_MARKER = ("report.md", "report.json")
+
+
 def validate(
     cases: Annotated[Optional[list[str]], typer.Argument(help="Case names (folders of benchmarks/validation/); "
                                                               "default: all")] = None,
@@ -37,6 +41,7 @@ def validate(
     = False,
     cases_dir: Annotated[Optional[Path], typer.Option("--cases-dir", help="Where the case folders are "
                                                                           "(default: benchmarks/validation)")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace --out if it holds a finished validation report")] = False,
 ) -> None:
     """Compare the simulation with published data: each case reruns an experiment's conditions and
     judges the simulated quantity against the published value and its stated tolerance."""
@@ -80,8 +85,12 @@ def validate(
             refuse(name, err)
     if out is None:
         out = Path("runs") / f"validation-{datetime.now():%Y%m%d-%H%M%S}"
-    if out.exists() and not out.is_dir():
-        say(f"error: --out: {out} exists and is not a folder", err=True)
+    from iontosim.rundir import OutputExists, check_output, staged_directory
+
+    try:  # before any solve: an earlier report is never replaced unasked
+        check_output(out, overwrite, REPORT_MARKER)
+    except OutputExists as err:
+        say(f"error: --out: {err}", err=True)
         raise typer.Exit(2)
 
     cache = RunCache()
@@ -101,7 +110,9 @@ def validate(
                    f"{comm.size} MPI rank(s); Python {v['python']}, DOLFINx {v['dolfinx']}, PETSc {v['petsc']}, "
                    f"iontosim {v['iontosim']}")
         date = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        path = report.write_report(results, out, command=command, machine=machine, date=date)
-        typer.echo(f"report: {path}")
+        # staged, then renamed: a report killed while writing never looks complete
+        with staged_directory(out, overwrite, REPORT_MARKER) as stage:
+            report.write_report(results, stage, command=command, machine=machine, date=date)
+        typer.echo(f"report: {out / 'report.md'}")
     if any(c.status == "error" for r in results for c in r.checks):
         raise typer.Exit(1)

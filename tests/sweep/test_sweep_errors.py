@@ -30,6 +30,14 @@ BAD = {
                        "parameters[donor.pH].range", "below"),
     "output without a unit": ({"outputs": ["drug_delivered"]}, "outputs[0]", "unit in its name"),
     "missing base": ({"base": "nowhere.yaml"}, "base", "cannot read"),
+    "one value under two names": ({"parameters": {"skin[membrane].thickness": {"values": ["15 um"]},
+                                                  "skin[0].thickness": {"values": ["25 um"]}}},
+                                  # (the file's keys come sorted: skin[0] first)
+                                  "parameters[skin[membrane].thickness]", "names the same value as skin[0].thickness"),
+    "an output twice": ({"outputs": ["drug_delivered_ug_per_cm2", "drug_delivered_ug_per_cm2"]}, "outputs[1]",
+                        "given twice"),
+    "a range over a whole number": ({"parameters": {"skin[membrane].cells": {"range": [10, 40], "levels": 2}}},
+                                    "parameters[skin[membrane].cells].range", "whole number"),
     "levels outside a grid": ({"design": {"kind": "random", "samples": 4}}, "parameters[skin[membrane].thickness].levels",
                               "only a grid"),
 }
@@ -43,7 +51,8 @@ def test_bad_sweep_file_one_message_exit_2(app, tmp_path, case):
     path.write_text(yaml.safe_dump(data))
     result = invoke(app, path, "--out", tmp_path / "out")
     assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:"), result.output
     assert field in lines[0] and reason in lines[0], lines[0]

@@ -94,3 +94,15 @@ def test_out_that_is_a_file_is_refused(invoke, tmp_path):
     (tmp_path / "taken").write_text("")
     result = invoke(CHEAP, "--out", tmp_path / "taken")
     assert result.exit_code == 2 and "--out" in result.output
+
+
+def test_an_existing_folder_is_never_replaced_unasked(invoke, tmp_path):
+    """Refused before any solve; --overwrite replaces only a finished report, never a user's folder."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("my notes")
+    for args in ([], ["--overwrite"]):
+        result = invoke(CHEAP, "--out", mine, *args)
+        assert result.exit_code == 2, result.output
+        assert "already exists" in result.output and "running" not in result.output
+    assert (mine / "notes.txt").read_text() == "my notes" and len(list(mine.iterdir())) == 1
