@@ -117,6 +117,19 @@ def test_weak_electrolytes_the_surface_current_is_uniform_and_nearly_the_applied
     assert line_current(default_patch, row_depth(default_patch, 1)) == pytest.approx(APPLIED * WIDTH, rel=WEAK)
 
 
+def test_the_plotted_surface_current_is_the_one_the_run_reports(default_patch):
+    """summary.json's peak local current density (simulation.Diagnostics.crossing) and the
+    surface-current plot (fields.surface_current_density) are one quantity: the largest plotted
+    value, and where it is, are the run's peak to rounding."""
+    from iontosim.simulation import Diagnostics
+
+    crossed = Diagnostics(default_patch).crossing()
+    positions, values = fields.surface_current_density(default_patch)
+    k = int(np.argmax(np.abs(values)))
+    assert crossed["peak"] == pytest.approx(values[k], rel=1e-12)
+    assert crossed["where"][0] == pytest.approx(positions[k], rel=1e-12)
+
+
 def test_the_column_with_the_fitted_flux(strong_column, tmp_path):
     assert strong_column.flux_used == "fitted"
     positions, values = fields.surface_current_density(strong_column)
