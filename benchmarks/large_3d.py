@@ -32,35 +32,27 @@ import numpy as np
 from mpi4py import MPI
 
 HERE = Path(__file__).resolve().parent
-CONFIG = HERE.parent / "configs" / "lidocaine_epinephrine_2d.yaml"
 
 
 def _one(args) -> None:
     """The measurement on this process's ranks (run under mpirun by main)."""
     import iontosim.simulation as simulation
-    from iontosim.mesh.geometry import Geometry
     from iontosim.mesh.skin_mesh import build_skin_mesh
-    from iontosim.scenario.load import load_scenario
 
     sys.path.insert(0, str(HERE))
-    from linear_solvers import Recording  # Krylov iterations and linear-solve time per Newton step
+    # the same block, scenario and Krylov bookkeeping as the linear-solver benchmark
+    from linear_solvers import Recording, geometry, scenario as cut_scenario
 
     comm = MPI.COMM_WORLD
-    base = load_scenario(CONFIG)
 
     def scenario(seconds: float):
-        first = base.protocol[0].model_copy(update={"duration": seconds})
-        return base.model_copy(update={
-            "protocol": [first], "outputs": base.outputs.model_copy(update={"profile_times": []}),
-            "numerics": base.numerics.model_copy(update={"linear_solver": args.solver})})
+        return cut_scenario(seconds / 60.0, args.solver, "block")
 
+    base = scenario(1.0)
     layers = [(layer.name, layer.thickness) for layer in base.skin]
-    width = 1e-3
 
     def mesh_at(resolution: float):
-        geometry = Geometry(kind="block", width=3 * width, anode_width=width, return_gap=1e-3,
-                            return_width=width, resolution=resolution)
-        return build_skin_mesh(comm, layers, base.donor.thickness, geometry,
+        return build_skin_mesh(comm, layers, base.donor.thickness, geometry("block", resolution, 1e-3),
                                return_thickness=base.return_electrode.thickness)
 
     simulation.NewtonSolver = Recording

@@ -535,8 +535,8 @@ class ColumnModel:
         shares all use."""
         n = len(self.layer_of_cell)
         if self._cell_volumes is None:  # the mesh does not move: once per model
-            self._cell_volumes = _assembled(self.cell_volume_form)[:n].copy()
-        return _assembled(self.crossing_form)[: 2 * n].reshape(n, 2), self._cell_volumes
+            self._cell_volumes = assembled_vector(self.cell_volume_form)[:n].copy()
+        return assembled_vector(self.crossing_form)[: 2 * n].reshape(n, 2), self._cell_volumes
 
     def _area(self, measure) -> float:
         return self.comm.allreduce(fem.assemble_scalar(self._compiled(1.0 * measure)), op=MPI.SUM)
@@ -748,8 +748,8 @@ class ColumnModel:
         return thermal_voltage(self.temperature)
 
 
-def _assembled(form) -> np.ndarray:
-    """The owned and ghost entries of an assembled cell-wise vector, ghost contributions summed."""
+def assembled_vector(form) -> np.ndarray:
+    """The local (owned and ghost) entries of the vector `form` assembles, ghost contributions summed."""
     vec = fem.assemble_vector(form)
     vec.scatter_reverse(dolfinx.la.InsertMode.add)
     return vec.array

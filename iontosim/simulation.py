@@ -10,7 +10,7 @@ import numpy as np
 from iontosim._fenics import MPI, dolfinx
 from iontosim.mesh.column import ELECTRODE
 from iontosim.mesh.skin_mesh import RETURN
-from iontosim.model import ColumnModel
+from iontosim.model import ColumnModel, assembled_vector
 from iontosim.output.record import LayerSpan, Profile, RunRecord
 from iontosim.physics import electrodes, electroosmosis, water
 from iontosim.physics.constants import FARADAY
@@ -64,15 +64,9 @@ class Diagnostics:
         self.comm = model.comm
         self.n_layers = len(model.layers)
 
-    @staticmethod
-    def _assembled(form) -> np.ndarray:
-        vec = fem.assemble_vector(form)
-        vec.scatter_reverse(dolfinx.la.InsertMode.add)
-        return vec.array
-
     def _per_cell(self, form) -> np.ndarray:
         n = len(self.model.layer_of_cell)
-        return self._assembled(form)[: n * self.model.ns].reshape(n, self.model.ns)
+        return assembled_vector(form)[: n * self.model.ns].reshape(n, self.model.ns)
 
     def _by_layer(self, per_cell: np.ndarray) -> np.ndarray:
         """Sums per layer, per area of the anode (on the column the area is 1)."""
@@ -104,7 +98,7 @@ class Diagnostics:
 
     def deep_outflow_rates(self) -> np.ndarray:
         """mol/m^2/s leaving through the deep boundary per species: minus the residual at its Dirichlet dofs."""
-        residual = sum(self._assembled(form) for form in self.model.residual)
+        residual = sum(assembled_vector(form) for form in self.model.residual)
         n_owned = self.model.W.dofmap.index_map.size_local * self.model.W.dofmap.index_map_bs
         out = np.zeros(self.model.ns)
         for i, dofs in enumerate(self.model.deep_dofs):
@@ -117,7 +111,7 @@ class Diagnostics:
         m = self.model
         n = len(m.layer_of_cell)
         per_layer = np.zeros(self.n_layers)
-        np.add.at(per_layer, m.layer_of_cell, self._assembled(m.drive_form)[:n])
+        np.add.at(per_layer, m.layer_of_cell, assembled_vector(m.drive_form)[:n])
         per_layer = self.comm.allreduce(per_layer, op=MPI.SUM) * m.thermal_voltage() / m.anode_area
         return [per_layer[k] for k, layer in enumerate(m.layers) if layer.kappa_over_mu > 0]
 

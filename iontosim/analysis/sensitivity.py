@@ -59,7 +59,8 @@ from typing import Any
 from iontosim.scenario import provenance as prov
 from iontosim.scenario.errors import ScenarioError
 from iontosim.scenario.load import scenario_from_dict
-from iontosim.scenario.parameters import get_parameter, magnitude, parse_path, scaled, with_parameter
+from iontosim.scenario.parameters import (canonical_path, entry_selector, magnitude, node_at, parse_path, scaled,
+                                          with_parameter)
 
 from ._worker import run_one, simulate_summary, start_worker
 
@@ -180,9 +181,8 @@ def _path_of(parts: Sequence[str | int]) -> str:
 
 
 def _selector(entry: Any, index: int) -> str | int:
-    name = entry.get("name") if isinstance(entry, dict) else None
-    # a name that reads as a number would be taken for a position: keep the position then
-    return _Selector(name) if isinstance(name, str) and not name.lstrip("-").isdigit() else index
+    selector = entry_selector(entry, index)  # the spelling of canonical_path
+    return _Selector(selector) if isinstance(selector, str) else selector
 
 
 def _leaves(node: Any, parts: list, out: list) -> None:
@@ -228,29 +228,11 @@ def default_parameters(data: dict[str, Any]) -> list[Parameter]:
     return [_make(_path_of(parts), leaf) for parts, leaf in found if _is_number(leaf["value"])]
 
 
-def _entry(node: list, part: str | int) -> int:
-    """The position in the list `node` of the entry `part` names (a position or a name)."""
-    if isinstance(part, int):
-        return part % len(node)
-    return [e.get("name") if isinstance(e, dict) else None for e in node].index(part)
-
-
 def locate(data: dict[str, Any], path: str) -> tuple[str, Any]:
     """The canonical path of `path` (list entries by name where they have one: skin[0] ->
     skin[stratum_corneum]), so that one parameter has one name, and the node written there (with
     its provenance). Raises ScenarioError (field: `path`) when nothing is there."""
-    get_parameter(data, path)  # the path's own errors, worded by parameters.py
-    node: Any = data
-    parts: list = []
-    for part in parse_path(path):
-        if isinstance(node, list):
-            index = _entry(node, part)
-            parts.append(_selector(node[index], index))
-            node = node[index]
-        else:
-            parts.append(part)
-            node = node[part]
-    return _path_of(parts), node
+    return canonical_path(data, path), node_at(data, path)
 
 
 def explicit_parameter(data: dict[str, Any], path: str) -> Parameter:

@@ -76,10 +76,16 @@ def _locate(data: dict[str, Any], path: str) -> tuple[Any, Any]:
     return container, key
 
 
+def node_at(data: dict[str, Any], path: str) -> Any:
+    """What is written at `path`, a {value: ..., source: ...} mapping included. Raises
+    ScenarioError naming the path."""
+    container, key = _locate(data, path)
+    return container[key]
+
+
 def get_parameter(data: dict[str, Any], path: str) -> Any:
     """The value written at `path` (without its provenance). Raises ScenarioError naming the path."""
-    container, key = _locate(data, path)
-    node = container[key]
+    node = node_at(data, path)
     return node["value"] if prov.is_wrapped(node) else node
 
 
@@ -132,10 +138,16 @@ def canonical_path(data: dict[str, Any], path: str) -> str:
         if isinstance(node, list):
             container, index = _step(node, part, out, path)
             index %= len(node)
-            name = node[index].get("name") if isinstance(node[index], dict) else None
-            out = f"{out}[{name if isinstance(name, str) else index}]"
+            out = f"{out}[{entry_selector(node[index], index)}]"
             node = node[index]
         else:
             out = join_path(out, part)
             node = node[part]
     return out
+
+
+def entry_selector(entry: Any, index: int) -> str | int:
+    """How a path names the list entry `entry` at `index`: by its name where it has one that
+    cannot be taken for a position, by its position otherwise."""
+    name = entry.get("name") if isinstance(entry, dict) else None
+    return name if isinstance(name, str) and not name.lstrip("-").isdigit() else index

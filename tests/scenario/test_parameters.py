@@ -50,3 +50,14 @@ def test_a_wrong_path_names_itself_and_what_is_there(default_data):
         get_parameter(default_data, "protocol[9].current")
     with pytest.raises(ScenarioError, match=r"skin\[stratum_corneum\].fixed_charge has no field 'pK'"):
         get_parameter(default_data, "skin[stratum_corneum].fixed_charge.pK")
+
+
+def test_one_spelling_per_parameter(default_data):
+    """Positions become names where a name cannot be taken for a position (sweeps and the
+    sensitivity analysis recognise one parameter under either spelling)."""
+    from iontosim.scenario.parameters import canonical_path
+
+    assert canonical_path(default_data, "skin[0].thickness") == "skin[stratum_corneum].thickness"
+    assert canonical_path(default_data, "protocol[-2].current") == "protocol[0].current"
+    numbered = {"skin": [{"name": "2", "pH": 5.0}, {"name": "x", "pH": 6.0}]}
+    assert canonical_path(numbered, "skin[0].pH") == "skin[0].pH"  # "[2]" would read as a position
