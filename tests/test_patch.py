@@ -36,12 +36,14 @@ def water_through_the_stratum_corneum(model) -> tuple[float, float]:
     anode and under the return electrode (mean over the layer of the Darcy velocity's depth part)."""
     from iontosim._fenics import dolfinx
 
+    from iontosim.output.surface_current import SurfaceCurrent
+
     n = len(model.layer_of_cell)
-    volume = dolfinx.fem.assemble_vector(model.cell_volume_form).array[:n]
+    volume = dolfinx.fem.assemble_vector(model.find(SurfaceCurrent).cell_volume_form).array[:n]
     v_depth = model.velocity.x.array.reshape(-1, model.mesh.geometry.dim)[:n, -1]
     x = model.cell_lateral_coordinates[:, 0]
     anode, inner, outer = model.geometry.edges
-    thickness = model.layers[1].thickness
+    thickness = model.regions[1].thickness
     sc = model.layer_of_cell == 1
     flow = [float(np.sum((volume * v_depth)[sc & where])) / thickness for where in (x < anode, (x > inner) & (x < outer))]
     return flow[0], flow[1]

@@ -159,7 +159,7 @@ def test_an_anode_that_runs_out_of_chloride_stops_the_run_with_that_reason():
     """2 mM Cl- in 0.1 mm of gel (2e-4 mol/m^2) under 1 mA/cm^2 (1e-4 mol/m^2/s taken by the
     Ag/AgCl anode): migration from the skin cannot keep up, the Cl- at the anode's face is gone
     within seconds (7 s), and the run says so instead of a solver failure."""
-    from iontosim.simulation import ChlorideExhausted
+    from iontosim.simulation import DeviceLimit
     from tests.conftest import membrane_scenario
 
     scenario = membrane_scenario(drug_mM=1.0, salt_mM=1.0, donor_mm=0.1,
@@ -167,5 +167,5 @@ def test_an_anode_that_runs_out_of_chloride_stops_the_run_with_that_reason():
                                           "diffusivity_factor": 1e-3, "cells": 8}],
                                  protocol=[{"current_density": "1 mA/cm^2", "duration": "1 min"}],
                                  numerics={"donor_cells": 8})
-    with pytest.raises(ChlorideExhausted, match="used up the chloride at its face"):
+    with pytest.raises(DeviceLimit, match="used up the chloride at its face"):
         simulate(scenario, MPI.COMM_SELF)

@@ -58,9 +58,16 @@ def scenario(minutes: float):
 
 def check_parameters(sc, problem) -> float:
     """Largest relative difference between the peer's coefficients and iontosim's resolved ones."""
-    from iontosim.model import ColumnModel
+    from iontosim.model import Model
+    from iontosim.model.compositions import body_fluid, donor_fluid
+    from iontosim.physics.clearance import CapillaryClearance
+    from iontosim.physics.electroosmosis import Electroosmosis
+    from iontosim.physics.fixed_charge import FixedCharge
 
-    model = ColumnModel(sc, COMM)
+    model = Model(sc, COMM)
+    fixed = model.find(FixedCharge).per_region
+    hydraulic = model.find(Electroosmosis).kappa_over_mu
+    clearance = model.find(CapillaryClearance).per_region
     worst = 0.0
 
     def close(a, b):
@@ -68,16 +75,16 @@ def check_parameters(sc, problem) -> float:
         a, b = np.atleast_1d(np.asarray(a, float)), np.atleast_1d(np.asarray(b, float))
         worst = max(worst, float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-300))))
 
-    for mine, theirs in zip(problem.regions, model.layers):
-        close(mine.fixed_charge, theirs.fixed_charge)
-        close(mine.hydraulic, theirs.kappa_over_mu)
+    for k, (mine, theirs) in enumerate(zip(problem.regions, model.regions)):
+        close(mine.fixed_charge, fixed[k])
+        close(mine.hydraulic, hydraulic[k])
         close(mine.diffusivity, theirs.diffusivity)
         close(mine.partition, theirs.partition)
-        close(mine.partner_ratio, theirs.partner_ratio)
+        close(mine.partner_ratio, model.partner_ratio[k])
         close(mine.porosity, theirs.porosity)
-        close(mine.clearance_rate, theirs.clearance_rate)
-    close(problem.donor_fluid, model.donor_fluid())
-    close(problem.body_fluid, model.body_fluid())
+        close(mine.clearance_rate, clearance[k])
+    close(problem.donor_fluid, donor_fluid(model))
+    close(problem.body_fluid, body_fluid(model))
     return worst
 
 

@@ -4,13 +4,13 @@ and maps of the section.
 Fields (all collective over ``model.comm``; names carry their units):
 
 - ``c_<species> [mol/m^3]``: total pore-fluid concentration of every species (both forms of a weak
-  electrolyte, ``model.totals``) at every vertex of every cell. Partition and Donnan jumps make it
+  electrolyte, ``model.totals_of``) at every vertex of every cell. Partition and Donnan jumps make it
   discontinuous at layer interfaces, so it lives in the discontinuous P1/Q1 space (DG1), which
   holds exactly the nodal values the solver works with.
 - ``potential [V]``: psi times the thermal voltage RT/F, DG1 (it jumps at interfaces too).
-- ``current_density [A/m^2]``: i = F sum over transported forms (``model.transported_forms``,
-  weak-electrolyte partner forms included) of z J, with J = -D c grad(mu) + c v (v only when the
-  model has electroosmotic flow). Stored constant in each cell (in the same DG1 space, so that one
+- ``current_density [A/m^2]``: i = F sum over mobile forms (``model.forms``, weak-electrolyte
+  partner forms included) of z J, with J = -D c grad(mu) + c v (v only when the model has
+  electroosmotic flow): the transport term's flux (physics/transport.py). Stored constant in each cell (in the same DG1 space, so that one
   VTX file holds every field): the cell-wise flux of the discretization, see below.
 
 Cell-wise current. The lumped scheme integrates J with vertex quadrature, so the flux it balances
@@ -38,15 +38,14 @@ from pathlib import Path
 import numpy as np
 
 from iontosim._fenics import MPI, dolfinx, ufl
-from iontosim.physics import transport
-from iontosim.physics.constants import FARADAY
+from iontosim.output.surface_current import SurfaceCurrent
+from iontosim.physics.transport import NernstPlanck
 
 fem = dolfinx.fem
 
 CONCENTRATION_UNIT = "mol/m^3"
 POTENTIAL_NAME = "potential [V]"
 CURRENT_NAME = "current_density [A/m^2]"
-TOP_SKIN_LAYER = 1  # cell tag of the first skin layer (0 is the donor pad)
 A_PER_M2_TO_MA_PER_CM2 = 0.1
 DPI = 120
 
@@ -93,28 +92,19 @@ class _Fields:
             raise RuntimeError("DG1 dofs are not numbered like the cell vertices")
 
         self._vt = fem.Constant(mesh, model.thermal_voltage())
-        u = model.u
-        parts = ufl.split(u)
-        psi = parts[model.ns]
-        c = model.concentrations(u)
-        totals = model.totals(c)
-        self.fitted = getattr(model, "flux_used", "lumped") == "fitted"
-        current = 0
-        for ci, mui, _, zi, i in model.transported_forms:
-            if not self.fitted:
-                current += -zi * model.diffusivity[i] * ci * ufl.grad(mui)
-            if model.has_flow:
-                current += zi * ci * model.velocity
-        values = list(totals) + [psi * self._vt]
-        values += [0.0 * psi] * gdim if isinstance(current, int) else [FARADAY * current[k] for k in range(gdim)]
+        flow = model.find(NernstPlanck)
+        self.fitted = flow.fitted
+        # with the fitted flux, its diffusion-migration part comes at the midpoint (below)
+        current = flow.current_density_vector(model, diffusion=not self.fitted)
+        values = list(model.totals) + [model.psi * self._vt]
+        moving = ufl.shape(ufl.as_ufl(current)) == (gdim,)  # else nothing moves at the vertices
+        values += [current[k] for k in range(gdim)] if moving else [0.0 * model.psi] * gdim
         self._expression = fem.Expression(ufl.as_vector(values), self.V.element.interpolation_points)
         self._fitted_expression = None
-        if self.fitted:  # 1D only (ColumnModel): the Scharfetter-Gummel flux at the midpoint
+        if self.fitted:  # 1D only: the Scharfetter-Gummel flux at the midpoint
             self._midpoint_space = fem.functionspace(mesh, ("DG", 0, (gdim,)))
             self._midpoint = fem.Function(self._midpoint_space)
-            flux = sum(zi * transport.fitted_flux(mui, psi, Ki, zi, model.diffusivity[i], mesh)
-                       for _, mui, Ki, zi, i in model.transported_forms)
-            self._fitted_expression = fem.Expression(ufl.as_vector([FARADAY * flux]),
+            self._fitted_expression = fem.Expression(ufl.as_vector([flow.fitted_current_density(model)]),
                                                      self._midpoint_space.element.interpolation_points)
 
     def update(self) -> None:
@@ -274,7 +264,7 @@ def surface_current_density(model) -> tuple[np.ndarray, np.ndarray]:
     """Normal current density into the skin across the skin surface (depth 0), along it.
 
     Evaluated in the top skin layer's cells that touch the skin surface: the depth component of
-    the current density i = F sum z J averaged over the cell (ColumnModel.cell_crossing: the same
+    the current density i = F sum z J averaged over the cell (SurfaceCurrent.cell_crossing: the same
     numbers as the run's peak local current density in summary.json; on the 1D column, the
     cell-wise current of the module docstring at its one cell's midpoint), in A/m^2, positive
     into the skin (an anode above it), negative where current leaves the skin (under a return
@@ -288,14 +278,11 @@ def surface_current_density(model) -> tuple[np.ndarray, np.ndarray]:
     mesh = model.mesh
     x = mesh.geometry.x[fields.cell_nodes][:, :, : fields.gdim]  # (owned cells, vertices, gdim)
     depth_axis = model.depth_axis
-    depth = x[:, :, depth_axis]
-    chosen = getattr(model, "surface_row_cells", None)  # the model's own row (with appendage channels)
-    if chosen is None:
-        touching = np.abs(depth).min(axis=1, initial=np.inf) <= 1e-9 * _extent(model)
-        chosen = (model.layer_of_cell == TOP_SKIN_LAYER) & touching
+    chosen = model.surface_row_cells  # the model's own row (with appendage channels)
     centres = x[chosen].mean(axis=1)[:, :depth_axis]  # lateral coordinates
-    if getattr(model, "crossing_form", None) is not None:
-        integrals, volumes = model.cell_crossing()
+    crossing = model.find(SurfaceCurrent)
+    if crossing is not None:
+        integrals, volumes = crossing.cell_crossing(model)
         values = integrals[chosen, 0] / volumes[chosen]
     else:
         values = fields.cell_current()[chosen, depth_axis]

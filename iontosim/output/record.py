@@ -39,7 +39,8 @@ class Profile:
 class RunRecord:
     """Everything a run reports: time series, profiles and protocol facts (SI units).
 
-    ``series`` keys and units: see ``iontosim.output.units.series_units``.
+    ``units`` holds the unit of every series key (and "time"), as the terms that record them
+    declare it.
     """
 
     scenario_name: str
@@ -53,6 +54,7 @@ class RunRecord:
     series: dict[str, np.ndarray]
     profiles: list[Profile]
     protocol_end: float  # s
+    units: dict[str, str] = field(default_factory=dict)  # series key -> unit
     current_on_intervals: list[tuple[float, float]] = field(default_factory=list)  # s
     applied_charge: float = 0.0  # C/m^2
     flux_discretization: str = ""  # the flux the numbers come from ("fitted" or "lumped")

@@ -22,7 +22,6 @@ import h5py
 import numpy as np
 
 from .record import LayerSpan, Profile, RunRecord
-from .units import series_units
 
 FORMAT_VERSION = 1
 _STR = h5py.string_dtype()
@@ -72,7 +71,9 @@ def write_results(path: str | Path, record: RunRecord) -> Path:
         for key, values in record.series.items():
             if key == "time":
                 raise ValueError("series key 'time' is reserved")
-            _dataset(ts, key, np.asarray(values, dtype=float), series_units(key))
+            if key not in record.units:
+                raise ValueError(f"series {key!r} has no unit: the term that records it must declare one")
+            _dataset(ts, key, np.asarray(values, dtype=float), record.units[key])
 
         pr = f.create_group("profiles")
         for i, prof in enumerate(record.profiles):
@@ -105,6 +106,14 @@ def _datasets_under(group: h5py.Group, order=()) -> dict[str, np.ndarray]:
     return {k: found[k] for k in first + [k for k in found if k not in first]}
 
 
+def _units_under(group: h5py.Group) -> dict[str, str]:
+    """The `units` attribute of every dataset below ``group``, keyed like _datasets_under."""
+    found: dict[str, str] = {}
+    group.visititems(lambda name, obj: found.__setitem__(name, _str(obj.attrs.get("units", "")))
+                     if isinstance(obj, h5py.Dataset) else None)
+    return found
+
+
 def _str(value) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -123,6 +132,7 @@ def read_results(path: str | Path) -> RunRecord:
         ]
         keys = list(f["timeseries"].attrs["keys"]) if "keys" in f["timeseries"].attrs else []
         series = _datasets_under(f["timeseries"], order=[_str(k) for k in keys])
+        units = _units_under(f["timeseries"])
         times = series.pop("time")
         profiles = []
         for name in sorted(f["profiles"], key=int):
@@ -148,6 +158,7 @@ def read_results(path: str | Path) -> RunRecord:
             layers=layers,
             times=times,
             series=series,
+            units=units,
             profiles=profiles,
             protocol_end=float(f.attrs["protocol_end"]),
             current_on_intervals=[(float(a), float(b)) for a, b in f["current_on_intervals"][()]],

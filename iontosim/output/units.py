@@ -35,28 +35,3 @@ def mol_per_m3_to_ng_per_ml(value, molar_mass: float):
 def mol_per_m3_to_ug_per_ml(value, molar_mass: float):
     """mol/m^3 -> ug/mL: x M [kg/mol] x 1e9 ug/kg / 1e6 mL/m^3."""
     return np.asarray(value, dtype=float) * molar_mass * 1e9 / 1e6
-
-
-_SERIES_UNITS = {
-    "time": "s",
-    "current_density": "A/m^2",
-    "voltage": "V",
-    "skin_resistance": "ohm m^2",
-    "charge_balance_error": "1",
-    "buffer_proton_uptake": "mol/m^2/s",
-    "skin_surface_pH": "pH",
-    "return_skin_surface_pH": "pH",
-    "surface_flux": "mol/m^2/s",
-    "delivered": "mol/m^2",
-    "donor_amount": "mol/m^2",
-    "cleared": "mol/m^2",
-    "deep_outflow": "mol/m^2",
-    "plasma_concentration": "mol/m^3",
-    "layer_amount": "mol/m^2",
-    "mass_balance_error": "1",
-}
-
-
-def series_units(key: str) -> str:
-    """SI unit string of a RunRecord series key (by its first path component)."""
-    return _SERIES_UNITS.get(key.split("/")[0], "unknown")

@@ -1,23 +1,37 @@
-"""Electrode reactions as boundary fluxes, MODEL.md section 5.
+"""Electrode reactions as boundary fluxes, and what the electrodes report.
 
 With the current density i [A/m^2] positive for an anode (current flowing into the skin):
 - Ag/AgCl: anode Ag + Cl- -> AgCl + e- takes one Cl- out of the gel per electron; as a cathode
   it puts Cl- back. The skin pH is left alone.
 - inert (platinum, carbon, stainless steel): water is electrolysed, anode 2 H2O -> O2 + 4 H+ + 4 e-,
-  cathode 2 H2O + 2 e- -> H2 + 2 OH-: one H+ or OH- per electron enters the gel (model_parameters.md
-  section 9: "H+/OH- generation rate = i/F"), and the gel's pH drifts.
+  cathode 2 H2O + 2 e- -> H2 + 2 OH-: one H+ or OH- per electron enters the gel (Faraday's law:
+  H+/OH- generation rate i/F), and the gel's pH drifts.
 Every other species is blocked, so the drug competes with every other ion for the current.
+
+The donor electrode's term also reports what a delivery is judged by: the voltage (the electrode
+follows its ion's electrochemical potential, V = (mu_e(gel) - mu_e(deep)) / z_e x RT/F), the skin's
+resistance, and the drug that left the gel across the skin surface.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
 from iontosim.physics.constants import FARADAY
+from iontosim.physics.term import Ledger, LedgerEntry, Step, Term
+
+if TYPE_CHECKING:  # pragma: no cover
+    from iontosim.model import Model
 
 KINDS = ("Ag/AgCl", "inert")
 #: the species each electrode's reaction needs in the scenario
 NEEDS = {"Ag/AgCl": ("Cl-",), "inert": ("H+", "OH-")}
 #: the ion whose electrochemical potential the electrode follows (its reversible potential)
 POTENTIAL_ION = {"Ag/AgCl": "Cl-", "inert": "H+"}
+#: an Ag/AgCl anode counts as out of chloride below this fraction of its gel's at its face
+CHLORIDE_EXHAUSTED = 1e-3
 
 
 def removal_rates(kind: str, current_density: float) -> dict[str, float]:
@@ -40,3 +54,207 @@ def boundary_terms(kind: str, current_density, tests: dict, ds):
         cathodic = ufl.max_value(-current_density, 0.0) / FARADAY
         return -anodic * tests["H+"] * ds - cathodic * tests["OH-"] * ds
     raise ValueError(f"unknown electrode {kind!r}; known: {', '.join(KINDS)}")
+
+
+class _Electrode(Term):
+    """What both electrodes share: a reaction on a tagged face at a current density, and the
+    amounts it takes out of the gel (ledger entry `name`, per anode area)."""
+
+    tag: int
+    entry: str
+
+    def _setup_electrode(self, model: Model, kind: str) -> None:
+        self.kind = kind
+        self.ion = model.index(POTENTIAL_ION[kind])
+        self.ion_charge = float(model.species[self.ion].charge)
+        self.charges = np.array([float(sp.charge) for sp in model.species])
+
+    def density(self, model: Model) -> Any:
+        """The current density on this electrode's face (a Constant)."""
+        raise NotImplementedError
+
+    def residual(self, model: Model) -> Any:
+        return boundary_terms(self.kind, self.density(model), model.tests_by_name, model.ds(self.tag))
+
+    def _removal(self, model: Model) -> np.ndarray:
+        """mol/(m^2 s) per species taken out of the gel, per anode area."""
+        out = np.zeros(model.ns)
+        for name, rate in removal_rates(self.kind, float(self.density(model).value)).items():
+            out[model.index(name)] = rate
+        return out
+
+    def ledger(self, model: Model) -> list[LedgerEntry]:
+        def rates() -> np.ndarray:
+            return model.region_rates(self.region(model), self._removal(model) * self.area_ratio(model))
+
+        def current(ledger: Ledger) -> float:
+            return FARADAY * float((ledger.rates_of(self.entry).sum(axis=0) * self.charges).sum())
+
+        return [LedgerEntry(self.entry, rates=rates, current=current, recorded=False)]
+
+    def region(self, model: Model) -> int:
+        return 0
+
+    def area_ratio(self, model: Model) -> float:
+        return 1.0
+
+    def build(self, model: Model) -> None:
+        # the mean electrochemical potential of the electrode's ion over its face (2D/3D)
+        self.potential_form = (model.compiled(model.mu[self.ion] * model.ds(self.tag))
+                               if model.mesh.topology.dim > 1 else None)
+
+    def mean_potential(self, model: Model) -> float:
+        """Mean mu of the electrode's ion over its face (a patch's electrode follows it)."""
+        from iontosim._fenics import MPI, dolfinx
+
+        total = model.comm.allreduce(dolfinx.fem.assemble_scalar(self.potential_form), op=MPI.SUM)
+        return total / self.face_area(model)
+
+    def face_area(self, model: Model) -> float:
+        return model.anode_area
+
+    def chloride_left(self, model: Model, fluid: np.ndarray) -> float:
+        """The lowest Cl- at this electrode's face, as a fraction of its gel's at the start."""
+        from iontosim.output.probes import lowest_on_face
+
+        cl = model.index("Cl-")
+        return lowest_on_face(model, self.tag, cl) / fluid[cl]
+
+    def _exhausted(self, model: Model, anodic: bool, fluid: np.ndarray, where: str) -> str:
+        """Why the run cannot go on when this electrode is an Ag/AgCl anode out of chloride ('' if not).
+        The anode takes Cl- at i/F; once diffusion and migration cannot bring that much to its
+        face, no state satisfies the electrode reaction."""
+        if self.kind != "Ag/AgCl" or not anodic:
+            return ""
+        left = self.chloride_left(model, fluid)
+        if left > CHLORIDE_EXHAUSTED:
+            return ""
+        return (f"the Ag/AgCl anode has used up the chloride at its face ({left:.1e} of the gel's left): "
+                f"a real device stops or electrolyses water here; give the gel more chloride "
+                f"({where}) or the protocol less charge")
+
+
+class DonorElectrode(_Electrode):
+    """The donor electrode over its gel: its reaction at the applied current, the voltage, the
+    skin's resistance, and the drug delivered across the skin surface (the gel's loss less what
+    the electrode itself took)."""
+
+    name = "donor_electrode"
+    entry = "electrode_removed"
+
+    def setup(self, model: Model) -> None:
+        from iontosim.mesh.column import ELECTRODE
+
+        self.tag = ELECTRODE
+        self._setup_electrode(model, model.scenario.donor.electrode)
+        self.donor0 = np.zeros(model.ns)
+        self.previous_delivered = np.zeros(model.ns)
+        self.flux = np.zeros(model.ns)
+
+    def density(self, model: Model) -> Any:
+        return model.current_density
+
+    def start(self, model: Model, ledger: Ledger) -> None:
+        self.donor0 = model.inventory[0].copy()
+
+    def delivered(self, model: Model, ledger: Ledger) -> np.ndarray:
+        """mol/m^2 of each species that left the gel across the skin surface."""
+        return self.donor0 - model.inventory[0] - ledger.cumulative[self.entry]
+
+    def after_step(self, model: Model, step: Step, ledger: Ledger) -> None:
+        delivered = self.delivered(model, ledger)
+        self.flux = (delivered - self.previous_delivered) / step.length
+        self.previous_delivered = delivered
+
+    def voltage(self, model: Model) -> float:
+        """V of the donor electrode against the deep tissue (or the meshed return electrode)."""
+        mu_bottom = model.point_value(model.on_axis_at(model.column.interfaces[-1]), model.nodal_mu()[self.ion])
+        if model.mesh.topology.dim == 1:
+            mu_top = model.point_value(model.on_axis_at(model.column.interfaces[0]), model.nodal_mu()[self.ion])
+            return (mu_top - mu_bottom) / self.ion_charge * model.thermal_voltage()
+        mu_anode = self.mean_potential(model)
+        ret = model.find(ReturnElectrode)
+        if ret is not None:
+            return (mu_anode / self.ion_charge - ret.mean_potential(model) / ret.ion_charge) * model.thermal_voltage()
+        return (mu_anode - mu_bottom) / self.ion_charge * model.thermal_voltage()
+
+    def skin_resistance(self, model: Model, step: Step | None) -> float:
+        """ohm m^2: the potential drop across the skin over the current (NaN without current)."""
+        if step is None or step.current == 0:
+            return np.nan
+        surface = model.on_axis_at(0.0) & (model.nodal_layer == 0)
+        psi_s = model.point_value(surface, model.nodal_psi())
+        psi_b = model.point_value(model.on_axis_at(model.column.interfaces[-1]), model.nodal_psi())
+        return (psi_s - psi_b) * model.thermal_voltage() / step.current
+
+    def series(self, model: Model) -> dict[str, str]:
+        out = {"voltage": "V", "skin_resistance": "ohm m^2"}
+        for n in model.names:
+            out |= {f"surface_flux/{n}": "mol/m^2/s", f"delivered/{n}": "mol/m^2", f"donor_amount/{n}": "mol/m^2"}
+        return out
+
+    def values(self, model: Model, step: Step | None, ledger: Ledger) -> dict[str, float]:
+        out = {"voltage": self.voltage(model), "skin_resistance": self.skin_resistance(model, step)}
+        delivered = self.delivered(model, ledger)
+        for k, n in enumerate(model.names):
+            out[f"surface_flux/{n}"] = self.flux[k] if step is not None else 0.0
+            out[f"delivered/{n}"] = delivered[k]
+            out[f"donor_amount/{n}"] = model.inventory[0, k]
+        return out
+
+    def explain_failure(self, model: Model, step: Step) -> str:
+        from iontosim.model.compositions import donor_fluid
+
+        return self._exhausted(model, step.current > 0.0, donor_fluid(model), "donor.contents")
+
+    def state(self) -> dict[str, Any]:
+        return {"donor0": self.donor0.copy(), "previous_delivered": self.previous_delivered.copy(),
+                "flux": self.flux.copy()}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.donor0, self.previous_delivered, self.flux = (state[k].copy() for k in ("donor0", "previous_delivered",
+                                                                                       "flux"))
+
+
+class ReturnElectrode(_Electrode):
+    """The return electrode of a 2D/3D patch, meshed beside the donor electrode: it takes the same
+    current back over its own area (its density scaled by the area ratio)."""
+
+    name = "return_electrode"
+    entry = "return_removed"
+
+    @classmethod
+    def switched_on(cls, scenario, model: Model) -> ReturnElectrode | None:
+        if not model.has_return:
+            return None
+        if scenario.return_electrode is None:
+            raise ValueError("the mesh has a return electrode: the scenario needs a return_electrode section")
+        return cls()
+
+    def setup(self, model: Model) -> None:
+        from iontosim._fenics import dolfinx
+        from iontosim.mesh.skin_mesh import RETURN
+
+        self.tag = RETURN
+        self._setup_electrode(model, model.scenario.return_electrode.electrode)
+        self.current_density = dolfinx.fem.Constant(model.mesh, 0.0)
+
+    def density(self, model: Model) -> Any:
+        return self.current_density
+
+    def before_step(self, model: Model, step: Step) -> None:
+        self.current_density.value = -step.current * model.anode_area / model.return_area
+
+    def region(self, model: Model) -> int:
+        return model.region_index("return_electrode") if "return_electrode" in model.region_names() else 0
+
+    def area_ratio(self, model: Model) -> float:
+        return model.return_area / model.anode_area
+
+    def face_area(self, model: Model) -> float:
+        return model.return_area
+
+    def explain_failure(self, model: Model, step: Step) -> str:
+        from iontosim.model.compositions import return_fluid
+
+        return self._exhausted(model, step.current < 0.0, return_fluid(model), "return_electrode.contents")

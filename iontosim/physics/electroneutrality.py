@@ -1,4 +1,4 @@
-"""Electroneutrality sum_i z_i c_i + X = 0, MODEL.md section 4.
+"""Electroneutrality sum_i z_i c_i + X = 0.
 
 The Debye length (~1 nm) is far below any mesh size, so the potential is not resolved by a
 Poisson equation: psi is the discontinuous field that makes the pore fluid neutral at every node.
@@ -6,7 +6,14 @@ Poisson equation: psi is the discontinuous field that makes the pore fluid neutr
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+
+from iontosim.physics.term import Term
+
+if TYPE_CHECKING:  # pragma: no cover
+    from iontosim.model import Model
 
 
 def residual(concentrations, charges, fixed_charge, test, dx):
@@ -37,3 +44,27 @@ def solve_potential(mu: np.ndarray, partition: np.ndarray, charge: np.ndarray, f
         if np.max(np.abs(step), initial=0.0) < tol:
             return psi
     raise RuntimeError("electroneutrality: no potential balances the fixed charge (is a counter-ion missing?)")
+
+
+class Electroneutrality(Term):
+    """The potential's equation: the mobile forms' charge and the immobile charge cancel at every node."""
+
+    name = "electroneutrality"
+
+    def residual(self, model: Model) -> Any:
+        return residual([f.concentration for f in model.forms], [f.charge for f in model.forms],
+                        model.immobile_charge(model.c), model.tests[model.ns], model.dx)
+
+    def initial_state(self, model: Model) -> None:
+        """psi from electroneutrality with the present mu, pointwise (no solve)."""
+        update_potential(model)
+
+
+def update_potential(model: Model) -> None:
+    """Set psi pointwise from electroneutrality with the model's present mu (local, no solve)."""
+    n = model.nodal
+    # the charge one ionized molecule brings: its own, its partner's, and that of the bound part
+    per_ion = n.retardation * (n.charge + n.partner_charge * n.partner_ratio)
+    psi = solve_potential(model.nodal_mu(), n.partition, n.charge, n.fixed, charge_per_ion=per_ion)
+    model.u.x.array[model.psi_dofs] = psi
+    model.u.x.scatter_forward()

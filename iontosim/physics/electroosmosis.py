@@ -1,4 +1,4 @@
-"""Electroosmotic solvent flow in charged layers, MODEL.md sections 3-4 and reference section 8.4.
+"""Electroosmotic solvent flow in charged layers.
 
 Darcy flow with the electrical body force on the mobile space charge rho_e = -F X:
 
@@ -15,8 +15,19 @@ pH and salt the flow per unit charge equals the measured one: v/i = (kappa/mu) F
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from iontosim._fenics import MPI, dolfinx, ufl
 from iontosim.physics.constants import FARADAY, GAS_CONSTANT
-from iontosim.physics.fixed_charge import donnan_salt
+from iontosim.physics.fixed_charge import donnan_salt, fixed_charge
+from iontosim.physics.term import Step, Term
+
+if TYPE_CHECKING:  # pragma: no cover
+    from iontosim.model import Model
+
+fem = dolfinx.fem
 
 
 def reference_conductivity(fixed: float, salt: float, d_cation: float, d_anion: float, temperature: float) -> float:
@@ -55,16 +66,96 @@ def darcy_velocity(pressure, permeability, fixed, psi, thermal_voltage):
     """Superficial velocity v = -(kappa/mu) (grad p - F X grad phi) [m/s], phi = psi * thermal_voltage.
 
     The same law as the column's: the mobile space charge -F X feels the field."""
-    from iontosim._fenics import ufl
-
     return -permeability * (ufl.grad(pressure) - FARADAY * thermal_voltage * fixed * ufl.grad(psi))
 
 
 def pressure_equation(pressure, test, permeability, fixed, psi, thermal_voltage, dx):
     """Bilinear and linear forms of div v = 0 for the pressure (trial `pressure`, test `test`):
     int k grad p . grad q = int k F X grad phi . grad q; v.n = 0 where nothing is prescribed."""
-    from iontosim._fenics import ufl
-
     a = permeability * ufl.inner(ufl.grad(pressure), ufl.grad(test)) * dx
     L = permeability * FARADAY * thermal_voltage * fixed * ufl.inner(ufl.grad(psi), ufl.grad(test)) * dx
     return a, L
+
+
+class Electroosmosis(Term):
+    """Electroosmotic solvent flow through the charged layers, calibrated per layer on the measured
+    flow per charge; the transport term convects every species with it. On the 1D column (and a
+    laterally uniform patch) the flow is the column's uniform one, exact there; where current
+    spreads sideways or takes appendage channels it is a Darcy pressure solve (solver/darcy.py).
+    Both lag one step: the velocity of a step comes from the potential at its start."""
+
+    name = "electroosmosis"
+
+    @classmethod
+    def switched_on(cls, scenario, model: Model) -> Electroosmosis | None:
+        charged = [r for r in model.regions if r.is_skin and getattr(r.spec, "fixed_charge", None) is not None]
+        return cls() if scenario.electroosmosis is not None and charged else None
+
+    def setup(self, model: Model) -> None:
+        self.kappa_over_mu = [self._calibrated(model, region) for region in model.regions]
+        channels = model.geometry is not None and model.geometry.appendages is not None
+        self.flow_model = "darcy" if model.has_return or channels else "column"
+        mesh = model.mesh
+        if self.flow_model == "darcy":
+            velocity = fem.Function(fem.functionspace(mesh, ("DG", 0, (mesh.geometry.dim,))), name="velocity")
+        else:
+            velocity = fem.Constant(mesh, np.zeros(mesh.geometry.dim))  # m/s, into the skin
+        model.velocity, model.has_flow, model.flow_model = velocity, True, self.flow_model
+
+    def _calibrated(self, model: Model, region) -> float:
+        """kappa/mu [m^2/(Pa s)] of a charged layer (0 elsewhere): the flow per charge measured at
+        the reference pH and salt, with the layer's own NaCl conductivity there."""
+        fc = getattr(region.spec, "fixed_charge", None) if region.is_skin else None
+        if fc is None:
+            return 0.0
+        eo = model.scenario.electroosmosis
+        try:
+            na, cl = model.index("Na+"), model.index("Cl-")
+        except ValueError as err:
+            raise ValueError("electroosmosis is calibrated on NaCl: species Na+ and Cl- are needed") from err
+        x_ref = fixed_charge(eo.reference_pH, fc.isoelectric_point, fc.charge_at_reference_pH, fc.reference_pH)
+        sigma = reference_conductivity(x_ref, eo.reference_salt, region.diffusivity[na], region.diffusivity[cl],
+                                       model.temperature)
+        return hydraulic_coefficient(eo.volume_per_charge, sigma, x_ref)
+
+    def build(self, model: Model) -> None:
+        from iontosim.physics.fixed_charge import FixedCharge
+
+        self.fixed = model.find(FixedCharge).fixed
+        self.darcy = None
+        self.drive_form = None
+        if self.flow_model == "darcy":
+            from iontosim.mesh.column import DEEP, ELECTRODE
+            from iontosim.mesh.skin_mesh import RETURN
+            from iontosim.solver.darcy import DarcyFlow
+
+            self.darcy = DarcyFlow(model.velocity, self.hydraulic_permeability(model), self.fixed, model.psi,
+                                   model.thermal_voltage(), model.column.facet_tags, (ELECTRODE, RETURN, DEEP),
+                                   model.weighted)
+        else:
+            q = ufl.TestFunction(model.dg0)
+            self.drive_form = model.compiled(self.fixed * model.psi.dx(model.depth_axis) * q * ufl.dx)
+
+    def hydraulic_permeability(self, model: Model) -> fem.Function:
+        """kappa/mu per cell [m^2/(Pa s)]: calibrated in charged layers; pads, uncharged layers and
+        open channels offer no hydraulic resistance (OPEN_PERMEABILITY_FACTOR)."""
+        open_k = OPEN_PERMEABILITY_FACTOR * max(k for k in self.kappa_over_mu if k > 0)
+        return model.cellwise([k or open_k for k in self.kappa_over_mu], "hydraulic_permeability")
+
+    def drives(self, model: Model) -> list[float]:
+        """int_l X dphi/dx dx per charged layer [mol/m^3 V], per anode area."""
+        from iontosim.model import assembled_vector
+
+        n = len(model.layer_of_cell)
+        per_layer = np.zeros(len(model.regions))
+        np.add.at(per_layer, model.layer_of_cell, assembled_vector(self.drive_form)[:n])
+        per_layer = model.comm.allreduce(per_layer, op=MPI.SUM) * model.thermal_voltage() / model.anode_area
+        return [per_layer[k] for k, kappa in enumerate(self.kappa_over_mu) if kappa > 0]
+
+    def before_step(self, model: Model, step: Step) -> None:
+        if self.darcy is not None:
+            self.darcy.update()
+            return
+        charged = [(r.thickness, k) for r, k in zip(model.regions, self.kappa_over_mu) if k > 0]
+        model.velocity.value[model.depth_axis] = column_velocity(
+            self.drives(model), [t for t, _ in charged], [k for _, k in charged])

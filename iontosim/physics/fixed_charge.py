@@ -9,6 +9,12 @@ charge at a reference pH (the value back-calculated from the Na+ transport numbe
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Any
+
+from iontosim.physics.term import Term
+
+if TYPE_CHECKING:  # pragma: no cover
+    from iontosim.model import Model
 
 
 def max_charge(isoelectric_point: float, charge_at_reference_pH: float, reference_pH: float) -> float:
@@ -46,3 +52,26 @@ def donnan_potential(fixed: float, salt: float) -> float:
     MODEL.md section 8.3: the magnitude is asinh(|X| / (2 c0)), the sign that of the fixed charge.
     """
     return math.asinh(fixed / (2.0 * salt))
+
+
+def region_fixed_charge(region) -> float:
+    """Fixed charge [mol/m^3, signed] of a region at its own pH (0 for pads and uncharged layers)."""
+    fc = getattr(region.spec, "fixed_charge", None) if region.is_skin else None
+    if fc is None:
+        return 0.0
+    return fixed_charge(region.pH, fc.isoelectric_point, fc.charge_at_reference_pH, fc.reference_pH)
+
+
+class FixedCharge(Term):
+    """The skin proteins' fixed charge X of each region at its pH: immobile charge in electroneutrality
+    (and the mobile space charge -F X that electroosmosis drives)."""
+
+    name = "fixed_charge"
+
+    def setup(self, model: Model) -> None:
+        self.per_region = [region_fixed_charge(region) for region in model.regions]
+        self.fixed = model.cellwise(self.per_region, "fixed_charge")
+        model.nodal.fixed = model.nodal.fixed + model.per_vertex(self.per_region)
+
+    def immobile_charge(self, model: Model, c) -> Any:
+        return self.fixed

@@ -1,4 +1,4 @@
-"""Systemic compartment fed by capillary clearance, MODEL.md section 6.
+"""Systemic compartment fed by capillary clearance.
 
 One compartment: dA/dt = r(t) - k_el A, C_plasma = A / V, k_el = ln 2 / t_half. Over a time step
 the input rate is taken constant (it is the step-average clearance rate), and the update is the
@@ -9,6 +9,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from iontosim.physics.term import Ledger, Step, Term
+
+if TYPE_CHECKING:  # pragma: no cover
+    from iontosim.model import Model
 
 
 @dataclass
@@ -31,3 +37,33 @@ class OneCompartment:
     def concentration(self) -> float:
         """Plasma concentration [mol/m^3]."""
         return self.amount / self.volume
+
+
+class SystemicCirculation(Term):
+    """One compartment per species with systemic data (scenario.systemic), fed by what the
+    capillaries cleared over the donor electrode's area in each step (ledger entry `cleared`)."""
+
+    name = "systemic"
+
+    def setup(self, model: Model) -> None:
+        self.compartments = {name: OneCompartment(p.volume_of_distribution, p.elimination_half_life)
+                             for name, p in model.scenario.systemic.items() if name in model.names}
+
+    def after_step(self, model: Model, step: Step, ledger: Ledger) -> None:
+        cleared = ledger.rates_of("cleared")
+        for name, compartment in self.compartments.items():
+            compartment.advance(model.scenario.donor.area * cleared[:, model.index(name)].sum(), step.length)
+
+    def series(self, model: Model) -> dict[str, str]:
+        return {f"plasma_concentration/{n}": "mol/m^3" for n in model.names}
+
+    def values(self, model: Model, step: Step | None, ledger: Ledger) -> dict[str, float]:
+        return {f"plasma_concentration/{n}": self.compartments[n].concentration if n in self.compartments else 0.0
+                for n in model.names}
+
+    def state(self) -> dict:
+        return {n: c.amount for n, c in self.compartments.items()}
+
+    def restore(self, state: dict) -> None:
+        for n, amount in state.items():
+            self.compartments[n].amount = amount

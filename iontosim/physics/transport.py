@@ -1,4 +1,4 @@
-"""Nernst-Planck transport in electrochemical-potential form, MODEL.md section 4.
+"""Nernst-Planck transport in electrochemical-potential form.
 
 Unknowns: mu_i = ln(c_i / K_i) + z_i psi (continuous), psi = F phi / (R T) (discontinuous at
 layer interfaces). Then
@@ -13,7 +13,14 @@ conservative finite-volume scheme with nodal electroneutrality.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from iontosim._fenics import ufl
+from iontosim.physics.term import Term, TransportedForm
+from iontosim.physics.constants import BOLTZMANN, FARADAY
+
+if TYPE_CHECKING:  # pragma: no cover
+    from iontosim.model import Model
 
 #: Vertex quadrature: integrals are evaluated from nodal values only (lumped mass).
 VERTEX_QUADRATURE = {"quadrature_rule": "vertex", "quadrature_degree": 1}
@@ -95,6 +102,71 @@ def stokes_radius(diffusivity: float, temperature: float, viscosity: float) -> f
     """Stokes-Einstein hydrodynamic radius [m] from an aqueous diffusivity [m^2/s]."""
     from math import pi
 
-    from iontosim.physics.constants import BOLTZMANN
-
     return BOLTZMANN * temperature / (6 * pi * viscosity * diffusivity)
+
+
+class NernstPlanck(Term):
+    """Nernst-Planck transport of every mobile form: accumulation of what a unit of pore volume
+    holds, diffusion with migration (the fitted flux on a 1D column when numerics.flux asks for
+    it, the lumped one otherwise), and convection with the solvent where a flow term gives
+    model.velocity. Its flux is the one definition of J and of the current density i = F sum z J."""
+
+    name = "transport"
+
+    def setup(self, model: Model) -> None:
+        self.diffusivity = [model.cellwise([r.diffusivity[i] for r in model.regions], f"D_{i}")
+                            for i in range(model.ns)]
+        # the fitted flux is 1D: on a larger mesh the lumped flux is used
+        self.fitted = model.scenario.numerics.flux == "fitted" and model.mesh.topology.dim == 1
+        model.flux_used = "fitted" if self.fitted else "lumped"
+
+    def transported_forms(self, model: Model) -> list[TransportedForm]:
+        """The ionized form of every species."""
+        return [TransportedForm(model.c[i], model.mu[i], model.partition[i], model.charge[i], i)
+                for i in range(model.ns)]
+
+    def residual(self, model: Model) -> Any:
+        F = 0
+        for i in range(model.ns):
+            F += storage(model.held[i], model.held_previous[i], model.porosity, model.dt, model.tests[i], model.dx)
+            if model.velocity is not None:
+                F += convection(model.totals[i], model.velocity, model.tests[i], model.dx)
+        if not self.fitted:
+            for form in model.forms:
+                F += electrodiffusion(form.concentration, form.potential, self.diffusivity[form.species],
+                                      model.tests[form.species], model.dx)
+        return F
+
+    def separate_residual(self, model: Model) -> Any:
+        if not self.fitted:
+            return None
+        F = 0
+        for form in model.forms:
+            i = form.species
+            F += fitted_electrodiffusion(form.potential, model.psi, form.partition, form.charge, self.diffusivity[i],
+                                         model.tests[i], model.dx_midpoint)
+        return F
+
+    def form_flux(self, model: Model, form: TransportedForm, diffusion: bool = True) -> Any:
+        """Flux density [mol/(m^2 s)] of one mobile form: -D c grad(mu) + c v (the lumped flux's
+        integrand; `diffusion` False leaves the first part out, where the fitted flux gives it)."""
+        J = -self.diffusivity[form.species] * form.concentration * ufl.grad(form.potential) if diffusion else 0
+        return J + form.concentration * model.velocity if model.velocity is not None else J
+
+    def flux_vectors(self, model: Model) -> list:
+        """Molar flux density J [mol/(m^2 s)] of each species (both forms)."""
+        fluxes: list[Any] = [0 for _ in range(model.ns)]
+        for form in model.forms:
+            fluxes[form.species] = fluxes[form.species] + self.form_flux(model, form)
+        return fluxes
+
+    def current_density_vector(self, model: Model, diffusion: bool = True) -> Any:
+        """Current density [A/m^2]: F times the charge each mobile form carries (0 when nothing is left)."""
+        return FARADAY * sum(form.charge * self.form_flux(model, form, diffusion) for form in model.forms)
+
+    def fitted_current_density(self, model: Model) -> Any:
+        """The diffusion-migration current [A/m^2] of the fitted flux, along the 1D column (evaluate
+        it at the cell midpoint)."""
+        return FARADAY * sum(form.charge * fitted_flux(form.potential, model.psi, form.partition, form.charge,
+                                                       self.diffusivity[form.species], model.mesh)
+                             for form in model.forms)

@@ -121,6 +121,44 @@ def choose_linear_solver(choice: str, unknowns: int, ranks: int, direct_limit: i
     return "petsc" if ranks == 1 and dim == 1 else "mumps"
 
 
+class GlobalUnknowns:
+    """Scalar unknowns g beside the fields u, with one equation G_k(u, g) = 0 each: a stirred
+    compartment's composition, an electrode's potential (physics/term.py).
+
+    They are solved with the fields by bordering (block elimination): with J the fields' Jacobian
+    (Dirichlet rows included), B = dF/dg (one column per unknown), C = dG/du (one row per unknown)
+    and D = dG/dg, the Newton system [J B; C D] [du; dg] = -[F; G] is
+
+        x = J^-1 (-F),   Y = J^-1 B,   (D - C Y) dg = -G - C x,   du = x - Y dg,
+
+    which reuses the fields' factorization (or preconditioner) for the few extra right-hand sides,
+    and needs no change to the fields' sparse matrix. A field row tied to an unknown (a Dirichlet
+    dof whose value is g, as the bottom of a skin over a stirred receptor) has -1 in B: its
+    equation u + du = g + dg. The values are the same on every rank.
+    """
+
+    size: int = 0
+
+    def equations(self) -> np.ndarray:
+        """G at the present state, length `size`."""
+        raise NotImplementedError
+
+    def coupling(self) -> tuple[list[PETSc.Vec], list[PETSc.Vec], np.ndarray]:
+        """(B columns, C rows, D) at the present state: PETSc vectors of the fields' layout, and D
+        of shape (size, size)."""
+        raise NotImplementedError
+
+    def update(self, delta: np.ndarray) -> float:
+        """Add the Newton update `delta` (may damp it); return its size for the convergence test."""
+        raise NotImplementedError
+
+    def keep(self) -> None:
+        """Remember the values at the start of a step (the previous time level)."""
+
+    def revert(self) -> None:
+        """Go back to the values `keep` remembered (a rejected step)."""
+
+
 @dataclass
 class NewtonResult:
     converged: bool
@@ -148,7 +186,8 @@ class NewtonSolver:
                  krylov_max_iter: int = KRYLOV_MAX_ITER,
                  tol: float = 1e-6, max_iter: int = 25,
                  limit_update: Callable[[np.ndarray], float] | None = None,
-                 options_prefix: str = "iontosim_newton_"):
+                 options_prefix: str = "iontosim_newton_",
+                 global_unknowns: list[GlobalUnknowns] | None = None):
         # residual and jacobian: one compiled form each, or matching lists of forms that add up
         self.residual = residual if isinstance(residual, list) else [residual]
         self.jacobian = jacobian if isinstance(jacobian, list) else [jacobian]
@@ -161,6 +200,9 @@ class NewtonSolver:
         self.scale = self.A.createVecLeft()
         self.column_scale = self.A.createVecRight()
         self.du = fem.Function(u.function_space)
+        self.globals = list(global_unknowns or [])
+        #: every unknown: the fields' and the scalar ones
+        self.unknowns = int(self.A.getSize()[0]) + sum(g.size for g in self.globals)
         self.linear_solver = choose_linear_solver(linear_solver, self.A.getSize()[0], comm.size,
                                                   direct_solver_limit, u.function_space.mesh.topology.dim)
         self.iterative = self.linear_solver in ITERATIVE_SOLVERS
@@ -217,15 +259,65 @@ class NewtonSolver:
         b.pointwiseMult(b, self.scale)
 
     def _linear_solve(self) -> tuple[int, int]:
-        """Solve the assembled system for the (unscaled) update du: (Krylov iterations, 0 with a
-        direct solver; PETSc's converged reason, negative on failure)."""
+        """Solve the assembled system for the (unscaled) update du, and the scalar unknowns' update
+        by bordering (GlobalUnknowns): (Krylov iterations, 0 with a direct solver; PETSc's converged
+        reason, negative on failure)."""
         x = self.du.x.petsc_vec
         if self.split is not None:
-            return self.split.solve(self.A, self.b, x)
-        self.ksp.setOperators(self.A)
-        self.ksp.solve(self.b, x)
+            self.split.setup(self.A)
+        else:
+            self.ksp.setOperators(self.A)
+        iterations, reason = self._apply(self.b, x, scaled=True)
+        if self.globals and reason >= 0:
+            more, reason = self._border(x)
+            iterations += more
+        return iterations, reason
+
+    def _apply(self, rhs: PETSc.Vec, x: PETSc.Vec, scaled: bool = False) -> tuple[int, int]:
+        """x = J^-1 rhs with the present factorization or preconditioner; `rhs` already row-scaled
+        when `scaled` (the residual), unscaled otherwise (a coupling column)."""
+        if self.split is not None:
+            return self.split.apply(rhs, x)
+        if not scaled:
+            rhs = rhs.copy()
+            rhs.pointwiseMult(rhs, self.scale)
+        self.ksp.solve(rhs, x)
         x.pointwiseMult(x, self.column_scale)
         return (self.ksp.getIterationNumber() if self.iterative else 0), self.ksp.getConvergedReason()
+
+    def _border(self, x: PETSc.Vec) -> tuple[int, int]:
+        """Eliminate the scalar unknowns (GlobalUnknowns): x becomes du, self.dg their update."""
+        columns, rows, blocks, residual = [], [], [], []
+        for block in self.globals:
+            B, C, D = block.coupling()
+            columns += B
+            rows += C
+            blocks.append(np.atleast_2d(D))
+            residual.append(np.atleast_1d(block.equations()))
+        m = len(columns)
+        D = np.zeros((m, m))
+        k = 0
+        for block in blocks:
+            D[k:k + len(block), k:k + len(block)] = block
+            k += len(block)
+        iterations, reason = 0, 0
+        Y = []
+        for column in columns:
+            y = x.duplicate()
+            its, reason = self._apply(column, y)
+            iterations += its
+            if reason < 0:
+                return iterations, reason
+            Y.append(y)
+        schur = D - np.array([[row.dot(y) for y in Y] for row in rows]).reshape(m, m)
+        rhs = -np.concatenate(residual) - np.array([row.dot(x) for row in rows])
+        self.dg = np.linalg.solve(schur, rhs)
+        for y, d in zip(Y, self.dg):
+            x.axpy(-d, y)
+            y.destroy()
+        for vec in columns + rows:
+            vec.destroy()
+        return iterations, reason
 
     def solve(self) -> NewtonResult:
         krylov = 0
@@ -250,9 +342,18 @@ class NewtonSolver:
             self.u.x.array[:] += step
             self.u.x.scatter_forward()
             size = self.comm.allreduce(size, op=MPI.MAX)
+            size = max([size] + self._update_globals())
             if size < self.tol:
                 return NewtonResult(True, iteration, linear_iterations=krylov)
         return NewtonResult(False, self.max_iter, "no convergence", krylov)
+
+    def _update_globals(self) -> list[float]:
+        """Apply each scalar block's part of the update; their sizes (the same on every rank)."""
+        sizes, k = [], 0
+        for block in self.globals:
+            sizes.append(block.update(self.dg[k:k + block.size]))
+            k += block.size
+        return sizes
 
     def destroy(self) -> None:
         if self.split is not None:
@@ -458,8 +559,17 @@ class PotentialSplit:
         return space
 
     # ------------------------------------------------------------------ solve
-    def solve(self, A: PETSc.Mat, b: PETSc.Vec, x: PETSc.Vec) -> tuple[int, int]:
+    def setup(self, A: PETSc.Mat) -> None:
+        """Build the reduced operator and its preconditioner from the (unscaled) Jacobian A."""
         self._setup(A)
+
+    def solve(self, A: PETSc.Mat, b: PETSc.Vec, x: PETSc.Vec) -> tuple[int, int]:
+        """setup(A), then apply(b, x)."""
+        self._setup(A)
+        return self.apply(b, x)
+
+    def apply(self, b: PETSc.Vec, x: PETSc.Vec) -> tuple[int, int]:
+        """x = A^-1 b for the A of the last setup (b unscaled): Krylov iterations and PETSc's reason."""
         b_m, b_p = self.b_m, self.b_p
         for is_, vec in ((self.is_m, b_m), (self.is_p, b_p)):
             sub = b.getSubVector(is_)

@@ -118,12 +118,12 @@ def test_weak_electrolytes_the_surface_current_is_uniform_and_nearly_the_applied
 
 
 def test_the_plotted_surface_current_is_the_one_the_run_reports(default_patch):
-    """summary.json's peak local current density (simulation.Diagnostics.crossing) and the
-    surface-current plot (fields.surface_current_density) are one quantity: the largest plotted
-    value, and where it is, are the run's peak to rounding."""
-    from iontosim.simulation import Diagnostics
+    """summary.json's peak local current density (SurfaceCurrent.crossed) and the surface-current
+    plot (fields.surface_current_density) are one quantity: the largest plotted value, and where it
+    is, are the run's peak to rounding."""
+    from iontosim.output.surface_current import SurfaceCurrent
 
-    crossed = Diagnostics(default_patch).crossing()
+    crossed = default_patch.find(SurfaceCurrent).crossed(default_patch)
     positions, values = fields.surface_current_density(default_patch)
     k = int(np.argmax(np.abs(values)))
     assert crossed["peak"] == pytest.approx(values[k], rel=1e-12)
@@ -222,13 +222,13 @@ def test_a_3d_block_with_a_return_pad(tmp_path):
     """The initial state of a small block (a quarter patch with a meshed return pad): every field
     and picture is made; the surface row covers the block's surface (x, y)."""
     from iontosim.mesh.of_scenario import scenario_mesh
-    from iontosim.model import ColumnModel
+    from iontosim.model import Model
     from tests.conftest import with_return_electrode
 
     data = with_return_electrode(default_short_data(), kind="block", resolution=0.25, width="1 mm",
                                  anode_width="0.6 mm", return_gap="0.2 mm", return_width="0.3 mm")
     scenario = scenario_from_dict(data)
-    model = ColumnModel(scenario, MPI.COMM_SELF, scenario_mesh(scenario, MPI.COMM_SELF))
+    model = Model(scenario, MPI.COMM_SELF, scenario_mesh(scenario, MPI.COMM_SELF))
     model.initial_state()
     positions, values = fields.surface_current_density(model)
     assert positions.ndim == 2 and positions.shape == (len(values), 2) and np.all(np.isfinite(values))

@@ -21,16 +21,18 @@ pytestmark = pytest.mark.slow
 def test_darcy_flow_on_a_uniform_strip_is_the_column_flow(default_scenario_short):
     from iontosim.mesh.geometry import Geometry
     from iontosim.mesh.skin_mesh import build_skin_mesh
-    from iontosim.model import ColumnModel
-    from iontosim.simulation import Diagnostics
+    from iontosim.model import Model
+    from iontosim.physics.electroosmosis import Electroosmosis
+    from iontosim.physics.fixed_charge import FixedCharge
     from iontosim.solver.darcy import DarcyFlow
 
     scenario = default_scenario_short
     comm = MPI.COMM_SELF
     layers = [(layer.name, layer.thickness) for layer in scenario.skin]
     strip = Geometry(kind="planar", width=1e-4, anode_width=2e-4, resolution=0.5)
-    model = ColumnModel(scenario, comm, build_skin_mesh(comm, layers, scenario.donor.thickness, strip))
-    assert model.flow_model == "column" and model.has_flow
+    model = Model(scenario, comm, build_skin_mesh(comm, layers, scenario.donor.thickness, strip))
+    flow_term = model.find(Electroosmosis)
+    assert flow_term.flow_model == "column" and model.has_flow
     # a potential falling linearly with depth, 2 thermal units per 100 um (an applied field)
     V, dofs = model.W.sub(model.ns).collapse()
     psi = dolfinx.fem.Function(V)
@@ -38,14 +40,14 @@ def test_darcy_flow_on_a_uniform_strip_is_the_column_flow(default_scenario_short
     model.u.x.array[dofs] = psi.x.array
     model.u.x.scatter_forward()
 
-    drives = Diagnostics(model).electroosmotic_drives()
-    charged = [layer for layer in model.layers if layer.kappa_over_mu > 0]
-    expected = electroosmosis.column_velocity(drives, [layer.thickness for layer in charged],
-                                              [layer.kappa_over_mu for layer in charged])
+    drives = flow_term.drives(model)
+    charged = [(r.thickness, k) for r, k in zip(model.regions, flow_term.kappa_over_mu) if k > 0]
+    expected = electroosmosis.column_velocity(drives, [t for t, _ in charged], [k for _, k in charged])
     assert abs(expected) > 0
 
     velocity = dolfinx.fem.Function(dolfinx.fem.functionspace(model.mesh, ("DG", 0, (2,))))
-    flow = DarcyFlow(velocity, model.hydraulic_permeability(), model.fixed, ufl.split(model.u)[model.ns],
+    flow = DarcyFlow(velocity, flow_term.hydraulic_permeability(model), model.find(FixedCharge).fixed,
+                     ufl.split(model.u)[model.ns],
                      model.thermal_voltage(), model.column.facet_tags, (ELECTRODE, DEEP), model.weighted)
     flow.update()
     v = velocity.x.array.reshape(-1, 2)

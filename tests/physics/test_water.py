@@ -16,7 +16,7 @@ from mpi4py import MPI
 
 from iontosim.output.metrics import transport_numbers
 from iontosim.output.safety import safety_report
-from iontosim.physics import water
+from iontosim.physics import buffers, water
 from iontosim.scenario.load import scenario_from_dict
 from iontosim.simulation import simulate
 from tests.conftest import CONFIGS
@@ -84,8 +84,8 @@ def test_a_buffered_pad_holds_the_pH_at_least_its_titration_time(inert):
     Every proton, free or bound, stays accounted for (H+ mass balance 1e-5)."""
     scenario = _saline("inert", pad_buffer={"concentration": "20 mM", "pKa": 6.8}, minutes=15)
     buffered = simulate(scenario, MPI.COMM_SELF)
-    ka = water.acid_constant(6.8)
-    bound = [water.bound_protons(water.neutral_pair(ph)[0], 20.0, ka) / 20.0 for ph in (4.0, 7.0)]
+    ka = buffers.acid_constant(6.8)
+    bound = [buffers.bound_protons(water.neutral_pair(ph)[0], 20.0, ka) / 20.0 for ph in (4.0, 7.0)]
     density = scenario.protocol[0].current_density
     titration = 20.0 * (bound[0] - bound[1]) * scenario.donor.thickness * 96485.33212 / density
     delay = _time_to_reach(buffered, 4.0) - _time_to_reach(inert, 4.0)

@@ -51,11 +51,11 @@ def _run(solver: str, seconds: float, resolution: float, monkeypatch):
 
 
 def _column_model():
-    from iontosim.model import ColumnModel
+    from iontosim.model import Model
 
     layer = [{"name": "membrane", "thickness": "20 um", "pH": 7.4, "diffusivity_factor": 1e-3, "cells": 20}]
     sc = membrane_scenario(layers=layer, protocol=[{"current_density": "1 mA/cm^2", "duration": "1 min"}])
-    model = ColumnModel(sc, MPI.COMM_SELF)
+    model = Model(sc, MPI.COMM_SELF)
     bcs = model.boundary_conditions()
     model.initial_state()
     model.current_density.value = 10.0

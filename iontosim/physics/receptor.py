@@ -1,0 +1,189 @@
+"""A well-stirred receptor compartment under the deep boundary (a Franz diffusion cell's receptor).
+
+The receptor is a solution of `depth` = volume / membrane area, uniform by stirring, at ground
+potential. Its composition is a set of scalar unknowns g_i = ln(c_i / (mol/m^3)) beside the fields,
+one per species. The skin's deepest nodes are tied to it: mu_i there equals g_i (the
+electrochemical potential is continuous into the free solution, K = 1, psi = 0), and each g_i has
+one equation, the receptor's mass balance with backward Euler,
+
+    depth A (c_i - c_i_prev) / dt + F_i(u; phi_i) = 0,
+
+F_i(u; phi_i) being the residual summed over the tied nodes of species i (phi_i their indicator):
+minus the discrete flux that leaves the skin there. What enters the receptor is therefore exactly
+what left the skin, to the solver's tolerance. The receptor's content is a ledger entry
+(`permeated`, the cumulative amount per area that Franz-cell studies report).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from iontosim._fenics import MPI, PETSc, dolfinx, ufl
+from iontosim.mesh.column import DEEP
+from iontosim.physics.constants import FARADAY
+from iontosim.physics.deep_tissue import InterstitialBoundary
+from iontosim.physics.term import Ledger, LedgerEntry, Step, Term
+from iontosim.solver.newton import GlobalUnknowns
+
+if TYPE_CHECKING:  # pragma: no cover
+    from iontosim.model import Model
+
+fem = dolfinx.fem
+
+
+class StirredReceptor(Term, GlobalUnknowns):
+    """The receptor of a Franz cell (module docstring): `depth` [m] = volume / membrane area;
+    `composition` [mol/m^3] per species, the interstitial fluid's where not given."""
+
+    name = "receptor"
+    replaces = (InterstitialBoundary,)
+    MAX_RISE, MAX_DROP = 10.0, 5.0  # the fields' limits on a Newton update of ln(c)
+
+    def __init__(self, depth: float, composition: dict[str, float] | None = None):
+        if not depth > 0:
+            raise ValueError(f"receptor depth (volume per membrane area) must be positive, got {depth!r} m")
+        self.depth = depth
+        self.composition = dict(composition or {})
+        self._forms: dict[str, Any] | None = None
+
+    # ------------------------------------------------------------------ set-up
+    def setup(self, model: Model) -> None:
+        from iontosim.model.compositions import body_fluid
+
+        self.model = model
+        self.size = model.ns
+        bottom = model.regions[model.deepest]
+        start = body_fluid(model) * 1.0  # the pore fluid of the deepest layer, ionized forms
+        c0 = np.array([self.composition.get(n, start[i] / bottom.partition[i]) for i, n in enumerate(model.names)])
+        self.g = np.log(c0)
+        self.g_previous = self.g.copy()
+        self.c_start = c0.copy()
+
+    def boundary_conditions(self, model: Model) -> list:
+        fdim = model.mesh.topology.dim - 1
+        deep = model.column.facet_tags.find(DEEP)
+        self.tied_values, self.tied, bcs = [], [], []
+        for i in range(model.ns):
+            Vi, _ = model.W.sub(i).collapse()
+            dofs = fem.locate_dofs_topological((model.W.sub(i), Vi), fdim, deep)
+            value = fem.Function(Vi)
+            value.x.array[:] = self.g[i]
+            self.tied_values.append(value)
+            self.tied.append(dofs[0])
+            bcs.append(fem.dirichletbc(value, dofs, model.W.sub(i)))
+        self.area = model.area(model.ds(DEEP))
+        # what the receptor holds per unit of its ionized forms' concentration: both forms of a weak
+        # electrolyte, at the deepest layer's pH (the receptor is taken to share it)
+        self.capacity = self.depth * self.area * (1.0 + model.partner_ratio[model.deepest])
+        return bcs
+
+    def global_unknowns(self, model: Model) -> GlobalUnknowns:
+        return self
+
+    def _build(self) -> dict[str, Any]:
+        """Forms, built once the model's residual exists: per species the residual summed over the
+        tied nodes (a functional), its gradient (dG/du) and the Jacobian's action on the tied
+        nodes (dF/dg). One form per part of the residual: parts of other quadratures must not be
+        compiled together (Model._build_forms)."""
+        if self._forms is not None:
+            return self._forms
+        m = self.model
+        indicators, flux, gradient, column = [], [], [], []
+        for i in range(m.ns):
+            phi = fem.Function(m.W)
+            phi.x.array[self.tied[i]] = 1.0
+            indicators.append(phi)
+            actions = [ufl.action(part, phi) for part in m.residual_ufl()]
+            flux.append([m.compiled(a) for a in actions])
+            gradient.append([m.compiled(ufl.derivative(a, m.u)) for a in actions])
+            column.append([m.compiled(ufl.derivative(part, m.u, phi)) for part in m.residual_ufl()])
+        every_tied = np.concatenate(self.tied)
+        self._forms = {"flux": flux, "gradient": gradient, "column": column, "indicators": indicators,
+                       "tied": every_tied}
+        return self._forms
+
+    # ------------------------------------------------------------------ the scalar unknowns
+    def _leaving(self) -> np.ndarray:
+        """F_i(u; phi_i): the residual summed over the tied nodes of each species."""
+        forms = self._build()
+        local = [sum(fem.assemble_scalar(f) for f in parts) for parts in forms["flux"]]
+        return np.array([self.model.comm.allreduce(v, op=MPI.SUM) for v in local])
+
+    def equations(self) -> np.ndarray:
+        storage = self.capacity * (np.exp(self.g) - np.exp(self.g_previous)) / float(self.model.dt.value)
+        return storage + self._leaving()
+
+    def coupling(self) -> tuple[list[PETSc.Vec], list[PETSc.Vec], np.ndarray]:
+        forms = self._build()
+        rows = [self._assembled(parts) for parts in forms["gradient"]]
+        columns = []
+        owned = self.model.W.dofmap.index_map.size_local * self.model.W.dofmap.index_map_bs
+        for i, parts in enumerate(forms["column"]):
+            vec = self._assembled(parts)
+            tied = forms["tied"]
+            vec.array[tied[tied < owned]] = 0.0  # every tied row is u + du = g + dg ...
+            mine = self.tied[i]
+            vec.array[mine[mine < owned]] = -1.0  # ... of its own species
+            columns.append(vec)
+        D = np.diag(self.capacity * np.exp(self.g) / float(self.model.dt.value))
+        return columns, rows, D
+
+    def _assembled(self, parts: list) -> PETSc.Vec:
+        """The vector the forms `parts` add up to, ghost contributions summed into their owners."""
+        vec = fem.petsc.create_vector(self.model.W)
+        with vec.localForm() as local:
+            local.set(0.0)
+        for form in parts:
+            fem.petsc.assemble_vector(vec, form)
+        vec.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        return vec
+
+    def update(self, delta: np.ndarray) -> float:
+        damped = np.where(delta > 0.0, np.minimum(np.log1p(np.maximum(delta, 0.0)), self.MAX_RISE),
+                          np.maximum(delta, -self.MAX_DROP))
+        self.g = self.g + damped
+        for value, g in zip(self.tied_values, self.g):
+            value.x.array[:] = g
+        return float(np.max(np.abs(damped), initial=0.0))
+
+    def keep(self) -> None:
+        self.g_previous = self.g.copy()
+
+    def revert(self) -> None:
+        self.update(self.g_previous - self.g)
+
+    # ------------------------------------------------------------------ bookkeeping
+    def concentrations(self) -> np.ndarray:
+        """mol/m^3 of each species in the receptor (both forms of a weak electrolyte)."""
+        return np.exp(self.g) * (1.0 + self.model.partner_ratio[self.model.deepest])
+
+    def permeated(self) -> np.ndarray:
+        """mol per m^2 of the donor electrode of each species the receptor gained since the start."""
+        return self.capacity / self.model.anode_area * (np.exp(self.g) - self.c_start)
+
+    def ledger(self, model: Model) -> list[LedgerEntry]:
+        charges = np.array([float(sp.charge) for sp in model.species])
+
+        def rates() -> np.ndarray:
+            gained = self.capacity / model.anode_area * (np.exp(self.g) - np.exp(self.g_previous))
+            return model.region_rates(model.deepest, gained / float(model.dt.value))
+
+        def current(ledger: Ledger) -> float:  # the receptor is a free solution: its ions carry their own charge
+            return FARADAY * float((ledger.rates_of("permeated").sum(axis=0) * charges).sum())
+
+        return [LedgerEntry("permeated", rates=rates, current=current)]
+
+    def series(self, model: Model) -> dict[str, str]:
+        return {f"receptor_concentration/{n}": "mol/m^3" for n in model.names}
+
+    def values(self, model: Model, step: Step | None, ledger: Ledger) -> dict[str, float]:
+        return {f"receptor_concentration/{n}": float(c) for n, c in zip(model.names, self.concentrations())}
+
+    def state(self) -> dict[str, Any]:
+        return {"g": self.g.copy(), "g_previous": self.g_previous.copy()}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.g_previous = state["g_previous"].copy()
+        self.update(state["g"] - self.g)

@@ -1,0 +1,232 @@
+"""What a physical term of the model is, and what it hands to the model that composes it.
+
+A term is the unit of physics (transport, electroneutrality, clearance, an electrode...). One
+module owns one term, and the term owns everything about it:
+
+- its coefficients (built in `setup`, from the scenario or from its own constructor arguments);
+- its contribution to the residual (`residual`, and `separate_residual` for a part that must be
+  compiled on its own, such as the midpoint-quadrature fitted flux);
+- what it adds to the shared relations of the model: the mobile forms that carry charge
+  (`transported_forms`), what a unit of pore volume holds of each species (`total`, `held`) and
+  immobile charge (`immobile_charge`);
+- its entries in the mass and charge ledger (`ledger`): what it takes out of the modelled system
+  per species, and the current it passes; the model sums them into the balances;
+- its output series with their units (`series`, `values`) and facts for the summary (`facts`);
+- what a checkpoint must keep of it (`state`, `restore`);
+- scalar unknowns beside the fields (`global_unknowns`): a stirred compartment's composition, an
+  electrode potential.
+
+Every hook has a neutral default, so a term writes only what it has. The model calls the hooks in
+the order of its term list (iontosim.model.Model), and the time loop (iontosim.simulation) knows
+no term by name. Units: SI inside; amounts per area are per m^2 of the donor electrode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover - imports for annotations only
+    from iontosim.model import Model
+    from iontosim.solver.newton import GlobalUnknowns
+
+
+@dataclass(frozen=True)
+class TransportedForm:
+    """One mobile form of a species: its concentration c [mol/m^3 of pore fluid] and electrochemical
+    potential mu (UFL), its partition coefficient K and charge number z (cell-wise fields or
+    numbers), and the index of the species it belongs to (a weak electrolyte has two forms)."""
+
+    concentration: Any
+    potential: Any
+    partition: Any
+    charge: Any
+    species: int
+
+
+@dataclass
+class LedgerEntry:
+    """An amount a term takes out of the modelled system (negative: puts in), per species.
+
+    `rates()` returns mol/(m^2 s) per (region, species) at the present state, per m^2 of the donor
+    electrode; a boundary puts its rate in the region it touches. The time loop integrates them
+    over each accepted step (backward Euler: the rate at the end of the step). `current(ledger)`
+    [A/m^2 of the donor electrode] is the electric current the entry takes out of the system
+    (charge leaving per time); it may read the rates of this step (`ledger.rates_of`). An entry
+    may have a current only (charge exchanged with something immobile, e.g. buffers).
+    `recorded` entries appear as cumulative series "<name>/<species>" [mol/m^2].
+    """
+
+    name: str
+    rates: Callable[[], np.ndarray] | None = None
+    current: Callable[[Ledger], float] | None = None
+    recorded: bool = True
+
+
+@dataclass
+class Ledger:
+    """Every entry of every term, integrated over the run: the one place the balances come from."""
+
+    entries: list[LedgerEntry]
+    shape: tuple[int, int]  # (regions, species)
+    cumulative: dict[str, np.ndarray] = field(default_factory=dict)  # mol/m^2 per species
+    last: dict[str, np.ndarray] = field(default_factory=dict)  # mol/(m^2 s) per (region, species)
+
+    def __post_init__(self) -> None:
+        names = [e.name for e in self.entries]
+        if len(set(names)) != len(names):
+            raise ValueError(f"ledger entries must have distinct names, got {names}")
+        for entry in self.entries:
+            if entry.rates is not None:
+                self.cumulative.setdefault(entry.name, np.zeros(self.shape[1]))
+                self.last.setdefault(entry.name, np.zeros(self.shape))
+
+    def integrate(self, step: float) -> None:
+        """Evaluate every rate at the present state and add step x rate to the cumulative amounts."""
+        for entry in self.entries:
+            if entry.rates is not None:
+                rates = self.last[entry.name] = entry.rates()
+                self.cumulative[entry.name] += step * rates.sum(axis=0)
+
+    def rates_of(self, name: str) -> np.ndarray:
+        """The rates [mol/(m^2 s), (region, species)] of entry `name` at the end of the last step."""
+        return self.last[name]
+
+    def removed(self) -> np.ndarray:
+        """mol/m^2 of each species taken out of the system so far, all entries together."""
+        total = np.zeros(self.shape[1])
+        for amount in self.cumulative.values():
+            total = total + amount
+        return total
+
+    def largest_removed(self) -> np.ndarray:
+        """The largest amount any one entry took out, per species (a scale for the balance)."""
+        if not self.cumulative:
+            return np.zeros(self.shape[1])
+        return np.max(np.abs(np.stack(list(self.cumulative.values()))), axis=0)
+
+    def current_out(self) -> float:
+        """A/m^2 leaving the system through every entry with a current: zero when charge is conserved."""
+        return sum(entry.current(self) for entry in self.entries if entry.current is not None)
+
+    def state(self) -> dict[str, Any]:
+        return {"cumulative": {k: v.copy() for k, v in self.cumulative.items()},
+                "last": {k: v.copy() for k, v in self.last.items()}}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        for key, value in state["cumulative"].items():
+            self.cumulative[key][:] = value
+        for key, value in state["last"].items():
+            self.last[key][:] = value
+
+
+@dataclass(frozen=True)
+class Step:
+    """The time step the loop is on: from t_start to t_end [s] (`length` the step the solve took,
+    which t_end may round onto a protocol breakpoint) at current density `current` [A/m^2,
+    positive when the donor electrode is the anode]."""
+
+    t_start: float
+    t_end: float
+    length: float
+    current: float
+
+
+class Term:
+    """A physical term (see the module docstring). Subclasses set `name` and override the hooks
+    they need; the defaults contribute nothing."""
+
+    #: the term's name: its key in checkpoints and in error messages
+    name: str = "term"
+    #: kinds of term this one stands in for when a caller adds it (a stirred receptor for the deep
+    #: tissue's fixed composition): the model leaves those out
+    replaces: tuple[type[Term], ...] = ()
+
+    # ------------------------------------------------------------------ set-up
+    def setup(self, model: Model) -> None:
+        """Build coefficients (cell-wise fields, constants); called once, before any form is built."""
+
+    def build(self, model: Model) -> None:
+        """Build the forms the term evaluates itself (diagnostics), once the model's relations exist."""
+
+    # ------------------------------------------------------------------ shared relations
+    def transported_forms(self, model: Model) -> Sequence[TransportedForm]:
+        """Mobile forms this term brings (the ionized forms, a weak electrolyte's partner form)."""
+        return ()
+
+    def total(self, model: Model, species: int, c: Any) -> Any:
+        """All dissolved forms of `species` per pore volume, from the one before this term's
+        (starting with the ionized form's concentration c)."""
+        return c
+
+    def held(self, model: Model, species: int, amount: Any, c: Sequence[Any]) -> Any:
+        """What a unit of pore volume holds of `species`, from `amount` (the total, and what terms
+        before this one added: bound drug, protons on buffers); `c` the ionized forms."""
+        return amount
+
+    def immobile_charge(self, model: Model, c: Sequence[Any]) -> Any:
+        """Charge density [mol/m^3 of pore fluid] of what does not move: fixed charge, buffers, bound ions."""
+        return None
+
+    # ------------------------------------------------------------------ equations
+    def residual(self, model: Model) -> Any:
+        """The term's part of the residual (vertex quadrature, tested with model.tests), or None."""
+        return None
+
+    def separate_residual(self, model: Model) -> Any:
+        """A part compiled as a form of its own (another quadrature), or None."""
+        return None
+
+    def boundary_conditions(self, model: Model) -> list:
+        """Dirichlet conditions (dolfinx DirichletBC) this term imposes."""
+        return []
+
+    def global_unknowns(self, model: Model) -> GlobalUnknowns | None:
+        """Scalar unknowns with their equations, solved together with the fields (solver/newton.py)."""
+        return None
+
+    def initial_state(self, model: Model) -> None:
+        """Set this term's part of the initial state (after the fields have theirs)."""
+
+    # ------------------------------------------------------------------ time loop
+    def before_step(self, model: Model, step: Step) -> None:
+        """Update what is explicit in a step (the current, a lagged flow) before it is solved."""
+
+    def after_step(self, model: Model, step: Step, ledger: Ledger) -> None:
+        """Advance what the term integrates itself (ODEs, bookkeeping) after an accepted step; the
+        ledger already holds the step's rates."""
+
+    def start(self, model: Model, ledger: Ledger) -> None:
+        """Note what the run starts from (initial amounts), before the first step."""
+
+    def explain_failure(self, model: Model, step: Step) -> str:
+        """Why no state can satisfy the equations in `step`, when the term knows (a device limit,
+        not the solver's): '' otherwise. Asked when the time step cannot be cut further."""
+        return ""
+
+    # ------------------------------------------------------------------ bookkeeping and output
+    def ledger(self, model: Model) -> list[LedgerEntry]:
+        """The term's entries in the mass and charge ledger."""
+        return []
+
+    def series(self, model: Model) -> dict[str, str]:
+        """Output series this term records: key -> unit (SI)."""
+        return {}
+
+    def values(self, model: Model, step: Step | None, ledger: Ledger) -> dict[str, float]:
+        """The value of each of its series at the present state (`step` None at t = 0)."""
+        return {}
+
+    def facts(self, model: Model) -> dict[str, Any]:
+        """Scalars for the run's record (e.g. a patch's peak local current), at the end of the run."""
+        return {}
+
+    def state(self) -> dict[str, Any]:
+        """What a checkpoint must keep of this term to continue the run exactly."""
+        return {}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Take back what `state()` returned."""
