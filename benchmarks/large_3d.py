@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/large_3d.py --ranks 1 2                 # resolution 1: ~1.5 M unknowns
     .venv/bin/python benchmarks/large_3d.py --ranks 1 --resolution 0.25 --seconds 0.1   # a quick look
 
-The default scenario's 2D variant (configs/lidocaine_epinephrine_2d.yaml: LidoSite-like lidocaine
+The default scenario's 2D variant (iontosim/scenarios/lidocaine_epinephrine_2d.yaml: LidoSite-like lidocaine
 with epinephrine, a saline return pad) on a 3D block: a quarter patch with a square anode of side
 1 mm and a return strip 1 mm wide at a 1 mm gap, the whole 3 mm wide, cells graded toward the
 stratum corneum and the electrode edges (Geometry.resolution scales every cell size). The protocol

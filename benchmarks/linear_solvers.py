@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/linear_solvers.py --kind block --resolutions 0.5 1
     .venv/bin/mpirun -n 2 .venv/bin/python benchmarks/linear_solvers.py --solvers mumps gmres_gamg
 
-Runs the default scenario (configs/lidocaine_epinephrine.yaml) on a 2D (or 3D) skin mesh at each
+Runs the default scenario (iontosim/scenarios/lidocaine_epinephrine.yaml) on a 2D (or 3D) skin mesh at each
 resolution (Geometry.resolution: cells that many times smaller everywhere) with each solver
 (numerics.linear_solver), the protocol cut to its first `--minutes` of current. Prints per run:
 global unknowns, time steps, Newton iterations per step, Krylov iterations per Newton iteration

@@ -109,7 +109,7 @@ def main() -> None:
     sub = parser.add_subparsers(dest="what", required=True)
     r = sub.add_parser("run")
     r.add_argument("out", type=Path)
-    r.add_argument("--configs", type=Path, default=Path(__file__).resolve().parent.parent / "configs")
+    r.add_argument("--configs", type=Path, default=Path(__file__).resolve().parent.parent / "iontosim" / "scenarios")
     r.add_argument("--only", nargs="*", default=[])
     c = sub.add_parser("compare")
     c.add_argument("before", type=Path)

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/sweep_throughput.py [--cases 12] [--rounds 3] [--case-plots]
 
-A grid of --cases 1D cases of configs/sweeps/lidocaine_short.yaml (the default scenario, 5 min
+A grid of --cases 1D cases of iontosim/scenarios/sweeps/lidocaine_short.yaml (the default scenario, 5 min
 at 1.77 mA and 5 min passive, half resolution; only the stratum corneum's isoelectric point
 varies) runs three ways, each into a fresh sweep directory:
 

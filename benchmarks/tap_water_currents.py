@@ -1,4 +1,4 @@
-"""Tap-water iontophoresis of a palm at 10, 15 and 20 mA (configs/tap_water_hyperhidrosis.yaml).
+"""Tap-water iontophoresis of a palm at 10, 15 and 20 mA (iontosim/scenarios/tap_water_hyperhidrosis.yaml).
 
     .venv/bin/python benchmarks/tap_water_currents.py
 

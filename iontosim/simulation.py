@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from iontosim import interruption
 from iontosim._fenics import MPI
 from iontosim.model import Model
 from iontosim.output.probes import depth_profile
@@ -54,6 +55,10 @@ def simulate(scenario, comm: MPI.Comm, progress: Callable[[float, float], None] 
     `fields(model, t)` is called on every rank at each of outputs.profile_times (field output).
     `extra_terms` are terms of the caller's, added to the scenario's own (physics/term.py).
     """
+    from iontosim.mesh.of_scenario import on_mesh, scenario_mesh
+
+    if skin_mesh is None and on_mesh(scenario):  # the scenario's own patch, never a column in its place
+        skin_mesh = scenario_mesh(scenario, comm)
     # On a patch whose mesh holds the return electrode, one model solves both electrodes;
     # otherwise the return electrode's pad is a column of its own.
     return_column = scenario.return_electrode is not None and not _meshes_return(skin_mesh)
@@ -303,8 +308,20 @@ class TimeLoop:
                 if due:  # every rank together: the writer gathers
                     self.checkpoint(self.state())
                     last_checkpoint = time.monotonic()
+            self._stop_if_asked()
         self.newton.destroy()
         return self._record_of_run()
+
+    def _stop_if_asked(self) -> None:
+        """Stop (every rank at this step) when a signal asked to (interruption.py), keeping the state
+        in a checkpoint where the run keeps them."""
+        signum = self.comm.allreduce(interruption.requested() or 0, op=MPI.MAX)
+        if not signum:
+            return
+        if self.checkpoint is not None:
+            self.checkpoint(self.state())
+        self.newton.destroy()
+        raise interruption.Interrupted(signum, self.t, kept=self.checkpoint is not None)
 
     def _record_of_run(self) -> RunRecord:
         m, sc = self.model, self.scenario

@@ -13,7 +13,7 @@ from mpi4py import MPI
 from iontosim.scenario.load import scenario_from_dict
 
 ROOT = Path(__file__).resolve().parent.parent
-CONFIGS = ROOT / "configs"
+CONFIGS = ROOT / "iontosim" / "scenarios"
 
 
 def membrane_scenario(*, drug_mM=1.0, salt_mM=150.0, donor_mm=10.0, layers, protocol, species=None,

@@ -5,7 +5,7 @@
 - Every repository path written in the guide (generated parts included) and in README.md exists.
 - Every `iontosim COMMAND` written in code is a registered command (or listed in PENDING), and its
   `--options` on that line are options of that command; every `./dev TASK` is a task of ./dev.
-- Every scenario file named by itself (`fentanyl_ionsys.yaml`) is in configs/.
+- Every scenario file named by itself (`fentanyl_ionsys.yaml`) is in iontosim/scenarios/.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def problem_with_path(token: str) -> str | None:
     if not path.endswith(SOURCE_SUFFIXES) or path in EXTERNAL_FILES | OUTPUT_FILES | PLACEHOLDERS:
         return None
     if path.endswith((".yaml", ".yml")) and not (ROOT / path).exists():
-        return None if any((ROOT / "configs").rglob(path)) else "not a scenario in configs/"
+        return None if any((ROOT / "iontosim" / "scenarios").rglob(path)) else "not a scenario in iontosim/scenarios/"
     return None if path in names else "no such file in the repository"
 
 
@@ -185,7 +185,7 @@ def test_the_checks_catch_mistakes():
     assert problem_with_path("iontosim/scenario/nothing.py") == "not in the repository"
     assert problem_with_path("iontsim/scenario/schema.py").startswith("not in the repository")
     assert problem_with_path("lidocaine_epinephrine.yaml") is None
-    assert problem_with_path("lidocaine_epinephrin.yaml") == "not a scenario in configs/"
+    assert problem_with_path("lidocaine_epinephrin.yaml") == "not a scenario in iontosim/scenarios/"
     assert problem_with_path("runs/<scenario>-<time>/") is None
     assert problem_with_path("shared/reference/model_parameters.md") is None
     assert problem_with_path("mA/cm2") is None

@@ -1,4 +1,4 @@
-"""The practice scenarios of configs/ run and show what they are there to show (coarse meshes)."""
+"""The practice scenarios of iontosim/scenarios/ run and show what they are there to show (coarse meshes)."""
 
 import math
 

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/performance/compare.py --case 1d                # 26 min on a busy core
     .venv/bin/python benchmarks/performance/compare.py --case 2d --repeats 2    # 25 min on a busy core
 
-The problem: the default scenario (configs/lidocaine_epinephrine.yaml) with every term (weak
+The problem: the default scenario (iontosim/scenarios/lidocaine_epinephrine.yaml) with every term (weak
 electrolytes, fixed charge, electroosmosis, clearance with vasoconstriction, Ag/AgCl anode), its
 protocol cut to the first `--minutes` of current; the quantity is the lidocaine delivered (left the
 donor) at the end, mol/m^2 of anode. Both codes read the same Scenario object; the peer's

@@ -6,7 +6,7 @@ The parameters are taken from the same iontosim Scenario object (problem_from_sc
 both solve the same problem with the same numbers; compare.py checks them against iontosim's
 own resolved layers.
 
-The problem (every term of the default scenario, configs/lidocaine_epinephrine.yaml):
+The problem (every term of the default scenario, iontosim/scenarios/lidocaine_epinephrine.yaml):
 
     eps R_i (1 + rho_i) dc_i/dt + div J_i = - S_i                      (each species i)
     J_i = -D_i [ (1 + rho_i) grad c_i + (z_i + zp_i rho_i) c_i grad psi ] + (1 + rho_i) c_i v

@@ -5,7 +5,7 @@
 
 A parameter sweep over 1D columns is embarrassingly parallel: one scenario per process, each on
 MPI.COMM_SELF (a 1D column is too small for ranks to pay off, benchmarks/RESULTS.md). Each
-worker solves configs/lidocaine_epinephrine.yaml (all 60 min: 10 min at 1.77 mA, 50 min passive)
+worker solves iontosim/scenarios/lidocaine_epinephrine.yaml (all 60 min: 10 min at 1.77 mA, 50 min passive)
 `--runs` times with iontosim.simulation.simulate and keeps the record's delivered dose (so the
 runs are real, and checked to agree).
 

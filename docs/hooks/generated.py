@@ -630,7 +630,7 @@ def hpc_dependencies() -> str:
 
 
 def validation_cases() -> str:
-    """The shipped validation cases (benchmarks/validation/*/case.yaml): name, role, title, sources."""
+    """The shipped validation cases (iontosim/validation/cases/*/case.yaml): name, role, title, sources."""
     import yaml
 
     rows = ["| case | role | what is compared | sources |", "|---|---|---|---|"]

@@ -2,8 +2,8 @@
 and hand back its summary, or the error that stopped it.
 
 Kept free of heavy imports at module level: a worker started with the 'spawn' method imports this
-module first, and the thread limits below must be set before numpy, PETSc or MPI load, so that N
-workers on N cores do not each start a pool of BLAS/OpenMP threads and fight over the cores.
+module first, and its thread limits (iontosim.workers.worker_start) must be set before numpy,
+PETSc or MPI load, so that N workers on N cores do not each start a pool of BLAS/OpenMP threads.
 """
 
 from __future__ import annotations
@@ -13,35 +13,14 @@ import time
 import traceback
 from typing import Any, Callable
 
-#: thread pools of the numerical libraries: one thread per worker (the workers are the parallelism)
-_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-
-
-def start_worker() -> None:
-    """Initializer of a worker process: one thread per numerical library (unless the user set it)."""
-    for name in _THREAD_VARIABLES:
-        os.environ.setdefault(name, "1")
-
 
 def simulate_summary(data: dict[str, Any]) -> dict[str, Any]:
-    """Validate `data`, simulate it on MPI.COMM_SELF (a 2D/3D patch on its mesh) and return
-    metrics.summarize's named scalars (units in the keys), with the run's warnings under 'warnings'."""
-    from iontosim._fenics import MPI
-    from iontosim.output import metrics
+    """Validate `data` and run it on this process alone (iontosim.run: a 2D/3D patch on its mesh);
+    its summary: named scalars (units in the keys), the safety section, and the warnings."""
+    from iontosim import api
     from iontosim.scenario.load import scenario_from_dict
-    from iontosim.simulation import simulate
 
-    scenario = scenario_from_dict(data)
-    comm = MPI.COMM_SELF
-    kwargs = {}
-    if scenario.geometry is not None and scenario.geometry.kind != "column":
-        from iontosim.mesh.of_scenario import scenario_mesh
-
-        kwargs["skin_mesh"] = scenario_mesh(scenario, comm)
-    record = simulate(scenario, comm, **kwargs)
-    summary = metrics.summarize(record, scenario.outputs.penetration_threshold)
-    summary["warnings"] = list(record.warnings) + metrics.domain_warnings(record, summary)
-    return summary
+    return api.run(scenario_from_dict(data)).summary
 
 
 def run_one(runner: Callable[[dict[str, Any]], dict[str, Any]], data: dict[str, Any],

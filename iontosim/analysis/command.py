@@ -24,7 +24,7 @@ def _fail(text: str, code: int = 2):
 
 
 def sensitivity(
-    config: Annotated[Path, typer.Argument(help="Scenario YAML")],
+    config: Annotated[str, typer.Argument(help="A shipped scenario's name or a scenario YAML")],
     out: Annotated[Optional[Path], typer.Option(
         "--out", "-o", help="Folder to create for the table (sensitivity.csv, sensitivity.md), runs.csv and "
                             "one chart per output (default: runs/<scenario>-sensitivity-<time>)")] = None,
@@ -49,6 +49,7 @@ def sensitivity(
     from iontosim.analysis import report
     from iontosim.analysis.sensitivity import BaseRunFailed, analyse, default_workers, select_parameters
     from iontosim.rundir import OutputExists, check_output, staged_directory
+    from iontosim.scenario import catalogue
     from iontosim.scenario.errors import ScenarioError
     from iontosim.scenario.load import read_scenario_file, scenario_from_dict
 
@@ -58,7 +59,7 @@ def sensitivity(
         _fail(f"run the sensitivity analysis without mpirun (here {ranks} ranks would each run all of it): "
               "it runs its simulations on --workers processes of its own")
     try:
-        data = read_scenario_file(config)
+        data = read_scenario_file(catalogue.locate(config))
         scenario = scenario_from_dict(data)
     except ScenarioError as err:
         _fail(f"{config}: {err}")

@@ -62,7 +62,9 @@ from iontosim.scenario.load import scenario_from_dict
 from iontosim.scenario.parameters import (canonical_path, entry_selector, magnitude, node_at, parse_path, scaled,
                                           with_parameter)
 
-from ._worker import run_one, simulate_summary, start_worker
+from iontosim.workers import stop_pool, worker_start
+
+from ._worker import run_one, simulate_summary
 
 #: top-level sections whose values are not uncertain physical parameters (what is done, how it is
 #: computed, what is reported, where, and the limits it is judged by); paths in them may be given
@@ -541,7 +543,7 @@ def _execute(tasks: list[tuple[Any, dict[str, Any]]], runner, workers: int,
         while queue:
             broken = []
             with ProcessPoolExecutor(max_workers=min(workers, len(queue)), mp_context=context,
-                                     initializer=start_worker) as pool:
+                                     initializer=worker_start) as pool:
                 futures = {pool.submit(run_one, runner, data, marker(n)): (n, key, data)
                            for n, (key, data) in enumerate(queue)}
                 try:
@@ -551,8 +553,8 @@ def _execute(tasks: list[tuple[Any, dict[str, Any]]], runner, workers: int,
                             done[key] = finished(key, future.result())
                         except BrokenProcessPool:
                             broken.append((n, key, data))
-                except BaseException:  # Ctrl-C: do not start what is still queued
-                    pool.shutdown(wait=False, cancel_futures=True)
+                except BaseException:  # Ctrl-C: stop the running runs too, at once
+                    stop_pool(pool)
                     raise
             under_way = [(key, data) for n, key, data in broken if os.path.exists(marker(n))]
             for n, _, _ in broken:
@@ -561,7 +563,7 @@ def _execute(tasks: list[tuple[Any, dict[str, Any]]], runner, workers: int,
             if not under_way:  # the process died outside any run (start-up): isolate them all
                 under_way = [(key, data) for _, key, data in broken]
             for key, data in under_way:
-                with ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=start_worker) as pool:
+                with ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=worker_start) as pool:
                     try:
                         result = pool.submit(run_one, runner, data).result()
                     except BrokenProcessPool:

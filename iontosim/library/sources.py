@@ -137,7 +137,7 @@ SOURCES: dict[str, str] = {
                     "by iontophoresis in water (J Appl Physiol 1993;75:2258-2264, journal to verify)",
     "DK_WATER2015": "BMJ Open 2015;5:e007385, Table 1 (Danish drinking water composition), "
                     "pmc.ncbi.nlm.nih.gov/articles/PMC4420976",
-    # validation data (benchmarks/validation/; quotes in shared/reference/published_data.md)
+    # validation data (iontosim/validation/cases/; quotes in shared/reference/published_data.md)
     "DRAPER2011": "Draper DO, Coglianese M, Castel C. Absorption of iontophoresis-driven 2% lidocaine with epinephrine "
                   "in the tissues at 5 mm below the surface of the skin. J Athl Train 2011;46(3):277-281, "
                   "doi:10.4085/1062-6050-46.3.277, pmc.ncbi.nlm.nih.gov/articles/PMC3419556",

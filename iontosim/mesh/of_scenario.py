@@ -16,6 +16,11 @@ def _parts(scenario) -> tuple[list[tuple[str, float]], float, dict]:
     return layers, scenario.donor.thickness, extra
 
 
+def on_mesh(scenario) -> bool:
+    """Whether the scenario is solved on a 2D/3D mesh (a column geometry is the 1D solver's)."""
+    return scenario.geometry is not None and scenario.geometry.kind != "column"
+
+
 def mesh_cell_count(scenario) -> int:
     """Number of cells of the scenario's mesh, known before meshing (to refuse huge ones)."""
     layers, donor, extra = _parts(scenario)
@@ -26,3 +31,33 @@ def scenario_mesh(scenario, comm: MPI.Comm) -> SkinMesh:
     """Build the scenario's 2D/3D mesh on `comm` (collective; gmsh runs on rank 0)."""
     layers, donor, extra = _parts(scenario)
     return build_skin_mesh(comm, layers, donor, scenario.geometry.to_geometry(), **extra)
+
+
+def write_scenario_mesh(scenario, out, comm: MPI.Comm, overwrite: bool = False, max_cells: int = 2_000_000) -> str:
+    """Build the scenario's mesh on `comm` and write it (XDMF) with a picture of its tags into the
+    folder `out` (staged like a run directory); returns a line describing it. Raises ScenarioError
+    for a mesh too large or one gmsh cannot make, OutputExists for an `out` that is taken."""
+    from pathlib import Path
+
+    from iontosim.api import on_root, staged
+    from iontosim.rundir import RunDirectory
+    from iontosim.scenario.errors import ScenarioError
+
+    from .skin_mesh import write_mesh
+
+    cells = mesh_cell_count(scenario)
+    if cells > max_cells:
+        raise ScenarioError("geometry", f"the mesh would have {cells} cells, more than --max-cells {max_cells}; "
+                                        "lower geometry.resolution or the width")
+    directory = RunDirectory(Path(out), overwrite, marker=("mesh.png", "mesh.xdmf"))
+    with staged(comm, directory) as stage:
+        try:
+            skin = scenario_mesh(scenario, comm)
+        except (RuntimeError, ValueError) as err:  # raised alike on every rank
+            raise ScenarioError("geometry", str(err)) from None
+        write_mesh(skin, stage)
+        on_root(comm, directory.commit)
+    count = comm.allreduce(skin.mesh.topology.index_map(skin.mesh.topology.dim).size_local)
+    return (f"{scenario.geometry.kind} mesh: {count} cells; regions "
+            + ", ".join(f"{tag} {name}" for tag, name in skin.regions.items())
+            + "; boundaries " + ", ".join(f"{tag} {name}" for tag, name in skin.boundaries.items()))

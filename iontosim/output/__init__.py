@@ -1,7 +1,7 @@
 """Output layer: HDF5 results, scalar summaries and figures of a run."""
 
 from .metrics import summarize, write_summary
-from .plots import plot_all, plot_delivery, plot_profiles, plot_voltage
+from .plots import draw_delivery, draw_profiles, draw_skin_ph, draw_voltage, plot_all
 from .record import LayerSpan, Profile, RunRecord
 from .results import read_results, write_results
 
@@ -9,10 +9,11 @@ __all__ = [
     "LayerSpan",
     "Profile",
     "RunRecord",
+    "draw_delivery",
+    "draw_profiles",
+    "draw_skin_ph",
+    "draw_voltage",
     "plot_all",
-    "plot_delivery",
-    "plot_profiles",
-    "plot_voltage",
     "read_results",
     "summarize",
     "write_results",

@@ -33,11 +33,16 @@ ADIOS2VTXReader, XDMF with the "XDMF Reader" / "Xdmf3ReaderT").
 from __future__ import annotations
 
 import weakref
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from matplotlib.figure import Figure
 
 from iontosim._fenics import MPI, dolfinx, ufl
+from iontosim.output.figures import axes_or_new, save
+from iontosim.output.units import A_PER_M2_TO_MA_PER_CM2
 from iontosim.output.surface_current import SurfaceCurrent
 from iontosim.physics.transport import NernstPlanck
 
@@ -46,8 +51,6 @@ fem = dolfinx.fem
 CONCENTRATION_UNIT = "mol/m^3"
 POTENTIAL_NAME = "potential [V]"
 CURRENT_NAME = "current_density [A/m^2]"
-A_PER_M2_TO_MA_PER_CM2 = 0.1
-DPI = 120
 
 
 def concentration_name(species: str) -> str:
@@ -315,21 +318,45 @@ def peak_surface_current(model):
 
 
 # ------------------------------------------------------------------------------------ pictures
-def _figure(nrows: int, ncols: int, figsize):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+@dataclass
+class FieldPicture:
+    """What the field pictures of one moment show, gathered on rank 0 (capture): the section's cell
+    faces (lateral, depth) [m] with the species' total concentration [mol/m^3] and the potential [V]
+    at their vertices, the layer interfaces [m], and the current density into the skin along its
+    surface [A/m^2] with the lateral positions [m]. Plain arrays: a Result keeps them after the model
+    is gone."""
 
-    fig = Figure(figsize=figsize)
-    FigureCanvasAgg(fig)
-    return fig, fig.subplots(nrows, ncols, squeeze=False)
+    title: str
+    species: str
+    time: float  # s
+    gdim: int
+    kind: str  # column, planar, axisymmetric or block
+    x: np.ndarray
+    c: np.ndarray
+    phi: np.ndarray
+    interfaces: np.ndarray
+    positions: np.ndarray
+    current: np.ndarray
+    limit: float | None  # A/m^2, the safety limit of the current density
+    geometry: Any = None  # iontosim.mesh.geometry.Geometry of a patch
 
 
-def _save(fig, path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=DPI, format="png")
-    return path
+def capture(model, species: str | None = None, time: float = 0.0) -> FieldPicture | None:
+    """The pictures' data of the model's present state (collective; rank 0 gets it, the others None)."""
+    species = species or model.scenario.drug
+    index = model.names.index(species)
+    fields = _fields(model)
+    positions, current = surface_current_density(model)
+    gathered = model.comm.gather(_section(model, fields, index), root=0)
+    if model.comm.rank != 0:
+        return None
+    x, c, phi = (np.concatenate([g[k] for g in gathered]) for k in range(3))
+    geometry = getattr(model.column, "geometry", None)
+    return FieldPicture(title=f"{model.scenario.name}: {species}", species=species, time=time, gdim=fields.gdim,
+                        kind=_lateral_kind(model), x=x, c=c, phi=phi,
+                        interfaces=np.asarray(model.column.interfaces, dtype=float),
+                        positions=positions, current=current, limit=model.scenario.safety.max_current_density,
+                        geometry=geometry)
 
 
 def _section(model, fields: _Fields, species: int):
@@ -361,68 +388,34 @@ def _triangles(n_cells: int, nv: int) -> np.ndarray:
     return (np.arange(n_cells)[:, None, None] * nv + local[None]).reshape(-1, 3)
 
 
-def plot_fields(model, path, species: str | None = None) -> Path | None:
-    """Maps of `species`' total concentration (log colour scale, mol/m^3) and of the potential [V]
-    over the section, whole and near the skin surface; lateral in mm, depth in um pointing down.
-
-    2D meshes are drawn cell by cell with their discontinuous (DG1) values, 3D meshes by their
-    y = 0 mirror plane; a 1D column is drawn as depth profiles. Collective: rank 0 writes the PNG
-    and returns its path, the other ranks return None.
-    """
+def draw_fields(picture: FieldPicture, axes: Any = None) -> Figure:
+    """Maps of the species' total concentration (log colour scale, mol/m^3) and of the potential [V]
+    over the section, whole and near the skin surface; lateral in mm, depth in um pointing down
+    (four axes). 2D meshes are drawn cell by cell with their discontinuous (DG1) values, 3D meshes
+    by their y = 0 mirror plane; a 1D column as depth profiles (two axes)."""
     from matplotlib.colors import LogNorm
 
-    species = species or model.scenario.drug
-    index = model.names.index(species)
-    fields = _fields(model)
-    local = _section(model, fields, index)
-    gathered = model.comm.gather(local, root=0)
-    if model.comm.rank != 0:
-        return None
-    x, c, phi = (np.concatenate([g[k] for g in gathered]) for k in range(3))
-    interfaces = np.asarray(model.column.interfaces)
-    peak = float(np.max(c, initial=0.0))
+    p = picture
+    peak = float(np.max(p.c, initial=0.0))
     floor = max(peak, 1e-300) * 1e-8
-    c = np.maximum(c, floor)
-    title = f"{model.scenario.name}: {species}"
-
-    if fields.gdim == 1:
-        depth = x[:, :, 0].ravel() * 1e6
-        fig, axes = _figure(1, 2, (12, 4.5))
-        ax_c, ax_p = axes[0]
-        order = np.argsort(depth, kind="stable")
-        ax_c.plot(depth[order], c.ravel()[order], color="tab:blue")
-        ax_c.set_yscale("log")
-        ax_c.set_ylabel(f"{species} total concentration [mol/m^3]")
-        ax_p.plot(depth[order], phi.ravel()[order], color="tab:purple")
-        ax_p.set_ylabel("potential [V]")
-        skin = interfaces[interfaces >= 0]
-        linthresh = (skin[1] - skin[0]) * 1e6 if len(skin) > 1 else 10.0
-        for ax in (ax_c, ax_p):
-            ax.set_xscale("symlog", linthresh=max(linthresh, 1e-3))  # linear across the top skin layer
-            ax.set_xlabel("depth [um] (symlog)")
-            for z in interfaces:
-                ax.axvline(z * 1e6, color="0.5", ls="--", lw=0.6)
-            ax.grid(alpha=0.3)
-        ax_c.set_title(title)
-        ax_p.set_title("potential")
-        return _save(fig, path)
-
+    c = np.maximum(p.c, floor)
+    interfaces = p.interfaces
+    if p.gdim == 1:
+        return _draw_column(p, c, axes)
+    fig, grid = axes_or_new(axes, 4, (13, 9), columns=2)
     n_cells, nv = c.shape
-    lateral = x[:, :, 0].ravel() * 1e3  # mm
-    depth = x[:, :, 1].ravel() * 1e6  # um
+    lateral = p.x[:, :, 0].ravel() * 1e3  # mm
+    depth = p.x[:, :, 1].ravel() * 1e6  # um
     triangles = _triangles(n_cells, nv)
     skin = interfaces[interfaces >= 0]
     zoom = (-max(2.0 * (skin[1] - skin[0]) if len(skin) > 1 else 20e-6, 20e-6),
             skin[min(2, len(skin) - 1)] if len(skin) > 1 else interfaces[-1])
-    fig, axes = _figure(2, 2, (13, 9))
-    kind = _lateral_kind(model)
-    lateral_label = {"axisymmetric": "r [mm]", "block": "x [mm] (y = 0 plane)"}.get(kind, "x [mm]")
-    for row, (values, label, norm, cmap) in enumerate((
-            (c.ravel(), f"{species} total concentration [mol/m^3]", LogNorm(vmin=floor, vmax=max(peak, floor * 10)),
-             "viridis"),
-            (phi.ravel(), "potential [V]", None, "coolwarm"))):
+    lateral_label = {"axisymmetric": "r [mm]", "block": "x [mm] (y = 0 plane)"}.get(p.kind, "x [mm]")
+    maps = ((c.ravel(), f"{p.species} total concentration [mol/m^3]", LogNorm(vmin=floor, vmax=max(peak, floor * 10)),
+             "viridis"), (p.phi.ravel(), "potential [V]", None, "coolwarm"))
+    for row, (values, label, norm, cmap) in enumerate(maps):
         for col, window in enumerate((None, zoom)):
-            ax = axes[row][col]
+            ax = grid[2 * row + col]
             if n_cells:
                 art = ax.tripcolor(lateral, depth, triangles, values, shading="gouraud", norm=norm, cmap=cmap)
                 fig.colorbar(art, ax=ax, label=label)
@@ -434,33 +427,43 @@ def plot_fields(model, path, species: str | None = None) -> Path | None:
             ax.set_xlabel(lateral_label)
             ax.set_ylabel("depth [um]")
             ax.set_title(f"{label.split(' [')[0]}" + (" (near the skin surface)" if window else ""))
-    fig.suptitle(title)
-    return _save(fig, path)
+    fig.suptitle(p.title)
+    return fig
 
 
-def plot_surface_current(positions, values, path, limit: float | None = None, model=None, *,
-                         geometry=None, comm=None) -> Path | None:
-    """Current density into the skin [mA/cm^2] along the skin surface (positions in m, values in
-    A/m^2, as surface_current_density returns them).
+def _draw_column(p: FieldPicture, c: np.ndarray, axes: Any) -> Figure:
+    fig, (ax_c, ax_p) = axes_or_new(axes, 2, (12, 4.5), columns=2)
+    depth = p.x[:, :, 0].ravel() * 1e6
+    order = np.argsort(depth, kind="stable")
+    ax_c.plot(depth[order], c.ravel()[order], color="tab:blue")
+    ax_c.set_yscale("log")
+    ax_c.set_ylabel(f"{p.species} total concentration [mol/m^3]")
+    ax_p.plot(depth[order], p.phi.ravel()[order], color="tab:purple")
+    ax_p.set_ylabel("potential [V]")
+    skin = p.interfaces[p.interfaces >= 0]
+    linthresh = (skin[1] - skin[0]) * 1e6 if len(skin) > 1 else 10.0
+    for ax in (ax_c, ax_p):
+        ax.set_xscale("symlog", linthresh=max(linthresh, 1e-3))  # linear across the top skin layer
+        ax.set_xlabel("depth [um] (symlog)")
+        for z in p.interfaces:
+            ax.axvline(z * 1e6, color="0.5", ls="--", lw=0.6)
+        ax.grid(alpha=0.3)
+    ax_c.set_title(p.title)
+    ax_p.set_title("potential")
+    return fig
 
-    `limit` [A/m^2] (e.g. scenario.safety.max_current_density, 0.5 mA/cm^2) is drawn as a line (and
-    its negative when current also leaves the skin). The electrodes are shaded when the geometry is
-    known: `geometry`, else that of `model` (model.column.geometry). On a block the row of cells
-    nearest y = 0 is drawn. Rank 0 of `comm` (default: model.comm, else COMM_WORLD) writes the PNG
-    and returns its path; other ranks return None (call it on every rank or on rank 0 only).
-    """
-    if geometry is None and model is not None:
-        geometry = getattr(model.column, "geometry", None)
-    comm = comm or (model.comm if model is not None else MPI.COMM_WORLD)
-    if comm.rank != 0:
-        return None
-    positions, values = np.asarray(positions, dtype=float), np.asarray(values, dtype=float)
-    kind = getattr(geometry, "kind", None)
+
+def draw_surface_current(picture: FieldPicture, axes: Any = None) -> Figure:
+    """Current density into the skin [mA/cm^2] along the skin surface, with the safety limit (and
+    its negative when current also leaves the skin) and the electrodes shaded. On a block the row
+    of cells nearest y = 0 is drawn."""
+    p = picture
+    positions, values = np.asarray(p.positions, dtype=float), np.asarray(p.current, dtype=float)
+    geometry, kind, limit = p.geometry, p.kind, p.limit
     if positions.ndim == 2:  # block: the first row of cells in y
         row = np.isclose(positions[:, 1], positions[:, 1].min(initial=0.0), rtol=1e-9, atol=0.0)
         positions, values = positions[row, 0], values[row]
-    fig, axes = _figure(1, 1, (8, 4.5))
-    ax = axes[0][0]
+    fig, (ax,) = axes_or_new(axes, 1, (8, 4.5))
     ma = values * A_PER_M2_TO_MA_PER_CM2
     ax.plot(positions * 1e3, ma, marker="o" if len(ma) < 30 else None, ms=3, color="tab:green",
             label="into the skin (top skin-layer cells)")
@@ -484,4 +487,10 @@ def plot_surface_current(positions, values, path, limit: float | None = None, mo
     ax.set_title("current density across the skin surface")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return fig
+
+
+def write_pictures(picture: FieldPicture, folder: Path) -> list[Path]:
+    """fields.png and surface_current.png of a run directory."""
+    return [save(draw_fields(picture), Path(folder) / "fields.png"),
+            save(draw_surface_current(picture), Path(folder) / "surface_current.png")]

@@ -228,6 +228,26 @@ def summarize(record: RunRecord, threshold: float) -> dict[str, float | str]:
     return out
 
 
+def run_summary(record: RunRecord, threshold: float, wall_time: float, ranks: int) -> dict:
+    """What summary.json holds for a run: summarize's scalars, how it was run, the safety section,
+    every warning, and the return electrode's own column when it was solved as one."""
+    from .safety import safety_report
+
+    summary: dict = summarize(record, threshold)
+    summary["wall_time_s"] = wall_time
+    summary["mpi_ranks"] = ranks
+    summary["flux_discretization"] = record.flux_discretization
+    summary["safety"] = safety_report(record)
+    summary["warnings"] = list(record.warnings) + summary["safety"]["warnings"] + domain_warnings(record, summary)
+    if record.return_record is not None:
+        ret = record.return_record
+        ret_summary: dict = summarize(ret, threshold)
+        ret_summary["safety"] = safety_report(ret)
+        summary["return_electrode"] = ret_summary
+        summary["warnings"] += [f"return electrode: {w}" for w in ret.warnings + ret_summary["safety"]["warnings"]]
+    return summary
+
+
 def domain_warnings(record: RunRecord, summary: dict) -> list[str]:
     """What the size of the modelled skin may have decided: the drug reaching the deep boundary,
     where the model holds it at the interstitial composition."""

@@ -1,4 +1,5 @@
-"""Figures of a run (matplotlib Agg canvas via ``Figure``, never pyplot; PNG at 120 dpi).
+"""Figures of a run (house style: figures.py). Each ``draw_*`` draws on the caller's axes (or a
+new figure's) and returns the figure; ``plot_all`` writes the PNGs of a run directory.
 
 Profiles are drawn over the skin only (depth >= 0, the donor is omitted) on a
 symlog depth axis that is linear across the first skin layer (the stratum
@@ -9,33 +10,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from typing import Any
+
 import matplotlib
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from . import units as u
+from .figures import axes_or_new, save
 from .metrics import skin_part, drug_species
 from .record import RunRecord
 from .safety import device_voltage
 
-DPI = 120
 _FLOOR_DECADES = 6  # log plots show at most this many decades below the maximum
-
-
-def _figure(nrows: int, ncols: int, figsize, sharex: bool = True):
-    """A Figure on an Agg canvas (no pyplot state, no GUI) and its axes."""
-    fig = Figure(figsize=figsize)
-    FigureCanvasAgg(fig)
-    return fig, fig.subplots(nrows, ncols, sharex=sharex)
-
-
-def _save(fig: Figure, path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=DPI, format="png")
-    return path
 
 
 def _shade_on(ax, record: RunRecord) -> None:
@@ -66,11 +53,12 @@ def _floored(c: np.ndarray, floor: float) -> np.ndarray:
     return np.maximum(np.asarray(c, dtype=float), floor)
 
 
-def plot_profiles(record: RunRecord, path) -> Path:
-    """Drug (left) and other species (right) pore-fluid concentration vs depth, one line per time."""
+def draw_profiles(record: RunRecord, axes: Any = None) -> Figure:
+    """Drug (left) and other species (right) pore-fluid concentration vs depth, one line per time
+    (two axes)."""
     drug = drug_species(record)
     others = [s for s in record.species if s not in drug]
-    fig, (ax_d, ax_o) = _figure(1, 2, (12, 4.8))
+    fig, (ax_d, ax_o) = axes_or_new(axes, 2, (12, 4.8), columns=2)
     cmap = matplotlib.colormaps["viridis"]
     n = max(len(record.profiles), 1)
     peak = max((float(np.max(sum(p.concentration[d] for d in drug))) for p in record.profiles), default=1.0)
@@ -95,18 +83,18 @@ def plot_profiles(record: RunRecord, path) -> Path:
     ax_o.set_title("other species (last time bold)")
     if others:
         ax_o.legend(fontsize=8, loc="lower left")
-    return _save(fig, path)
+    return fig
 
 
-def plot_delivery(record: RunRecord, path) -> Path:
-    """Drug surface flux [ug/cm^2/h] and cumulative delivered [ug/cm^2] vs time [min]."""
+def draw_delivery(record: RunRecord, axes: Any = None) -> Figure:
+    """Drug surface flux [ug/cm^2/h] and cumulative delivered [ug/cm^2] vs time [min] (two axes)."""
     drug = drug_species(record)
     t_min = np.asarray(record.times, dtype=float) / u.SECONDS_PER_MINUTE
     flux = sum(u.mol_per_m2_to_ug_per_cm2(record.series[f"surface_flux/{d}"], record.molar_mass[d])
                for d in drug) * u.SECONDS_PER_HOUR
     delivered = sum(u.mol_per_m2_to_ug_per_cm2(record.series[f"delivered/{d}"], record.molar_mass[d])
                     for d in drug)
-    fig, (ax_f, ax_c) = _figure(2, 1, (8, 6.5))
+    fig, (ax_f, ax_c) = axes_or_new(axes, 2, (8, 6.5), sharex=True)
     ax_f.step(t_min, flux, where="pre", color="tab:blue", label="step-average flux")
     ax_f.set_ylabel("drug flux into skin [ug/cm^2/h]")
     ax_f.set_title(f"{record.scenario_name}: {record.drug} delivery")
@@ -117,13 +105,13 @@ def plot_delivery(record: RunRecord, path) -> Path:
         _shade_on(ax, record)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    return _save(fig, path)
+    return fig
 
 
-def plot_voltage(record: RunRecord, path) -> Path:
-    """Voltage [V] (anode vs deep tissue) and current density [mA/cm^2] vs time [min]."""
+def draw_voltage(record: RunRecord, axes: Any = None) -> Figure:
+    """Voltage [V] (anode vs deep tissue) and current density [mA/cm^2] vs time [min] (two axes)."""
     t_min = np.asarray(record.times, dtype=float) / u.SECONDS_PER_MINUTE
-    fig, (ax_v, ax_i) = _figure(2, 1, (8, 6.5))
+    fig, (ax_v, ax_i) = axes_or_new(axes, 2, (8, 6.5), sharex=True)
     ax_v.plot(t_min, record.series["voltage"], color="tab:purple", label="donor electrode vs deep tissue")
     if record.return_record is not None:
         ax_v.plot(t_min, device_voltage(record), color="black", label="device (donor vs return electrode)")
@@ -143,12 +131,12 @@ def plot_voltage(record: RunRecord, path) -> Path:
         _shade_on(ax, record)
         ax.grid(alpha=0.3)
     ax_i.legend(fontsize=8)
-    return _save(fig, path)
+    return fig
 
 
-def plot_skin_ph(record: RunRecord, path) -> Path:
+def draw_skin_ph(record: RunRecord, axes: Any = None) -> Figure:
     """pH at the skin surface [pH] vs time [min] under each modelled electrode, with the safe range."""
-    fig, ax = _figure(1, 1, (8, 4))
+    fig, (ax,) = axes_or_new(axes, 1, (8, 4))
     for rec, color in zip((record, record.return_record), ("tab:red", "tab:blue")):
         if rec is not None and "skin_surface_pH" in rec.series:
             t_min = np.asarray(rec.times, dtype=float) / u.SECONDS_PER_MINUTE
@@ -164,18 +152,14 @@ def plot_skin_ph(record: RunRecord, path) -> Path:
     _shade_on(ax, record)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return fig
 
 
 def plot_all(record: RunRecord, outdir) -> list[Path]:
     """Write profiles.png, delivery.png, voltage.png (and skin_ph.png when H+ is modelled) into
     ``outdir``; return their paths."""
     outdir = Path(outdir)
-    paths = [
-        plot_profiles(record, outdir / "profiles.png"),
-        plot_delivery(record, outdir / "delivery.png"),
-        plot_voltage(record, outdir / "voltage.png"),
-    ]
+    pictures = [("profiles.png", draw_profiles), ("delivery.png", draw_delivery), ("voltage.png", draw_voltage)]
     if "skin_surface_pH" in record.series:
-        paths.append(plot_skin_ph(record, outdir / "skin_ph.png"))
-    return paths
+        pictures.append(("skin_ph.png", draw_skin_ph))
+    return [save(draw(record), outdir / name) for name, draw in pictures]

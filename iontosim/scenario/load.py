@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from . import catalogue
 from . import provenance as prov
 from .errors import ScenarioError, from_validation, join_path
 from .species_definitions import register
@@ -35,15 +36,16 @@ class StrictLoader(yaml.SafeLoader):
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario YAML file (SI floats, provenance kept). Raises ScenarioError.
+    """Read and validate a scenario YAML file, or a shipped scenario by name (SI floats, provenance
+    kept). Raises ScenarioError.
 
-    A file may start from another one: ``extends: other.yaml`` (a path relative to the file)
-    takes every section of that scenario, and this file's own sections change it: mappings are
+    A file may start from another one: ``extends: other.yaml`` (a path relative to the file, or
+    the name of a shipped scenario) takes every section of that scenario, and this file's own sections change it: mappings are
     merged key by key, anything else (a list, a quantity with its source) replaces the base's
     value, and ``null`` removes it. Giving one of two alternatives (amount or concentration,
     spacing or positions, current or current_density) drops the base's other.
     """
-    return scenario_from_dict(read_scenario_file(path))
+    return scenario_from_dict(read_scenario_file(catalogue.locate(path)))
 
 
 def read_scenario_file(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
@@ -70,7 +72,8 @@ def read_scenario_file(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[s
         return data
     if not isinstance(base, str):
         raise ScenarioError("extends", f"give the path of one scenario file, got {base!r}")
-    return _merged(read_scenario_file(path.parent / base, _seen + (path.resolve(),)), data)
+    return _merged(read_scenario_file(catalogue.locate(base, "extends", path.parent), _seen + (path.resolve(),)),
+                   data)
 
 
 #: keys of which a mapping takes one: giving one in a file that extends another drops the base's other

@@ -45,8 +45,9 @@ def parse_path(path: str) -> list[str | int]:
     return parts
 
 
-def _step(node: Any, part: str | int, done: str, path: str) -> tuple[Any, Any]:
-    """The container holding `part` in `node` and the key or index of `part` in it."""
+def _step(node: Any, part: str | int, done: str, path: str, create: bool = False) -> tuple[Any, Any]:
+    """The container holding `part` in `node` and the key or index of `part` in it; with `create`,
+    a field not written in a section is added to it (a default the scenario's checks then judge)."""
     where = done or "the scenario"
     if isinstance(node, list):
         if isinstance(part, int):
@@ -58,6 +59,9 @@ def _step(node: Any, part: str | int, done: str, path: str) -> tuple[Any, Any]:
             raise ScenarioError(path, f"{where} has no entry named {part!r}; named: {', '.join(map(str, names))}")
         return node, names.index(part)
     if isinstance(node, dict) and not prov.is_wrapped(node):
+        if create and isinstance(part, str) and part not in node:
+            node[part] = {}
+            return node, part
         if isinstance(part, int) or part not in node:
             known = ", ".join(str(k) for k in node) or "none"
             raise ScenarioError(path, f"{where} has no field {part!r} (written here: {known})")
@@ -65,12 +69,12 @@ def _step(node: Any, part: str | int, done: str, path: str) -> tuple[Any, Any]:
     raise ScenarioError(path, f"{where} is a value, not a section: nothing inside it to choose")
 
 
-def _locate(data: dict[str, Any], path: str) -> tuple[Any, Any]:
+def _locate(data: dict[str, Any], path: str, create: bool = False) -> tuple[Any, Any]:
     node: Any = data
     container, key = None, None
     done = ""  # the path so far, as written
     for part in parse_path(path):
-        container, key = _step(node, part, done, path)
+        container, key = _step(node, part, done, path, create)
         node = container[key]
         done = f"{done}[{part}]" if isinstance(container, list) else join_path(done, part)
     return container, key
@@ -89,11 +93,13 @@ def get_parameter(data: dict[str, Any], path: str) -> Any:
     return node["value"] if prov.is_wrapped(node) else node
 
 
-def with_parameter(data: dict[str, Any], path: str, value: Any, why: str = "varied") -> dict[str, Any]:
+def with_parameter(data: dict[str, Any], path: str, value: Any, why: str = "varied",
+                   create: bool = False) -> dict[str, Any]:
     """A copy of the scenario mapping `data` with `value` at `path` (a quantity as in a config,
-    such as "15 um", or a number). `why` says, in the provenance, why the value differs."""
+    such as "15 um", or a number). `why` says, in the provenance, why the value differs. With
+    `create`, fields the file does not write (defaults) are added where the path names them."""
     out = copy.deepcopy(data)
-    container, key = _locate(out, path)
+    container, key = _locate(out, path, create)
     node = container[key]
     if prov.is_wrapped(node):
         origin = f"source {node['source']}" if "source" in node else f"estimate: {node.get('estimate')}"

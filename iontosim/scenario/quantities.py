@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Callable, get_args
+from typing import Any, Callable, get_args
 
-from pydantic import BeforeValidator
+from pydantic import GetCoreSchemaHandler
 from pydantic.fields import FieldInfo
+from pydantic_core import core_schema
 
 from .units import to_si
 
@@ -47,9 +48,21 @@ def parser(dimension: str, *, gt: float | None = None, ge: float | None = None,
     return validate
 
 
-def quantity(dimension: str, **bounds: Any) -> Any:
-    """``Annotated[float, ...]`` field type: text in any unit of ``dimension`` -> SI float (bounds as parser)."""
-    return Annotated[float, BeforeValidator(parser(dimension, **bounds)), Dim(dimension)]
+@dataclass(frozen=True)
+class SI(Dim):
+    """Field metadata of a quantity, ``Annotated[float, SI("length", gt=0, what="length")]``: text in
+    any unit of the dimension `name` becomes an SI float, its bounds checked (as `parser`). Written
+    out in the annotation, so that type checkers see a float."""
+
+    gt: float | None = None
+    ge: float | None = None
+    lt: float | None = None
+    le: float | None = None
+    what: str | None = None
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        read = parser(self.name, gt=self.gt, ge=self.ge, lt=self.lt, le=self.le, what=self.what)
+        return core_schema.no_info_before_validator_function(read, handler(source))
 
 
 def dimension_of(info: FieldInfo) -> str | None:

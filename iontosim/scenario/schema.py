@@ -1,4 +1,4 @@
-"""Scenario data model (pydantic v2). Attributes hold SI floats; see configs/*.yaml for the language.
+"""Scenario data model (pydantic v2). Attributes hold SI floats; see iontosim/scenarios/*.yaml for the language.
 
 Units: lengths m, areas m^2, volumes m^3, times s, masses kg, concentrations mol/m^3,
 currents A, current densities A/m^2, rates 1/s, temperature K.
@@ -19,34 +19,34 @@ from ..physics.electrodes import NEEDS as ELECTRODE_NEEDS
 from .species_definitions import SpeciesDefinition, register, resolve
 from . import provenance as prov
 from .errors import ScenarioError, join_path
-from .quantities import Dim, dimension_of, parser, quantity
+from .quantities import SI, Dim, dimension_of, parser
 from .units import DIMENSIONS, format_si, parse_text, to_si
 
 # ---------------------------------------------------------------- field types
 
-Length = quantity("length", gt=0, what="length")
-Area = quantity("area", gt=0, what="area")
-Volume = quantity("volume", gt=0, what="volume")
-Duration = quantity("time", gt=0, what="duration")
-Mass = quantity("mass", ge=0, what="amount")
-Concentration = quantity("concentration", ge=0, what="concentration")
-PositiveConcentration = quantity("concentration", gt=0, what="concentration")
-SignedConcentration = quantity("concentration")
-Current = quantity("current")
-CurrentDensity = quantity("current_density")
-VolumePerCharge = quantity("volume_per_charge")
-Rate = quantity("rate", ge=0, what="rate")
-Temperature = quantity("temperature", gt=0, what="temperature")
-Frequency = quantity("rate", gt=0, what="frequency")
-Voltage = quantity("voltage", gt=0, what="voltage")
-Charge = quantity("charge", gt=0, what="charge")
-PHValue = quantity("dimensionless", ge=0, le=14, what="pH")
-PH = quantity("dimensionless", ge=0, le=14, what="pH")
-Fraction = quantity("dimensionless", gt=0, le=1, what="fraction")
-UnitInterval = quantity("dimensionless", ge=0, le=1, what="value")
-PositiveNumber = quantity("dimensionless", gt=0, what="value")
-Growth = quantity("dimensionless", ge=1, what="growth factor")
-ProfileTime = quantity("time", gt=0, what="profile time")
+Length = Annotated[float, SI("length", gt=0, what="length")]
+Area = Annotated[float, SI("area", gt=0, what="area")]
+Volume = Annotated[float, SI("volume", gt=0, what="volume")]
+Duration = Annotated[float, SI("time", gt=0, what="duration")]
+Mass = Annotated[float, SI("mass", ge=0, what="amount")]
+Concentration = Annotated[float, SI("concentration", ge=0, what="concentration")]
+PositiveConcentration = Annotated[float, SI("concentration", gt=0, what="concentration")]
+SignedConcentration = Annotated[float, SI("concentration")]
+Current = Annotated[float, SI("current")]
+CurrentDensity = Annotated[float, SI("current_density")]
+VolumePerCharge = Annotated[float, SI("volume_per_charge")]
+Rate = Annotated[float, SI("rate", ge=0, what="rate")]
+Temperature = Annotated[float, SI("temperature", gt=0, what="temperature")]
+Frequency = Annotated[float, SI("rate", gt=0, what="frequency")]
+Voltage = Annotated[float, SI("voltage", gt=0, what="voltage")]
+Charge = Annotated[float, SI("charge", gt=0, what="charge")]
+PHValue = Annotated[float, SI("dimensionless", ge=0, le=14, what="pH")]
+PH = Annotated[float, SI("dimensionless", ge=0, le=14, what="pH")]
+Fraction = Annotated[float, SI("dimensionless", gt=0, le=1, what="fraction")]
+UnitInterval = Annotated[float, SI("dimensionless", ge=0, le=1, what="value")]
+PositiveNumber = Annotated[float, SI("dimensionless", gt=0, what="value")]
+Growth = Annotated[float, SI("dimensionless", ge=1, what="growth factor")]
+ProfileTime = Annotated[float, SI("time", gt=0, what="profile time")]
 
 
 def _user_species(info: ValidationInfo | None) -> list[Species]:

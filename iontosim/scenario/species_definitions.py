@@ -30,7 +30,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, PrivateAttr, Valida
 from ..library.species import LIBRARY, Species, get_species
 from . import provenance as prov
 from .errors import ScenarioError, from_validation, join_path
-from .quantities import quantity
+from .quantities import SI
 
 PATH = "species_definitions"
 
@@ -65,11 +65,11 @@ def _charge(value: object) -> int:
     return value
 
 
-MolarMass = quantity("molar_mass", gt=0, what="molar mass")
-Diffusivity = quantity("diffusivity", gt=0, what="diffusivity")
-PKa = quantity("dimensionless", what="pKa")
-Partition = quantity("dimensionless", gt=0, what="partition coefficient")
-BoundFraction = quantity("dimensionless", ge=0, lt=1, what="bound fraction")
+MolarMass = Annotated[float, SI("molar_mass", gt=0, what="molar mass")]
+Diffusivity = Annotated[float, SI("diffusivity", gt=0, what="diffusivity")]
+PKa = Annotated[float, SI("dimensionless", what="pKa")]
+Partition = Annotated[float, SI("dimensionless", gt=0, what="partition coefficient")]
+BoundFraction = Annotated[float, SI("dimensionless", ge=0, lt=1, what="bound fraction")]
 
 
 class SpeciesDefinition(BaseModel):

@@ -46,6 +46,8 @@ def sweep(
     tasks run their slice with --array-index."""
     from mpi4py import MPI
 
+    from iontosim import interruption
+
     from .design import case_count
     from .directory import DONE, FAILED, PENDING, SweepDirectory
     from .engines import EngineError, array_slice, available_cores, run_in_groups, run_in_pool
@@ -137,6 +139,7 @@ def sweep(
         return sum(s == DONE for s in now), sum(s == FAILED for s in now)
 
     lost = None
+    interruption.install()
     with SweepProgress(len(selection), done_before, failed_before, show=progress and world.rank == 0,
                        label=label) as bar:
         try:
@@ -148,6 +151,10 @@ def sweep(
                 run_in_pool(root, jobs, workers or available_cores(), bar, case_plots)
         except EngineError as err:
             lost = str(err)
+        except interruption.Interrupted as stop:
+            _say(world, f"interrupted; the finished cases are kept in {out}: rerun the same command to run the "
+                        "others (the ones under way start again)", err=True)
+            raise typer.Exit(stop.exit_status) from None
 
     failed = 0
     if world.rank == 0:

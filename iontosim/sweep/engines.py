@@ -14,9 +14,10 @@ is the only shared state, so groups and array tasks never wait for each other.
 from __future__ import annotations
 
 import multiprocessing
-import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any, Callable
+
+from iontosim.workers import available_cores, stop_pool, worker_start
 
 from .case import run_case, run_case_alone
 from .progress import SweepProgress
@@ -29,14 +30,6 @@ class EngineError(RuntimeError):
     """Cases that could not be run (a worker process died); rerunning the command runs them."""
 
 
-def available_cores() -> int:
-    """The cores this process may use (a batch allocation's, not the whole node's)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
 def array_slice(count: int, index: int, cases_per_task: int) -> range:
     """The case numbers of array task `index`: consecutive blocks of `cases_per_task`."""
     start = index * cases_per_task
@@ -45,7 +38,11 @@ def array_slice(count: int, index: int, cases_per_task: int) -> range:
 
 def run_in_pool(root: str, jobs: list[Job], workers: int, progress: SweepProgress,
                 case_plots: bool = False) -> list[dict]:
-    """Run the jobs on `workers` processes (in this process when one is enough)."""
+    """Run the jobs on `workers` processes (in this process when one is enough). Ctrl-C or SIGTERM
+    stops at once: the workers are killed (their cases keep only staging folders, redone on the
+    next run), and the workers die with this process whatever ends it (worker_start)."""
+    from iontosim import interruption
+
     results: list[dict] = []
     if workers <= 1 or len(jobs) <= 1:
         for case_id, data, parameters in jobs:
@@ -53,23 +50,27 @@ def run_in_pool(root: str, jobs: list[Job], workers: int, progress: SweepProgres
             results.append(result)
             progress.record(result)
         return results
-    # each worker is one core: no threaded BLAS on top of it
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     lost: list[str] = []
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=multiprocessing.get_context("spawn"))
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context, initializer=worker_start)
     try:
         futures = {pool.submit(run_case_alone, root, case_id, data, parameters, case_plots): case_id
                    for case_id, data, parameters in jobs}
-        for future in as_completed(futures):
-            try:
-                result = future.result()
-            except Exception as err:  # the worker died (BrokenProcessPool) or could not write the case
-                lost.append(f"{futures[future]} ({type(err).__name__}: {err})")
-                continue
-            results.append(result)
-            progress.record(result)
-    except BaseException:  # Ctrl-C: the running cases are interrupted too and leave no directory
-        pool.shutdown(wait=False, cancel_futures=True)
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            if interruption.requested():
+                raise interruption.Interrupted(interruption.requested() or 2)
+            for future in finished:
+                try:
+                    result = future.result()
+                except Exception as err:  # the worker died (BrokenProcessPool) or could not write the case
+                    lost.append(f"{futures[future]} ({type(err).__name__}: {err})")
+                    continue
+                results.append(result)
+                progress.record(result)
+    except BaseException:  # Ctrl-C or SIGTERM: stop the running cases too, at once
+        stop_pool(pool)
         raise
     pool.shutdown(wait=True)
     if lost:

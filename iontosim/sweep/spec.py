@@ -2,7 +2,7 @@
 
 ```yaml
 name: lidocaine_isoelectric_point          # optional (default: the file's name)
-base: lidocaine_short.yaml                 # a scenario file, relative to this file
+base: lidocaine_short.yaml                 # a scenario file relative to this file, or a shipped scenario's name
 parameters:                                # parameter paths as in iontosim.scenario.parameters
   skin[stratum_corneum].fixed_charge.isoelectric_point: {values: [4, 4.5, 5]}
   protocol[0].current: {range: [1 mA, 3 mA], distribution: uniform, levels: 3}
@@ -33,6 +33,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from iontosim.scenario.errors import ScenarioError, from_validation
+from iontosim.scenario import catalogue
 from iontosim.scenario.load import StrictLoader, read_scenario_file, scenario_from_dict
 from iontosim.scenario.parameters import canonical_path, get_parameter, with_parameter
 from iontosim.scenario.units import DIMENSIONS, parse_text
@@ -337,8 +338,8 @@ def sweep_from_dict(data: Any, file: Path) -> Sweep:
     except ValidationError as exc:
         raise _located(exc) from None
     name = spec.name or Path(file).stem
-    base_path = (Path(file).parent / spec.base).resolve()
     try:
+        base_path = catalogue.locate(spec.base, "base", Path(file).parent).resolve()
         base = read_scenario_file(base_path)
         scenario_from_dict(base)
     except ScenarioError as err:

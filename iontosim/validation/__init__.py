@@ -1,4 +1,4 @@
-"""Validation against published data (benchmarks/validation/): case files, quantities, comparison, report.
+"""Validation against published data (iontosim/validation/cases/): case files, quantities, comparison, report.
 
 For notebooks and scripts::
 

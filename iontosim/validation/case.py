@@ -1,6 +1,6 @@
 """The validation case file: one published dataset, its conditions and how it is compared.
 
-A case file (benchmarks/validation/<name>/case.yaml) names the publication (citation and source
+A case file (iontosim/validation/cases/<name>/case.yaml) names the publication (citation and source
 key), says whether the data calibrated the model or is predicted by it (``role``), points to the
 scenario configs that reproduce the experiment, and lists checks. A check names a quantity the
 simulation reports (quantities.py), the published value with its unit and uncertainty, how the two
@@ -311,7 +311,10 @@ def case_from_dict(data: Any, folder: Path | None = None) -> Case:
         raise _located(exc) from None
     case.folder = folder
     if folder is not None:
+        from iontosim.scenario import catalogue
+
         for name, ref in case.scenarios.items():
-            if not (folder / ref.file).is_file():
-                raise CaseError(join_path("scenarios", name, "file"), f"no scenario file {ref.file!r} next to the case")
+            if not (folder / ref.file).is_file() and not (catalogue.is_name(ref.file) and ref.file in catalogue.names()):
+                raise CaseError(join_path("scenarios", name, "file"),
+                                f"no scenario file {ref.file!r} next to the case, nor a shipped scenario of that name")
     return case

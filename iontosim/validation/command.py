@@ -32,7 +32,7 @@ REPORT_MARKER = ("report.md", "report.json")
 
 
 def validate(
-    cases: Annotated[Optional[list[str]], typer.Argument(help="Case names (folders of benchmarks/validation/); "
+    cases: Annotated[Optional[list[str]], typer.Argument(help="Case names (folders of iontosim/validation/cases/); "
                                                               "default: all")] = None,
     out: Annotated[Optional[Path], typer.Option(
         "--out", "-o", help="Folder for report.md, report.json and one PNG per case (default: runs/validation-<time>)")
@@ -40,7 +40,7 @@ def validate(
     list_cases_: Annotated[bool, typer.Option("--list", help="List the cases with their role and source, and stop")]
     = False,
     cases_dir: Annotated[Optional[Path], typer.Option("--cases-dir", help="Where the case folders are "
-                                                                          "(default: benchmarks/validation)")] = None,
+                                                                          "(default: the shipped cases)")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace --out if it holds a finished validation report")] = False,
 ) -> None:
     """Compare the simulation with published data: each case reruns an experiment's conditions and

@@ -34,6 +34,8 @@ class Run:
     setting: float | str | None = None  # the swept value as written in the case file
     #: electroosmotic superficial velocity [m/s, into the skin] at each profile time [s]
     velocity: dict[float, float] = field(default_factory=dict)
+    #: the run's summary (iontosim.run's: summary.json's mapping)
+    summary: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -220,8 +222,7 @@ def transport_number(run: Run, o: OfSpecies) -> Reading:
           "mean over the time current flows", _Options)
 def skin_resistance(run: Run, o: _Options) -> Reading:
     rec = run.record
-    summary = metrics.summarize(rec, run.scenario.outputs.penetration_threshold)
-    value = summary["skin_resistance_kohm_cm2"] / u.OHM_M2_TO_KOHM_CM2
+    value = run.summary["skin_resistance_kohm_cm2"] / u.OHM_M2_TO_KOHM_CM2
     r = np.asarray(rec.series["skin_resistance"], dtype=float)
     ok = np.isfinite(r)
     return Reading(float(value), Curve(_minutes(np.asarray(rec.times)[ok]), r[ok].tolist(), "time [min]", "R_skin"))

@@ -1,6 +1,6 @@
 """The published cases: find them, build their scenarios, run them and compare.
 
-``list_cases()`` names the cases in benchmarks/validation/; ``run_case(name, comm)`` builds the
+``list_cases()`` names the cases in iontosim/validation/cases/; ``run_case(name, comm)`` builds the
 scenarios of one case on `comm`, runs them through ``simulation.simulate`` exactly as
 ``iontosim run`` does, reads each check's quantity and judges it (comparison.py). Every rank
 returns the same CaseResult. ``prepare_case`` does all the reading and validation without
@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..scenario import catalogue
 from ..scenario.errors import ScenarioError, join_path
 from ..scenario.load import read_scenario_file, scenario_from_dict
 from ..scenario.units import parse_text
@@ -24,8 +25,8 @@ from . import quantities as Q
 from .case import CASE_FILE, Case, CaseError, Check, load_case
 from .comparison import Verdict, judge, si_to_unit, to_unit
 
-#: benchmarks/validation/ of the source tree (an editable install, as ./dev makes)
-CASES_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "validation"
+#: the shipped validation cases (package data)
+CASES_DIR = Path(__file__).resolve().parent / "cases"
 
 
 def list_cases(cases_dir: Path | None = None) -> list[str]:
@@ -101,7 +102,7 @@ def prepare_case(case: Case | str | Path, cases_dir: Path | None = None) -> Prep
     scenarios: dict[str, PreparedScenario] = {}
     for name, ref in case.scenarios.items():
         where = join_path("scenarios", name)
-        file = case.folder / ref.file
+        file = catalogue.locate(ref.file, "scenarios", case.folder)
         try:
             base = read_scenario_file(file)
         except ScenarioError as err:
@@ -285,12 +286,12 @@ class RunCache:
 
 
 def _solve(scenario, comm, setting, cache: RunCache | None) -> Q.Run:
-    from ..simulation import simulate
+    from .. import api
 
     if cache is not None:
         hit = cache.get(scenario)
         if hit is not None:
-            return Q.Run(scenario, hit.record, setting, dict(hit.velocity))
+            return Q.Run(scenario, hit.record, setting, dict(hit.velocity), hit.summary)
     velocity: dict[float, float] = {}
 
     def observe(model, t: float) -> None:
@@ -299,8 +300,8 @@ def _solve(scenario, comm, setting, cache: RunCache | None) -> Q.Run:
         if v is not None and getattr(model, "has_flow", False) and hasattr(v, "value"):
             velocity[float(t)] = float(v.value[model.depth_axis])
 
-    record = simulate(scenario, comm, fields=observe)
-    run = Q.Run(scenario, record, setting, velocity)
+    result = api.run(scenario, comm=comm, on_output=observe)
+    run = Q.Run(scenario, result.record, setting, velocity, result.summary)
     if cache is not None:
         cache.put(scenario, run)
     return run
@@ -310,7 +311,7 @@ def run_case(case: Case | str | Path, comm, cases_dir: Path | None = None, cache
              progress=None) -> CaseResult:
     """Run one validation case on `comm` and compare; every rank returns the same CaseResult.
 
-    `case`: a case name (a folder of benchmarks/validation/), a case file or a Case. Bad input
+    `case`: a case name (a folder of iontosim/validation/cases/), a case file or a Case. Bad input
     raises CaseError before anything is solved; a solver failure is reported in the result
     (status "error") rather than raised. `progress(text)` is called on rank 0 before each run.
     """

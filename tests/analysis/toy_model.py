@@ -1,6 +1,6 @@
 """A toy 'simulation' with exactly known elasticities, for the sensitivity tests.
 
-It reads its parameters from the scenario mapping of configs/lidocaine_epinephrine.yaml, as a
+It reads its parameters from the scenario mapping of iontosim/scenarios/lidocaine_epinephrine.yaml, as a
 worker gets it, and returns a summary with the keys of metrics.summarize. Module level, so that
 'spawn' workers can import it; only the standard library, so that they start quickly.
 """

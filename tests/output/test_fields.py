@@ -141,7 +141,7 @@ def test_the_column_with_the_fitted_flux(strong_column, tmp_path):
         with fields.FieldWriter(strong_column, tmp_path / "column", format=kind) as writer:
             writer.write(20.0)
     assert (tmp_path / "column.bp" / "md.idx").is_file() and (tmp_path / "column.h5").is_file()
-    assert fields.plot_fields(strong_column, tmp_path / "column.png").read_bytes().startswith(PNG_MAGIC)
+    assert pictures(strong_column, tmp_path)[0].read_bytes().startswith(PNG_MAGIC)
 
 
 # ------------------------------------------------------------------ the fields themselves
@@ -207,13 +207,16 @@ def test_unknown_format_is_refused(default_patch, tmp_path):
         fields.FieldWriter(default_patch, tmp_path / "x", format="vtk")
 
 
+def pictures(model, folder: Path, species: str | None = None) -> list[Path] | None:
+    """fields.png and surface_current.png of the model's state (collective; None off rank 0)."""
+    picture = fields.capture(model, species)
+    return fields.write_pictures(picture, folder) if picture is not None else None
+
+
 def test_pictures(default_patch, tmp_path):
-    m = default_patch
-    png = fields.plot_fields(m, tmp_path / "fields.png", "lidocaine")
-    positions, values = fields.surface_current_density(m)
-    surface = fields.plot_surface_current(positions, values, tmp_path / "surface_current.png",
-                                          limit=m.scenario.safety.max_current_density, model=m)
-    for path in (png, surface):
+    picture = fields.capture(default_patch, "lidocaine")
+    assert picture.limit == default_patch.scenario.safety.max_current_density
+    for path in fields.write_pictures(picture, tmp_path):
         data = path.read_bytes()
         assert data.startswith(PNG_MAGIC) and len(data) > 10_000
 
@@ -236,8 +239,7 @@ def test_a_3d_block_with_a_return_pad(tmp_path):
         with fields.FieldWriter(model, tmp_path / "block", format=kind) as writer:
             writer.write(0.0)
     assert (tmp_path / "block.bp" / "md.idx").is_file() and (tmp_path / "block.xdmf").is_file()
-    for path in (fields.plot_fields(model, tmp_path / "block.png"),
-                 fields.plot_surface_current(positions, values, tmp_path / "surface.png", limit=5.0, model=model)):
+    for path in pictures(model, tmp_path):
         assert path.read_bytes().startswith(PNG_MAGIC)
 
 
@@ -255,8 +257,7 @@ def summary_of(model, out: Path) -> dict:
     for kind in fields.FieldWriter.FORMATS:
         with fields.FieldWriter(model, out / "fields", format=kind) as writer:
             writer.write(20.0)
-    png = fields.plot_fields(model, out / "fields.png")
-    fields.plot_surface_current(positions, values, out / "surface.png", limit=5.0, model=model)
+    png = pictures(model, out)
     return {"positions": positions.tolist(), "values": values.tolist(), "norms": norms,
             "png": png is not None}
 
@@ -279,5 +280,5 @@ def test_two_ranks_give_the_same_fields(strong_patch, tmp_path):
     assert two["values"] == pytest.approx(one["values"], rel=EXACT)
     for name, value in one["norms"].items():
         assert two["norms"][name] == pytest.approx(value, rel=1e-8), name
-    for name in ("fields.bp/md.idx", "fields.xdmf", "fields.h5", "fields.png", "surface.png"):
+    for name in ("fields.bp/md.idx", "fields.xdmf", "fields.h5", "fields.png", "surface_current.png"):
         assert (two_dir / name).is_file(), name

@@ -9,7 +9,7 @@ import yaml
 
 from iontosim.scenario import ScenarioError, load_scenario, parse_quantity, scenario_from_dict
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+CONFIGS = Path(__file__).resolve().parents[2] / "iontosim" / "scenarios"
 NAMES = ["lidocaine_epinephrine", "lidocaine_only", "passive_lidocaine", "fentanyl_ionsys", "dexamethasone_cathodal",
          "acetic_acid_cathodal", "wearable_patch", "metal_electrode_saline"]
 PATCH_NAMES = ["lidocaine_epinephrine_2d", "tap_water_hyperhidrosis"]  # 2D, each extending a 1D scenario

@@ -1,0 +1,5 @@
+"""python -m iontosim: the command line."""
+
+from iontosim.cli import main
+
+main()
