@@ -24,19 +24,28 @@ from iontosim.scenario.load import load_scenario
 from iontosim.simulation import SimulationError, simulate
 
 CONFIG = Path(__file__).resolve().parent.parent / "iontosim" / "scenarios" / "lidocaine_epinephrine.yaml"
-KEYS = ["drug_delivered_ug_per_cm2", "mean_drug_transport_number", "penetration_depth_um",
-        "depth_90pct_tissue_dose_um"]
+KEYS = ["drug_delivered_ug_per_cm2", "mean_drug_transport_number", "penetration_depth_um", "depth_90pct_tissue_dose_um"]
 
 
 def run(sc_cells=None, time_factor=1.0, flux="fitted", current_factor=1.0):
     sc = load_scenario(CONFIG)
-    num = sc.numerics.model_copy(update={"dt_max": sc.numerics.dt_max / time_factor,
-                                         "dt_initial": sc.numerics.dt_initial / time_factor,
-                                         "flux": flux})
-    skin = [layer.model_copy(update={"cells": sc_cells}) if sc_cells and layer.name == "stratum_corneum"
-            else layer for layer in sc.skin]
-    protocol = [step.model_copy(update={"current_density": step.current_density * current_factor})
-                if step.current_density else step for step in sc.protocol]
+    num = sc.numerics.model_copy(
+        update={
+            "dt_max": sc.numerics.dt_max / time_factor,
+            "dt_initial": sc.numerics.dt_initial / time_factor,
+            "flux": flux,
+        }
+    )
+    skin = [
+        layer.model_copy(update={"cells": sc_cells}) if sc_cells and layer.name == "stratum_corneum" else layer
+        for layer in sc.skin
+    ]
+    protocol = [
+        step.model_copy(update={"current_density": step.current_density * current_factor})
+        if step.current_density
+        else step
+        for step in sc.protocol
+    ]
     sc = sc.model_copy(update={"numerics": num, "skin": skin, "protocol": protocol})
     t0 = time.perf_counter()
     try:
@@ -65,9 +74,13 @@ def main():
         for f in walls:
             walls[f].append(run(flux=f)[1])
     for f, w in walls.items():
-        print(f"default mesh, {f} flux: solve time median {statistics.median(w):.2f} s "
-              f"(min {min(w):.2f}, max {max(w):.2f}) on {MPI.COMM_WORLD.size} rank(s)")
-    print(f"ratio fitted / lumped (medians): {statistics.median(walls['fitted']) / statistics.median(walls['lumped']):.2f}")
+        print(
+            f"default mesh, {f} flux: solve time median {statistics.median(w):.2f} s "
+            f"(min {min(w):.2f}, max {max(w):.2f}) on {MPI.COMM_WORLD.size} rank(s)"
+        )
+    print(
+        f"ratio fitted / lumped (medians): {statistics.median(walls['fitted']) / statistics.median(walls['lumped']):.2f}"
+    )
     cells = [32, 64, 128, 256, 512]
     fluxes = ["fitted", "lumped"]
     study = {(f, n): run(sc_cells=n, flux=f) for f in fluxes for n in cells}

@@ -41,7 +41,8 @@ def _one(args) -> None:
 
     sys.path.insert(0, str(HERE))
     # the same block, scenario and Krylov bookkeeping as the linear-solver benchmark
-    from linear_solvers import Recording, geometry, scenario as cut_scenario
+    from linear_solvers import Recording, geometry
+    from linear_solvers import scenario as cut_scenario
 
     comm = MPI.COMM_WORLD
 
@@ -52,8 +53,13 @@ def _one(args) -> None:
     layers = [(layer.name, layer.thickness) for layer in base.skin]
 
     def mesh_at(resolution: float):
-        return build_skin_mesh(comm, layers, base.donor.thickness, geometry("block", resolution, 1e-3),
-                               return_thickness=base.return_electrode.thickness)
+        return build_skin_mesh(
+            comm,
+            layers,
+            base.donor.thickness,
+            geometry("block", resolution, 1e-3),
+            return_thickness=base.return_electrode.thickness,
+        )
 
     simulation.NewtonSolver = Recording
     simulation.simulate(scenario(0.01), comm, skin_mesh=mesh_at(0.125))  # compiles the forms
@@ -71,12 +77,20 @@ def _one(args) -> None:
     krylov = np.array(newton.krylov)
     steps = len(record.times) - 1
     peak_kib = comm.allreduce(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, op=MPI.SUM)
-    out = {"ranks": comm.size, "unknowns": newton.unknowns, "mesh_s": built, "wall_s": wall, "steps": steps,
-           "newton_per_step": sum(r.iterations for r in newton.results) / max(steps, 1),
-           "failed": sum(not r.converged for r in newton.results),
-           "krylov_mean": float(krylov.mean()) if krylov.size else 0.0, "krylov_max": int(krylov.max(initial=0)),
-           "linear_s": comm.allreduce(newton.linear_seconds, op=MPI.MAX),
-           "peak_memory_GiB": peak_kib / 2**20, "dose": float(record.series[f"delivered/{base.drug}"][-1])}
+    out = {
+        "ranks": comm.size,
+        "unknowns": newton.unknowns,
+        "mesh_s": built,
+        "wall_s": wall,
+        "steps": steps,
+        "newton_per_step": sum(r.iterations for r in newton.results) / max(steps, 1),
+        "failed": sum(not r.converged for r in newton.results),
+        "krylov_mean": float(krylov.mean()) if krylov.size else 0.0,
+        "krylov_max": int(krylov.max(initial=0)),
+        "linear_s": comm.allreduce(newton.linear_seconds, op=MPI.MAX),
+        "peak_memory_GiB": peak_kib / 2**20,
+        "dose": float(record.series[f"delivered/{base.drug}"][-1]),
+    }
     if comm.rank == 0:
         print("RESULT " + json.dumps(out), flush=True)
 
@@ -94,26 +108,43 @@ def main() -> None:
         return
     mpirun = Path(sys.executable).with_name("mpirun")
     print(f"3D block, resolution {args.resolution:g}, first {args.seconds:g} s of current, {args.solver}")
-    print(f"{'ranks':>5} {'unknowns':>10} {'mesh s':>7} {'solve s':>8} {'steps':>5} {'s/step':>7} {'lin s/step':>10} "
-          f"{'newton/step':>11} {'krylov/newton':>13} {'max':>4} {'peak GiB':>8} {'B/unknown':>9} {'time/ref':>8} "
-          f"{'dose-ref':>9}")
+    print(
+        f"{'ranks':>5} {'unknowns':>10} {'mesh s':>7} {'solve s':>8} {'steps':>5} {'s/step':>7} {'lin s/step':>10} "
+        f"{'newton/step':>11} {'krylov/newton':>13} {'max':>4} {'peak GiB':>8} {'B/unknown':>9} {'time/ref':>8} "
+        f"{'dose-ref':>9}"
+    )
     reference = None
     for ranks in args.ranks:
-        command = [str(mpirun), "-n", str(ranks), sys.executable, __file__, "--one", "--resolution",
-                   str(args.resolution), "--seconds", str(args.seconds), "--solver", args.solver]
+        command = [
+            str(mpirun),
+            "-n",
+            str(ranks),
+            sys.executable,
+            __file__,
+            "--one",
+            "--resolution",
+            str(args.resolution),
+            "--seconds",
+            str(args.seconds),
+            "--solver",
+            args.solver,
+        ]
         done = subprocess.run(command, capture_output=True, text=True)
         lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
         if done.returncode or not lines:
             print(f"{ranks:>5} failed (exit {done.returncode}): {done.stderr.strip()[-400:]}")
             continue
-        r = json.loads(lines[-1][len("RESULT "):])
+        r = json.loads(lines[-1][len("RESULT ") :])
         reference = reference or r
         steps = max(r["steps"], 1)
-        print(f"{ranks:>5} {r['unknowns']:>10d} {r['mesh_s']:>7.1f} {r['wall_s']:>8.1f} {r['steps']:>5d} "
-              f"{r['wall_s'] / steps:>7.2f} {r['linear_s'] / steps:>10.2f} {r['newton_per_step']:>11.2f} "
-              f"{r['krylov_mean']:>13.1f} {r['krylov_max']:>4d} {r['peak_memory_GiB']:>8.2f} "
-              f"{r['peak_memory_GiB'] * 2**30 / r['unknowns']:>9.0f} {r['wall_s'] / reference['wall_s']:>8.2f} "
-              f"{r['dose'] / reference['dose'] - 1:>9.1e}", flush=True)
+        print(
+            f"{ranks:>5} {r['unknowns']:>10d} {r['mesh_s']:>7.1f} {r['wall_s']:>8.1f} {r['steps']:>5d} "
+            f"{r['wall_s'] / steps:>7.2f} {r['linear_s'] / steps:>10.2f} {r['newton_per_step']:>11.2f} "
+            f"{r['krylov_mean']:>13.1f} {r['krylov_max']:>4d} {r['peak_memory_GiB']:>8.2f} "
+            f"{r['peak_memory_GiB'] * 2**30 / r['unknowns']:>9.0f} {r['wall_s'] / reference['wall_s']:>8.2f} "
+            f"{r['dose'] / reference['dose'] - 1:>9.1e}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

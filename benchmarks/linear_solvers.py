@@ -67,17 +67,22 @@ class Recording(NewtonSolver):
 def scenario(minutes: float, solver: str, kind: str = "planar"):
     sc = load_scenario(CONFIG if kind == "planar" or not CONFIG_RETURN.exists() else CONFIG_RETURN)
     first = sc.protocol[0].model_copy(update={"duration": 60.0 * minutes})
-    return sc.model_copy(update={
-        "protocol": [first], "outputs": sc.outputs.model_copy(update={"profile_times": []}),
-        "numerics": sc.numerics.model_copy(update={"linear_solver": solver})})
+    return sc.model_copy(
+        update={
+            "protocol": [first],
+            "outputs": sc.outputs.model_copy(update={"profile_times": []}),
+            "numerics": sc.numerics.model_copy(update={"linear_solver": solver}),
+        }
+    )
 
 
 def geometry(kind: str, resolution: float, width: float) -> Geometry:
     if kind == "planar":
         return Geometry(kind="planar", width=width, anode_width=2 * width, resolution=resolution)
     # a square anode of side `width`, a return strip as wide 1 mm beside it, the patch 3 widths wide
-    return Geometry(kind=kind, width=3 * width, anode_width=width, return_gap=1e-3, return_width=width,
-                    resolution=resolution)
+    return Geometry(
+        kind=kind, width=3 * width, anode_width=width, return_gap=1e-3, return_width=width, resolution=resolution
+    )
 
 
 def run(sc, comm, mesh) -> dict:
@@ -92,20 +97,30 @@ def run(sc, comm, mesh) -> dict:
     steps = len(record.times) - 1
     iterations = sum(r.iterations for r in newton.results)
     krylov = np.array(newton.krylov)
-    return {"unknowns": newton.unknowns, "solver": newton.linear_solver, "steps": steps,
-            "failed": sum(not r.converged for r in newton.results),
-            "newton": iterations / max(len(newton.results), 1),
-            "krylov_mean": krylov.mean() if krylov.size else 0.0, "krylov_max": int(krylov.max(initial=0)),
-            "wall": wall, "linear": comm.allreduce(newton.linear_seconds, op=MPI.MAX),
-            "dose": float(record.series[f"delivered/{sc.drug}"][-1])}
+    return {
+        "unknowns": newton.unknowns,
+        "solver": newton.linear_solver,
+        "steps": steps,
+        "failed": sum(not r.converged for r in newton.results),
+        "newton": iterations / max(len(newton.results), 1),
+        "krylov_mean": krylov.mean() if krylov.size else 0.0,
+        "krylov_max": int(krylov.max(initial=0)),
+        "wall": wall,
+        "linear": comm.allreduce(newton.linear_seconds, op=MPI.MAX),
+        "dose": float(record.series[f"delivered/{sc.drug}"][-1]),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--kind", default="planar", choices=["planar", "block", "axisymmetric"])
     parser.add_argument("--resolutions", type=float, nargs="+", default=[1.0, 2.0, 4.0])
-    parser.add_argument("--solvers", nargs="+", default=["petsc", "mumps", "gmres_gamg", "gmres_asm"],
-                        help="numerics.linear_solver values; the first is the reference")
+    parser.add_argument(
+        "--solvers",
+        nargs="+",
+        default=["petsc", "mumps", "gmres_gamg", "gmres_asm"],
+        help="numerics.linear_solver values; the first is the reference",
+    )
     parser.add_argument("--minutes", type=float, default=1.0, help="minutes of current simulated")
     parser.add_argument("--width", type=float, default=1e-3, help="lateral extent of the patch (m)")
     args = parser.parse_args()
@@ -117,8 +132,9 @@ def main() -> None:
     pad = sc0.return_electrode.thickness if sc0.return_electrode is not None else 0.0
 
     def mesh_at(resolution: float):
-        return build_skin_mesh(comm, layers, sc0.donor.thickness, geometry(args.kind, resolution, args.width),
-                               return_thickness=pad)
+        return build_skin_mesh(
+            comm, layers, sc0.donor.thickness, geometry(args.kind, resolution, args.width), return_thickness=pad
+        )
 
     layers = [(layer.name, layer.thickness) for layer in sc0.skin]
     say(f"default scenario, first {args.minutes:g} min of current, {args.kind} mesh, {comm.size} rank(s)")
@@ -128,8 +144,10 @@ def main() -> None:
     except (ValueError, NotImplementedError) as err:
         say(f"simulate refuses this mesh: {err}")
         return
-    header = (f"{'res':>4} {'unknowns':>9} {'solver':>12} {'steps':>5} {'fail':>4} {'newton/step':>11} "
-              f"{'krylov/newton':>13} {'max':>4} {'s/step':>7} {'lin s/step':>10} {'time/ref':>8} {'dose-ref':>9}")
+    header = (
+        f"{'res':>4} {'unknowns':>9} {'solver':>12} {'steps':>5} {'fail':>4} {'newton/step':>11} "
+        f"{'krylov/newton':>13} {'max':>4} {'s/step':>7} {'lin s/step':>10} {'time/ref':>8} {'dose-ref':>9}"
+    )
     say(header)
     for resolution in args.resolutions:
         mesh = mesh_at(resolution)
@@ -141,10 +159,12 @@ def main() -> None:
                 continue
             reference = reference or r
             steps = max(r["steps"], 1)
-            say(f"{resolution:>4g} {r['unknowns']:>9d} {solver:>12} {r['steps']:>5d} {r['failed']:>4d} "
+            say(
+                f"{resolution:>4g} {r['unknowns']:>9d} {solver:>12} {r['steps']:>5d} {r['failed']:>4d} "
                 f"{r['newton']:>11.2f} {r['krylov_mean']:>13.1f} {r['krylov_max']:>4d} {r['wall'] / steps:>7.3f} "
                 f"{r['linear'] / steps:>10.3f} {r['wall'] / reference['wall']:>8.2f} "
-                f"{r['dose'] / reference['dose'] - 1:>9.1e}")
+                f"{r['dose'] / reference['dose'] - 1:>9.1e}"
+            )
 
 
 if __name__ == "__main__":

@@ -45,8 +45,11 @@ def run(out: Path, configs: Path, only: list[str], command: list[str]) -> None:
             continue
         target = out / name
         started = time.perf_counter()
-        proc = subprocess.run([*command, "run", str(config), "--out", str(target), "--no-progress", "--overwrite"],
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [*command, "run", str(config), "--out", str(target), "--no-progress", "--overwrite"],
+            capture_output=True,
+            text=True,
+        )
         times[name] = time.perf_counter() - started
         status = "ok" if proc.returncode == 0 else f"exit {proc.returncode}"
         print(f"{name:<32} {times[name]:8.1f} s  {status}", flush=True)

@@ -34,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,9 +55,11 @@ app(sys.argv[1:])
 def sweep_file(folder: Path, cases: int) -> Path:
     values = [round(4.0 + 1.5 * k / max(cases - 1, 1), 6) for k in range(cases)]
     path = folder / "throughput.yaml"
-    path.write_text(f"name: throughput\nbase: {BASE}\nparameters:\n"
-                    f"  skin[stratum_corneum].fixed_charge.isoelectric_point: {{values: {values}}}\n"
-                    "design: {kind: grid}\n")
+    path.write_text(
+        f"name: throughput\nbase: {BASE}\nparameters:\n"
+        f"  skin[stratum_corneum].fixed_charge.isoelectric_point: {{values: {values}}}\n"
+        "design: {kind: grid}\n"
+    )
     return path
 
 
@@ -103,8 +105,11 @@ def case_solve_times(out: Path) -> list[float]:
 def machine() -> str:
     model = ""
     try:
-        model = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                     if line.startswith("model name"))
+        model = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
     except (OSError, StopIteration):
         pass
     return f"{model or platform.processor()}, {os.cpu_count()} cores visible, {platform.platform()}"
@@ -113,8 +118,12 @@ def machine() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cases", type=int, default=12, help="cases per sweep")
-    parser.add_argument("--rounds", type=int, default=1,
-                        help="repeat every engine this often, interleaved (a shared machine's load varies)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="repeat every engine this often, interleaved (a shared machine's load varies)",
+    )
     parser.add_argument("--case-plots", action="store_true", help="draw each case's PNGs as iontosim run does")
     parser.add_argument("--engines", default="serial,pool,mpirun")
     args = parser.parse_args()
@@ -133,24 +142,34 @@ def main() -> None:
                 runs[engine].append((wall, statistics.median(case_solve_times(out))))
                 loads.append(os.getloadavg()[0])
     solve = statistics.median(solves)
-    print(f"date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; machine: {machine()}; "
-          f"1-min load average during the runs: {min(loads):.1f} to {max(loads):.1f}")
-    print(f"command: {sys.executable} benchmarks/sweep_throughput.py --cases {args.cases} --rounds {args.rounds}"
-          + (" --case-plots" if args.case_plots else ""))
-    print(f"case: {BASE.relative_to(ROOT)} (1D, 5 min on + 5 min off), solve alone (median, warm): {solve:.2f} s; "
-          f"case plots: {'yes' if args.case_plots else 'no'}; {args.cases} cases a sweep, {args.rounds} round(s), "
-          "median over rounds\n")
-    print("| engine | parallel workers | sweep wall time [s] | wall per case [s] | overhead per case, beyond the "
-          "solve alone [core-s] | solve inside the sweep, median [s] | overhead beyond the in-sweep solve [core-s] "
-          "| cases per hour |")
+    print(
+        f"date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; machine: {machine()}; "
+        f"1-min load average during the runs: {min(loads):.1f} to {max(loads):.1f}"
+    )
+    print(
+        f"command: {sys.executable} benchmarks/sweep_throughput.py --cases {args.cases} --rounds {args.rounds}"
+        + (" --case-plots" if args.case_plots else "")
+    )
+    print(
+        f"case: {BASE.relative_to(ROOT)} (1D, 5 min on + 5 min off), solve alone (median, warm): {solve:.2f} s; "
+        f"case plots: {'yes' if args.case_plots else 'no'}; {args.cases} cases a sweep, {args.rounds} round(s), "
+        "median over rounds\n"
+    )
+    print(
+        "| engine | parallel workers | sweep wall time [s] | wall per case [s] | overhead per case, beyond the "
+        "solve alone [core-s] | solve inside the sweep, median [s] | overhead beyond the in-sweep solve [core-s] "
+        "| cases per hour |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for engine in engines:
         workers = 1 if engine == "serial" else 2
         wall = statistics.median(w for w, _ in runs[engine])
         in_sweep = statistics.median(s for _, s in runs[engine])
         per_case = wall / args.cases
-        print(f"| {engine} | {workers} | {wall:.1f} | {per_case:.2f} | {per_case * workers - solve:.2f} | "
-              f"{in_sweep:.2f} | {per_case * workers - in_sweep:.2f} | {3600 / per_case:.0f} |")
+        print(
+            f"| {engine} | {workers} | {wall:.1f} | {per_case:.2f} | {per_case * workers - solve:.2f} | "
+            f"{in_sweep:.2f} | {per_case * workers - in_sweep:.2f} | {3600 / per_case:.0f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -24,8 +24,9 @@ CONFIG = Path(__file__).resolve().parent.parent / "configs" / "tap_water_hyperhi
 
 
 def at_current(scenario, milliamps: float):
-    step = scenario.protocol[0].model_copy(update={"current_density": milliamps * 1e-3 / scenario.donor.area,
-                                                   "current": None})
+    step = scenario.protocol[0].model_copy(
+        update={"current_density": milliamps * 1e-3 / scenario.donor.area, "current": None}
+    )
     return scenario.model_copy(update={"protocol": [step]})
 
 
@@ -38,17 +39,30 @@ def main() -> None:
         record = simulate(at_current(base, milliamps), comm, skin_mesh=mesh)
         s, patch = record.series, record.patch
         h_in = s["delivered/H+"][-1] * base.donor.area * 1e6  # umol per palm
-        rows.append((milliamps, milliamps / (base.donor.area * 1e4), patch["appendage_current_fraction"],
-                     patch["appendage_drug_fraction"], h_in, h_in * patch["appendage_drug_fraction"],
-                     float(np.min(s["skin_surface_pH"])), abs(patch["peak_local_current_density"]) / 10.0,
-                     float(np.max(s["voltage"]))))
+        rows.append(
+            (
+                milliamps,
+                milliamps / (base.donor.area * 1e4),
+                patch["appendage_current_fraction"],
+                patch["appendage_drug_fraction"],
+                h_in,
+                h_in * patch["appendage_drug_fraction"],
+                float(np.min(s["skin_surface_pH"])),
+                abs(patch["peak_local_current_density"]) / 10.0,
+                float(np.max(s["voltage"])),
+            )
+        )
     if comm.rank == 0:
-        print(f"{'mA':>5} {'mA/cm2':>7} {'duct I':>7} {'duct H+':>8} {'H+ in':>9} {'via duct':>9} "
-              f"{'pH min':>7} {'duct mA/cm2':>12} {'V skin+water':>13}")
+        print(
+            f"{'mA':>5} {'mA/cm2':>7} {'duct I':>7} {'duct H+':>8} {'H+ in':>9} {'via duct':>9} "
+            f"{'pH min':>7} {'duct mA/cm2':>12} {'V skin+water':>13}"
+        )
         print(f"{'':>5} {'':>7} {'share':>7} {'share':>8} {'umol':>9} {'umol':>9}")
         for r in rows:
-            print(f"{r[0]:5.0f} {r[1]:7.3f} {r[2]:7.3f} {r[3]:8.3f} {r[4]:9.3g} {r[5]:9.3g} {r[6]:7.2f} "
-                  f"{r[7]:12.3g} {r[8]:13.3g}")
+            print(
+                f"{r[0]:5.0f} {r[1]:7.3f} {r[2]:7.3f} {r[3]:8.3f} {r[4]:9.3g} {r[5]:9.3g} {r[6]:7.2f} "
+                f"{r[7]:12.3g} {r[8]:13.3g}"
+            )
 
 
 if __name__ == "__main__":

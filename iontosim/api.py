@@ -69,11 +69,21 @@ def load(scenario: str | Path, /, **overrides: Any) -> Scenario:
 
 
 # ---------------------------------------------------------------------------- running
-def run(scenario: Scenario | str | Path, out: str | Path | None = None, comm: Comm | None = None, *,
-        overwrite: bool = False, resume: bool = False, progress: bool = False, plots: bool = True,
-        checkpoint_every: float = 600.0, extra_terms: Iterable[Term] = (),
-        on_output: Callable[[Any, float], None] | None = None, max_cells: int = MAX_CELLS,
-        notes: Callable[[str], None] | None = None) -> Result:
+def run(
+    scenario: Scenario | str | Path,
+    out: str | Path | None = None,
+    comm: Comm | None = None,
+    *,
+    overwrite: bool = False,
+    resume: bool = False,
+    progress: bool = False,
+    plots: bool = True,
+    checkpoint_every: float = 600.0,
+    extra_terms: Iterable[Term] = (),
+    on_output: Callable[[Any, float], None] | None = None,
+    max_cells: int = MAX_CELLS,
+    notes: Callable[[str], None] | None = None,
+) -> Result:
     """Solve `scenario` (a Scenario, a shipped name or a file) on `comm` (default: this process
     alone) and return its Result; with `out`, also write its run directory there (staged, locked,
     never replacing anything but a finished run given `overwrite`), with restart checkpoints every
@@ -89,8 +99,13 @@ def run(scenario: Scenario | str | Path, out: str | Path | None = None, comm: Co
     if not hasattr(scenario, "protocol"):
         scenario = load(scenario)  # type: ignore[arg-type]
     _check_size(scenario, max_cells)
-    options = {"progress": progress, "plots": plots, "checkpoint_every": checkpoint_every,
-               "extra_terms": tuple(extra_terms), "on_output": on_output}
+    options = {
+        "progress": progress,
+        "plots": plots,
+        "checkpoint_every": checkpoint_every,
+        "extra_terms": tuple(extra_terms),
+        "on_output": on_output,
+    }
     if out is None:
         if resume:
             raise ResumeError("--resume needs the --out of the interrupted run")
@@ -104,12 +119,22 @@ def _check_size(scenario: Scenario, max_cells: int) -> None:
     if on_mesh(scenario):
         cells = mesh_cell_count(scenario)
         if cells > max_cells:
-            raise ScenarioError("geometry", f"the mesh would have {cells} cells, more than --max-cells {max_cells}; "
-                                            "lower geometry.resolution or the width")
+            raise ScenarioError(
+                "geometry",
+                f"the mesh would have {cells} cells, more than --max-cells {max_cells}; "
+                "lower geometry.resolution or the width",
+            )
 
 
-def _in_run_directory(scenario: Scenario, out: Path, comm: Comm, overwrite: bool, resume: bool,
-                      notes: Callable[[str], None] | None, options: dict[str, Any]) -> Result:
+def _in_run_directory(
+    scenario: Scenario,
+    out: Path,
+    comm: Comm,
+    overwrite: bool,
+    resume: bool,
+    notes: Callable[[str], None] | None,
+    options: dict[str, Any],
+) -> Result:
     """Run into a staged, locked run directory (rundir.RunDirectory on rank 0)."""
     from iontosim import interruption
     from iontosim.rundir import resumable_stage
@@ -162,9 +187,19 @@ def on_root(comm: Comm, work: Callable[[], Any]) -> Any:
     return value
 
 
-def solve(scenario: Scenario, comm: Comm, stage: Path | None, *, progress: bool = False, plots: bool = True,
-          checkpoint_every: float = 600.0, extra_terms: tuple = (), on_output=None,
-          resume_state: dict | None = None, fresh: bool = True) -> Result:
+def solve(
+    scenario: Scenario,
+    comm: Comm,
+    stage: Path | None,
+    *,
+    progress: bool = False,
+    plots: bool = True,
+    checkpoint_every: float = 600.0,
+    extra_terms: tuple = (),
+    on_output=None,
+    resume_state: dict | None = None,
+    fresh: bool = True,
+) -> Result:
     """Solve `scenario` on `comm` and, with a `stage` folder, write the run directory's content
     into it (rank 0 writes): the body of every run, also used for each case of a sweep."""
     from iontosim.mesh.skin_mesh import MeshError
@@ -173,8 +208,13 @@ def solve(scenario: Scenario, comm: Comm, stage: Path | None, *, progress: bool 
     from iontosim.simulation import SimulationError, simulate
 
     if stage is not None and fresh:
-        on_root(comm, lambda: (write_yaml(stage / "config.resolved.yaml", scenario.resolved_dict()),
-                               write_json(stage / "versions.json", software_versions(comm.size))))
+        on_root(
+            comm,
+            lambda: (
+                write_yaml(stage / "config.resolved.yaml", scenario.resolved_dict()),
+                write_json(stage / "versions.json", software_versions(comm.size)),
+            ),
+        )
     fields = _FieldOutput(scenario, stage, on_output)
     kwargs: dict[str, Any] = {"fields": fields, "extra_terms": extra_terms, "resume": resume_state}
     if stage is not None:
@@ -191,8 +231,12 @@ def solve(scenario: Scenario, comm: Comm, stage: Path | None, *, progress: bool 
     record.profiles = comm.bcast(record.profiles if comm.rank == 0 else None, root=0)  # every rank alike
     from iontosim.result import Result
 
-    result = Result(scenario, record, run_summary(record, scenario.outputs.penetration_threshold, wall, comm.size),
-                    picture=comm.bcast(fields.picture, root=0))
+    result = Result(
+        scenario,
+        record,
+        run_summary(record, scenario.outputs.penetration_threshold, wall, comm.size),
+        picture=comm.bcast(fields.picture, root=0),
+    )
     if stage is not None:
         on_root(comm, lambda: write_directory(result, stage, plots))
     return result
@@ -256,8 +300,9 @@ class _FieldOutput:
 
         if self.stage is not None:
             if self.writer is None:
-                self.writer = fields.FieldWriter(model, self.stage / _fields_file_name(model.comm, self.stage),
-                                                 format="vtx")
+                self.writer = fields.FieldWriter(
+                    model, self.stage / _fields_file_name(model.comm, self.stage), format="vtx"
+                )
             self.writer.write(t)
         if self.last is not None and abs(t - self.last) <= 1e-9 * max(1.0, self.last):
             self.picture = fields.capture(model, self.scenario.drug, t)

@@ -16,8 +16,11 @@ from typing import Annotated, Optional
 
 import typer
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="iontosim: drug transport through layered skin under iontophoresis.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="iontosim: drug transport through layered skin under iontophoresis.",
+)
 
 DEFAULT_SCENARIO = "lidocaine_epinephrine"
 
@@ -83,20 +86,31 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_options(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit")
+    ] = False,
 ) -> None:
     """iontosim: drug transport through layered skin under iontophoresis."""
 
 
 @app.command()
 def run(
-    scenario: Annotated[str, typer.Argument(help="A shipped scenario's name (iontosim scenarios) or a scenario YAML file")] = DEFAULT_SCENARIO,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory to create (default: runs/<scenario>-<time>)")] = None,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace --out if it holds a finished iontosim run")] = False,
+    scenario: Annotated[
+        str, typer.Argument(help="A shipped scenario's name (iontosim scenarios) or a scenario YAML file")
+    ] = DEFAULT_SCENARIO,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Run directory to create (default: runs/<scenario>-<time>)")
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace --out if it holds a finished iontosim run")
+    ] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar")] = True,
-    checkpoint_every: Annotated[float, typer.Option(help="Minutes of wall time between restart checkpoints (0: every step)")] = 10.0,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue the interrupted run of --out from its last checkpoint")] = False,
+    checkpoint_every: Annotated[
+        float, typer.Option(help="Minutes of wall time between restart checkpoints (0: every step)")
+    ] = 10.0,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue the interrupted run of --out from its last checkpoint")
+    ] = False,
     max_cells: Annotated[int, typer.Option(help="Refuse 2D/3D meshes with more cells than this")] = 2_000_000,
 ) -> None:
     """Solve one scenario and write its run directory (config, results.h5, summary.json, plots).
@@ -118,9 +132,17 @@ def run(
                 raise api.ResumeError("give the --out of the interrupted run")
             out = Path("runs") / f"{loaded.name}-{datetime.now():%Y%m%d-%H%M%S}"
         checkpoints = 60.0 * checkpoint_every if math.isfinite(checkpoint_every) else math.inf
-        result = api.run(loaded, out=out, comm=comm, overwrite=overwrite, resume=resume, progress=progress,
-                         checkpoint_every=checkpoints, max_cells=max_cells,
-                         notes=lambda text: typer.echo(f"note: {text}", err=True))
+        result = api.run(
+            loaded,
+            out=out,
+            comm=comm,
+            overwrite=overwrite,
+            resume=resume,
+            progress=progress,
+            checkpoint_every=checkpoints,
+            max_cells=max_cells,
+            notes=lambda text: typer.echo(f"note: {text}", err=True),
+        )
         if comm.rank == 0:
             print_summary(result.summary)
         _say(comm, f"run directory: {out}")
@@ -154,8 +176,9 @@ def mesh(
     with exit_codes(comm, config):
         scenario = api.load(config)
         if scenario.geometry is None:
-            raise ScenarioError("geometry", "is needed to build a mesh (kind, width, anode_width, return_gap, "
-                                            "return_width, resolution)")
+            raise ScenarioError(
+                "geometry", "is needed to build a mesh (kind, width, anode_width, return_gap, return_width, resolution)"
+            )
         text = write_scenario_mesh(scenario, out, comm, overwrite=overwrite, max_cells=max_cells)
         _say(comm, text)
         _say(comm, f"mesh directory: {out}")
@@ -175,10 +198,9 @@ def species() -> None:
     typer.echo("A scenario adds its own drugs under species_definitions (docs/physics.md).")
 
 
-from iontosim.validation.command import validate  # noqa: E402 (light: heavy imports inside)
-
 from iontosim.analysis.command import sensitivity  # noqa: E402
 from iontosim.sweep.command import sweep  # noqa: E402
+from iontosim.validation.command import validate  # noqa: E402 (light: heavy imports inside)
 
 app.command()(validate)
 app.command("sensitivity")(sensitivity)

@@ -61,8 +61,14 @@ class Result:
     """One solved scenario (module docstring). `summary` is the mapping summary.json holds, `record`
     the run's data in SI, `directory` the run directory it was written to (None: in memory)."""
 
-    def __init__(self, scenario: Scenario, record: RunRecord, summary: dict[str, Any],
-                 directory: Path | None = None, picture: FieldPicture | None = None):
+    def __init__(
+        self,
+        scenario: Scenario,
+        record: RunRecord,
+        summary: dict[str, Any],
+        directory: Path | None = None,
+        picture: FieldPicture | None = None,
+    ):
         self.scenario, self.record, self.summary = scenario, record, summary
         self.directory = directory
         self.picture = picture  # a patch's field pictures at the last profile time
@@ -71,8 +77,10 @@ class Result:
         s = self.summary
         dose = s.get("drug_delivered_ug_per_cm2")
         where = f", written to {self.directory}" if self.directory else ""
-        return (f"<Result {self.scenario.name}: {self.record.drug} delivered {dose:.4g} ug/cm^2 over "
-                f"{s.get('protocol_end_min', float('nan')):.4g} min{where}>")
+        return (
+            f"<Result {self.scenario.name}: {self.record.drug} delivered {dose:.4g} ug/cm^2 over "
+            f"{s.get('protocol_end_min', float('nan')):.4g} min{where}>"
+        )
 
     # ------------------------------------------------------------------ numbers with units
     @property
@@ -95,8 +103,14 @@ class Result:
             import difflib
 
             close = difflib.get_close_matches(name, self.names, n=3)
-            raise KeyError(f"no series {name!r}" + (f"; did you mean {', '.join(close)}?" if close else
-                                                   f"; the series are result.names ({len(self.names)})"))
+            raise KeyError(
+                f"no series {name!r}"
+                + (
+                    f"; did you mean {', '.join(close)}?"
+                    if close
+                    else f"; the series are result.names ({len(self.names)})"
+                )
+            )
         q = quantity(self.record.series[name], self.unit_of(name))
         return q if unit is None else self._converted(q, name, unit)
 
@@ -118,11 +132,15 @@ class Result:
         """The depth profiles under the donor electrode's centre line, at outputs.profile_times."""
         out = []
         for p in self.record.profiles:
-            out.append(DepthProfile(
-                time=quantity(p.time, "s"), depth=quantity(p.depth, "m"),
-                concentration={n: quantity(c, "mol/m^3") for n, c in p.concentration.items()},
-                tissue_concentration={n: quantity(c, "mol/m^3") for n, c in p.tissue_concentration.items()},
-                potential=quantity(p.potential, "V")))
+            out.append(
+                DepthProfile(
+                    time=quantity(p.time, "s"),
+                    depth=quantity(p.depth, "m"),
+                    concentration={n: quantity(c, "mol/m^3") for n, c in p.concentration.items()},
+                    tissue_concentration={n: quantity(c, "mol/m^3") for n, c in p.tissue_concentration.items()},
+                    potential=quantity(p.potential, "V"),
+                )
+            )
         return out
 
     # ------------------------------------------------------------------ tables
@@ -130,8 +148,10 @@ class Result:
         """Every time series as a column named "key [unit]", indexed by time [s]."""
         import pandas as pd
 
-        columns = {f"{key} [{self.unit_of(key)}]": np.asarray(values, dtype=float)
-                   for key, values in self.record.series.items()}
+        columns = {
+            f"{key} [{self.unit_of(key)}]": np.asarray(values, dtype=float)
+            for key, values in self.record.series.items()
+        }
         frame = pd.DataFrame(columns, index=pd.Index(np.asarray(self.record.times, dtype=float), name="time [s]"))
         return frame
 
@@ -162,8 +182,9 @@ class Result:
 
     def _picture(self) -> FieldPicture:
         if self.picture is None:
-            raise ValueError(f"{self.scenario.name} has no field pictures: they belong to 2D/3D patches "
-                             "with outputs.profile_times")
+            raise ValueError(
+                f"{self.scenario.name} has no field pictures: they belong to 2D/3D patches with outputs.profile_times"
+            )
         return self.picture
 
     def plot_fields(self, ax: Any = None) -> Figure:

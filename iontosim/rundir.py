@@ -49,16 +49,18 @@ class OutputKept(OutputError):
         self.out, self.stage = out, stage
 
     def __str__(self) -> str:
-        return (f"{self.out} appeared while the run was running and was left alone; the results are in "
-                f"{self.stage}: move them where you want them")
+        return (
+            f"{self.out} appeared while the run was running and was left alone; the results are in "
+            f"{self.stage}: move them where you want them"
+        )
 
 
 def software_versions(comm_size: int) -> dict[str, str]:
-    from iontosim import __version__
-    from iontosim._fenics import PETSc, dolfinx
-
     import h5py
     import numpy
+
+    from iontosim import __version__
+    from iontosim._fenics import PETSc, dolfinx
 
     return {
         "iontosim": __version__,
@@ -83,8 +85,11 @@ def check_output(out: Path, overwrite: bool = False, marker: tuple[str, ...] = M
     out = Path(out)
     if out.exists() or out.is_symlink():
         if not (overwrite and out.is_dir() and is_finished(out, marker)):
-            hint = " (--overwrite replaces only a finished iontosim output)" if overwrite else \
-                "; choose another --out, or pass --overwrite to replace a finished one"
+            hint = (
+                " (--overwrite replaces only a finished iontosim output)"
+                if overwrite
+                else "; choose another --out, or pass --overwrite to replace a finished one"
+            )
             raise OutputExists(f"{out} already exists{hint}")
 
 
@@ -120,8 +125,14 @@ class RunDirectory:
     (rank 0): `stage` is where to write; `commit()` puts it in place. `reuse` continues an
     interrupted run's staging folder (--resume)."""
 
-    def __init__(self, out: str | Path, overwrite: bool = False, marker: tuple[str, ...] = MARKER,
-                 reuse: Path | None = None, on_locked: Callable[[], None] | None = None):
+    def __init__(
+        self,
+        out: str | Path,
+        overwrite: bool = False,
+        marker: tuple[str, ...] = MARKER,
+        reuse: Path | None = None,
+        on_locked: Callable[[], None] | None = None,
+    ):
         self.out, self.overwrite, self.marker, self.reuse = Path(out), overwrite, marker, reuse
         self.on_locked = on_locked  # tidying that needs the lock (a sweep's case: a killed run's leftovers)
         self.stage: Path | None = None
@@ -150,8 +161,10 @@ class RunDirectory:
             if self.reuse is None:
                 left = resumable_stage(out)
                 if left is not None:
-                    self.notes.append(f"an interrupted run of {out} kept a checkpoint in {left}: this run starts "
-                                      "afresh; to continue that one instead, rerun with --resume (or delete it)")
+                    self.notes.append(
+                        f"an interrupted run of {out} kept a checkpoint in {left}: this run starts "
+                        "afresh; to continue that one instead, rerun with --resume (or delete it)"
+                    )
                 self.stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
                 follow_umask(self.stage)
             else:
@@ -209,8 +222,7 @@ class RunDirectory:
         aside = None
         if out.exists() or out.is_symlink():
             info = out.stat() if out.exists() else None
-            ours = (info is not None and self._replace == (info.st_ino, info.st_dev)
-                    and is_finished(out, self.marker))
+            ours = info is not None and self._replace == (info.st_ino, info.st_dev) and is_finished(out, self.marker)
             if not ours:
                 self.committed = True  # the stage is the result now: keep it
                 raise OutputKept(out, stage)

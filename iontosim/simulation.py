@@ -37,10 +37,17 @@ class DeviceLimit(SimulationError):
     chloride), not because the solver failed: no other discretization can help."""
 
 
-def simulate(scenario, comm: MPI.Comm, progress: Callable[[float, float], None] | None = None,
-             skin_mesh=None, checkpoint: Callable[[dict], None] | None = None, checkpoint_every: float = 600.0,
-             resume: dict | None = None, fields: Callable[[Model, float], None] | None = None,
-             extra_terms: Iterable[Term] = ()) -> RunRecord:
+def simulate(
+    scenario,
+    comm: MPI.Comm,
+    progress: Callable[[float, float], None] | None = None,
+    skin_mesh=None,
+    checkpoint: Callable[[dict], None] | None = None,
+    checkpoint_every: float = 600.0,
+    resume: dict | None = None,
+    fields: Callable[[Model, float], None] | None = None,
+    extra_terms: Iterable[Term] = (),
+) -> RunRecord:
     """Run `scenario` on `comm`; every rank returns the same record (profiles complete on rank 0).
 
     numerics.flux "auto" runs the fitted flux and, if its Newton solves fail, redoes the run with
@@ -64,8 +71,15 @@ def simulate(scenario, comm: MPI.Comm, progress: Callable[[float, float], None] 
     return_column = scenario.return_electrode is not None and not _meshes_return(skin_mesh)
     if return_column:
         checkpoint = None
-    run = {"comm": comm, "progress": progress, "skin_mesh": skin_mesh, "checkpoint": checkpoint,
-           "checkpoint_every": checkpoint_every, "fields": fields, "extra_terms": tuple(extra_terms)}
+    run = {
+        "comm": comm,
+        "progress": progress,
+        "skin_mesh": skin_mesh,
+        "checkpoint": checkpoint,
+        "checkpoint_every": checkpoint_every,
+        "fields": fields,
+        "extra_terms": tuple(extra_terms),
+    }
     record = _simulate_column(scenario, resume=resume, **run)
     if return_column:
         record.return_record = _simulate_column(_return_column(scenario), comm=comm, progress=progress)
@@ -75,8 +89,7 @@ def simulate(scenario, comm: MPI.Comm, progress: Callable[[float, float], None] 
 def _meshes_return(skin_mesh) -> bool:
     from iontosim.mesh.skin_mesh import RETURN
 
-    return (skin_mesh is not None and RETURN in skin_mesh.boundaries
-            and not skin_mesh.geometry.laterally_uniform)
+    return skin_mesh is not None and RETURN in skin_mesh.boundaries and not skin_mesh.geometry.laterally_uniform
 
 
 def _return_column(scenario):
@@ -86,9 +99,14 @@ def _return_column(scenario):
     opposite = "cathode" if scenario.donor.polarity == "anode" else "anode"
     scale = scenario.donor.area / pad.area
     protocol = [step.model_copy(update={"current_density": step.current_density * scale}) for step in scenario.protocol]
-    return scenario.model_copy(update={
-        "name": f"{scenario.name} (return electrode)", "return_electrode": None, "protocol": protocol,
-        "donor": pad.model_copy(update={"polarity": opposite})})
+    return scenario.model_copy(
+        update={
+            "name": f"{scenario.name} (return electrode)",
+            "return_electrode": None,
+            "protocol": protocol,
+            "donor": pad.model_copy(update={"polarity": opposite}),
+        }
+    )
 
 
 def _simulate_column(scenario, resume: dict | None = None, **run) -> RunRecord:
@@ -106,7 +124,8 @@ def _simulate_column(scenario, resume: dict | None = None, **run) -> RunRecord:
                 run["warnings"] = [
                     "skin[].cells and numerics.flux are the 1D column's: on this mesh the stratum corneum has "
                     "geometry.surface_cells x resolution cells across it and the flux is the first-order lumped "
-                    "one; check the answers at a higher geometry.resolution"]
+                    "one; check the answers at a higher geometry.resolution"
+                ]
     try:
         return TimeLoop(_with_flux(scenario, first), **run).run(resume)
     except DeviceLimit:
@@ -114,8 +133,10 @@ def _simulate_column(scenario, resume: dict | None = None, **run) -> RunRecord:
     except SimulationError as err:
         if not (first == "fitted" and scenario.numerics.flux == "auto"):
             raise
-        warning = (f"fitted flux failed ({err}); these results use the lumped flux, "
-                   "first order in the cell size: refine the stratum corneum to check them")
+        warning = (
+            f"fitted flux failed ({err}); these results use the lumped flux, "
+            "first order in the cell size: refine the stratum corneum to check them"
+        )
         return TimeLoop(_with_flux(scenario, "lumped"), **(run | {"warnings": [warning]})).run(None)
 
 
@@ -127,9 +148,18 @@ class TimeLoop:
     """One run of one column or patch through the protocol; `warnings` (e.g. why this flux) end up
     in the record after the protocol's notes."""
 
-    def __init__(self, scenario, comm: MPI.Comm, progress=None, skin_mesh=None, checkpoint=None,
-                 checkpoint_every: float = 600.0, warnings: list[str] | None = None, fields=None,
-                 extra_terms: tuple[Term, ...] = ()):
+    def __init__(
+        self,
+        scenario,
+        comm: MPI.Comm,
+        progress=None,
+        skin_mesh=None,
+        checkpoint=None,
+        checkpoint_every: float = 600.0,
+        warnings: list[str] | None = None,
+        fields=None,
+        extra_terms: tuple[Term, ...] = (),
+    ):
         self.scenario, self.comm = scenario, comm
         self.progress, self.checkpoint, self.checkpoint_every = progress, checkpoint, checkpoint_every
         self.fields, self.warnings = fields, list(warnings or [])
@@ -138,12 +168,29 @@ class TimeLoop:
         model.initial_state()
         num = scenario.numerics
         self.globals = model.global_unknowns()
-        self.newton = NewtonSolver(model.residual, model.jacobian, model.u, bcs, linear_solver=num.linear_solver,
-                                   tol=num.newton_tol, max_iter=num.newton_max_iter, limit_update=model.limit_update,
-                                   direct_solver_limit=num.direct_solver_limit, krylov_rtol=num.krylov_rtol,
-                                   krylov_max_iter=num.krylov_max_iter, global_unknowns=self.globals)
-        self.effort = dict(linear_solver=self.newton.linear_solver, unknowns=self.newton.unknowns, ranks=comm.size,
-                           time_steps=0, rejected_steps=0, newton_iterations=0, krylov_iterations=0)
+        self.newton = NewtonSolver(
+            model.residual,
+            model.jacobian,
+            model.u,
+            bcs,
+            linear_solver=num.linear_solver,
+            tol=num.newton_tol,
+            max_iter=num.newton_max_iter,
+            limit_update=model.limit_update,
+            direct_solver_limit=num.direct_solver_limit,
+            krylov_rtol=num.krylov_rtol,
+            krylov_max_iter=num.krylov_max_iter,
+            global_unknowns=self.globals,
+        )
+        self.effort = dict(
+            linear_solver=self.newton.linear_solver,
+            unknowns=self.newton.unknowns,
+            ranks=comm.size,
+            time_steps=0,
+            rejected_steps=0,
+            newton_iterations=0,
+            krylov_iterations=0,
+        )
         self.schedule = build_schedule(scenario.protocol, scenario.donor.polarity, num.min_resolved_pulse_period)
         self.profile_times = [float(t) for t in scenario.outputs.profile_times]
         self.stops = self.schedule.breakpoints(self.profile_times)
@@ -191,18 +238,26 @@ class TimeLoop:
         total, total0 = m.inventory.sum(axis=0), self.inventory0.sum(axis=0)
         lost = total - total0 + ledger.removed()
         moved = np.max(np.abs(m.inventory - self.inventory0), axis=0)
-        scale = np.maximum.reduce([ledger.largest_removed(), moved, 1e-12 * np.abs(total0),
-                                   np.full(m.ns, 1e-300)])
+        scale = np.maximum.reduce([ledger.largest_removed(), moved, 1e-12 * np.abs(total0), np.full(m.ns, 1e-300)])
         return {f"mass_balance_error/{n}": abs(lost[k]) / scale[k] for k, n in enumerate(m.names)}
 
     # ------------------------------------------------------------------ state
     def state(self) -> dict[str, Any]:
         """This rank's state of the run: enough to continue it exactly (see simulate)."""
-        return {"version": CHECKPOINT_VERSION, "flux": self.scenario.numerics.flux, "warnings": list(self.warnings),
-                "u": self.model.u.x.array.copy(), "t": self.t, "stop_index": self.stop_index, "dt": self.control.dt,
-                "inventory0": self.inventory0.copy(), "ledger": self.ledger.state(),
-                "terms": {term.name: term.state() for term in self.model.terms},
-                "rows": {k: list(v) for k, v in self.rows.items()}, "profiles": list(self.profiles)}
+        return {
+            "version": CHECKPOINT_VERSION,
+            "flux": self.scenario.numerics.flux,
+            "warnings": list(self.warnings),
+            "u": self.model.u.x.array.copy(),
+            "t": self.t,
+            "stop_index": self.stop_index,
+            "dt": self.control.dt,
+            "inventory0": self.inventory0.copy(),
+            "ledger": self.ledger.state(),
+            "terms": {term.name: term.state() for term in self.model.terms},
+            "rows": {k: list(v) for k, v in self.rows.items()},
+            "profiles": list(self.profiles),
+        }
 
     def _restore(self, state: dict[str, Any]) -> None:
         m = self.model
@@ -271,8 +326,11 @@ class TimeLoop:
             why = term.explain_failure(self.model, step)
             if why:
                 raise DeviceLimit(f"at t = {self.t / 3600:.4g} h {why}")
-        hint = ("; numerics.flux: lumped (or auto) is the robust choice" if self.scenario.numerics.flux == "fitted"
-                else "; try finer cells in the stratum corneum or a smaller numerics.dt_initial")
+        hint = (
+            "; numerics.flux: lumped (or auto) is the robust choice"
+            if self.scenario.numerics.flux == "fitted"
+            else "; try finer cells in the stratum corneum or a smaller numerics.dt_initial"
+        )
         raise SimulationError(f"time step fell below {self.control.dt_min:g} s at t = {self.t:.6g} s ({reason}){hint}")
 
     def _accept(self, step: Step) -> None:
@@ -325,24 +383,36 @@ class TimeLoop:
 
     def _record_of_run(self) -> RunRecord:
         m, sc = self.model, self.scenario
-        spans = [LayerSpan(region.name, float(a), float(b))
-                 for region, a, b in zip(m.regions, m.column.interfaces[:-1], m.column.interfaces[1:])]
+        spans = [
+            LayerSpan(region.name, float(a), float(b))
+            for region, a, b in zip(m.regions, m.column.interfaces[:-1], m.column.interfaces[1:])
+        ]
         facts: dict[str, Any] = {}
         for term in m.terms:
             facts |= term.facts(m)
         weak = m.find(WeakElectrolytes)
         return RunRecord(
-            scenario_name=sc.name, drug=sc.drug, species=list(m.names),
+            scenario_name=sc.name,
+            drug=sc.drug,
+            species=list(m.names),
             charges={sp.name: sp.charge for sp in m.species},
             molar_mass={sp.name: sp.molar_mass for sp in m.species},
-            area=sc.donor.area, layers=spans,
-            times=np.asarray(self.rows.pop("time")), series={k: np.asarray(v) for k, v in self.rows.items()},
+            area=sc.donor.area,
+            layers=spans,
+            times=np.asarray(self.rows.pop("time")),
+            series={k: np.asarray(v) for k, v in self.rows.items()},
             units=dict(self.units),
-            profiles=[p for p in self.profiles if p is not None], protocol_end=self.schedule.end,
-            patch=facts.get("patch"), solver=self.effort,
-            current_on_intervals=self.schedule.on_intervals(), applied_charge=self.schedule.charge(),
-            flux_discretization=m.flux_used, warnings=list(self.schedule.notes) + self.warnings,
+            profiles=[p for p in self.profiles if p is not None],
+            protocol_end=self.schedule.end,
+            patch=facts.get("patch"),
+            solver=self.effort,
+            current_on_intervals=self.schedule.on_intervals(),
+            applied_charge=self.schedule.charge(),
+            flux_discretization=m.flux_used,
+            warnings=list(self.schedule.notes) + self.warnings,
             current_density_limit=sc.safety.max_current_density,
-            voltage_limit=sc.safety.device_voltage_limit, stated_dose=sc.safety.stated_dose,
+            voltage_limit=sc.safety.device_voltage_limit,
+            stated_dose=sc.safety.stated_dose,
             skin_pH_range=tuple(sc.safety.skin_pH_range),
-            weak_electrolytes=[m.names[i] for i in weak.weak] if weak is not None else [])
+            weak_electrolytes=[m.names[i] for i in weak.weak] if weak is not None else [],
+        )

@@ -16,9 +16,22 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "iontosim" / "scenarios"
 
 
-def membrane_scenario(*, drug_mM=1.0, salt_mM=150.0, donor_mm=10.0, layers, protocol, species=None,
-                      profile_times=None, numerics=None, donor_mixing=1.0, donor_pH=7.4, drug="lidocaine",
-                      polarity="anode", **extra):
+def membrane_scenario(
+    *,
+    drug_mM=1.0,
+    salt_mM=150.0,
+    donor_mm=10.0,
+    layers,
+    protocol,
+    species=None,
+    profile_times=None,
+    numerics=None,
+    donor_mixing=1.0,
+    donor_pH=7.4,
+    drug="lidocaine",
+    polarity="anode",
+    **extra,
+):
     """A donor gel of NaCl plus a trace drug over `layers` (dicts in the config language).
 
     `donor_mixing` multiplies the gel's diffusivities: a large value makes it a well-mixed reservoir.
@@ -28,10 +41,15 @@ def membrane_scenario(*, drug_mM=1.0, salt_mM=150.0, donor_mm=10.0, layers, prot
         "name": "test_membrane",
         "drug": drug,
         "species": species,
-        "donor": {"area": "1 cm^2", "thickness": f"{donor_mm} mm", "pH": donor_pH,
-                  "contents": {drug: {"concentration": f"{drug_mM} mM"},
-                               "Na+": {"concentration": f"{salt_mM} mM"}},
-                  "balance_with": "Cl-", "diffusivity_factor": donor_mixing, "polarity": polarity},
+        "donor": {
+            "area": "1 cm^2",
+            "thickness": f"{donor_mm} mm",
+            "pH": donor_pH,
+            "contents": {drug: {"concentration": f"{drug_mM} mM"}, "Na+": {"concentration": f"{salt_mM} mM"}},
+            "balance_with": "Cl-",
+            "diffusivity_factor": donor_mixing,
+            "polarity": polarity,
+        },
         "interstitial_fluid": {"Na+": f"{salt_mM} mM", "balance_with": "Cl-"},
         "skin": copy.deepcopy(layers),
         "clearance": {"counter_ion": "Cl-"},
@@ -43,9 +61,9 @@ def membrane_scenario(*, drug_mM=1.0, salt_mM=150.0, donor_mm=10.0, layers, prot
     return scenario_from_dict(data)
 
 
-
-def goldman_error(cells: int, flux: str = "lumped", donor_mm: float = 100.0, donor_mixing: float = 1e3,
-                  pH: float = 4.0):
+def goldman_error(
+    cells: int, flux: str = "lumped", donor_mm: float = 100.0, donor_mixing: float = 1e3, pH: float = 4.0
+):
     """Steady flux enhancement of trace lidocaine (a weak base) through a 20 um uncharged
     membrane at 1.2 mA/cm2, relative to the exact constant-field (Goldman) value.
 
@@ -59,10 +77,15 @@ def goldman_error(cells: int, flux: str = "lumped", donor_mm: float = 100.0, don
     from iontosim.simulation import simulate
 
     layer = [{"name": "membrane", "thickness": "20 um", "pH": pH, "diffusivity_factor": 1e-3, "cells": cells}]
-    sc = membrane_scenario(layers=layer, donor_mm=donor_mm, donor_mixing=donor_mixing, donor_pH=pH,
-                           protocol=[{"current_density": "1.2 mA/cm^2", "duration": "40 min"}],
-                           profile_times=["40 min"],
-                           numerics={"dt_max": "60 s", "donor_cells": 40, "flux": flux})
+    sc = membrane_scenario(
+        layers=layer,
+        donor_mm=donor_mm,
+        donor_mixing=donor_mixing,
+        donor_pH=pH,
+        protocol=[{"current_density": "1.2 mA/cm^2", "duration": "40 min"}],
+        profile_times=["40 min"],
+        numerics={"dt_max": "60 s", "donor_cells": 40, "flux": flux},
+    )
     rec = simulate(sc, MPI.COMM_SELF)
     prof = rec.profiles[-1]
     top = np.flatnonzero(prof.depth == 0.0)[-1]  # membrane side of the surface
@@ -95,20 +118,33 @@ def with_return_electrode(data: dict, kind: str = "planar", resolution: float = 
 
     data = copy.deepcopy(data)
     kind = geometry.get("kind", kind)
-    data["geometry"] = {"kind": kind, "width": "6 mm", "anode_width": "1 mm" if kind == "axisymmetric" else "2 mm",
-                        "return_gap": "1 mm", "return_width": "2 mm", "resolution": resolution} | geometry
+    data["geometry"] = {
+        "kind": kind,
+        "width": "6 mm",
+        "anode_width": "1 mm" if kind == "axisymmetric" else "2 mm",
+        "return_gap": "1 mm",
+        "return_width": "2 mm",
+        "resolution": resolution,
+    } | geometry
     lengths = ("width", "anode_width", "return_gap", "return_width")
     try:
-        si = Geometry(**{k: to_si(v, "length") if k in lengths else v for k, v in data["geometry"].items()
-                         if k != "appendages"})
+        si = Geometry(
+            **{k: to_si(v, "length") if k in lengths else v for k, v in data["geometry"].items() if k != "appendages"}
+        )
         anode, inner, outer = si.edges
         ratio = (outer**2 - inner**2) / anode**2 if kind == "axisymmetric" else (outer - inner) / anode
     except ValueError:  # a geometry a test means to be refused: the loader will say why
         ratio = 1.0
     donor_area = data["donor"]["area"]
     donor_area = to_si(donor_area["value"] if isinstance(donor_area, dict) else donor_area, "area")
-    data["return_electrode"] = {"kind": "finite_gel", "area": f"{ratio * donor_area} m^2", "thickness": "1 mm",
-                                "pH": 7.0, "contents": {"Na+": {"concentration": "154 mM"}}, "balance_with": "Cl-"}
+    data["return_electrode"] = {
+        "kind": "finite_gel",
+        "area": f"{ratio * donor_area} m^2",
+        "thickness": "1 mm",
+        "pH": 7.0,
+        "contents": {"Na+": {"concentration": "154 mM"}},
+        "balance_with": "Cl-",
+    }
     return data
 
 
@@ -127,7 +163,12 @@ def python_on_two_ranks(code: str, *args: str, timeout: float = 600) -> str:
     mpirun = Path(sys.executable).parent / "mpirun"
     if shutil.which(str(mpirun)) is None:
         pytest.skip("no mpirun beside this Python")
-    proc = subprocess.run([str(mpirun), "-n", "2", sys.executable, "-c", code, *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [str(mpirun), "-n", "2", sys.executable, "-c", code, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout

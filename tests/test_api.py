@@ -12,8 +12,11 @@ import pytest
 import iontosim
 from iontosim.scenario.errors import ScenarioError
 
-SHORT = {"protocol": [{"current": "1.77 mA", "duration": "2 min"}, {"rest": "1 min"}],
-         "outputs.profile_times": ["2 min", "3 min"], "numerics.refinement": 0.5}
+SHORT = {
+    "protocol": [{"current": "1.77 mA", "duration": "2 min"}, {"rest": "1 min"}],
+    "outputs.profile_times": ["2 min", "3 min"],
+    "numerics.refinement": 0.5,
+}
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +89,8 @@ def test_save_writes_the_run_directory_of_the_command_line(result, tmp_path):
     names = {p.name for p in out.iterdir()}
     assert {"config.resolved.yaml", "versions.json", "results.h5", "summary.json", "profiles.png"} <= names
     assert json.loads((out / "summary.json").read_text())["drug_delivered_ug_per_cm2"] == pytest.approx(
-        result.summary["drug_delivered_ug_per_cm2"], rel=1e-15)
+        result.summary["drug_delivered_ug_per_cm2"], rel=1e-15
+    )
     from iontosim.rundir import OutputExists
 
     with pytest.raises(OutputExists):
@@ -97,8 +101,10 @@ def test_save_writes_the_run_directory_of_the_command_line(result, tmp_path):
 @pytest.mark.slow
 def test_run_honours_the_geometry():
     """A 2D scenario is solved on its mesh (never as a 1D column in its place), with its pictures."""
-    scenario = iontosim.load("tap_water_hyperhidrosis", **{"protocol": [{"current": "15 mA", "duration": "2 s"}],
-                                                           "outputs.profile_times": ["2 s"]})
+    scenario = iontosim.load(
+        "tap_water_hyperhidrosis",
+        **{"protocol": [{"current": "15 mA", "duration": "2 s"}], "outputs.profile_times": ["2 s"]},
+    )
     result = iontosim.run(scenario)
     assert result.record.patch is not None and result.summary["patch"]["kind"] == "axisymmetric"
     assert result.plot_fields().axes and result.plot_surface_current().axes
@@ -116,8 +122,11 @@ def test_the_api_is_the_same_run_as_the_command_line(result, tmp_path):
     import yaml
 
     path.write_text(yaml.safe_dump(scenario.resolved_dict()))
-    proc = subprocess.run([sys.executable, "-m", "iontosim", "run", str(path), "--out", str(tmp_path / "cli"),
-                           "--no-progress"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "iontosim", "run", str(path), "--out", str(tmp_path / "cli"), "--no-progress"],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     cli = json.loads((tmp_path / "cli" / "summary.json").read_text())
     for key in ("drug_delivered_ug_per_cm2", "peak_voltage_V", "penetration_depth_um"):

@@ -47,8 +47,15 @@ def serial_run(tmp_path_factory):
 
 def test_run_directory_is_complete(serial_run):
     names = {p.name for p in serial_run.iterdir()}
-    assert {"config.resolved.yaml", "versions.json", "results.h5", "summary.json",
-            "profiles.png", "delivery.png", "voltage.png"} <= names
+    assert {
+        "config.resolved.yaml",
+        "versions.json",
+        "results.h5",
+        "summary.json",
+        "profiles.png",
+        "delivery.png",
+        "voltage.png",
+    } <= names
     summary = json.loads((serial_run / "summary.json").read_text())
     assert summary["drug_delivered_ug_per_cm2"] > 0
     # conservation (MODEL.md section 8.5): to solver tolerance
@@ -62,14 +69,19 @@ def test_run_directory_is_complete(serial_run):
 def test_two_ranks_give_the_same_answer(serial_run, tmp_path):
     if shutil.which("mpirun", path=str(BIN)) is None:
         pytest.skip("no mpirun beside this Python")
-    proc = _run(["run", str(serial_run / "config.resolved.yaml"), "--out", "run2", "--no-progress"],
-                tmp_path, ranks=2)
+    proc = _run(["run", str(serial_run / "config.resolved.yaml"), "--out", "run2", "--no-progress"], tmp_path, ranks=2)
     assert proc.returncode == 0, proc.stderr
     one = json.loads((serial_run / "summary.json").read_text())
     two = json.loads((tmp_path / "run2" / "summary.json").read_text())
     assert two["mpi_ranks"] == 2
-    for key in ["drug_delivered_ug_per_cm2", "drug_cleared_ug_per_cm2", "mean_drug_transport_number",
-                "peak_voltage_V", "penetration_depth_um", "depth_90pct_tissue_dose_um"]:
+    for key in [
+        "drug_delivered_ug_per_cm2",
+        "drug_cleared_ug_per_cm2",
+        "mean_drug_transport_number",
+        "peak_voltage_V",
+        "penetration_depth_um",
+        "depth_90pct_tissue_dose_um",
+    ]:
         assert two[key] == pytest.approx(one[key], rel=1e-6), key
 
 
@@ -155,8 +167,12 @@ def test_an_interrupted_run_resumes_to_the_same_answer(tmp_path):
     config = str(CONFIGS / "wearable_patch.yaml")
     whole = _run(["run", config, "--out", "whole", "--no-progress"], tmp_path)
     assert whole.returncode == 0, whole.stderr
-    proc = subprocess.Popen(CLI + ["run", config, "--out", "cut", "--no-progress", "--checkpoint-every", "0"],
-                            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        CLI + ["run", config, "--out", "cut", "--no-progress", "--checkpoint-every", "0"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 120
     while not list(tmp_path.glob(".cut.partial-*/checkpoint.pkl")) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -168,8 +184,12 @@ def test_an_interrupted_run_resumes_to_the_same_answer(tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     a = json.loads((tmp_path / "whole" / "summary.json").read_text())
     b = json.loads((tmp_path / "cut" / "summary.json").read_text())
-    for key in ("drug_delivered_ug_per_cm2", "peak_plasma_concentration_ng_per_mL", "penetration_depth_um",
-                "mean_drug_transport_number"):
+    for key in (
+        "drug_delivered_ug_per_cm2",
+        "peak_plasma_concentration_ng_per_mL",
+        "penetration_depth_um",
+        "mean_drug_transport_number",
+    ):
         assert b[key] == pytest.approx(a[key], rel=1e-9), key
     assert not list(tmp_path.glob(".cut.partial-*")) and not (tmp_path / "cut" / "checkpoint.pkl").exists()
     # nothing to resume now: one clear line, exit 2

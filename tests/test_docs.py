@@ -14,7 +14,7 @@ import difflib
 import importlib.util
 import os
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import pytest
@@ -25,16 +25,21 @@ DOCS = ROOT / "docs"
 #: commands the guide documents before they are registered in iontosim/cli.py -> the function that
 #: will be registered (module:function), whose options the guide is checked against meanwhile.
 #: Empty it as they arrive: a registered command listed here fails test_pending_commands_are_not_registered.
-PENDING = {
-}
+PENDING = {}
 
 #: top-level folders that hold what commands write, not the repository's files
 OUTPUT_DIRS = {".venv", "runs", "meshes", "site"}
 #: the project's reference folder, beside the repository (shared/reference/model_parameters.md)
 EXTERNAL_DIRS = {"shared"}
 #: files of that folder named without their path
-EXTERNAL_FILES = {"MODEL.md", "ARCHITECTURE.md", "STYLE.md", "model_parameters.md", "model_parameters.yaml",
-                  "published_data.md"}
+EXTERNAL_FILES = {
+    "MODEL.md",
+    "ARCHITECTURE.md",
+    "STYLE.md",
+    "model_parameters.md",
+    "model_parameters.yaml",
+    "published_data.md",
+}
 #: file names a command writes (not repository files) and placeholders for the user's own files
 OUTPUT_FILES = {"config.resolved.yaml", "sweep.yaml", "report.md", "sensitivity.md"}
 PLACEHOLDERS = {"PATCH.yaml", "SWEEP.yaml", "my_scenario.yaml"}
@@ -48,7 +53,7 @@ COMMAND = re.compile(r"(?:^|[\s/(])iontosim[ \t]+([a-z][a-z0-9_-]*)(.*)$", re.MU
 DEV_TASK = re.compile(r"(?:^|\s)\./dev[ \t]+([a-z][a-z0-9_-]*)", re.MULTILINE)
 
 
-@lru_cache(maxsize=None)
+@cache
 def hooks():
     """docs/hooks/generated.py, the mkdocs hook that generates the reference pages."""
     spec = importlib.util.spec_from_file_location("iontosim_docs_hooks", DOCS / "hooks" / "generated.py")
@@ -57,7 +62,7 @@ def hooks():
     return module
 
 
-@lru_cache(maxsize=None)
+@cache
 def pages() -> dict[str, str]:
     """README.md and every page of the guide, generated parts filled in, by name."""
     out = {"README.md": (ROOT / "README.md").read_text(encoding="utf-8")}
@@ -74,7 +79,7 @@ def code_of(text: str) -> list[str]:
     return blocks + CODE_SPAN.findall(rest)
 
 
-@lru_cache(maxsize=None)
+@cache
 def repository_names() -> tuple[set[str], set[str]]:
     """(top-level entries, every file name) of the repository, outputs and caches left out."""
     skip = OUTPUT_DIRS | {".git", "__pycache__", ".pytest_cache", "iontosim.egg-info"}
@@ -90,7 +95,7 @@ def problem_with_path(token: str) -> str | None:
     """Why `token`, a path as written in the guide, names nothing in the repository (None: fine)."""
     path = re.sub(r"^(\.{1,2}/)+", "", token).rstrip(".,;:")
     if "<" in path:  # a placeholder (runs/<scenario>-<time>/): check the folder before it
-        path = path[:path.index("<")].rsplit("/", 1)[0]
+        path = path[: path.index("<")].rsplit("/", 1)[0]
         if not path or "/" not in path and path in OUTPUT_DIRS | EXTERNAL_DIRS:
             return None
     top, names = repository_names()
@@ -136,8 +141,9 @@ def test_every_scenario_field_is_described():
     missing = []
     for cls, _ in hooks().scenario_sections():
         described = hooks().field_descriptions(cls)
-        missing += [f"{cls.__qualname__}.{name}" for name in cls.model_fields
-                    if name != "provenance" and name not in described]
+        missing += [
+            f"{cls.__qualname__}.{name}" for name in cls.model_fields if name != "provenance" and name not in described
+        ]
     assert not missing, f"add a '#:' comment above these fields in the schema: {missing}"
 
 

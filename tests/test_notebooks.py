@@ -33,8 +33,11 @@ def _read(path: Path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_the_notebook_is_stored_without_outputs(path):
     nb = _read(path)
-    dirty = [k for k, cell in enumerate(nb.cells)
-             if cell.cell_type == "code" and (cell.get("outputs") or cell.get("execution_count") is not None)]
+    dirty = [
+        k
+        for k, cell in enumerate(nb.cells)
+        if cell.cell_type == "code" and (cell.get("outputs") or cell.get("execution_count") is not None)
+    ]
     assert not dirty, f"{path.name}: cells {dirty} hold outputs; clear them before saving (Kernel > Restart & Clear)"
 
 
@@ -44,13 +47,18 @@ def test_the_notebook_runs_cleanly_within_its_budget(path):
     nbclient = pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
     nb = _read(path)
-    client = nbclient.NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
-                                     resources={"metadata": {"path": str(path.parent)}})
+    client = nbclient.NotebookClient(
+        nb, timeout=CELL_TIMEOUT, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
     started = time.perf_counter()
     client.execute()  # raises CellExecutionError naming the cell and its traceback
     elapsed = time.perf_counter() - started
-    spilled = [(k, out.text.strip().splitlines()[0] if out.text.strip() else "")
-               for k, cell in enumerate(nb.cells) if cell.cell_type == "code"
-               for out in cell.get("outputs", []) if out.output_type == "stream" and out.name == "stderr"]
+    spilled = [
+        (k, out.text.strip().splitlines()[0] if out.text.strip() else "")
+        for k, cell in enumerate(nb.cells)
+        if cell.cell_type == "code"
+        for out in cell.get("outputs", [])
+        if out.output_type == "stream" and out.name == "stderr"
+    ]
     assert not spilled, f"{path.name} wrote to stderr (cell, first line): {spilled}"
     assert elapsed < NOTEBOOK_BUDGET, f"{path.name} took {elapsed:.0f} s (budget {NOTEBOOK_BUDGET} s)"

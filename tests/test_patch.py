@@ -35,7 +35,6 @@ def water_through_the_stratum_corneum(model) -> tuple[float, float]:
     """Volume flow [m^3/s per model depth] into the skin across the stratum corneum under the
     anode and under the return electrode (mean over the layer of the Darcy velocity's depth part)."""
     from iontosim._fenics import dolfinx
-
     from iontosim.output.surface_current import SurfaceCurrent
 
     n = len(model.layer_of_cell)
@@ -45,7 +44,9 @@ def water_through_the_stratum_corneum(model) -> tuple[float, float]:
     anode, inner, outer = model.geometry.edges
     thickness = model.regions[1].thickness
     sc = model.layer_of_cell == 1
-    flow = [float(np.sum((volume * v_depth)[sc & where])) / thickness for where in (x < anode, (x > inner) & (x < outer))]
+    flow = [
+        float(np.sum((volume * v_depth)[sc & where])) / thickness for where in (x < anode, (x > inner) & (x < outer))
+    ]
     return flow[0], flow[1]
 
 
@@ -123,17 +124,20 @@ def test_a_resumed_patch_run_gives_the_uninterrupted_answer(patch_run):
     assert len(resumed.times) == len(whole.times)
     for key, values in whole.series.items():
         assert resumed.series[key] == pytest.approx(values, rel=1e-12, abs=1e-300, nan_ok=True), key
-    assert resumed.patch["peak_local_current_density"] == pytest.approx(whole.patch["peak_local_current_density"],
-                                                                         rel=1e-12)
+    assert resumed.patch["peak_local_current_density"] == pytest.approx(
+        whole.patch["peak_local_current_density"], rel=1e-12
+    )
 
 
 @pytest.mark.mpi
 def test_the_patch_gives_the_same_answer_on_two_ranks():
-    code = ("from mpi4py import MPI\nfrom tests.test_patch import solve_patch\n"
-            "r = solve_patch('planar', MPI.COMM_WORLD)\n"
-            "if MPI.COMM_WORLD.rank == 0:\n"
-            "    print(repr(float(r.series['delivered/lidocaine'][-1])), repr(float(r.series['voltage'][-1])),"
-            " repr(float(r.patch['peak_local_current_density'])))\n")
+    code = (
+        "from mpi4py import MPI\nfrom tests.test_patch import solve_patch\n"
+        "r = solve_patch('planar', MPI.COMM_WORLD)\n"
+        "if MPI.COMM_WORLD.rank == 0:\n"
+        "    print(repr(float(r.series['delivered/lidocaine'][-1])), repr(float(r.series['voltage'][-1])),"
+        " repr(float(r.patch['peak_local_current_density'])))\n"
+    )
     two = [float(v) for v in python_on_two_ranks(code).split()[:3]]
     one = solve_patch("planar")
     assert two[0] == pytest.approx(one.series["delivered/lidocaine"][-1], rel=1e-8)

@@ -20,8 +20,11 @@ from tests.conftest import CONFIGS
 
 BIN = Path(sys.executable).parent
 CLI = [str(BIN / "iontosim")]
-SHORT = {"protocol": [{"current": "1.77 mA", "duration": "2 min"}], "outputs.profile_times": ["1 min", "2 min"],
-         "numerics.refinement": 0.5}
+SHORT = {
+    "protocol": [{"current": "1.77 mA", "duration": "2 min"}],
+    "outputs.profile_times": ["1 min", "2 min"],
+    "numerics.refinement": 0.5,
+}
 
 
 def _short():
@@ -94,8 +97,14 @@ def _interrupt(tmp_path: Path, signum: int, out: str = "cut", ranks: int = 1) ->
     cmd = CLI + ["run", str(CONFIGS / "wearable_patch.yaml"), "--out", out, "--no-progress", "--checkpoint-every", "0"]
     if ranks > 1:
         cmd = [str(BIN / "mpirun"), "-n", str(ranks)] + cmd
-    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ, OMP_NUM_THREADS="1"))
+    proc = subprocess.Popen(
+        cmd,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+    )
     deadline = time.monotonic() + 120
     while not list(tmp_path.glob(f".{out}.partial-*/checkpoint.pkl")) and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -127,8 +136,7 @@ def test_a_resumed_signal_run_finishes_to_the_same_answer(tmp_path):
     whole = _cli(["run", str(CONFIGS / "wearable_patch.yaml"), "--out", "whole", "--no-progress"], tmp_path)
     assert whole.returncode == 0
     assert _interrupt(tmp_path, signal.SIGINT).returncode == 130
-    resumed = _cli(["run", str(CONFIGS / "wearable_patch.yaml"), "--out", "cut", "--no-progress", "--resume"],
-                   tmp_path)
+    resumed = _cli(["run", str(CONFIGS / "wearable_patch.yaml"), "--out", "cut", "--no-progress", "--resume"], tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     a, b = (json.loads((tmp_path / name / "summary.json").read_text()) for name in ("whole", "cut"))
     assert b["drug_delivered_ug_per_cm2"] == pytest.approx(a["drug_delivered_ug_per_cm2"], rel=1e-9)

@@ -36,8 +36,15 @@ def test_auto_flux_is_fitted_when_it_converges():
 
 def _clone_of_lidocaine(binding: float = 0.0) -> dict:
     """Lidocaine written as a user-defined drug, every value the library's."""
-    return {"charge": 1, "pKa": 7.91, "acid_base": "base", "molar_mass": "234.34 g/mol",
-            "diffusivity": "5.2e-10 m^2/s", "salts": {"HCl": "270.8 g/mol"}, "binding": binding}
+    return {
+        "charge": 1,
+        "pKa": 7.91,
+        "acid_base": "base",
+        "molar_mass": "234.34 g/mol",
+        "diffusivity": "5.2e-10 m^2/s",
+        "salts": {"HCl": "270.8 g/mol"},
+        "binding": binding,
+    }
 
 
 def _membrane_run(drug: str, definitions: dict | None = None, drug_mM: float = 1.0):
@@ -47,9 +54,14 @@ def _membrane_run(drug: str, definitions: dict | None = None, drug_mM: float = 1
     extra = {"temperature": "298.15 K"}  # at 25 C the library and the user value are the same number
     if definitions:
         extra["species_definitions"] = definitions
-    sc = membrane_scenario(layers=layer, drug=drug, drug_mM=drug_mM,
-                           protocol=[{"current_density": "0.3 mA/cm^2", "duration": "10 min"}],
-                           numerics={"dt_max": "30 s"}, **extra)
+    sc = membrane_scenario(
+        layers=layer,
+        drug=drug,
+        drug_mM=drug_mM,
+        protocol=[{"current_density": "0.3 mA/cm^2", "duration": "10 min"}],
+        numerics={"dt_max": "30 s"},
+        **extra,
+    )
     return simulate(sc, MPI.COMM_SELF)
 
 
@@ -57,8 +69,9 @@ def _membrane_run(drug: str, definitions: dict | None = None, drug_mM: float = 1
 def test_a_user_defined_drug_behaves_like_the_built_in_one_it_copies():
     built_in = _membrane_run("lidocaine")
     user = _membrane_run("my_lidocaine", {"my_lidocaine": _clone_of_lidocaine()})
-    assert user.series["delivered/my_lidocaine"][-1] == pytest.approx(built_in.series["delivered/lidocaine"][-1],
-                                                                      rel=1e-9)
+    assert user.series["delivered/my_lidocaine"][-1] == pytest.approx(
+        built_in.series["delivered/lidocaine"][-1], rel=1e-9
+    )
 
 
 @pytest.mark.slow
@@ -96,9 +109,11 @@ def solve_on(kind: str, comm=MPI.COMM_SELF):
 
     scenario = _default_short()
     layers = [(layer.name, layer.thickness) for layer in scenario.skin]
-    geometry = {"column": Geometry(kind="column", resolution=0.5),
-                "planar": Geometry(kind="planar", width=1e-4, anode_width=2e-4, resolution=0.5),
-                "axisymmetric": Geometry(kind="axisymmetric", width=1e-4, anode_width=1e-4, resolution=0.5)}[kind]
+    geometry = {
+        "column": Geometry(kind="column", resolution=0.5),
+        "planar": Geometry(kind="planar", width=1e-4, anode_width=2e-4, resolution=0.5),
+        "axisymmetric": Geometry(kind="axisymmetric", width=1e-4, anode_width=1e-4, resolution=0.5),
+    }[kind]
     return simulate(scenario, comm, skin_mesh=build_skin_mesh(comm, layers, scenario.donor.thickness, geometry))
 
 
@@ -117,8 +132,13 @@ def test_a_laterally_uniform_2d_patch_gives_the_1d_answer(kind, column_short):
     the 2 pi r weighting: per anode area, its amounts are the column's."""
     column, patch = column_short, solve_on(kind)
     assert patch.flux_discretization == "lumped"
-    for key in ("delivered/lidocaine", "delivered/epinephrine", "layer_amount/hypodermis/lidocaine",
-                "cleared/lidocaine", "voltage"):
+    for key in (
+        "delivered/lidocaine",
+        "delivered/epinephrine",
+        "layer_amount/hypodermis/lidocaine",
+        "cleared/lidocaine",
+        "voltage",
+    ):
         assert patch.series[key][-1] == pytest.approx(column.series[key][-1], rel=1e-8), key
     assert max(patch.series["mass_balance_error/lidocaine"]) < 1e-6
 
@@ -151,7 +171,9 @@ def test_resume_keeps_checkpointing_and_the_auto_fallback():
     more = []
     resumed = simulate(scenario, MPI.COMM_SELF, resume=fitted[-1], checkpoint=more.append, checkpoint_every=0.0)
     assert resumed.flux_discretization == "lumped" and resumed.warnings == whole.warnings
-    assert resumed.series["delivered/lidocaine"][-1] == pytest.approx(whole.series["delivered/lidocaine"][-1], rel=1e-12)
+    assert resumed.series["delivered/lidocaine"][-1] == pytest.approx(
+        whole.series["delivered/lidocaine"][-1], rel=1e-12
+    )
     assert more
 
 
@@ -162,10 +184,13 @@ def test_an_anode_that_runs_out_of_chloride_stops_the_run_with_that_reason():
     from iontosim.simulation import DeviceLimit
     from tests.conftest import membrane_scenario
 
-    scenario = membrane_scenario(drug_mM=1.0, salt_mM=1.0, donor_mm=0.1,
-                                 layers=[{"name": "membrane", "thickness": "20 um", "pH": 7.4,
-                                          "diffusivity_factor": 1e-3, "cells": 8}],
-                                 protocol=[{"current_density": "1 mA/cm^2", "duration": "1 min"}],
-                                 numerics={"donor_cells": 8})
+    scenario = membrane_scenario(
+        drug_mM=1.0,
+        salt_mM=1.0,
+        donor_mm=0.1,
+        layers=[{"name": "membrane", "thickness": "20 um", "pH": 7.4, "diffusivity_factor": 1e-3, "cells": 8}],
+        protocol=[{"current_density": "1 mA/cm^2", "duration": "1 min"}],
+        numerics={"donor_cells": 8},
+    )
     with pytest.raises(DeviceLimit, match="used up the chloride at its face"):
         simulate(scenario, MPI.COMM_SELF)

@@ -94,27 +94,37 @@ def run_iontosim(sc, refinement: float, dim: int, width: float, surface_cells: i
         sc = sc.model_copy(update={"numerics": sc.numerics.model_copy(update={"refinement": refinement})})
         record = simulate(sc, COMM)
     else:
-        geometry = Geometry(kind="planar", width=width, anode_width=2 * width, resolution=refinement,
-                            surface_cells=surface_cells)
+        geometry = Geometry(
+            kind="planar", width=width, anode_width=2 * width, resolution=refinement, surface_cells=surface_cells
+        )
         mesh = build_skin_mesh(COMM, [(layer.name, layer.thickness) for layer in sc.skin], sc.donor.thickness, geometry)
         record = simulate(sc, COMM, skin_mesh=mesh)
-    return {"dose": float(record.series[f"delivered/{sc.drug}"][-1]), "wall": time.perf_counter() - start,
-            "steps": len(record.times) - 1, "unknowns": record.solver["unknowns"]}
+    return {
+        "dose": float(record.series[f"delivered/{sc.drug}"][-1]),
+        "wall": time.perf_counter() - start,
+        "steps": len(record.times) - 1,
+        "unknowns": record.solver["unknowns"],
+    }
 
 
 def run_peer(problem, refinement: float, dim: int, width: float, lateral_cells: int) -> dict:
     start = time.perf_counter()
     column = FiPyColumn(problem, refinement=refinement, dim=dim, width=width, lateral_cells=lateral_cells)
     result = column.run()
-    return {"dose": result.delivered, "wall": time.perf_counter() - start, "steps": result.steps,
-            "unknowns": result.unknowns, "iterations": result.iterations}
+    return {
+        "dose": result.delivered,
+        "wall": time.perf_counter() - start,
+        "steps": result.steps,
+        "unknowns": result.unknowns,
+        "iterations": result.iterations,
+    }
 
 
 def chosen(ladder: list[tuple[float, dict]], reference: float, target: float) -> tuple[float, float] | None:
     """(refinement, error) of the coarsest rung below `target` whose next finer rung is below it too."""
     errors = [(r, abs(res["dose"] / reference - 1)) for r, res in ladder]
     for k, (r, e) in enumerate(errors):
-        if e < target and all(e2 < target for _, e2 in errors[k + 1:k + 2]):
+        if e < target and all(e2 < target for _, e2 in errors[k + 1 : k + 2]):
             return r, e
     return None
 
@@ -139,18 +149,27 @@ def main() -> None:
     ladder_p = args.peer or ([2.0, 4.0, 8.0] if dim == 1 else [1.0, 2.0])
     sc = scenario(minutes)
     problem = problem_from_scenario(sc)
-    print(f"{args.case}: default scenario, first {minutes:g} min of current; peer coefficients against "
-          f"iontosim's: largest relative difference {check_parameters(sc, problem):.1e}", flush=True)
+    print(
+        f"{args.case}: default scenario, first {minutes:g} min of current; peer coefficients against "
+        f"iontosim's: largest relative difference {check_parameters(sc, problem):.1e}",
+        flush=True,
+    )
 
     ref = run_iontosim(sc, args.reference, 1, args.width, args.surface_cells)
     reference = ref["dose"]
-    print(f"reference: iontosim 1D refinement {args.reference:g}: {reference:.6e} mol/m^2 "
-          f"({ref['unknowns']} unknowns, {ref['steps']} steps, {ref['wall']:.1f} s)", flush=True)
+    print(
+        f"reference: iontosim 1D refinement {args.reference:g}: {reference:.6e} mol/m^2 "
+        f"({ref['unknowns']} unknowns, {ref['steps']} steps, {ref['wall']:.1f} s)",
+        flush=True,
+    )
 
     def rung(name, r, res):
         extra = f", {res['iterations']} iterations" if "iterations" in res else ""
-        print(f"  {name:>8} {r:>6g}: {res['dose']:.6e} ({(res['dose'] / reference - 1) * 100:+7.3f} %)  "
-              f"{res['unknowns']:>7} unknowns, {res['steps']} steps{extra}, {res['wall']:7.1f} s", flush=True)
+        print(
+            f"  {name:>8} {r:>6g}: {res['dose']:.6e} ({(res['dose'] / reference - 1) * 100:+7.3f} %)  "
+            f"{res['unknowns']:>7} unknowns, {res['steps']} steps{extra}, {res['wall']:7.1f} s",
+            flush=True,
+        )
 
     run_iontosim(sc, ladder_i[0], dim, args.width, args.surface_cells)  # compiles this mesh's forms
     ladder = {"iontosim": [], "peer": []}
@@ -166,13 +185,23 @@ def main() -> None:
     if any(p is None for p in picks.values()):
         best = {k: min(abs(res["dose"] / reference - 1) for _, res in v) for k, v in ladder.items()}
         target = max(best.values()) * 1.0001
-        print(f"target {args.target:.2%} not reached by "
-              f"{', '.join(k for k, p in picks.items() if p is None)} (best errors: "
-              + ", ".join(f"{k} {e:.2%}" for k, e in best.items()) + f"); matching at {target:.2%} instead", flush=True)
-        picks = {k: chosen(v, reference, target) or min(((r, abs(res['dose'] / reference - 1)) for r, res in v),
-                                                        key=lambda t: t[1]) for k, v in ladder.items()}
-    print(f"matched accuracy {target:.2%}: iontosim at {picks['iontosim'][0]:g} ({picks['iontosim'][1]:.3%}), "
-          f"FiPy peer at {picks['peer'][0]:g} ({picks['peer'][1]:.3%})", flush=True)
+        print(
+            f"target {args.target:.2%} not reached by "
+            f"{', '.join(k for k, p in picks.items() if p is None)} (best errors: "
+            + ", ".join(f"{k} {e:.2%}" for k, e in best.items())
+            + f"); matching at {target:.2%} instead",
+            flush=True,
+        )
+        picks = {
+            k: chosen(v, reference, target)
+            or min(((r, abs(res["dose"] / reference - 1)) for r, res in v), key=lambda t: t[1])
+            for k, v in ladder.items()
+        }
+    print(
+        f"matched accuracy {target:.2%}: iontosim at {picks['iontosim'][0]:g} ({picks['iontosim'][1]:.3%}), "
+        f"FiPy peer at {picks['peer'][0]:g} ({picks['peer'][1]:.3%})",
+        flush=True,
+    )
 
     walls = {"iontosim": [], "peer": []}
     for k in range(args.repeats):
@@ -181,10 +210,13 @@ def main() -> None:
         print(f"  repeat {k + 1}: iontosim {walls['iontosim'][-1]:.2f} s, FiPy {walls['peer'][-1]:.2f} s", flush=True)
     med = {k: statistics.median(v) for k, v in walls.items()}
     pairs = [p / i for i, p in zip(walls["iontosim"], walls["peer"])]
-    print(f"time to solution ({args.case}, matched {target:.2%}): iontosim median {med['iontosim']:.2f} s "
-          f"(min {min(walls['iontosim']):.2f}, max {max(walls['iontosim']):.2f}); FiPy median {med['peer']:.2f} s "
-          f"(min {min(walls['peer']):.2f}, max {max(walls['peer']):.2f}); ratio FiPy / iontosim "
-          f"{med['peer'] / med['iontosim']:.1f} (pairs {min(pairs):.1f}-{max(pairs):.1f})", flush=True)
+    print(
+        f"time to solution ({args.case}, matched {target:.2%}): iontosim median {med['iontosim']:.2f} s "
+        f"(min {min(walls['iontosim']):.2f}, max {max(walls['iontosim']):.2f}); FiPy median {med['peer']:.2f} s "
+        f"(min {min(walls['peer']):.2f}, max {max(walls['peer']):.2f}); ratio FiPy / iontosim "
+        f"{med['peer'] / med['iontosim']:.1f} (pairs {min(pairs):.1f}-{max(pairs):.1f})",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -153,8 +153,13 @@ def problem_from_scenario(sc) -> PeerProblem:
             return 0.0
         return 10.0 ** (pH - sp.pKa) if sp.acid_base == "base" else 10.0 ** (sp.pKa - pH)
 
-    partner = np.array([(s.charge - 1 if s.acid_base == "base" else s.charge + 1)
-                        if weak and s.pKa is not None else s.charge for s in species], dtype=float)
+    partner = np.array(
+        [
+            (s.charge - 1 if s.acid_base == "base" else s.charge + 1) if weak and s.pKa is not None else s.charge
+            for s in species
+        ],
+        dtype=float,
+    )
     d_aq = [s.diffusivity(T) for s in species]
     definitions = [sc.definition_of(n) for n in names]
     na, cl = names.index("Na+"), names.index("Cl-")
@@ -166,27 +171,49 @@ def problem_from_scenario(sc) -> PeerProblem:
         if eo is None or layer.fixed_charge is None:
             return 0.0
         x_ref = _fixed_charge(eo.reference_pH, layer.fixed_charge)
-        root = math.sqrt((x_ref / 2.0) ** 2 + eo.reference_salt ** 2)
+        root = math.sqrt((x_ref / 2.0) ** 2 + eo.reference_salt**2)
         c_plus, c_minus = root - x_ref / 2.0, root + x_ref / 2.0
         sigma = FARADAY**2 / (GAS_CONSTANT * T) * factor * (d_aq[na] * c_plus + d_aq[cl] * c_minus)
         return eo.volume_per_charge * sigma / (FARADAY * abs(x_ref))
 
     num = sc.numerics
     d = sc.donor
-    regions = [Region("donor", d.thickness, d.cells or num.donor_cells, 1.0 / 8.0, 1.0, 0.0, 0.0, 0.0,
-                      tuple(d.diffusivity_factor * x for x in d_aq), tuple(1.0 for _ in names),
-                      tuple(ratio(s, d.pH) for s in species), tuple(1.0 for _ in names))]
+    regions = [
+        Region(
+            "donor",
+            d.thickness,
+            d.cells or num.donor_cells,
+            1.0 / 8.0,
+            1.0,
+            0.0,
+            0.0,
+            0.0,
+            tuple(d.diffusivity_factor * x for x in d_aq),
+            tuple(1.0 for _ in names),
+            tuple(ratio(s, d.pH) for s in species),
+            tuple(1.0 for _ in names),
+        )
+    ]
     for layer in sc.skin:
         if layer.pore_radius is not None or layer.buffer is not None:
             raise NotImplementedError(f"layer {layer.name}: pore hindrance and buffers are not in the peer")
         x = _fixed_charge(layer.pH, layer.fixed_charge) if layer.fixed_charge is not None else 0.0
-        regions.append(Region(
-            layer.name, layer.thickness, layer.cells or num.default_cells, layer.grading, layer.porosity, x,
-            layer.clearance_rate, hydraulic(layer, layer.diffusivity_factor),
-            tuple(layer.diffusivity_factor * v for v in d_aq),
-            tuple(layer.partition_of(n, dd.partition if dd else 1.0) for n, dd in zip(names, definitions)),
-            tuple(ratio(s, layer.pH) for s in species),
-            tuple(1.0 / (1.0 - dd.binding) if dd else 1.0 for dd in definitions)))
+        regions.append(
+            Region(
+                layer.name,
+                layer.thickness,
+                layer.cells or num.default_cells,
+                layer.grading,
+                layer.porosity,
+                x,
+                layer.clearance_rate,
+                hydraulic(layer, layer.diffusivity_factor),
+                tuple(layer.diffusivity_factor * v for v in d_aq),
+                tuple(layer.partition_of(n, dd.partition if dd else 1.0) for n, dd in zip(names, definitions)),
+                tuple(ratio(s, layer.pH) for s in species),
+                tuple(1.0 / (1.0 - dd.binding) if dd else 1.0 for dd in definitions),
+            )
+        )
 
     charge = np.array([s.charge for s in species], dtype=float)
 
@@ -206,17 +233,28 @@ def problem_from_scenario(sc) -> PeerProblem:
         steps.append((step.duration, step.current_density if step.kind == "current" else 0.0))
     rule = sc.clearance
     return PeerProblem(
-        names=names, charge=charge, partner_charge=partner, drug=names.index(sc.drug),
+        names=names,
+        charge=charge,
+        partner_charge=partner,
+        drug=names.index(sc.drug),
         cleared=[i for i, s in enumerate(species) if s.role == "drug"],
         counter_ion=names.index(rule.counter_ion) if rule.counter_ion else None,
-        vasoconstrictor=(names.index(rule.vasoconstrictor) if rule.vasoconstrictor and rule.max_effect > 0
-                         else None),
-        max_effect=rule.max_effect, ec50=rule.EC50, hill=rule.hill, regions=regions,
+        vasoconstrictor=(names.index(rule.vasoconstrictor) if rule.vasoconstrictor and rule.max_effect > 0 else None),
+        max_effect=rule.max_effect,
+        ec50=rule.EC50,
+        hill=rule.hill,
+        regions=regions,
         donor_fluid=balanced(d.concentrations(sc.species_by_name), d.balance_with, regions[0]),
-        body_fluid=balanced(sc.interstitial_fluid.concentrations, sc.interstitial_fluid.balance_with,
-                            regions[-1]),
-        chloride=cl, steps=steps, temperature=T, dt_initial=num.dt_initial, dt_max=num.dt_max,
-        dt_growth=num.dt_growth, floor=num.concentration_floor, area=d.area)
+        body_fluid=balanced(sc.interstitial_fluid.concentrations, sc.interstitial_fluid.balance_with, regions[-1]),
+        chloride=cl,
+        steps=steps,
+        temperature=T,
+        dt_initial=num.dt_initial,
+        dt_max=num.dt_max,
+        dt_growth=num.dt_growth,
+        floor=num.concentration_floor,
+        area=d.area,
+    )
 
 
 # ---------------------------------------------------------------------------- numerics
@@ -251,8 +289,7 @@ class AlwaysImplicitSource(ImplicitSourceTerm):
 
     def _getWeight(self, var, transientGeomCoeff=None, diffusionGeomCoeff=None):
         zeros = np.zeros(var.shape, "d")
-        return {"diagonal": np.ones(var.shape, dtype=bool), "old value": zeros, "b vector": zeros,
-                "new value": zeros}
+        return {"diagonal": np.ones(var.shape, dtype=bool), "old value": zeros, "b vector": zeros, "new value": zeros}
 
 
 class RefittedExponentialConvection(fipy.ExponentialConvectionTerm):
@@ -260,14 +297,21 @@ class RefittedExponentialConvection(fipy.ExponentialConvectionTerm):
     the face coefficients made from them) at the first build, from the Peclet numbers then, but the
     drift here changes every iteration (found by comparing a reused equation with a fresh one)."""
 
-    def _buildMatrix(self, var, SparseMatrix, boundaryConditions=(), dt=None, transientGeomCoeff=None,
-                     diffusionGeomCoeff=None):
+    def _buildMatrix(
+        self, var, SparseMatrix, boundaryConditions=(), dt=None, transientGeomCoeff=None, diffusionGeomCoeff=None
+    ):
         self.stencil = None
         self.coeffMatrix = None
         for cached in ("constraintL", "constraintB"):
             self.__dict__.pop(cached, None)
-        return super()._buildMatrix(var, SparseMatrix, boundaryConditions=boundaryConditions, dt=dt,
-                                    transientGeomCoeff=transientGeomCoeff, diffusionGeomCoeff=diffusionGeomCoeff)
+        return super()._buildMatrix(
+            var,
+            SparseMatrix,
+            boundaryConditions=boundaryConditions,
+            dt=dt,
+            transientGeomCoeff=transientGeomCoeff,
+            diffusionGeomCoeff=diffusionGeomCoeff,
+        )
 
 
 @dataclass
@@ -294,8 +338,16 @@ class FiPyColumn:
     MAX_ITERATIONS = 25
     EASY, HARD = 6, 10  # iterations: grow the step after at most EASY, halve it after more than HARD
 
-    def __init__(self, problem: PeerProblem, refinement: float = 1.0, dim: int = 1, lateral_cells: int = 4,
-                 width: float = 1e-3, sc_cells: int | None = None, solver_tolerance: float = 1e-10):
+    def __init__(
+        self,
+        problem: PeerProblem,
+        refinement: float = 1.0,
+        dim: int = 1,
+        lateral_cells: int = 4,
+        width: float = 1e-3,
+        sc_cells: int | None = None,
+        solver_tolerance: float = 1e-10,
+    ):
         start = time.perf_counter()
         self.p = p = problem
         self.dim = dim
@@ -400,8 +452,15 @@ class FiPyColumn:
     def amounts(self, in_donor: bool = True) -> np.ndarray:
         """mol per m^2 of anode of each species (both forms, bound included) in the donor or the skin."""
         where = (self.region == 0) if in_donor else (self.region > 0)
-        return np.array([np.sum((self.eps * self.Rt[i] * (1 + self.rho[i]) * np.asarray(ci) * self.volume)[where])
-                         for i, ci in enumerate(self.c)]) / self.width
+        return (
+            np.array(
+                [
+                    np.sum((self.eps * self.Rt[i] * (1 + self.rho[i]) * np.asarray(ci) * self.volume)[where])
+                    for i, ci in enumerate(self.c)
+                ]
+            )
+            / self.width
+        )
 
     # ------------------------------------------------------------------ one iteration
     def _face_fluxes(self, i: int, psi: np.ndarray, c: np.ndarray):
@@ -459,14 +518,22 @@ class FiPyColumn:
         self.coef = []
         eqs = []
         for i, ci in enumerate(self.c):
-            k = {"d_face": fipy.FaceVariable(mesh=m, value=np.zeros(nf)),
-                 "u": fipy.FaceVariable(mesh=m, rank=1, value=np.zeros((self.dim, nf))),
-                 "a": fipy.FaceVariable(mesh=m, value=np.zeros(nf)),
-                 "sink": cells(), "electrode": cells(), "carried": {j: cells() for j in p.cleared}}
+            k = {
+                "d_face": fipy.FaceVariable(mesh=m, value=np.zeros(nf)),
+                "u": fipy.FaceVariable(mesh=m, rank=1, value=np.zeros((self.dim, nf))),
+                "a": fipy.FaceVariable(mesh=m, value=np.zeros(nf)),
+                "sink": cells(),
+                "electrode": cells(),
+                "carried": {j: cells() for j in p.cleared},
+            }
             # the psi-derivative of the face fluxes: implicit, minus itself at the iterate (explicit)
             at_iterate = (k["a"] * self.psi.faceGrad).divergence
-            rhs = (fipy.DiffusionTerm(coeff=k["d_face"], var=ci) - RefittedExponentialConvection(coeff=k["u"], var=ci)
-                   + fipy.DiffusionTerm(coeff=k["a"], var=self.psi) - at_iterate)
+            rhs = (
+                fipy.DiffusionTerm(coeff=k["d_face"], var=ci)
+                - RefittedExponentialConvection(coeff=k["u"], var=ci)
+                + fipy.DiffusionTerm(coeff=k["a"], var=self.psi)
+                - at_iterate
+            )
             if i in p.cleared and np.any(self.k_clear > 0):
                 rhs = rhs - AlwaysImplicitSource(coeff=k["sink"], var=ci)
             if i == p.counter_ion:
@@ -506,8 +573,9 @@ class FiPyColumn:
                 k["sink"].setValue(k_eff * self.eps * (1 + self.rho[i]))
             if i == p.counter_ion:
                 for j in p.cleared:
-                    k["carried"][j].setValue((p.charge[j] + p.partner_charge[j] * self.rho[j]) / p.charge[i]
-                                             * k_eff * self.eps)
+                    k["carried"][j].setValue(
+                        (p.charge[j] + p.partner_charge[j] * self.rho[j]) / p.charge[i] * k_eff * self.eps
+                    )
             if i == p.chloride:
                 k["electrode"].setValue(current_density / FARADAY * self.electrode_share)
 
@@ -527,8 +595,12 @@ class FiPyColumn:
                 raise ValueError(f"{reg.name} needs two cells for its potential drop")
             first, second, penult, last = rows[0], rows[1], rows[-2], rows[-1]
             top_edge, bottom_edge = self.row_edges[first], self.row_edges[last + 1]
-            top = psi_rows[first] + (psi_rows[second] - psi_rows[first]) / (y[second] - y[first]) * (top_edge - y[first])
-            bottom = psi_rows[last] + (psi_rows[last] - psi_rows[penult]) / (y[last] - y[penult]) * (bottom_edge - y[last])
+            top = psi_rows[first] + (psi_rows[second] - psi_rows[first]) / (y[second] - y[first]) * (
+                top_edge - y[first]
+            )
+            bottom = psi_rows[last] + (psi_rows[last] - psi_rows[penult]) / (y[last] - y[penult]) * (
+                bottom_edge - y[last]
+            )
             drive += reg.fixed_charge * (bottom - top) * vt
             resistance += reg.thickness / reg.hydraulic
         return FARADAY * drive / resistance if resistance > 0 else 0.0
@@ -602,9 +674,18 @@ class FiPyColumn:
             top = np.asarray(self.psi)[self.P[self.top]].mean()
             drop.append(top * vt)
         wall = time.perf_counter() - start
-        return PeerResult(delivered=delivered[-1], times=np.array(times), delivered_series=np.array(delivered),
-                          potential_drop=np.array(drop), steps=steps, rejected=rejected, iterations=iterations,
-                          unknowns=self.unknowns, wall=wall, setup=self.setup)
+        return PeerResult(
+            delivered=delivered[-1],
+            times=np.array(times),
+            delivered_series=np.array(delivered),
+            potential_drop=np.array(drop),
+            steps=steps,
+            rejected=rejected,
+            iterations=iterations,
+            unknowns=self.unknowns,
+            wall=wall,
+            setup=self.setup,
+        )
 
     # ------------------------------------------------------------------ checks
     def balances(self) -> dict:
@@ -626,9 +707,11 @@ def main() -> None:
     problem = problem_from_scenario(load_scenario(args.config))
     column = FiPyColumn(problem, refinement=args.refinement, dim=args.dim)
     result = column.run(None if args.minutes is None else 60.0 * args.minutes)
-    print(f"FiPy peer, {args.dim}D, refinement {args.refinement:g}: {result.unknowns} unknowns, "
-          f"{result.steps} steps ({result.rejected} rejected), {result.iterations} iterations, "
-          f"{result.wall:.2f} s; delivered {result.delivered:.6e} mol/m^2; {column.balances()}")
+    print(
+        f"FiPy peer, {args.dim}D, refinement {args.refinement:g}: {result.unknowns} unknowns, "
+        f"{result.steps} steps ({result.rejected} rejected), {result.iterations} iterations, "
+        f"{result.wall:.2f} s; delivered {result.delivered:.6e} mol/m^2; {column.balances()}"
+    )
 
 
 if __name__ == "__main__":

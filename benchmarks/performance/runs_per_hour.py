@@ -53,8 +53,13 @@ def worker(job: tuple[int, int, bool, str | None]) -> dict:
         record = simulate(sc, MPI.COMM_SELF)
         walls.append(time.perf_counter() - t)
         doses.append(float(record.series[f"delivered/{sc.drug}"][-1]))
-    return {"worker": index, "before": began - start, "runs": walls, "doses": doses,
-            "elapsed": time.perf_counter() - began}
+    return {
+        "worker": index,
+        "before": began - start,
+        "runs": walls,
+        "doses": doses,
+        "elapsed": time.perf_counter() - began,
+    }
 
 
 def sweep(workers: int, runs: int, mode: str) -> None:
@@ -77,11 +82,13 @@ def sweep(workers: int, runs: int, mode: str) -> None:
         rate = workers * runs / wall * 3600.0
         how = "all runs / whole-pool wall time (spawn, imports, JIT compilation in an empty cache included)"
     print(f"{mode}: {workers} workers x {runs} runs of {CONFIG.name}: {rate:.0f} runs per hour ({how})")
-    print(f"  per run: median {statistics.median(per_run):.2f} s (min {min(per_run):.2f}, max {max(per_run):.2f}); "
-          f"first-run overhead per worker (start-up{', compilation' if mode == 'cold' else ', warm-up run'}): "
-          + ", ".join(f"{r['before']:.1f} s" for r in results)
-          + (f"; the cold first runs: {', '.join(f'{r['runs'][0]:.1f} s' for r in results)}" if mode == "cold" else "")
-          + f"; pool wall {wall:.1f} s; delivered doses agree to {spread:.1e}")
+    print(
+        f"  per run: median {statistics.median(per_run):.2f} s (min {min(per_run):.2f}, max {max(per_run):.2f}); "
+        f"first-run overhead per worker (start-up{', compilation' if mode == 'cold' else ', warm-up run'}): "
+        + ", ".join(f"{r['before']:.1f} s" for r in results)
+        + (f"; the cold first runs: {', '.join(f'{r["runs"][0]:.1f} s' for r in results)}" if mode == "cold" else "")
+        + f"; pool wall {wall:.1f} s; delivered doses agree to {spread:.1e}"
+    )
 
 
 def main() -> None:
@@ -90,7 +97,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10, help="runs per worker")
     parser.add_argument("--mode", choices=["warm", "cold", "both"], default="both")
     args = parser.parse_args()
-    for mode in (["warm", "cold"] if args.mode == "both" else [args.mode]):
+    for mode in ["warm", "cold"] if args.mode == "both" else [args.mode]:
         sweep(args.workers, args.runs, mode)
 
 

@@ -27,7 +27,7 @@ import re
 import sys
 import types
 import typing
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,29 +53,29 @@ EXTRA: dict[str, str] = {
     "Scenario.temperature": "Skin and body temperature (in kelvin only: `310.15 K`); sets RT/F.",
     "Scenario.drug": "The species whose delivery, penetration depth and plasma level are reported.",
     "Scenario.species": "Every mobile species of the run (built-in names of `iontosim species` or "
-                        "`species_definitions`), drug included.",
+    "`species_definitions`), drug included.",
     "Scenario.donor": "The drug reservoir under the donor electrode.",
     "Scenario.interstitial_fluid": "The tissue fluid: the initial composition of the skin and the "
-                                   "fixed composition of the deep boundary.",
+    "fixed composition of the deep boundary.",
     "Scenario.skin": "The skin layers, top (electrode side) first.",
     "Scenario.electroosmosis": "Electroosmotic flow, calibrated by a measured volume flow per charge; "
-                               "left out, no flow.",
+    "left out, no flow.",
     "Scenario.clearance": "Dermal clearance into the blood and its vasoconstriction.",
     "Scenario.systemic": "One-compartment systemic kinetics per species that the clearance removes.",
     "Scenario.protocol": "The current protocol: a list of steps, written as on the "
-                         "[Writing a config](configuration.md#protocols) page.",
+    "[Writing a config](configuration.md#protocols) page.",
     "Scenario.numerics": "Discretisation and solver settings.",
     "Scenario.outputs": "What the run records besides its time series.",
     "Scenario.safety": "Limits the run is checked against; a breach is a warning.",
     "GeometrySection.kind": "`column`: the 1D column (the default without a geometry section); "
-                            "`planar`: a 2D section across a strip anode; `axisymmetric`: a disc "
-                            "anode (2D, r and depth); `block`: a 3D quarter of a square anode.",
+    "`planar`: a 2D section across a strip anode; `axisymmetric`: a disc "
+    "anode (2D, r and depth); `block`: a 3D quarter of a square anode.",
     "Numerics.krylov_max_iter": "Krylov iterations after which a linear solve counts as failed "
-                                "(the step is retried shorter); see `krylov_rtol`.",
+    "(the step is retried shorter); see `krylov_rtol`.",
     # FixedCharge
     "FixedCharge.isoelectric_point": "pH at which the fixed charge changes sign (pI).",
     "FixedCharge.charge_at_reference_pH": "Signed fixed charge at `reference_pH` (negative above the pI); "
-                                          "fixes X_max of X(pH) = X_max tanh(ln10 (pI - pH)/2).",
+    "fixes X_max of X(pH) = X_max tanh(ln10 (pI - pH)/2).",
     "FixedCharge.reference_pH": "The pH at which `charge_at_reference_pH` is given.",
     # Buffer
     "Buffer.concentration": "Total buffer (HB + B), per pore volume.",
@@ -83,15 +83,14 @@ EXTRA: dict[str, str] = {
     "Buffer.acid_charge": "Charge of the acid form HB (B has one less).",
     # Layer
     "Layer.name": "Layer name (unique; not `donor`, `return_electrode` or `appendages`); results "
-                  "report amounts per layer by it.",
+    "report amounts per layer by it.",
     "Layer.thickness": "Layer thickness.",
-    "Layer.pH": "The layer's (buffered) pH: sets its fixed charge and the ionized fraction of weak "
-                "electrolytes in it.",
+    "Layer.pH": "The layer's (buffered) pH: sets its fixed charge and the ionized fraction of weak electrolytes in it.",
     "Layer.porosity": "Aqueous volume fraction: scales storage (amounts per tissue volume).",
     "Layer.diffusivity_factor": "D_eff = factor x D_aq: porosity and tortuosity of the aqueous pathway.",
     "Layer.pore_radius": "Renkin hindrance of diffusion in pores of this radius; left out, none.",
     "Layer.partition": "Tissue/water partition coefficient: one number for every species, or "
-                       "`{species: number}`; left out, each species' own (1 unless its definition says).",
+    "`{species: number}`; left out, each species' own (1 unless its definition says).",
     "Layer.fixed_charge": "The layer's fixed charge from its isoelectric point; left out, uncharged.",
     "Layer.clearance_rate": "First-order clearance of drug species into the blood (vascular layers).",
     "Layer.buffer": "An immobile buffer in the layer (needs H+ and OH- among the species).",
@@ -114,7 +113,7 @@ EXTRA: dict[str, str] = {
     "Donor.area": "Area of the pad and its electrode: a current is divided by it.",
     "Donor.thickness": "Pad thickness (its volume is area x thickness).",
     "Donor.pH": "pH of the pad: ionization of weak electrolytes in it; with H+ and OH- among the "
-                "species, their initial concentrations.",
+    "species, their initial concentrations.",
     "Donor.diffusivity_factor": "D_eff = factor x D_aq in the pad.",
     "Donor.contents": "What the pad holds, by species: `{amount: ...}` or `{concentration: ...}`.",
     "Donor.balance_with": "The ion added to make the pad electroneutral.",
@@ -138,46 +137,43 @@ EXTRA: dict[str, str] = {
     "Pharmacokinetics.elimination_half_life": "Elimination half-life.",
     # Pulse
     "Pulse.frequency": "Pulse frequency; periods of at least `numerics.min_resolved_pulse_period` "
-                       "are resolved, faster pulses act as their mean current.",
+    "are resolved, faster pulses act as their mean current.",
     "Pulse.duty_cycle": "Fraction of each period with current on.",
     # Step
-    "Step.kind": "Set by the way a step is written (`current`/`current_density` or `rest`): "
-                 "not written in a config.",
+    "Step.kind": "Set by the way a step is written (`current`/`current_density` or `rest`): not written in a config.",
     "Step.duration": "How long the step lasts.",
-    "Step.current": "Total current over the donor area (magnitude; the sign comes from "
-                    "`donor.polarity`).",
+    "Step.current": "Total current over the donor area (magnitude; the sign comes from `donor.polarity`).",
     "Step.current_density": "Current per donor area (magnitude); give this or `current`.",
     "Step.pulse": "Pulsed direct current: `current` is then the on-current.",
     "Step.reverse_every": "Polarity reversal: the current changes sign after each such interval.",
     # Numerics
     "Numerics.refinement": "Multiplies the number of cells of every layer and of the pads in the 1D "
-                           "column (2: twice finer).",
+    "column (2: twice finer).",
     "Numerics.default_cells": "Cells across a skin layer that does not give `cells`.",
     "Numerics.donor_cells": "Cells across a pad that does not give `cells`.",
     "Numerics.dt_initial": "First time step, and the step after every protocol switch.",
     "Numerics.dt_max": "Largest time step.",
     "Numerics.dt_growth": "Factor by which the step grows after an easy Newton solve.",
-    "Numerics.newton_tol": "Newton stops when the update of ln c and of the potential drops are "
-                           "below this.",
+    "Numerics.newton_tol": "Newton stops when the update of ln c and of the potential drops are below this.",
     "Numerics.newton_max_iter": "Newton iterations after which the step is retried at a quarter of its length.",
     "Numerics.concentration_floor": "Smallest concentration of a species that a fluid or pad does not "
-                                    "contain (ln c needs c > 0); nodes a million times below it do not "
-                                    "count when Newton's convergence is judged.",
+    "contain (ln c needs c > 0); nodes a million times below it do not "
+    "count when Newton's convergence is judged.",
     # Outputs
     "Outputs.profile_times": "Times of the depth profiles (and, on a patch, of the fields), strictly "
-                             "increasing, within the protocol.",
+    "increasing, within the protocol.",
     "Outputs.penetration_threshold": "Drug concentration that defines the penetration depth: a "
-                                     "concentration (`5 uM`) or a mass concentration (`1 ug/mL`, "
-                                     "converted with the drug's molar mass).",
+    "concentration (`5 uM`) or a mass concentration (`1 ug/mL`, "
+    "converted with the drug's molar mass).",
     # SpeciesDefinition
     "SpeciesDefinition.charge": "Charge number of the ionized form: a non-zero integer (`+1`, `-2`).",
     "SpeciesDefinition.pKa": "pKa of the weak acid or base (needs `acid_base`).",
     "SpeciesDefinition.acid_base": "`base`: the ionized form's partner has one proton less (charge "
-                                   "z - 1, as lidocaine-H+ and lidocaine); `acid`: one proton more "
-                                   "(z + 1, as acetate and acetic acid). Needs `pKa`.",
+    "z - 1, as lidocaine-H+ and lidocaine); `acid`: one proton more "
+    "(z + 1, as acetate and acetic acid). Needs `pKa`.",
     "SpeciesDefinition.molar_mass": "Molar mass of the species.",
     "SpeciesDefinition.diffusivity": "Free-solution diffusivity at 25 C; left out, Hayduk-Laudie "
-                                     "from the molar mass (+/-30 %).",
+    "from the molar mass (+/-30 %).",
     "SpeciesDefinition.salts": "Molar masses of its salts by name, for `donor.contents.*.salt`.",
 }
 
@@ -190,7 +186,7 @@ DOC_ELSEWHERE = {
 # ---------------------------------------------------------------- source comments
 
 
-@lru_cache(maxsize=None)
+@cache
 def _module_tree(module_name: str) -> tuple[ast.Module, list[str]]:
     source = Path(inspect.getsourcefile(sys.modules[module_name])).read_text(encoding="utf-8")
     return ast.parse(source), source.splitlines()
@@ -462,16 +458,20 @@ def config_reference() -> str:
                 continue
             text = described.get(name)
             if text is None:
-                log.warning(f"scenario field {cls.__qualname__}.{name} has no description: add a '#:' comment "
-                            f"above it in {cls.__module__.replace('.', '/')}.py")
+                log.warning(
+                    f"scenario field {cls.__qualname__}.{name} has no description: add a '#:' comment "
+                    f"above it in {cls.__module__.replace('.', '/')}.py"
+                )
                 text = ""
             unit = _unit(info)
             kind = _type_text(info.annotation, anchors)
             if unit:  # a number with a unit is written as text: "18 um"
                 kind = kind.replace("number", "quantity")
-            out.append("| " + " | ".join(_cell(c) for c in (
-                f"`{name}`", kind, unit, _bounds(info),
-                _default(info), text)) + " |")
+            out.append(
+                "| "
+                + " | ".join(_cell(c) for c in (f"`{name}`", kind, unit, _bounds(info), _default(info), text))
+                + " |"
+            )
         out.append("")
     return "\n".join(out)
 
@@ -554,8 +554,7 @@ def command_options(name: str, fallback: str | None = None) -> set[str]:
     registered yet is read from `fallback` (module:function)."""
     commands = _commands()
     cmd = commands[name] if name in commands else _draft_command(name, fallback)
-    return {o for p in cmd.params if p.param_type_name == "option"
-            for o in list(p.opts) + list(p.secondary_opts)}
+    return {o for p in cmd.params if p.param_type_name == "option" for o in list(p.opts) + list(p.secondary_opts)}
 
 
 def _escape_html(text: str) -> str:
@@ -566,10 +565,14 @@ def _escape_html(text: str) -> str:
 def _command_text(name: str, cmd) -> str:
     """Markdown of one command: usage, help and a table of its arguments and options."""
     arguments = [p for p in cmd.params if p.param_type_name == "argument"]
-    usage = " ".join([f"iontosim {name}", "[OPTIONS]"] + [
-        p.name.upper() if p.required else f"[{p.name.upper()}]" for p in arguments])
-    out = [f"### iontosim {name} {{#cmd-{name}}}\n", f"```text\n{usage}\n```\n",
-           _escape_html(inspect.cleandoc(cmd.help or "")) + "\n"]
+    usage = " ".join(
+        [f"iontosim {name}", "[OPTIONS]"] + [p.name.upper() if p.required else f"[{p.name.upper()}]" for p in arguments]
+    )
+    out = [
+        f"### iontosim {name} {{#cmd-{name}}}\n",
+        f"```text\n{usage}\n```\n",
+        _escape_html(inspect.cleandoc(cmd.help or "")) + "\n",
+    ]
     rows = ["| argument or option | default | meaning |", "|---|---|---|"]
     for param in cmd.params:
         if param.param_type_name == "argument":
@@ -604,8 +607,10 @@ def command_reference(name: str, fallback: str | None = None) -> str:
         return ""
     module = fallback.split(":")[0]
     cmd = _draft_command(name, fallback)
-    return (f"> **TODO:** `iontosim {name}` is not registered in `iontosim/cli.py` yet; this is read "
-            f"from `{module.replace('.', '/')}.py`.\n\n" + _command_text(name, cmd))
+    return (
+        f"> **TODO:** `iontosim {name}` is not registered in `iontosim/cli.py` yet; this is read "
+        f"from `{module.replace('.', '/')}.py`.\n\n" + _command_text(name, cmd)
+    )
 
 
 # ---------------------------------------------------------------- installation
@@ -619,11 +624,13 @@ def hpc_dependencies() -> str:
     wheel = [d for d in deps if d.startswith("dolfinx-solver")]
     rest = [d for d in deps if d not in wheel]
     line = " ".join(f'"{d}"' for d in rest)
-    return ("The dependencies of `pyproject.toml` other than the DOLFINx wheel "
-            f"({', '.join(f'`{d}`' for d in wheel)}):\n\n```bash\npip install {line}\n```\n\n"
-            "pip leaves alone what the environment already has in a suitable version (numpy, scipy, "
-            "h5py from conda, say). `gmsh` is a binary wheel with its own libraries; a site gmsh with "
-            "its Python module does as well.\n")
+    return (
+        "The dependencies of `pyproject.toml` other than the DOLFINx wheel "
+        f"({', '.join(f'`{d}`' for d in wheel)}):\n\n```bash\npip install {line}\n```\n\n"
+        "pip leaves alone what the environment already has in a suitable version (numpy, scipy, "
+        "h5py from conda, say). `gmsh` is a binary wheel with its own libraries; a site gmsh with "
+        "its Python module does as well.\n"
+    )
 
 
 # ---------------------------------------------------------------- validation cases
@@ -642,8 +649,11 @@ def validation_cases() -> str:
             continue
         sources = case.get("source") or []
         sources = [sources] if isinstance(sources, str) else sources
-        rows.append(f"| `{path.parent.name}` | {case.get('role', '')} | {_cell(str(case.get('title', '')))} | "
-                    + ", ".join(f"[{k}](sources.md#{_key_anchor(k)})" for k in sources) + " |")
+        rows.append(
+            f"| `{path.parent.name}` | {case.get('role', '')} | {_cell(str(case.get('title', '')))} | "
+            + ", ".join(f"[{k}](sources.md#{_key_anchor(k)})" for k in sources)
+            + " |"
+        )
     if len(rows) == 2:
         return "No case is shipped yet.\n"
     return "\n".join(rows) + "\n"
@@ -662,6 +672,7 @@ GENERATORS = {
 
 def expand(markdown: str) -> str:
     """Replace every marker line of a page by its generated text."""
+
     def replace(m: re.Match) -> str:
         name, args = m.group(1), m.group(2).split()
         if name not in GENERATORS:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import time
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def simulate_summary(data: dict[str, Any]) -> dict[str, Any]:
@@ -23,8 +24,9 @@ def simulate_summary(data: dict[str, Any]) -> dict[str, Any]:
     return api.run(scenario_from_dict(data)).summary
 
 
-def run_one(runner: Callable[[dict[str, Any]], dict[str, Any]], data: dict[str, Any],
-            marker: str | None = None) -> dict[str, Any]:
+def run_one(
+    runner: Callable[[dict[str, Any]], dict[str, Any]], data: dict[str, Any], marker: str | None = None
+) -> dict[str, Any]:
     """`runner(data)` timed, never raising: {'summary': {...}, 'wall_s': s} or {'error': text, 'wall_s': s}.
 
     An exception is the run's own failure (the solver gave up, the value was refused) and goes back
@@ -45,5 +47,8 @@ def run_one(runner: Callable[[dict[str, Any]], dict[str, Any]], data: dict[str, 
             os.remove(marker)
     scalars = {k: v for k, v in summary.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     scalars = {k: float(v) for k, v in scalars.items()}
-    return {"summary": scalars, "warnings": [str(w) for w in summary.get("warnings", [])],
-            "wall_s": time.perf_counter() - started}
+    return {
+        "summary": scalars,
+        "warnings": [str(w) for w in summary.get("warnings", [])],
+        "wall_s": time.perf_counter() - started,
+    }

@@ -25,19 +25,41 @@ def _fail(text: str, code: int = 2):
 
 def sensitivity(
     config: Annotated[str, typer.Argument(help="A shipped scenario's name or a scenario YAML")],
-    out: Annotated[Optional[Path], typer.Option(
-        "--out", "-o", help="Folder to create for the table (sensitivity.csv, sensitivity.md), runs.csv and "
-                            "one chart per output (default: runs/<scenario>-sensitivity-<time>)")] = None,
-    parameter: Annotated[Optional[list[str]], typer.Option(
-        "--parameter", "-p", help="Also perturb the value at this path, e.g. protocol[0].current or "
-                                  "skin[0].fixed_charge.isoelectric_point (a list entry by its position or "
-                                  "its name; repeatable)")] = None,
-    only_given: Annotated[bool, typer.Option(
-        "--only-given", help="Perturb only the --parameter paths, not every value written with its provenance")] = False,
-    step: Annotated[float, typer.Option(
-        help="Relative step h: runs at x (1 - h) and x (1 + h); pH-like values move by h / ln 10 pH units")] = 0.05,
-    workers: Annotated[Optional[int], typer.Option(
-        help="Worker processes, each running one simulation at a time (default: the available cores)")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Folder to create for the table (sensitivity.csv, sensitivity.md), runs.csv and "
+            "one chart per output (default: runs/<scenario>-sensitivity-<time>)",
+        ),
+    ] = None,
+    parameter: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--parameter",
+            "-p",
+            help="Also perturb the value at this path, e.g. protocol[0].current or "
+            "skin[0].fixed_charge.isoelectric_point (a list entry by its position or "
+            "its name; repeatable)",
+        ),
+    ] = None,
+    only_given: Annotated[
+        bool,
+        typer.Option(
+            "--only-given", help="Perturb only the --parameter paths, not every value written with its provenance"
+        ),
+    ] = False,
+    step: Annotated[
+        float,
+        typer.Option(
+            help="Relative step h: runs at x (1 - h) and x (1 + h); pH-like values move by h / ln 10 pH units"
+        ),
+    ] = 0.05,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Worker processes, each running one simulation at a time (default: the available cores)"),
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace --out if it holds a finished sensitivity analysis")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar")] = True,
 ) -> None:
@@ -56,8 +78,10 @@ def sensitivity(
     paths = list(parameter or [])
     ranks = _mpi_ranks()
     if ranks > 1:
-        _fail(f"run the sensitivity analysis without mpirun (here {ranks} ranks would each run all of it): "
-              "it runs its simulations on --workers processes of its own")
+        _fail(
+            f"run the sensitivity analysis without mpirun (here {ranks} ranks would each run all of it): "
+            "it runs its simulations on --workers processes of its own"
+        )
     try:
         data = read_scenario_file(catalogue.locate(config))
         scenario = scenario_from_dict(data)
@@ -74,17 +98,21 @@ def sensitivity(
     except ScenarioError as err:
         _fail(f"{config}: --parameter {err}")
     if not parameters:
-        _fail(f"{config}: no parameter to perturb (no numeric value written with its provenance); "
-              "give some with --parameter PATH")
+        _fail(
+            f"{config}: no parameter to perturb (no numeric value written with its provenance); "
+            "give some with --parameter PATH"
+        )
     out = out or Path("runs") / f"{scenario.name}-sensitivity-{datetime.now():%Y%m%d-%H%M%S}"
     try:
         check_output(out, overwrite, MARKER)
     except OutputExists as err:
         _fail(f"--out: {err}")
     workers = workers or default_workers()
-    command = " ".join(["iontosim sensitivity", str(config), "--out", str(out), "--step", f"{step:g}",
-                        "--workers", str(workers)] + [f"--parameter '{p}'" for p in paths]
-                       + (["--only-given"] if only_given else []))
+    command = " ".join(
+        ["iontosim sensitivity", str(config), "--out", str(out), "--step", f"{step:g}", "--workers", str(workers)]
+        + [f"--parameter '{p}'" for p in paths]
+        + (["--only-given"] if only_given else [])
+    )
 
     try:
         with staged_directory(out, overwrite, MARKER) as stage:
@@ -99,10 +127,14 @@ def sensitivity(
 
     Console(width=200).print(report.rich_table(result))
     if result.failed_runs:
-        typer.echo(f"warning: {len(result.failed_runs)} of {len(result.runs)} runs failed; their errors are in "
-                   f"the table and in runs.csv", err=True)
-    typer.echo(f"{len(result.runs)} runs on {result.workers} worker(s) in {result.wall_s:.0f} s; "
-               f"sensitivity directory: {out}")
+        typer.echo(
+            f"warning: {len(result.failed_runs)} of {len(result.runs)} runs failed; their errors are in "
+            f"the table and in runs.csv",
+            err=True,
+        )
+    typer.echo(
+        f"{len(result.runs)} runs on {result.workers} worker(s) in {result.wall_s:.0f} s; sensitivity directory: {out}"
+    )
 
 
 def _mpi_ranks() -> int:
@@ -122,11 +154,24 @@ def _analyse_with_progress(data, parameters, step, workers, show, analyse):
     if not show:
         return analyse(data, parameters, step, workers)
     from rich.console import Console
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                               TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
-    columns = [TextColumn(f"[bold]{data.get('name', 'scenario')}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("runs"), TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[last]}")]
+    columns = [
+        TextColumn(f"[bold]{data.get('name', 'scenario')}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("runs"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[last]}"),
+    ]
     with Progress(*columns, console=Console(stderr=True)) as bar:
         task = bar.add_task("runs", total=None, last="")
 

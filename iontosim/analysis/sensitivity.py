@@ -59,9 +59,15 @@ from typing import Any
 from iontosim.scenario import provenance as prov
 from iontosim.scenario.errors import ScenarioError
 from iontosim.scenario.load import scenario_from_dict
-from iontosim.scenario.parameters import (canonical_path, entry_selector, magnitude, node_at, parse_path, scaled,
-                                          with_parameter)
-
+from iontosim.scenario.parameters import (
+    canonical_path,
+    entry_selector,
+    magnitude,
+    node_at,
+    parse_path,
+    scaled,
+    with_parameter,
+)
 from iontosim.workers import stop_pool, worker_start
 
 from ._worker import run_one, simulate_summary
@@ -112,6 +118,7 @@ class BaseRunFailed(RuntimeError):
 
 # ---------------------------------------------------------------- parameters
 
+
 @dataclass
 class Parameter:
     """One perturbable value of the scenario file, named by its path."""
@@ -154,7 +161,9 @@ def is_ph_like(path: str, value: Any) -> bool:
     last = parse_path(path)[-1]
     named = isinstance(last, str) and (last == "pH" or last.endswith("_pH") or last in PH_LIKE_KEYS)
     match = _QUANTITY.match(value) if isinstance(value, str) else None
-    pure = (isinstance(value, (int, float)) and not isinstance(value, bool)) or (match is not None and not match.group(2))
+    pure = (isinstance(value, (int, float)) and not isinstance(value, bool)) or (
+        match is not None and not match.group(2)
+    )
     return named and pure
 
 
@@ -202,8 +211,12 @@ def _leaves(node: Any, parts: list, out: list) -> None:
 def _skip_reason(parameter: Parameter) -> str:
     if parameter.scale == RELATIVE and parameter.value == 0.0:
         return "zero: a relative step leaves it at zero (no log elasticity)"
-    if (not parameter.origin and parameter.scale == RELATIVE and isinstance(parameter.written, int)
-            and not isinstance(parameter.written, bool)):
+    if (
+        not parameter.origin
+        and parameter.scale == RELATIVE
+        and isinstance(parameter.written, int)
+        and not isinstance(parameter.written, bool)
+    ):
         return "a whole number without provenance (a count such as cells or repeat), not a continuous parameter"
     return ""
 
@@ -244,8 +257,11 @@ def explicit_parameter(data: dict[str, Any], path: str) -> Parameter:
     if isinstance(value, bool):
         raise ScenarioError(path, f"is a yes/no flag ({value}), not a number: it cannot be perturbed")
     if isinstance(value, dict):
-        raise ScenarioError(path, f"is a section ({', '.join(map(str, value)) or 'empty'}), not a number: "
-                                  "give the path of one value inside it")
+        raise ScenarioError(
+            path,
+            f"is a section ({', '.join(map(str, value)) or 'empty'}), not a number: "
+            "give the path of one value inside it",
+        )
     if isinstance(value, list):
         raise ScenarioError(path, "is a list, not a number: give the path of one entry ([0], [name])")
     if not _is_number(value):
@@ -269,6 +285,7 @@ def select_parameters(data: dict[str, Any], paths: Sequence[str] = (), only_give
 
 
 # ---------------------------------------------------------------- perturbed scenarios
+
 
 @dataclass
 class Side:
@@ -312,6 +329,7 @@ def perturb(data: dict[str, Any], parameter: Parameter, step: float) -> tuple[Si
 
 
 # ---------------------------------------------------------------- elasticities
+
 
 @dataclass
 class Estimate:
@@ -378,6 +396,7 @@ def estimate(y_low: float | None, y0: float, y_high: float | None, low: Side, hi
 
 # ---------------------------------------------------------------- one analysis
 
+
 @dataclass
 class Run:
     """One simulation of the analysis: the base or one side of one parameter."""
@@ -408,7 +427,7 @@ class Row:
 
     @property
     def status(self) -> str:
-        """"ok", "skipped: why", "failed: error" or "one-sided: why" (what the elasticities rest on)."""
+        """ "ok", "skipped: why", "failed: error" or "one-sided: why" (what the elasticities rest on)."""
         if self.parameter.skip:
             return f"skipped: {self.parameter.skip}"
         problems = []
@@ -420,8 +439,7 @@ class Row:
                 problems.append(f"{side.label} run failed ({run.error})")
         if not problems:
             return "ok"
-        usable = [label for label in ("low", "high")
-                  if label in self.runs and not self.runs[label].error]
+        usable = [label for label in ("low", "high") if label in self.runs and not self.runs[label].error]
         return ("one-sided: " if usable else "failed: ") + "; ".join(problems)
 
     @property
@@ -462,10 +480,16 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def analyse(data: dict[str, Any], parameters: Sequence[Parameter], step: float = DEFAULT_STEP,
-            workers: int | None = None, runner: Callable[[dict[str, Any]], dict[str, Any]] = simulate_summary,
-            outputs: Sequence[Output] = OUTPUTS, progress: Callable[[Run], None] | None = None,
-            planned: Callable[[int], None] | None = None) -> SensitivityResult:
+def analyse(
+    data: dict[str, Any],
+    parameters: Sequence[Parameter],
+    step: float = DEFAULT_STEP,
+    workers: int | None = None,
+    runner: Callable[[dict[str, Any]], dict[str, Any]] = simulate_summary,
+    outputs: Sequence[Output] = OUTPUTS,
+    progress: Callable[[Run], None] | None = None,
+    planned: Callable[[int], None] | None = None,
+) -> SensitivityResult:
     """Run the base scenario `data` and both sides of every parameter; the elasticities of `outputs`.
 
     `runner(mapping) -> summary` simulates one scenario (picklable: a module-level function; it runs
@@ -486,8 +510,10 @@ def analyse(data: dict[str, Any], parameters: Sequence[Parameter], step: float =
             continue
         row.low, row.high = perturb(data, row.parameter, step)
         if row.low.data is None and row.high.data is None:
-            row.parameter.skip = (f"both perturbed values refused: {row.low.written!r} ({row.low.refused}); "
-                                  f"{row.high.written!r} ({row.high.refused})")
+            row.parameter.skip = (
+                f"both perturbed values refused: {row.low.written!r} ({row.low.refused}); "
+                f"{row.high.written!r} ({row.high.refused})"
+            )
             continue
         for side in (row.low, row.high):
             if side.data is not None:
@@ -499,8 +525,15 @@ def analyse(data: dict[str, Any], parameters: Sequence[Parameter], step: float =
 
     def finished(key: tuple[int, str], result: dict[str, Any]) -> Run:
         k, label = key
-        run = Run(rows[k].parameter.path if k >= 0 else "", label, written[key], result.get("summary"),
-                  result.get("error", ""), result.get("warnings", []), result.get("wall_s", math.nan))
+        run = Run(
+            rows[k].parameter.path if k >= 0 else "",
+            label,
+            written[key],
+            result.get("summary"),
+            result.get("error", ""),
+            result.get("warnings", []),
+            result.get("wall_s", math.nan),
+        )
         if progress is not None:
             progress(run)
         if k < 0 and run.error:  # nothing can be compared with it: stop what is still queued
@@ -517,12 +550,14 @@ def analyse(data: dict[str, Any], parameters: Sequence[Parameter], step: float =
             y = {label: (run.output(out.key) if not run.error else None) for label, run in row.runs.items()}
             row.estimates[out.key] = estimate(y.get("low"), base.output(out.key), y.get("high"), row.low, row.high)
     rows.sort(key=lambda r: -r.ranking)
-    return SensitivityResult(name, str(data.get("drug", "")), step, tuple(outputs), base, rows,
-                             workers, time.perf_counter() - clock, started)
+    return SensitivityResult(
+        name, str(data.get("drug", "")), step, tuple(outputs), base, rows, workers, time.perf_counter() - clock, started
+    )
 
 
-def _execute(tasks: list[tuple[Any, dict[str, Any]]], runner, workers: int,
-             finished: Callable[[Any, dict[str, Any]], Run]) -> dict[Any, Run]:
+def _execute(
+    tasks: list[tuple[Any, dict[str, Any]]], runner, workers: int, finished: Callable[[Any, dict[str, Any]], Run]
+) -> dict[Any, Run]:
     """Run every (key, scenario mapping) of `tasks`; finished(key, result) makes each one's Run.
 
     When a worker process dies, the pool stops and every run not yet finished comes back broken.
@@ -537,15 +572,18 @@ def _execute(tasks: list[tuple[Any, dict[str, Any]]], runner, workers: int,
     context = multiprocessing.get_context("spawn")
     queue = list(tasks)
     with tempfile.TemporaryDirectory(prefix="iontosim-sensitivity-") as markers:
+
         def marker(number: int) -> str:
             return os.path.join(markers, f"run{number}")
 
         while queue:
             broken = []
-            with ProcessPoolExecutor(max_workers=min(workers, len(queue)), mp_context=context,
-                                     initializer=worker_start) as pool:
-                futures = {pool.submit(run_one, runner, data, marker(n)): (n, key, data)
-                           for n, (key, data) in enumerate(queue)}
+            with ProcessPoolExecutor(
+                max_workers=min(workers, len(queue)), mp_context=context, initializer=worker_start
+            ) as pool:
+                futures = {
+                    pool.submit(run_one, runner, data, marker(n)): (n, key, data) for n, (key, data) in enumerate(queue)
+                }
                 try:
                     for future in as_completed(futures):
                         n, key, data = futures[future]

@@ -80,53 +80,53 @@ SOURCES: dict[str, str] = {
     "COMPEX_ELECTROLYSIS": "Compex professional: iontophoresis/electrolysis page (general description)",
     # -- docs/sources_practice.md
     "DEXSP_LABEL": "Dexamethasone Sodium Phosphate Injection USP label (Cardinal Health), DailyMed "
-                   "setid 8ed678e2-8a6a-418d-af99-af46d54ae5c4: C22H28FNa2O8P, MW 516.41; 4.37 mg salt = 4 mg "
-                   "dexamethasone phosphate per mL; pH 7 to 8.5",
+    "setid 8ed678e2-8a6a-418d-af99-af46d54ae5c4: C22H28FNa2O8P, MW 516.41; 4.37 mg salt = 4 mg "
+    "dexamethasone phosphate per mL; pH 7 to 8.5",
     "SYLVESTRE2008": "Sylvestre JP, Guy RH, Delgado-Charro MB. Phys Ther 2008;88(10):1177-1185, "
-                     "doi:10.2522/ptj.20080043 (PMC2557054)",
+    "doi:10.2522/ptj.20080043 (PMC2557054)",
     "DEXP_CL_JCR2008": "Chloride competition from a Ag/AgCl cathode on dexamethasone phosphate iontophoresis, "
-                       "J Control Release 2008 (authors not shown in the copy read; daneshyari.com/en/article/1426472)",
+    "J Control Release 2008 (authors not shown in the copy read; daneshyari.com/en/article/1426472)",
     "ANDERSON2003": "Anderson CR, Morris RL, Boeh SD, et al. Effects of iontophoresis current magnitude and "
-                    "duration on dexamethasone deposition and localized drug retention. Phys Ther (abstract at "
-                    "dc.etsu.edu/etsu-works/13955; year and pages not shown in the copy read)",
+    "duration on dexamethasone deposition and localized drug retention. Phys Ther (abstract at "
+    "dc.etsu.edu/etsu-works/13955; year and pages not shown in the copy read)",
     "GURNEY2008": "The effect of skin thickness and time in the absorption of dexamethasone in human tendons using "
-                  "iontophoresis. J Orthop Sports Phys Ther 2008;38(5):238-245, PubMed 18448879 "
-                  "(via shared/reference/published_data.md 4c)",
+    "iontophoresis. J Orthop Sports Phys Ther 2008;38(5):238-245, PubMed 18448879 "
+    "(via shared/reference/published_data.md 4c)",
     "GLASS1980_SECONDARY": "Monkey tritiated dexamethasone sodium phosphate iontophoresis, attributed to Glass JM, "
-                           "Stephen RL, Jacobson SC 1980 (secondary page isokineticsinc.com/category/abstract5, via "
-                           "shared/reference/published_data.md 4a; verify before citing)",
+    "Stephen RL, Jacobson SC 1980 (secondary page isokineticsinc.com/category/abstract5, via "
+    "shared/reference/published_data.md 4a; verify before citing)",
     "NIRSCHL2003": "Nirschl RP et al. Am J Sports Med 2003;31(2):189-195, doi:10.1177/03635465030310020601",
     "DALUZ2019": "da Luz DC et al. J Shoulder Elbow Surg 2019;28(9):1743-1749, doi:10.1016/j.jse.2019.05.020",
     "PERRON1997": "Perron M, Malouin F. Arch Phys Med Rehabil 1997;78(4):379-384, doi:10.1016/s0003-9993(97)90229-x",
     "FERNANDEZCUADROS2016": "Fernandez Cuadros ME et al. Middle East J Rehabil Health Stud 2016;3(4):e41112, "
-                            "doi:10.17795/mejrh-41112",
+    "doi:10.17795/mejrh-41112",
     "FERNANDEZCUADROS2020": "Fernandez Cuadros ME et al. Rev Soc Esp Dolor 2020, doi:10.20986/resed.2020.3842/2020",
     "LEDUC2003": "Leduc BE, Caya J, Tremblay S, Bureau NJ, Dumont M. Arch Phys Med Rehabil 2003;84(10):1523-1527",
     "LANGE_T832": "Lange's Handbook of Chemistry, 15th ed., Table 8.32 p. 997 (limiting ionic conductances, 25 C), "
-                  "as transcribed in github.com/swharden/LJPcalc src/IonTable.md",
+    "as transcribed in github.com/swharden/LJPcalc src/IonTable.md",
     "AQION_PKA": "aqion.de 'Organic Acids and Salts' table (pKa at 25 C), https://www.aqion.de/sd/178?page=3",
     "MEMBRANES2021_T1": "Membranes 2021;11(5):331, doi:10.3390/membranes11050331, Table 1 (measured aqueous D "
-                        "at 37 C, from the cited primary papers)",
+    "at 37 C, from the cited primary papers)",
     "SIEGEL2007": "Siegel SJ, O'Neill C, Dube LM, et al. Pharm Res 2007;24(10):1919-1926, "
-                  "doi:10.1007/s11095-007-9317-1",
+    "doi:10.1007/s11095-007-9317-1",
     "PATEL2007": "Patel SR, Zhong H, Sharma A, Kalia YN. Eur J Pharm Biopharm 2007;66:296-301",
     "ZECUITY_LABEL": "ZECUITY (sumatriptan iontophoretic transdermal system) prescribing information (drugs.com copy)",
     "ACTIVAPATCH_VENDOR": "ActivaPatch IntelliDose 2.5 how-to (vendor text), "
-                          "news.meyerpt.com/physical-therapists/misc/activapatch-iontophoresis-works/",
+    "news.meyerpt.com/physical-therapists/misc/activapatch-iontophoresis-works/",
     "IONTOPATCH_VENDOR": "IontoPatch technical overview (vendor), iontopatch.com/how-iontopatch-works/technical-overview",
     "NCT00794976": "Travanti Pharma, dexamethasone iontophoretic patch for lateral epicondylitis, ClinicalTrials.gov "
-                   "NCT00794976 (design only)",
+    "NCT00794976 (design only)",
     "MURAHATA1988": "Murahata RI, Toton-Quinn R, Finkey MB. J Am Acad Dermatol 1988;18(1 Pt 1):62-66, "
-                    "doi:10.1016/s0190-9622(88)70010-9",
+    "doi:10.1016/s0190-9622(88)70010-9",
     "HWANG2022": "Hwang JH, Lee S, Lee HG, Choi D, Lim KM. Toxics 2022;10(10):558, doi:10.3390/toxics10100558",
     "AKBAR2013": "Akbar TM, Saqib MA, Fahim S, Nasir M, Nabi H. J Pak Assoc Dermatol 2013;23(3):304-309",
     "KIM2017_TWI": "Kim, Kim, Lee & Lee. Ann Dermatol 2017;29(6), tap water iontophoresis RCT, "
-                   "synapse.koreamed.org/articles/1096670",
+    "synapse.koreamed.org/articles/1096670",
     "KARAKOC_DC": "Karakoc Y et al. Placebo-controlled evaluation of direct electrical current administration for "
-                  "palmoplantar hyperhidrosis (journal/year not captured; shared/reference/published_data.md 6)",
+    "palmoplantar hyperhidrosis (journal/year not captured; shared/reference/published_data.md 6)",
     "RAFISCHER_VENDOR": "R.A. Fischer (device vendor), as quoted in shared/reference/published_data.md 6",
     "HIDREX1994": "HIDREX GmbH. Modification and optimisation of tap water iontophoresis (1994, vendor study page), "
-                  "hidrex-therapy.com/studies/modification-and-optimisation-of-tap-water-iontophoresis-pdf-de-1994/",
+    "hidrex-therapy.com/studies/modification-and-optimisation-of-tap-water-iontophoresis-pdf-de-1994/",
     "SHRIVASTAVA1977": "Shrivastava SN, Singh G. Br J Dermatol 1977, doi:10.1111/j.1365-2133.1977.tb12542.x",
     # appendages and tap water (docs/sources_appendages.md)
     "TAYLOR2013": "Taylor NAS, Machado-Moreira CA. Extreme Physiol Med 2013;2:4, doi:10.1186/2046-7648-2-4, Table 2",
@@ -134,23 +134,23 @@ SOURCES: dict[str, str] = {
     "PHARMSCI_APPENDAGES": "Skin appendages (textbook excerpt), pharmacologicalsciences.us/elderly-patients/skin-appendages.html",
     "SCOTT1993_PR": "Scott ER et al. Pharm Res 1993;10(12):1699-1709, doi:10.1023/a:1018909811672",
     "SATO1993_TWI": "Sato K et al. Generation and transit pathway of H+ is critical for inhibition of palmar sweating "
-                    "by iontophoresis in water (J Appl Physiol 1993;75:2258-2264, journal to verify)",
+    "by iontophoresis in water (J Appl Physiol 1993;75:2258-2264, journal to verify)",
     "DK_WATER2015": "BMJ Open 2015;5:e007385, Table 1 (Danish drinking water composition), "
-                    "pmc.ncbi.nlm.nih.gov/articles/PMC4420976",
+    "pmc.ncbi.nlm.nih.gov/articles/PMC4420976",
     # validation data (iontosim/validation/cases/; quotes in shared/reference/published_data.md)
     "DRAPER2011": "Draper DO, Coglianese M, Castel C. Absorption of iontophoresis-driven 2% lidocaine with epinephrine "
-                  "in the tissues at 5 mm below the surface of the skin. J Athl Train 2011;46(3):277-281, "
-                  "doi:10.4085/1062-6050-46.3.277, pmc.ncbi.nlm.nih.gov/articles/PMC3419556",
+    "in the tissues at 5 mm below the surface of the skin. J Athl Train 2011;46(3):277-281, "
+    "doi:10.4085/1062-6050-46.3.277, pmc.ncbi.nlm.nih.gov/articles/PMC3419556",
     "COGLIANESE2011": "Coglianese M, Draper DO, Shurtz J, Mark G. Microdialysis and delivery of iontophoresis-driven "
-                      "lidocaine into the human gastrocnemius muscle. J Athl Train 2011;46(3):270-276 "
-                      "(biomedsearch.com copy and sportsmedres.org summary)",
+    "lidocaine into the human gastrocnemius muscle. J Athl Train 2011;46(3):270-276 "
+    "(biomedsearch.com copy and sportsmedres.org summary)",
     "FRIEDMANN1988": "Friedmann B, Stilla U, Meyer-Waarden K. Beitrag zur Iontophorese. Biomed Technik 1988;33:2-6, "
-                     "English abstract at stilla.de/pub/usti_bmt88_abs.html",
+    "English abstract at stilla.de/pub/usti_bmt88_abs.html",
     "MODEL_MD_DEPTH": "shared/MODEL.md section 9 (the project's reference model): ions 'are usually considered to "
-                      "penetrate less than about 1 mm before local capillaries carry them off'; no primary source "
-                      "found (published_data.md 5: NOT FOUND)",
+    "penetrate less than about 1 mm before local capillaries carry them off'; no primary source "
+    "found (published_data.md 5: NOT FOUND)",
     "ZEMPSKY2004": "Zempsky WT, Sullivan J, Paulson DM, Hoath SB. Clin Ther 2004;26(7):1110-1119, "
-                   "doi:10.1016/s0149-2918(04)90183-x (LidoSite trial, n = 548)",
+    "doi:10.1016/s0149-2918(04)90183-x (LidoSite trial, n = 548)",
 }
 
 

@@ -50,7 +50,7 @@ class Species:
             raise ValueError(f"temperature must be positive kelvin, got {T_kelvin}")
         w = (T_kelvin - T25) / (T37 - T25)
         # D25^(1-w) * D37^w is exact at both reference temperatures (w = 0 and w = 1)
-        return self.diffusivity_25C ** (1.0 - w) * self.diffusivity_37C ** w
+        return self.diffusivity_25C ** (1.0 - w) * self.diffusivity_37C**w
 
     def ionized_fraction(self, pH: float) -> float:
         """Fraction in the charged form (Henderson-Hasselbalch); 1.0 for strong electrolytes."""
@@ -64,10 +64,12 @@ class Species:
         For listings such as ``iontosim species``: each value is printed beside the source it came
         from, so an unsourced number stands out ("-" where no source is recorded, e.g. an ion's charge).
         """
-        rows = [("charge", f"{self.charge:+d}"),
-                ("molar_mass", f"{self.molar_mass * 1e3:.6g} g/mol"),
-                ("diffusivity_25C", f"{self.diffusivity_25C:.4g} m^2/s"),
-                ("diffusivity_37C", f"{self.diffusivity_37C:.4g} m^2/s")]
+        rows = [
+            ("charge", f"{self.charge:+d}"),
+            ("molar_mass", f"{self.molar_mass * 1e3:.6g} g/mol"),
+            ("diffusivity_25C", f"{self.diffusivity_25C:.4g} m^2/s"),
+            ("diffusivity_37C", f"{self.diffusivity_37C:.4g} m^2/s"),
+        ]
         if self.pKa is not None:
             rows.append(("pKa", f"{self.pKa:g} ({self.acid_base})"))
         rows += [(f"salts.{salt}", f"{mass * 1e3:.6g} g/mol") for salt, mass in self.salts.items()]
@@ -89,62 +91,142 @@ _DEX = "estimate: not in shared/reference"
 #: 37 C from 25 C for ions: model_parameters.md 2a's "x 1.3" rule (CRC_VANYSEK: +2-3 %/K above 25 C)
 _ION37 = "estimate: 25 C value x 1.3, the ion rule of model_parameters.md 2a (CRC_VANYSEK +2-3 %/K)"
 
-LIBRARY: dict[str, Species] = {s.name: s for s in [
-    Species(
-        "lidocaine", charge=1, molar_mass=0.23434, diffusivity_25C=5.2e-10, diffusivity_37C=6.9e-10,
-        pKa=7.91, acid_base="base", salts={"HCl": 0.27080}, role="drug",
-        sources={"charge": "LIDOSITE_LABEL", "molar_mass": "SMOLECULE", "salts.HCl": "model_parameters.md",
-                 "diffusivity_25C": _HL, "diffusivity_37C": _HL,
-                 "pKa": "CLINICALGATE_LA"}),  # pKa at 25 C; 7.9 commonly used
-    Species(
-        "fentanyl", charge=1, molar_mass=0.33648, diffusivity_25C=4.3e-10, diffusivity_37C=5.8e-10,
-        pKa=8.4, acid_base="base", salts={"HCl": 0.37293}, role="drug",
-        sources={"charge": "model_parameters.md", "molar_mass": "model_parameters.md",
-                 "salts.HCl": "IONSYS_LABEL", "diffusivity_25C": _HL, "diffusivity_37C": _HL,
-                 "pKa": "IONSYS_LABEL"}),
-    Species(
-        "epinephrine", charge=1, molar_mass=0.18321, diffusivity_25C=6.6e-10, diffusivity_37C=8.8e-10,
-        pKa=8.749, acid_base="base", salts={"bitartrate": 0.3333}, role="drug",
-        sources={"charge": "LIDOSITE_LABEL", "molar_mass": "model_parameters.md",
-                 "salts.bitartrate": "model_parameters.md", "diffusivity_25C": _HL, "diffusivity_37C": _HL,
-                 "pKa": "BRETTI2015"}),  # pKa1 at 37 C (log K2, infinite dilution)
-    # The disodium salt is what physiotherapists use (4 mg/mL dexamethasone phosphate = 4.37 mg/mL of the
-    # salt, DEXSP_LABEL). No published pKa or aqueous diffusivity was found: those stay estimates.
-    Species(
-        "dexamethasone_phosphate", charge=-2, molar_mass=0.4724, diffusivity_25C=4.0e-10,
-        diffusivity_37C=5.4e-10, pKa=6.4, acid_base="acid", salts={"disodium": 0.51641}, role="drug",
-        sources={"charge": _DEX + " (dianion of the phosphate monoester; an anion, delivered from the "
-                                  "cathode: SYLVESTRE2008)",
-                 "molar_mass": "estimate: computed from the formula C22H30FO8P (free acid), 472.4; "
-                               "not in shared/reference (DEXSP_LABEL's 4.37 mg salt = 4 mg acid gives 472.7)",
-                 "salts.disodium": "DEXSP_LABEL",
-                 "diffusivity_25C": _DEX + " (size-scaled like fentanyl, Hayduk-Laudie form)",
-                 "diffusivity_37C": _DEX + " (25 C value x 1.35 as for the other drugs)",
-                 "pKa": _DEX + " (second phosphate pKa, dianion)"}),
-    # Acetate from a 5 % acetic acid cathode for calcific deposits (PERRON1997). Molar mass is that of
-    # the free acid, as for dexamethasone_phosphate, so "5 % acetic acid" converts directly.
-    Species(
-        "acetate", charge=-1, molar_mass=0.060052, diffusivity_25C=1.09e-9, diffusivity_37C=1.42e-9,
-        pKa=4.76, acid_base="acid", role="drug",
-        sources={"charge": "LANGE_T832",  # listed there as a -1 ion
-                 "molar_mass": "estimate: computed from the formula C2H4O2 (acetic acid) with standard "
-                               "atomic weights",
-                 "diffusivity_25C": "LANGE_T832",  # D = RT lambda / F^2 with lambda = 41e-4 m^2 S/mol
-                 "diffusivity_37C": _ION37,
-                 "pKa": "AQION_PKA"}),
-    Species(
-        "Na+", charge=1, molar_mass=0.022990, diffusivity_25C=1.33e-9, diffusivity_37C=1.73e-9,
-        sources={"molar_mass": _ATOMIC, "diffusivity_25C": "KIRK_TABLE", "diffusivity_37C": "model_parameters.md"}),
-    Species(
-        "Cl-", charge=-1, molar_mass=0.035453, diffusivity_25C=2.03e-9, diffusivity_37C=2.64e-9,
-        sources={"molar_mass": _ATOMIC, "diffusivity_25C": "KIRK_TABLE", "diffusivity_37C": "model_parameters.md"}),
-    Species(
-        "H+", charge=1, molar_mass=0.0010080, diffusivity_25C=9.311e-9, diffusivity_37C=1.21e-8,
-        sources={"molar_mass": _ATOMIC, "diffusivity_25C": "CRC_VANYSEK", "diffusivity_37C": "model_parameters.md"}),
-    Species(
-        "OH-", charge=-1, molar_mass=0.017007, diffusivity_25C=5.27e-9, diffusivity_37C=6.85e-9,
-        sources={"molar_mass": _ATOMIC, "diffusivity_25C": "KIRK_TABLE", "diffusivity_37C": "model_parameters.md"}),
-]}
+LIBRARY: dict[str, Species] = {
+    s.name: s
+    for s in [
+        Species(
+            "lidocaine",
+            charge=1,
+            molar_mass=0.23434,
+            diffusivity_25C=5.2e-10,
+            diffusivity_37C=6.9e-10,
+            pKa=7.91,
+            acid_base="base",
+            salts={"HCl": 0.27080},
+            role="drug",
+            sources={
+                "charge": "LIDOSITE_LABEL",
+                "molar_mass": "SMOLECULE",
+                "salts.HCl": "model_parameters.md",
+                "diffusivity_25C": _HL,
+                "diffusivity_37C": _HL,
+                "pKa": "CLINICALGATE_LA",
+            },
+        ),  # pKa at 25 C; 7.9 commonly used
+        Species(
+            "fentanyl",
+            charge=1,
+            molar_mass=0.33648,
+            diffusivity_25C=4.3e-10,
+            diffusivity_37C=5.8e-10,
+            pKa=8.4,
+            acid_base="base",
+            salts={"HCl": 0.37293},
+            role="drug",
+            sources={
+                "charge": "model_parameters.md",
+                "molar_mass": "model_parameters.md",
+                "salts.HCl": "IONSYS_LABEL",
+                "diffusivity_25C": _HL,
+                "diffusivity_37C": _HL,
+                "pKa": "IONSYS_LABEL",
+            },
+        ),
+        Species(
+            "epinephrine",
+            charge=1,
+            molar_mass=0.18321,
+            diffusivity_25C=6.6e-10,
+            diffusivity_37C=8.8e-10,
+            pKa=8.749,
+            acid_base="base",
+            salts={"bitartrate": 0.3333},
+            role="drug",
+            sources={
+                "charge": "LIDOSITE_LABEL",
+                "molar_mass": "model_parameters.md",
+                "salts.bitartrate": "model_parameters.md",
+                "diffusivity_25C": _HL,
+                "diffusivity_37C": _HL,
+                "pKa": "BRETTI2015",
+            },
+        ),  # pKa1 at 37 C (log K2, infinite dilution)
+        # The disodium salt is what physiotherapists use (4 mg/mL dexamethasone phosphate = 4.37 mg/mL of the
+        # salt, DEXSP_LABEL). No published pKa or aqueous diffusivity was found: those stay estimates.
+        Species(
+            "dexamethasone_phosphate",
+            charge=-2,
+            molar_mass=0.4724,
+            diffusivity_25C=4.0e-10,
+            diffusivity_37C=5.4e-10,
+            pKa=6.4,
+            acid_base="acid",
+            salts={"disodium": 0.51641},
+            role="drug",
+            sources={
+                "charge": _DEX + " (dianion of the phosphate monoester; an anion, delivered from the "
+                "cathode: SYLVESTRE2008)",
+                "molar_mass": "estimate: computed from the formula C22H30FO8P (free acid), 472.4; "
+                "not in shared/reference (DEXSP_LABEL's 4.37 mg salt = 4 mg acid gives 472.7)",
+                "salts.disodium": "DEXSP_LABEL",
+                "diffusivity_25C": _DEX + " (size-scaled like fentanyl, Hayduk-Laudie form)",
+                "diffusivity_37C": _DEX + " (25 C value x 1.35 as for the other drugs)",
+                "pKa": _DEX + " (second phosphate pKa, dianion)",
+            },
+        ),
+        # Acetate from a 5 % acetic acid cathode for calcific deposits (PERRON1997). Molar mass is that of
+        # the free acid, as for dexamethasone_phosphate, so "5 % acetic acid" converts directly.
+        Species(
+            "acetate",
+            charge=-1,
+            molar_mass=0.060052,
+            diffusivity_25C=1.09e-9,
+            diffusivity_37C=1.42e-9,
+            pKa=4.76,
+            acid_base="acid",
+            role="drug",
+            sources={
+                "charge": "LANGE_T832",  # listed there as a -1 ion
+                "molar_mass": "estimate: computed from the formula C2H4O2 (acetic acid) with standard atomic weights",
+                "diffusivity_25C": "LANGE_T832",  # D = RT lambda / F^2 with lambda = 41e-4 m^2 S/mol
+                "diffusivity_37C": _ION37,
+                "pKa": "AQION_PKA",
+            },
+        ),
+        Species(
+            "Na+",
+            charge=1,
+            molar_mass=0.022990,
+            diffusivity_25C=1.33e-9,
+            diffusivity_37C=1.73e-9,
+            sources={"molar_mass": _ATOMIC, "diffusivity_25C": "KIRK_TABLE", "diffusivity_37C": "model_parameters.md"},
+        ),
+        Species(
+            "Cl-",
+            charge=-1,
+            molar_mass=0.035453,
+            diffusivity_25C=2.03e-9,
+            diffusivity_37C=2.64e-9,
+            sources={"molar_mass": _ATOMIC, "diffusivity_25C": "KIRK_TABLE", "diffusivity_37C": "model_parameters.md"},
+        ),
+        Species(
+            "H+",
+            charge=1,
+            molar_mass=0.0010080,
+            diffusivity_25C=9.311e-9,
+            diffusivity_37C=1.21e-8,
+            sources={"molar_mass": _ATOMIC, "diffusivity_25C": "CRC_VANYSEK", "diffusivity_37C": "model_parameters.md"},
+        ),
+        Species(
+            "OH-",
+            charge=-1,
+            molar_mass=0.017007,
+            diffusivity_25C=5.27e-9,
+            diffusivity_37C=6.85e-9,
+            sources={"molar_mass": _ATOMIC, "diffusivity_25C": "KIRK_TABLE", "diffusivity_37C": "model_parameters.md"},
+        ),
+    ]
+}
 
 
 def get_species(name: str) -> Species:
@@ -161,5 +243,3 @@ def get_species(name: str) -> Species:
 def known_species() -> list[str]:
     """Names of the built-in species."""
     return list(LIBRARY)
-
-

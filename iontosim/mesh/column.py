@@ -29,9 +29,9 @@ class LayerGeometry:
 
 @dataclass
 class Column:
-    mesh: "dolfinx.mesh.Mesh"
-    cell_tags: "dolfinx.mesh.MeshTags"
-    facet_tags: "dolfinx.mesh.MeshTags"
+    mesh: dolfinx.mesh.Mesh
+    cell_tags: dolfinx.mesh.MeshTags
+    facet_tags: dolfinx.mesh.MeshTags
     layers: list[LayerGeometry]
     interfaces: np.ndarray  # m, depth of every layer boundary, top to bottom (len = n_layers + 1)
 
@@ -69,9 +69,7 @@ def build_column(comm: MPI.Comm, layers: list[LayerGeometry], top: float) -> Col
         points = np.zeros((0, 1))
     import basix.ufl
 
-    domain = dolfinx.mesh.create_mesh(
-        comm, cells, basix.ufl.element("Lagrange", "interval", 1, shape=(1,)), points
-    )
+    domain = dolfinx.mesh.create_mesh(comm, cells, basix.ufl.element("Lagrange", "interval", 1, shape=(1,)), points)
     interfaces = top + np.concatenate([[0.0], np.cumsum([layer.thickness for layer in layers])])
 
     # Tag cells by the layer their midpoint falls in (robust to the repartitioning create_mesh does).
@@ -91,9 +89,7 @@ def build_column(comm: MPI.Comm, layers: list[LayerGeometry], top: float) -> Col
         domain, tdim - 1, lambda p: np.isclose(p[0], interfaces[-1], atol=1e-9 * span)
     )
     facets = np.concatenate([top_facets, deep_facets]).astype(np.int32)
-    values = np.concatenate(
-        [np.full(len(top_facets), ELECTRODE), np.full(len(deep_facets), DEEP)]
-    ).astype(np.int32)
+    values = np.concatenate([np.full(len(top_facets), ELECTRODE), np.full(len(deep_facets), DEEP)]).astype(np.int32)
     order = np.argsort(facets)
     facet_tags = dolfinx.mesh.meshtags(domain, tdim - 1, facets[order], values[order])
     return Column(domain, cell_tags, facet_tags, layers, interfaces)

@@ -66,8 +66,9 @@ def graded_sizes(length: float, first: float, growth: float, cap: float) -> np.n
     return np.asarray(sizes) * (length / total)
 
 
-def _segment_sizes(length: float, fine_start: bool, fine_end: bool,
-                   first: float, growth: float, cap: float) -> np.ndarray:
+def _segment_sizes(
+    length: float, fine_start: bool, fine_end: bool, first: float, growth: float, cap: float
+) -> np.ndarray:
     """Sizes along a segment refined toward the ends that carry an electrode edge."""
     if fine_start and fine_end:
         half = graded_sizes(length / 2, first, growth, cap)
@@ -139,26 +140,34 @@ class Geometry(BaseModel):
     def _fits(self) -> Geometry:
         if self.kind == "column":
             if self.appendages is not None:
-                raise ValueError("appendages need a planar, axisymmetric or block geometry: the column "
-                                 "has no lateral extent")
+                raise ValueError(
+                    "appendages need a planar, axisymmetric or block geometry: the column has no lateral extent"
+                )
             return self
         if self.kind != "block" and self.return_gap is None and self.return_width is None:
             # an anode over the whole width, the deep tissue as the return: a strip, or a disc
             # that is the unit cell around one appendage
             twice = self.kind == "planar"
-            if (self.width is None or self.anode_width is None
-                    or abs(self.anode_width / (2 if twice else 1) - self.width) > 1e-12 * self.width):
-                raise ValueError("without a return electrode the anode must cover the whole width "
-                                 f"(anode_width = {'2 width' if twice else 'width'}): the deep tissue is then the return")
+            if (
+                self.width is None
+                or self.anode_width is None
+                or abs(self.anode_width / (2 if twice else 1) - self.width) > 1e-12 * self.width
+            ):
+                raise ValueError(
+                    "without a return electrode the anode must cover the whole width "
+                    f"(anode_width = {'2 width' if twice else 'width'}): the deep tissue is then the return"
+                )
         else:
-            missing = [name for name in ("width", "anode_width", "return_gap", "return_width")
-                       if getattr(self, name) is None]
+            missing = [
+                name for name in ("width", "anode_width", "return_gap", "return_width") if getattr(self, name) is None
+            ]
             if missing:
                 raise ValueError(f"a {self.kind} geometry needs {', '.join(missing)}")
             anode, _, outer = self.edges
             if outer >= self.width:
-                raise ValueError(f"the return electrode ends at {outer:g} m, beyond the modelled "
-                                 f"width {self.width:g} m")
+                raise ValueError(
+                    f"the return electrode ends at {outer:g} m, beyond the modelled width {self.width:g} m"
+                )
             if self.kind == "block" and anode >= self.width:
                 raise ValueError("the anode is wider than the modelled block")
         if self.appendages is not None:
@@ -170,47 +179,55 @@ class Geometry(BaseModel):
         channels = self.appendages
         field = "appendages.spacing" if channels.spacing is not None else "appendages.positions"
         if self.kind == "axisymmetric" and (channels.spacing is not None or channels.positions != (0.0,)):
-            raise ValueError(f"{field}: an axisymmetric patch holds a single channel, on the axis: give "
-                             "positions [0] (a lattice or an off-axis channel is not axisymmetric)")
+            raise ValueError(
+                f"{field}: an axisymmetric patch holds a single channel, on the axis: give "
+                "positions [0] (a lattice or an off-axis channel is not axisymmetric)"
+            )
         if channels.positions is not None:
             pairs = self.kind == "block"
             if any(isinstance(p, tuple) != pairs for p in channels.positions):
-                raise ValueError(f"{field}: a {self.kind} patch takes "
-                                 + ("(x, y) pairs" if pairs else "one x per channel, not pairs"))
+                raise ValueError(
+                    f"{field}: a {self.kind} patch takes "
+                    + ("(x, y) pairs" if pairs else "one x per channel, not pairs")
+                )
         centres = self.appendage_centres()
         half = self.appendage_half_width
         tol = 1e-9 * self.width
         if not centres:
-            raise ValueError(f"{field}: no channel of radius {channels.radius:g} m fits in the width "
-                             f"{self.width:g} m")
+            raise ValueError(f"{field}: no channel of radius {channels.radius:g} m fits in the width {self.width:g} m")
         if channels.spacing is not None and channels.spacing < 2 * half - tol:
-            raise ValueError(f"{field}: channels {channels.spacing:g} m apart overlap (their width is "
-                             f"{2 * half:g} m)")
+            raise ValueError(f"{field}: channels {channels.spacing:g} m apart overlap (their width is {2 * half:g} m)")
         for centre in centres:
             at = _point_text(centre)
             for axis, c in enumerate(centre):
                 if c + half > self.width + tol:
-                    raise ValueError(f"{field}: the channel at {at} reaches {c + half:g} m, beyond the "
-                                     f"modelled width {self.width:g} m")
+                    raise ValueError(
+                        f"{field}: the channel at {at} reaches {c + half:g} m, beyond the "
+                        f"modelled width {self.width:g} m"
+                    )
                 if tol < c < half - tol:  # the mirror image would overlap it
-                    raise ValueError(f"{field}: the channel at {at} overlaps its mirror image across "
-                                     f"{'xy'[axis] if self.kind != 'axisymmetric' else 'the axis'}: centre it "
-                                     f"there (0) or at least {half:g} m away")
+                    raise ValueError(
+                        f"{field}: the channel at {at} overlaps its mirror image across "
+                        f"{'xy'[axis] if self.kind != 'axisymmetric' else 'the axis'}: centre it "
+                        f"there (0) or at least {half:g} m away"
+                    )
             lo, hi = zip(*((max(0.0, c - half), c + half) for c in centre))
             for name, axis, position, span in self._electrode_edges():
                 crosses = lo[axis] + tol < position < hi[axis] - tol
-                if crosses and all(lo[o] < span[1] - tol and hi[o] > span[0] + tol
-                                   for o in range(len(centre)) if o != axis):
-                    raise ValueError(f"{field}: the channel at {at} straddles the {name} at "
-                                     f"{'xy'[axis]} = {position:g} m: move it under one side")
+                if crosses and all(
+                    lo[o] < span[1] - tol and hi[o] > span[0] + tol for o in range(len(centre)) if o != axis
+                ):
+                    raise ValueError(
+                        f"{field}: the channel at {at} straddles the {name} at "
+                        f"{'xy'[axis]} = {position:g} m: move it under one side"
+                    )
         ordered = sorted(centres)
         for i, a in enumerate(ordered):  # sorted by x: stop once x is more than a width apart
-            for b in ordered[i + 1:]:
+            for b in ordered[i + 1 :]:
                 if b[0] - a[0] >= 2 * half - tol:
                     break
                 if all(abs(p - q) < 2 * half - tol for p, q in zip(a, b)):
-                    raise ValueError(f"{field}: the channels at {_point_text(a)} and {_point_text(b)} "
-                                     "overlap")
+                    raise ValueError(f"{field}: the channels at {_point_text(a)} and {_point_text(b)} overlap")
         if self.appendage_area_fraction() > 1 - 1e-9:
             raise ValueError(f"{field}: the channels cover the whole skin surface")
 
@@ -220,8 +237,11 @@ class Geometry(BaseModel):
             return []
         anode, inner, outer = self.edges
         along_y = (0.0, anode)  # block: both electrodes span [0, anode] in y
-        edges = [("anode edge", 0, anode, along_y), ("return electrode's inner edge", 0, inner, along_y),
-                 ("return electrode's outer edge", 0, outer, along_y)]
+        edges = [
+            ("anode edge", 0, anode, along_y),
+            ("return electrode's inner edge", 0, inner, along_y),
+            ("return electrode's outer edge", 0, outer, along_y),
+        ]
         if self.kind == "block":
             edges += [("anode edge", 1, anode, (0.0, anode)), ("return electrode's edge", 1, anode, (inner, outer))]
         return edges
@@ -311,7 +331,7 @@ class Geometry(BaseModel):
     def _surface_area(self, footprint: Sequence[tuple[float, float]]) -> float:
         """Skin-surface measure of a patch given by its (start, end) along every lateral axis."""
         if self.kind == "axisymmetric":
-            (r0, r1), = footprint
+            ((r0, r1),) = footprint
             return math.pi * (r1**2 - r0**2)
         return math.prod(hi - lo for lo, hi in footprint)
 
@@ -372,15 +392,16 @@ class Geometry(BaseModel):
         features = np.asarray(self._features(axis))
         # a break is refined if an edge lies on it (the far wall only when a channel touches it)
         fine = [b > tol and bool(np.any(np.abs(features - b) <= tol)) for b in breaks]
-        return [_segment_sizes(b - a, fa, fb, h0, growth, cap)
-                for a, b, fa, fb in zip(breaks[:-1], breaks[1:], fine[:-1], fine[1:])]
+        return [
+            _segment_sizes(b - a, fa, fb, h0, growth, cap)
+            for a, b, fa, fb in zip(breaks[:-1], breaks[1:], fine[:-1], fine[1:])
+        ]
 
-    def cell_count(self, layers: Sequence[LayerSpec], donor_thickness: float,
-                   return_thickness: float = 0.0) -> int:
+    def cell_count(self, layers: Sequence[LayerSpec], donor_thickness: float, return_thickness: float = 0.0) -> int:
         """Number of cells the mesh will have (with a return pad of `return_thickness` m if the
         geometry has a return electrode): to check a 3D size before meshing it."""
         depth = self.depth_sizes(layers, donor_thickness)
-        skin = sum(len(s) for s in depth[-len(layers):])
+        skin = sum(len(s) for s in depth[-len(layers) :])
         donor = len(depth[0]) if donor_thickness > 0 else 0
         lateral = [self.lateral_sizes(layers, axis) for axis in range(self.dim - 1)]
         across = math.prod(sum(len(s) for s in segments) for segments in lateral)

@@ -47,8 +47,11 @@ def write_scenario_mesh(scenario, out, comm: MPI.Comm, overwrite: bool = False, 
 
     cells = mesh_cell_count(scenario)
     if cells > max_cells:
-        raise ScenarioError("geometry", f"the mesh would have {cells} cells, more than --max-cells {max_cells}; "
-                                        "lower geometry.resolution or the width")
+        raise ScenarioError(
+            "geometry",
+            f"the mesh would have {cells} cells, more than --max-cells {max_cells}; "
+            "lower geometry.resolution or the width",
+        )
     directory = RunDirectory(Path(out), overwrite, marker=("mesh.png", "mesh.xdmf"))
     with staged(comm, directory) as stage:
         try:
@@ -58,6 +61,9 @@ def write_scenario_mesh(scenario, out, comm: MPI.Comm, overwrite: bool = False, 
         write_mesh(skin, stage)
         on_root(comm, directory.commit)
     count = comm.allreduce(skin.mesh.topology.index_map(skin.mesh.topology.dim).size_local)
-    return (f"{scenario.geometry.kind} mesh: {count} cells; regions "
-            + ", ".join(f"{tag} {name}" for tag, name in skin.regions.items())
-            + "; boundaries " + ", ".join(f"{tag} {name}" for tag, name in skin.boundaries.items()))
+    return (
+        f"{scenario.geometry.kind} mesh: {count} cells; regions "
+        + ", ".join(f"{tag} {name}" for tag, name in skin.regions.items())
+        + "; boundaries "
+        + ", ".join(f"{tag} {name}" for tag, name in skin.boundaries.items())
+    )

@@ -20,14 +20,20 @@ import numpy as np
 
 from iontosim._fenics import dolfinx
 
-from .skin_mesh import (ANODE, APPENDAGES, DEEP, DONOR_SKIN, LATERAL, RETURN, RETURN_PAD, RETURN_SKIN,
-                        SKIN_SURFACE)
+from .skin_mesh import ANODE, APPENDAGES, DEEP, DONOR_SKIN, LATERAL, RETURN, RETURN_PAD, RETURN_SKIN, SKIN_SURFACE
 
 if TYPE_CHECKING:
     from .skin_mesh import SkinMesh
 
-BOUNDARY_COLOURS = {ANODE: "tab:red", RETURN: "tab:blue", SKIN_SURFACE: "tab:green", DEEP: "black",
-                    LATERAL: "tab:orange", DONOR_SKIN: "tab:purple", RETURN_SKIN: "tab:cyan"}
+BOUNDARY_COLOURS = {
+    ANODE: "tab:red",
+    RETURN: "tab:blue",
+    SKIN_SURFACE: "tab:green",
+    DEEP: "black",
+    LATERAL: "tab:orange",
+    DONOR_SKIN: "tab:purple",
+    RETURN_SKIN: "tab:cyan",
+}
 #: regions coloured by name rather than by their place in the stack
 REGION_COLOURS = {RETURN_PAD: "silver", APPENDAGES: "gold"}
 
@@ -122,8 +128,10 @@ def plot_skin_mesh(sm: SkinMesh, path: str | Path) -> None:
     # zoom: the donor's lowest part and the top two skin layers around the anode edge
     skin_top = depth[1] if depth[0] < 0 else depth[0]
     reach = 2.0 * (depth[min(len(depth) - 1, 3 if depth[0] < 0 else 2)] - skin_top)
-    panels = [("whole section", 1e3, "mm", None),
-              ("anode edge", 1e6, "um", (anode - reach, anode + reach, -0.5 * reach, reach))]
+    panels = [
+        ("whole section", 1e3, "mm", None),
+        ("anode edge", 1e6, "um", (anode - reach, anode + reach, -0.5 * reach, reach)),
+    ]
     if sm.geometry.dim == 1:
         panels[1] = ("top of the column", 1e6, "um", (None, None, -0.5 * reach, reach))
     cut = [c[0] for c in sm.geometry.appendage_centres() if all(v == 0 for v in c[1:])]  # block: on y = 0
@@ -135,10 +143,21 @@ def plot_skin_mesh(sm: SkinMesh, path: str | Path) -> None:
     ncols = len(panels) + (top is not None)
     fig, axes = plt.subplots(1, ncols, figsize=(5.0 * ncols + 2.5, 5.0), layout="constrained")
     for ax, (title, scale, unit, window) in zip(axes, panels):
-        ax.add_collection(PolyCollection([p * scale for p in polys], linewidths=0.15, edgecolors="0.4",
-                                         facecolors=[layer_colours[v] for v in cell_values]))
-        ax.add_collection(LineCollection(np.asarray(segments).reshape(-1, 2, 2) * scale, linewidths=2.5,
-                                         colors=[BOUNDARY_COLOURS[v] for v in facet_values]))
+        ax.add_collection(
+            PolyCollection(
+                [p * scale for p in polys],
+                linewidths=0.15,
+                edgecolors="0.4",
+                facecolors=[layer_colours[v] for v in cell_values],
+            )
+        )
+        ax.add_collection(
+            LineCollection(
+                np.asarray(segments).reshape(-1, 2, 2) * scale,
+                linewidths=2.5,
+                colors=[BOUNDARY_COLOURS[v] for v in facet_values],
+            )
+        )
         ax.autoscale_view()
         if window is not None:
             x0, x1, y0, y1 = window
@@ -147,8 +166,11 @@ def plot_skin_mesh(sm: SkinMesh, path: str | Path) -> None:
             ax.set_ylim(y0 * scale, y1 * scale)
         ax.invert_yaxis()  # depth grows downward, as on a histology slide
         lateral = {1: "", 2: "r" if sm.geometry.kind == "axisymmetric" else "x", 3: "x (y = 0 plane)"}
-        ax.set(title=title, xlabel=f"{lateral[sm.geometry.dim]} [{unit}]" if sm.geometry.dim > 1 else "",
-               ylabel=f"depth [{unit}]")
+        ax.set(
+            title=title,
+            xlabel=f"{lateral[sm.geometry.dim]} [{unit}]" if sm.geometry.dim > 1 else "",
+            ylabel=f"depth [{unit}]",
+        )
         if sm.geometry.dim == 1:
             ax.set_xticks([])
         elif window is not None:
@@ -156,24 +178,37 @@ def plot_skin_mesh(sm: SkinMesh, path: str | Path) -> None:
     if top is not None:
         ax = axes[-1]
         faces, values = top
-        ax.add_collection(PolyCollection([f * 1e3 for f in faces], linewidths=0.15, edgecolors="0.4",
-                                         facecolors=[BOUNDARY_COLOURS[v] for v in values], alpha=0.8))
-        channels = [np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]]) * 1e3
-                    for (x0, x1), (y0, y1) in sm.geometry.appendage_footprints()]
+        ax.add_collection(
+            PolyCollection(
+                [f * 1e3 for f in faces],
+                linewidths=0.15,
+                edgecolors="0.4",
+                facecolors=[BOUNDARY_COLOURS[v] for v in values],
+                alpha=0.8,
+            )
+        )
+        channels = [
+            np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]]) * 1e3
+            for (x0, x1), (y0, y1) in sm.geometry.appendage_footprints()
+        ]
         if channels:  # under the surface facets: outline them
-            ax.add_collection(PolyCollection(channels, linewidths=1.0, edgecolors="black",
-                                             facecolors=REGION_COLOURS[APPENDAGES]))
+            ax.add_collection(
+                PolyCollection(channels, linewidths=1.0, edgecolors="black", facecolors=REGION_COLOURS[APPENDAGES])
+            )
         ax.autoscale_view()
         ax.set_aspect("equal")
         ax.set(title="electrode side, seen from above", xlabel="x [mm]", ylabel="y [mm]")
 
-    handles = [Patch(facecolor=layer_colours[t], edgecolor="0.4", label=f"{t}: {name}")
-               for t, name in sorted(sm.regions.items())]
-    handles += [Line2D([], [], color=BOUNDARY_COLOURS[t], linewidth=2.5, label=f"{t}: {name}")
-                for t, name in sorted(sm.boundaries.items())]
+    handles = [
+        Patch(facecolor=layer_colours[t], edgecolor="0.4", label=f"{t}: {name}")
+        for t, name in sorted(sm.regions.items())
+    ]
+    handles += [
+        Line2D([], [], color=BOUNDARY_COLOURS[t], linewidth=2.5, label=f"{t}: {name}")
+        for t, name in sorted(sm.boundaries.items())
+    ]
     fig.legend(handles=handles, loc="outside right center", title="cell tags / facet tags", fontsize=8)
     cells = sm.mesh.topology.index_map(sm.mesh.topology.dim).size_global
     fig.suptitle(f"{sm.geometry.kind} skin mesh: {cells} cells")
     fig.savefig(path, dpi=150)
     plt.close(fig)
-

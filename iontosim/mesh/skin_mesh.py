@@ -31,7 +31,8 @@ import numpy as np
 
 from iontosim._fenics import MPI, dolfinx
 
-from .column import DEEP, ELECTRODE as ANODE  # 1: top of the donor pad (the donor electrode); 2: bottom
+from .column import DEEP  # 1: top of the donor pad (the donor electrode); 2: bottom
+from .column import ELECTRODE as ANODE
 from .geometry import Geometry, LayerSpec
 
 DONOR = 0  # cell tag of the donor pad; skin layer i (from 0, top first) has tag i + 1
@@ -44,8 +45,15 @@ LATERAL = 5  # far lateral boundary of the skin (x = width, and y = width in 3D)
 DONOR_SKIN = 6  # interior facets between the donor pad and the skin (flux into the skin)
 RETURN_SKIN = 7  # interior facets between the return pad and the skin
 
-BOUNDARY_NAMES = {ANODE: "anode", DEEP: "deep", RETURN: "return", SKIN_SURFACE: "skin_surface",
-                  LATERAL: "lateral", DONOR_SKIN: "donor_skin", RETURN_SKIN: "return_skin"}
+BOUNDARY_NAMES = {
+    ANODE: "anode",
+    DEEP: "deep",
+    RETURN: "return",
+    SKIN_SURFACE: "skin_surface",
+    LATERAL: "lateral",
+    DONOR_SKIN: "donor_skin",
+    RETURN_SKIN: "return_skin",
+}
 
 
 class MeshError(RuntimeError):
@@ -94,8 +102,7 @@ def _extrude(model, sources: list[tuple[int, int]], axis: int, sizes: np.ndarray
     shift[axis] = float(np.sum(sizes))
     heights = np.cumsum(np.abs(sizes)) / np.sum(np.abs(sizes))
     heights[-1] = 1.0
-    out = model.geo.extrude(sources, *shift, numElements=[1] * len(sizes),
-                            heights=heights.tolist(), recombine=True)
+    out = model.geo.extrude(sources, *shift, numElements=[1] * len(sizes), heights=heights.tolist(), recombine=True)
     dim = sources[0][0] + 1
     # gmsh lists, per source: its translated copy ("top"), the swept entity, then side entities
     bodies = [i for i, (d, _) in enumerate(out) if d == dim]
@@ -117,8 +124,9 @@ def _surface_patches(model, geometry: Geometry, layers: Sequence[LayerSpec]):
     return patches
 
 
-def _build_model(model, layers: Sequence[LayerSpec], donor_thickness: float, geometry: Geometry,
-                 return_thickness: float):
+def _build_model(
+    model, layers: Sequence[LayerSpec], donor_thickness: float, geometry: Geometry, return_thickness: float
+):
     """Geometry, physical groups and mesh of the gmsh `model` (rank 0 only)."""
     depth_axis = geometry.dim - 1
     sizes = geometry.depth_sizes(layers, donor_thickness)
@@ -172,15 +180,19 @@ def _build_model(model, layers: Sequence[LayerSpec], donor_thickness: float, geo
         model.addPhysicalGroup(geometry.dim, [t for _, t in bodies], tag=tag + 1, name=name)
     for tag, entities in facets.items():
         if entities:
-            model.addPhysicalGroup(geometry.dim - 1, [t for _, t in entities], tag=tag,
-                                   name=BOUNDARY_NAMES[tag])
+            model.addPhysicalGroup(geometry.dim - 1, [t for _, t in entities], tag=tag, name=BOUNDARY_NAMES[tag])
     model.mesh.generate(geometry.dim)
     present = {tag: BOUNDARY_NAMES[tag] for tag, entities in facets.items() if entities}
     return {tag: name for tag, name, _ in regions}, present
 
 
-def build_skin_mesh(comm: MPI.Comm, layers: Sequence[LayerSpec], donor_thickness: float,
-                    geometry: Geometry, return_thickness: float = 0.0) -> SkinMesh:
+def build_skin_mesh(
+    comm: MPI.Comm,
+    layers: Sequence[LayerSpec],
+    donor_thickness: float,
+    geometry: Geometry,
+    return_thickness: float = 0.0,
+) -> SkinMesh:
     """Mesh the skin `layers` ((name, thickness in m), top first) under a donor pad of
     `donor_thickness` m (0: none) and, if `geometry` has a return electrode, its pad of
     `return_thickness` m (0: none, the return electrode on the skin), distributed over `comm`.
@@ -191,8 +203,9 @@ def build_skin_mesh(comm: MPI.Comm, layers: Sequence[LayerSpec], donor_thickness
     """
     layers = [(str(name), float(thickness)) for name, thickness in layers]
     if not layers or min(t for _, t in layers) <= 0 or donor_thickness < 0 or return_thickness < 0:
-        raise ValueError("need at least one skin layer, positive thicknesses, donor_thickness >= 0 and "
-                         "return_thickness >= 0")
+        raise ValueError(
+            "need at least one skin layer, positive thicknesses, donor_thickness >= 0 and return_thickness >= 0"
+        )
     return_thickness = float(return_thickness) if geometry.has_return_electrode else 0.0
     with ExitStack() as stack:
         model, names, error = None, None, None
@@ -215,8 +228,9 @@ def build_skin_mesh(comm: MPI.Comm, layers: Sequence[LayerSpec], donor_thickness
     cells.name = "regions"
     data.facet_tags.name = "boundaries"
     top = -donor_thickness if donor_thickness > 0 else 0.0
-    interfaces = top + np.concatenate([[0.0], np.cumsum(
-        ([donor_thickness] if donor_thickness > 0 else []) + [t for _, t in layers])])
+    interfaces = top + np.concatenate(
+        [[0.0], np.cumsum(([donor_thickness] if donor_thickness > 0 else []) + [t for _, t in layers])]
+    )
     return SkinMesh(domain, cells, data.facet_tags, geometry, regions, boundaries, interfaces)
 
 

@@ -26,15 +26,23 @@ from iontosim.library.species import Species
 from iontosim.mesh.column import DEEP, ELECTRODE, LayerGeometry, build_column
 from iontosim.mesh.skin_mesh import RETURN
 from iontosim.model.regions import RETURN_PAD, Region, region_names, resolve_regions
-from iontosim.physics.term import Ledger, LedgerEntry, Term, TransportedForm
 from iontosim.physics import transport
 from iontosim.physics.constants import thermal_voltage
+from iontosim.physics.term import Ledger, LedgerEntry, Term, TransportedForm
 
 fem = dolfinx.fem
 T = TypeVar("T", bound=Term)
 
-__all__ = ["Model", "NodalSpeciation", "Term", "LedgerEntry", "Ledger", "TransportedForm", "assembled_vector",
-           "compose"]
+__all__ = [
+    "Model",
+    "NodalSpeciation",
+    "Term",
+    "LedgerEntry",
+    "Ledger",
+    "TransportedForm",
+    "assembled_vector",
+    "compose",
+]
 
 
 @dataclass
@@ -53,9 +61,20 @@ class NodalSpeciation:
 def compose(scenario, model: Model) -> list[Term]:
     """The terms `scenario` switches on, in the order the model asks them (it sets the order of
     the residual's sum and of the chained relations)."""
-    from iontosim.physics import (binding, buffers, clearance, deep_tissue, electrodes, electroneutrality,
-                                  electroosmosis, fixed_charge, ionization, pharmacokinetics, water)
     from iontosim.output.surface_current import SurfaceCurrent
+    from iontosim.physics import (
+        binding,
+        buffers,
+        clearance,
+        deep_tissue,
+        electrodes,
+        electroneutrality,
+        electroosmosis,
+        fixed_charge,
+        ionization,
+        pharmacokinetics,
+        water,
+    )
 
     terms: list[Term | None] = [
         transport.NernstPlanck(),
@@ -84,8 +103,15 @@ class Model:
     donor electrode. `extra_terms` are added after the scenario's own (a term of the caller's);
     `terms` replaces the composition altogether."""
 
-    def __init__(self, scenario, comm: MPI.Comm, skin_mesh=None, *, extra_terms: Iterable[Term] = (),
-                 terms: Sequence[Term] | None = None):
+    def __init__(
+        self,
+        scenario,
+        comm: MPI.Comm,
+        skin_mesh=None,
+        *,
+        extra_terms: Iterable[Term] = (),
+        terms: Sequence[Term] | None = None,
+    ):
         self.scenario = scenario
         self.comm = comm
         self.species: list[Species] = scenario.species_objects()
@@ -135,11 +161,17 @@ class Model:
         sc = self.scenario
         num = sc.numerics
         r = num.refinement
-        geo = [LayerGeometry("donor", sc.donor.thickness, max(1, round((sc.donor.cells or num.donor_cells) * r)),
-                             grading=1.0 / 8.0)]  # fine next to the skin surface
+        geo = [
+            LayerGeometry(
+                "donor", sc.donor.thickness, max(1, round((sc.donor.cells or num.donor_cells) * r)), grading=1.0 / 8.0
+            )
+        ]  # fine next to the skin surface
         for layer in sc.skin:
-            geo.append(LayerGeometry(layer.name, layer.thickness,
-                                     max(1, round((layer.cells or num.default_cells) * r)), layer.grading))
+            geo.append(
+                LayerGeometry(
+                    layer.name, layer.thickness, max(1, round((layer.cells or num.default_cells) * r)), layer.grading
+                )
+            )
         self.column = build_column(self.comm, geo, top=-sc.donor.thickness)
         self.mesh = self.column.mesh
 
@@ -172,14 +204,18 @@ class Model:
         self._vertex_x = x[:, 0].copy()  # first lateral coordinate (the depth on the column)
         self.porosity = self.cellwise([r.porosity for r in self.regions], "porosity")
         self.partition = [self.cellwise([r.partition[i] for r in self.regions], f"K_{i}") for i in range(self.ns)]
-        self.charge = [self.cellwise([float(sp.charge)] * len(self.regions), f"z_{i}")
-                       for i, sp in enumerate(self.species)]
+        self.charge = [
+            self.cellwise([float(sp.charge)] * len(self.regions), f"z_{i}") for i, sp in enumerate(self.species)
+        ]
         lay = self.nodal_layer
         self.nodal = NodalSpeciation(
             partition=np.array([r.partition for r in self.regions]).T[:, lay],
             charge=np.array([[float(sp.charge) for sp in self.species]] * len(self.regions)).T[:, lay],
-            partner_ratio=np.zeros((self.ns, len(lay))), partner_charge=np.zeros((self.ns, len(lay))),
-            retardation=np.ones((self.ns, len(lay))), fixed=np.zeros(len(lay)))
+            partner_ratio=np.zeros((self.ns, len(lay))),
+            partner_charge=np.zeros((self.ns, len(lay))),
+            retardation=np.ones((self.ns, len(lay))),
+            fixed=np.zeros(len(lay)),
+        )
         # per (region, species): the partner form's share and charge (physics/ionization.py fills them)
         self.partner_ratio = np.zeros((len(self.regions), self.ns))
         self.partner_charge = np.array([float(sp.charge) for sp in self.species])
@@ -245,10 +281,12 @@ class Model:
     # ------------------------------------------------------------------ relations and forms
     def _build_relations(self) -> None:
         """The fundamental relations, with what every term adds to them (physics/term.py)."""
-        self.dx = ufl.Measure("dx", domain=self.mesh, metadata=transport.VERTEX_QUADRATURE,
-                              subdomain_data=self.column.cell_tags)
-        self.dx_midpoint = ufl.Measure("dx", domain=self.mesh, metadata=transport.MIDPOINT_QUADRATURE,
-                                       subdomain_data=self.column.cell_tags)
+        self.dx = ufl.Measure(
+            "dx", domain=self.mesh, metadata=transport.VERTEX_QUADRATURE, subdomain_data=self.column.cell_tags
+        )
+        self.dx_midpoint = ufl.Measure(
+            "dx", domain=self.mesh, metadata=transport.MIDPOINT_QUADRATURE, subdomain_data=self.column.cell_tags
+        )
         self.ds = ufl.Measure("ds", domain=self.mesh, subdomain_data=self.column.facet_tags)
         parts = ufl.split(self.u)
         self.mu, self.psi = list(parts[: self.ns]), parts[self.ns]
@@ -467,8 +505,9 @@ class Model:
             largest[:] = -np.inf
             np.maximum.at(largest, dofs, rise)  # a node's rise: the largest over its cells
             r = largest[dofs]
-            damped = np.where(r > 0.0, np.minimum(np.log1p(np.maximum(r, 0.0)), self.MAX_RISE),
-                              np.maximum(r, -self.MAX_DROP))
+            damped = np.where(
+                r > 0.0, np.minimum(np.log1p(np.maximum(r, 0.0)), self.MAX_RISE), np.maximum(r, -self.MAX_DROP)
+            )
             # a node's new ln(c): the largest over its cells (they differ by partition and Donnan jumps)
             largest[:] = -np.inf
             np.maximum.at(largest, dofs, ln_c[i] + rise + damped - r)

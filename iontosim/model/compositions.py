@@ -31,8 +31,12 @@ def donor_fluid(model: Model) -> np.ndarray:
 def return_fluid(model: Model) -> np.ndarray:
     """The return electrode's pad [mol/m^3, ionized forms] at its pH, balanced."""
     pad = model.scenario.return_electrode
-    return balanced(model, pad.concentrations(model.scenario.species_by_name), pad.balance_with,
-                    model.region_index("return_electrode"))
+    return balanced(
+        model,
+        pad.concentrations(model.scenario.species_by_name),
+        pad.balance_with,
+        model.region_index("return_electrode"),
+    )
 
 
 def balanced(model: Model, given: dict, balance_with: str | None, region: int) -> np.ndarray:

@@ -48,8 +48,9 @@ def region_names(scenario, skin_mesh=None) -> list[str]:
     names = [regions[tag] for tag in range(len(regions))]
     expected = [DONOR] + [layer.name for layer in scenario.skin]
     if names[: len(expected)] != expected:
-        raise ValueError(f"the mesh's regions do not match the scenario's donor and skin layers: {names} "
-                         f"against {expected}")
+        raise ValueError(
+            f"the mesh's regions do not match the scenario's donor and skin layers: {names} against {expected}"
+        )
     return names
 
 
@@ -74,9 +75,17 @@ def resolve_regions(scenario, species: list[Species], names: list[str]) -> list[
 def _pad(scenario, pad, name: str, tag: int, species: list[Species]) -> Region:
     """An electrode's gel pad: free solution at its pH."""
     d_aq = [sp.diffusivity(scenario.temperature) for sp in species]
-    return Region(name=name, tag=tag, spec=pad, thickness=pad.thickness, pH=pad.pH, porosity=1.0,
-                  partition=tuple(1.0 for _ in species),
-                  diffusivity=tuple(pad.diffusivity_factor * d for d in d_aq), is_pad=True)
+    return Region(
+        name=name,
+        tag=tag,
+        spec=pad,
+        thickness=pad.thickness,
+        pH=pad.pH,
+        porosity=1.0,
+        partition=tuple(1.0 for _ in species),
+        diffusivity=tuple(pad.diffusivity_factor * d for d in d_aq),
+        is_pad=True,
+    )
 
 
 def _skin(scenario, layer, tag: int, species: list[Species]) -> Region:
@@ -85,14 +94,24 @@ def _skin(scenario, layer, tag: int, species: list[Species]) -> Region:
     hindrance = pore_hindrance(layer, d_aq, scenario.temperature)
     definitions = [scenario.definition_of(sp.name) for sp in species]  # user species carry a partition
     partition = tuple(layer.partition_of(sp.name, d.partition if d else 1.0) for sp, d in zip(species, definitions))
-    return Region(name=layer.name, tag=tag, spec=layer, thickness=layer.thickness, pH=layer.pH,
-                  porosity=layer.porosity, partition=partition,
-                  diffusivity=tuple(layer.diffusivity_factor * h * d for h, d in zip(hindrance, d_aq)), is_pad=False)
+    return Region(
+        name=layer.name,
+        tag=tag,
+        spec=layer,
+        thickness=layer.thickness,
+        pH=layer.pH,
+        porosity=layer.porosity,
+        partition=partition,
+        diffusivity=tuple(layer.diffusivity_factor * h * d for h, d in zip(hindrance, d_aq)),
+        is_pad=False,
+    )
 
 
 def pore_hindrance(layer, d_aq: list[float], temperature: float) -> list[float]:
     """Renkin hindrance of each species in the layer's pores (1 where the layer has no pore radius)."""
     if layer.pore_radius is None:
         return [1.0] * len(d_aq)
-    return [transport.renkin_hindrance(transport.stokes_radius(d, temperature, WATER_VISCOSITY_37C),
-                                       layer.pore_radius) for d in d_aq]
+    return [
+        transport.renkin_hindrance(transport.stokes_radius(d, temperature, WATER_VISCOSITY_37C), layer.pore_radius)
+        for d in d_aq
+    ]

@@ -42,8 +42,8 @@ from matplotlib.figure import Figure
 
 from iontosim._fenics import MPI, dolfinx, ufl
 from iontosim.output.figures import axes_or_new, save
-from iontosim.output.units import A_PER_M2_TO_MA_PER_CM2
 from iontosim.output.surface_current import SurfaceCurrent
+from iontosim.output.units import A_PER_M2_TO_MA_PER_CM2
 from iontosim.physics.transport import NernstPlanck
 
 fem = dolfinx.fem
@@ -107,8 +107,9 @@ class _Fields:
         if self.fitted:  # 1D only: the Scharfetter-Gummel flux at the midpoint
             self._midpoint_space = fem.functionspace(mesh, ("DG", 0, (gdim,)))
             self._midpoint = fem.Function(self._midpoint_space)
-            self._fitted_expression = fem.Expression(ufl.as_vector([flow.fitted_current_density(model)]),
-                                                     self._midpoint_space.element.interpolation_points)
+            self._fitted_expression = fem.Expression(
+                ufl.as_vector([flow.fitted_current_density(model)]), self._midpoint_space.element.interpolation_points
+            )
 
     def update(self) -> None:
         """Evaluate every field from the model's state (local: no communication)."""
@@ -119,7 +120,7 @@ class _Fields:
             f.x.array[:] = values[:, i]
         self.potential.x.array[:] = values[:, ns]
         # the cell-wise current: the vertex mean (vertex-quadrature projection) in every cell
-        per_vertex = values[self.cell_dofs][:, :, ns + 1:]  # (cells, vertices, gdim)
+        per_vertex = values[self.cell_dofs][:, :, ns + 1 :]  # (cells, vertices, gdim)
         cell = per_vertex.mean(axis=1)
         if self._fitted_expression is not None:
             self._midpoint.interpolate(self._fitted_expression)
@@ -208,8 +209,9 @@ class FieldWriter:
         comm.barrier()
         self._closed = False
         if format == "vtx":
-            self._writer = dolfinx.io.VTXWriter(comm, self.path, self._fields.functions(), engine="BPFile",
-                                                mesh_policy=dolfinx.io.VTXMeshPolicy.reuse)
+            self._writer = dolfinx.io.VTXWriter(
+                comm, self.path, self._fields.functions(), engine="BPFile", mesh_policy=dolfinx.io.VTXMeshPolicy.reuse
+            )
             return
         # XDMF: P1 fields on the broken mesh carry the DG1 values
         broken, original = _broken_mesh(model.mesh)
@@ -220,11 +222,11 @@ class FieldWriter:
         target = W.dofmap.list[:n]
         source = fields.cell_dofs[original]
         points = W.tabulate_dof_coordinates()[target]
-        if not np.allclose(points, fields.V.tabulate_dof_coordinates()[source], rtol=0,
-                           atol=1e-12 * _extent(model)):
+        if not np.allclose(points, fields.V.tabulate_dof_coordinates()[source], rtol=0, atol=1e-12 * _extent(model)):
             raise RuntimeError("the broken mesh does not number its vertices like the mesh")
-        self._copies = [(f, fem.Function(W if f.function_space is fields.V else Wv, name=f.name))
-                        for f in fields.functions()]
+        self._copies = [
+            (f, fem.Function(W if f.function_space is fields.V else Wv, name=f.name)) for f in fields.functions()
+        ]
         self._target, self._source = target.ravel(), source.ravel()
         self._writer = dolfinx.io.XDMFFile(comm, self.path, "w")
         self._writer.write_mesh(broken)
@@ -352,11 +354,21 @@ def capture(model, species: str | None = None, time: float = 0.0) -> FieldPictur
         return None
     x, c, phi = (np.concatenate([g[k] for g in gathered]) for k in range(3))
     geometry = getattr(model.column, "geometry", None)
-    return FieldPicture(title=f"{model.scenario.name}: {species}", species=species, time=time, gdim=fields.gdim,
-                        kind=_lateral_kind(model), x=x, c=c, phi=phi,
-                        interfaces=np.asarray(model.column.interfaces, dtype=float),
-                        positions=positions, current=current, limit=model.scenario.safety.max_current_density,
-                        geometry=geometry)
+    return FieldPicture(
+        title=f"{model.scenario.name}: {species}",
+        species=species,
+        time=time,
+        gdim=fields.gdim,
+        kind=_lateral_kind(model),
+        x=x,
+        c=c,
+        phi=phi,
+        interfaces=np.asarray(model.column.interfaces, dtype=float),
+        positions=positions,
+        current=current,
+        limit=model.scenario.safety.max_current_density,
+        geometry=geometry,
+    )
 
 
 def _section(model, fields: _Fields, species: int):
@@ -408,11 +420,20 @@ def draw_fields(picture: FieldPicture, axes: Any = None) -> Figure:
     depth = p.x[:, :, 1].ravel() * 1e6  # um
     triangles = _triangles(n_cells, nv)
     skin = interfaces[interfaces >= 0]
-    zoom = (-max(2.0 * (skin[1] - skin[0]) if len(skin) > 1 else 20e-6, 20e-6),
-            skin[min(2, len(skin) - 1)] if len(skin) > 1 else interfaces[-1])
+    zoom = (
+        -max(2.0 * (skin[1] - skin[0]) if len(skin) > 1 else 20e-6, 20e-6),
+        skin[min(2, len(skin) - 1)] if len(skin) > 1 else interfaces[-1],
+    )
     lateral_label = {"axisymmetric": "r [mm]", "block": "x [mm] (y = 0 plane)"}.get(p.kind, "x [mm]")
-    maps = ((c.ravel(), f"{p.species} total concentration [mol/m^3]", LogNorm(vmin=floor, vmax=max(peak, floor * 10)),
-             "viridis"), (p.phi.ravel(), "potential [V]", None, "coolwarm"))
+    maps = (
+        (
+            c.ravel(),
+            f"{p.species} total concentration [mol/m^3]",
+            LogNorm(vmin=floor, vmax=max(peak, floor * 10)),
+            "viridis",
+        ),
+        (p.phi.ravel(), "potential [V]", None, "coolwarm"),
+    )
     for row, (values, label, norm, cmap) in enumerate(maps):
         for col, window in enumerate((None, zoom)):
             ax = grid[2 * row + col]
@@ -465,8 +486,14 @@ def draw_surface_current(picture: FieldPicture, axes: Any = None) -> Figure:
         positions, values = positions[row, 0], values[row]
     fig, (ax,) = axes_or_new(axes, 1, (8, 4.5))
     ma = values * A_PER_M2_TO_MA_PER_CM2
-    ax.plot(positions * 1e3, ma, marker="o" if len(ma) < 30 else None, ms=3, color="tab:green",
-            label="into the skin (top skin-layer cells)")
+    ax.plot(
+        positions * 1e3,
+        ma,
+        marker="o" if len(ma) < 30 else None,
+        ms=3,
+        color="tab:green",
+        label="into the skin (top skin-layer cells)",
+    )
     if geometry is not None and kind not in (None, "column"):
         if geometry.laterally_uniform:
             ax.axvspan(0.0, geometry.width * 1e3, color="tab:red", alpha=0.1, label="anode")
@@ -477,9 +504,15 @@ def draw_surface_current(picture: FieldPicture, axes: Any = None) -> Figure:
     if limit is not None:
         signs = [1, -1] if np.any(values < 0) else [1]
         for sign in signs:
-            ax.axhline(sign * limit * A_PER_M2_TO_MA_PER_CM2, color="tab:red", ls=":", lw=1,
-                       label=f"+-{limit * A_PER_M2_TO_MA_PER_CM2:g} mA/cm^2 limit" if sign == 1 and len(signs) > 1
-                       else (f"{limit * A_PER_M2_TO_MA_PER_CM2:g} mA/cm^2 limit" if sign == 1 else None))
+            ax.axhline(
+                sign * limit * A_PER_M2_TO_MA_PER_CM2,
+                color="tab:red",
+                ls=":",
+                lw=1,
+                label=f"+-{limit * A_PER_M2_TO_MA_PER_CM2:g} mA/cm^2 limit"
+                if sign == 1 and len(signs) > 1
+                else (f"{limit * A_PER_M2_TO_MA_PER_CM2:g} mA/cm^2 limit" if sign == 1 else None),
+            )
     ax.axhline(0.0, color="0.5", lw=0.5)
     lateral = {"axisymmetric": "r", "block": "x (y = first cell row)"}.get(kind, "x")
     ax.set_xlabel(f"{lateral} along the skin surface [mm]")
@@ -492,5 +525,7 @@ def draw_surface_current(picture: FieldPicture, axes: Any = None) -> Figure:
 
 def write_pictures(picture: FieldPicture, folder: Path) -> list[Path]:
     """fields.png and surface_current.png of a run directory."""
-    return [save(draw_fields(picture), Path(folder) / "fields.png"),
-            save(draw_surface_current(picture), Path(folder) / "surface_current.png")]
+    return [
+        save(draw_fields(picture), Path(folder) / "fields.png"),
+        save(draw_surface_current(picture), Path(folder) / "surface_current.png"),
+    ]

@@ -19,8 +19,9 @@ def new_figure(nrows: int, ncols: int, figsize: tuple[float, float], sharex: boo
     return fig, fig.subplots(nrows, ncols, sharex=sharex, squeeze=False)
 
 
-def axes_or_new(axes: Any, count: int, figsize: tuple[float, float], columns: int = 1,
-                sharex: bool = False) -> tuple[Figure, list]:
+def axes_or_new(
+    axes: Any, count: int, figsize: tuple[float, float], columns: int = 1, sharex: bool = False
+) -> tuple[Figure, list]:
     """The `count` axes to draw on: the caller's (one Axes or a sequence), or a new figure's."""
     if axes is None:
         fig, grid = new_figure((count + columns - 1) // columns, columns, figsize, sharex=sharex)

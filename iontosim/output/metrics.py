@@ -131,9 +131,12 @@ def transport_numbers(record: RunRecord) -> dict[str, float]:
     if charge == 0.0:
         return {name: math.nan for name in record.species}
     sign = np.sign(density)
-    naive = {name: float(u.FARADAY * record.charges[name] * np.sum(np.asarray(s[f"surface_flux/{name}"])[1:]
-                                                                      * h * sign) / charge)
-             for name in record.species}
+    naive = {
+        name: float(
+            u.FARADAY * record.charges[name] * np.sum(np.asarray(s[f"surface_flux/{name}"])[1:] * h * sign) / charge
+        )
+        for name in record.species
+    }
     weak = [n for n in record.weak_electrolytes if n in naive]
     if not weak:
         return naive
@@ -171,16 +174,17 @@ def summarize(record: RunRecord, threshold: float) -> dict[str, float | str]:
     out["drug_remaining_in_donor_ug_per_cm2"] = float(_drug_ug_per_cm2(record, "donor_amount", drug)[-1])
     out["drug_cleared_ug_per_cm2"] = float(_drug_ug_per_cm2(record, "cleared", drug)[-1])
     out["drug_deep_outflow_ug_per_cm2"] = float(_drug_ug_per_cm2(record, "deep_outflow", drug)[-1])
-    flux = sum(
-        u.mol_per_m2_to_ug_per_cm2(s[f"surface_flux/{d}"], record.molar_mass[d]) for d in drug
-    ) * u.SECONDS_PER_HOUR
+    flux = (
+        sum(u.mol_per_m2_to_ug_per_cm2(s[f"surface_flux/{d}"], record.molar_mass[d]) for d in drug) * u.SECONDS_PER_HOUR
+    )
     out["peak_drug_flux_ug_per_cm2_per_h"] = float(np.max(flux))
 
     # transport number: the share of the current the drug carries across the skin surface
     charge = float(record.applied_charge)
     numbers = transport_numbers(record)
-    out["mean_drug_transport_number"] = (math.nan if charge == 0.0 or not record.current_on_intervals
-                                         else float(sum(numbers[d] for d in drug)))
+    out["mean_drug_transport_number"] = (
+        math.nan if charge == 0.0 or not record.current_on_intervals else float(sum(numbers[d] for d in drug))
+    )
 
     voltage = np.asarray(s["voltage"], dtype=float)
     out["final_voltage_V"] = float(voltage[-1])
@@ -216,9 +220,7 @@ def summarize(record: RunRecord, threshold: float) -> dict[str, float | str]:
     out["penetration_threshold_ug_per_mL"] = float(u.mol_per_m3_to_ug_per_ml(threshold, m_drug))
     out["penetration_threshold_mol_per_m3"] = float(threshold)
 
-    out["mass_balance_relative_error"] = _max_abs(
-        v for k, v in s.items() if k.startswith("mass_balance_error/")
-    )
+    out["mass_balance_relative_error"] = _max_abs(v for k, v in s.items() if k.startswith("mass_balance_error/"))
     out["charge_balance_relative_error"] = _max_abs([s[k] for k in ("charge_balance_error",) if k in s])
     out["protocol_end_min"] = float(record.protocol_end) / u.SECONDS_PER_MINUTE
     if record.patch is not None:
@@ -254,18 +256,22 @@ def domain_warnings(record: RunRecord, summary: dict) -> list[str]:
     bottom = record.layers[-1].bottom * u.UM_PER_M
     reach = summary.get("penetration_depth_um", math.nan)
     if math.isfinite(reach) and reach >= 0.95 * bottom:
-        return [f"the drug reaches the deep boundary ({reach:.4g} of {bottom:.4g} um): below it the model holds "
-                "the interstitial composition, so the depth and the amounts near it depend on the modelled "
-                "depth; make the skin deeper or give the drug a way out (clearance, a buffer)"]
+        return [
+            f"the drug reaches the deep boundary ({reach:.4g} of {bottom:.4g} um): below it the model holds "
+            "the interstitial composition, so the depth and the amounts near it depend on the modelled "
+            "depth; make the skin deeper or give the drug a way out (clearance, a buffer)"
+        ]
     return []
 
 
 def patch_summary(patch: dict) -> dict:
     """The 2D/3D patch's facts with units in their keys (RunRecord.patch)."""
-    out = {"kind": patch["kind"],
-           "peak_local_current_density_mA_per_cm2": abs(patch["peak_local_current_density"]) * u.A_PER_M2_TO_MA_PER_CM2,
-           "peak_local_current_density_position_mm": [1e3 * float(x) for x in patch["peak_position"]],
-           "peak_local_current_density_time_min": patch["peak_time"] / u.SECONDS_PER_MINUTE}
+    out = {
+        "kind": patch["kind"],
+        "peak_local_current_density_mA_per_cm2": abs(patch["peak_local_current_density"]) * u.A_PER_M2_TO_MA_PER_CM2,
+        "peak_local_current_density_position_mm": [1e3 * float(x) for x in patch["peak_position"]],
+        "peak_local_current_density_time_min": patch["peak_time"] / u.SECONDS_PER_MINUTE,
+    }
     for key in ("appendage_current_fraction", "appendage_drug_fraction"):
         if key in patch:
             out[key] = _jsonable(float(patch[key]))

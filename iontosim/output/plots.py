@@ -9,7 +9,6 @@ corneum), so that both the thin barrier and the dermis are readable.
 from __future__ import annotations
 
 from pathlib import Path
-
 from typing import Any
 
 import matplotlib
@@ -18,7 +17,7 @@ from matplotlib.figure import Figure
 
 from . import units as u
 from .figures import axes_or_new, save
-from .metrics import skin_part, drug_species
+from .metrics import drug_species, skin_part
 from .record import RunRecord
 from .safety import device_voltage
 
@@ -27,8 +26,13 @@ _FLOOR_DECADES = 6  # log plots show at most this many decades below the maximum
 
 def _shade_on(ax, record: RunRecord) -> None:
     for k, (a, b) in enumerate(record.current_on_intervals):
-        ax.axvspan(a / u.SECONDS_PER_MINUTE, b / u.SECONDS_PER_MINUTE, color="gold", alpha=0.25,
-                   label="current on" if k == 0 else None)
+        ax.axvspan(
+            a / u.SECONDS_PER_MINUTE,
+            b / u.SECONDS_PER_MINUTE,
+            color="gold",
+            alpha=0.25,
+            label="current on" if k == 0 else None,
+        )
 
 
 def _layer_lines(ax, record: RunRecord) -> None:
@@ -36,8 +40,17 @@ def _layer_lines(ax, record: RunRecord) -> None:
         ax.axvline(layer.bottom * u.UM_PER_M, color="0.5", ls="--", lw=0.8)
     for layer in record.skin_layers:
         mid = 0.5 * (layer.top + layer.bottom) * u.UM_PER_M
-        ax.text(mid, 0.98, layer.name.replace("_", " "), transform=ax.get_xaxis_transform(),
-                ha="center", va="top", fontsize=7, color="0.3", rotation=90)
+        ax.text(
+            mid,
+            0.98,
+            layer.name.replace("_", " "),
+            transform=ax.get_xaxis_transform(),
+            ha="center",
+            va="top",
+            fontsize=7,
+            color="0.3",
+            rotation=90,
+        )
 
 
 def _depth_axis(ax, record: RunRecord) -> None:
@@ -62,7 +75,7 @@ def draw_profiles(record: RunRecord, axes: Any = None) -> Figure:
     cmap = matplotlib.colormaps["viridis"]
     n = max(len(record.profiles), 1)
     peak = max((float(np.max(sum(p.concentration[d] for d in drug))) for p in record.profiles), default=1.0)
-    floor = max(peak, 1e-300) * 10.0 ** -_FLOOR_DECADES
+    floor = max(peak, 1e-300) * 10.0**-_FLOOR_DECADES
     for k, p in enumerate(record.profiles):
         colour = cmap(k / max(n - 1, 1))
         label = f"{p.time / u.SECONDS_PER_MINUTE:.3g} min"
@@ -70,8 +83,14 @@ def draw_profiles(record: RunRecord, axes: Any = None) -> Figure:
         ax_d.plot(x * u.UM_PER_M, _floored(c, floor), color=colour, label=label)
         for j, s in enumerate(others):
             xs, cs = skin_part(p.depth, p.concentration[s])
-            ax_o.plot(xs * u.UM_PER_M, np.maximum(cs, 1e-12), color=colour, alpha=0.4 + 0.6 * (k == n - 1),
-                      ls=["-", "--", ":", "-."][j % 4], label=s if k == n - 1 else None)
+            ax_o.plot(
+                xs * u.UM_PER_M,
+                np.maximum(cs, 1e-12),
+                color=colour,
+                alpha=0.4 + 0.6 * (k == n - 1),
+                ls=["-", "--", ":", "-."][j % 4],
+                label=s if k == n - 1 else None,
+            )
     for ax in (ax_d, ax_o):
         ax.set_yscale("log")
         _depth_axis(ax, record)
@@ -90,10 +109,11 @@ def draw_delivery(record: RunRecord, axes: Any = None) -> Figure:
     """Drug surface flux [ug/cm^2/h] and cumulative delivered [ug/cm^2] vs time [min] (two axes)."""
     drug = drug_species(record)
     t_min = np.asarray(record.times, dtype=float) / u.SECONDS_PER_MINUTE
-    flux = sum(u.mol_per_m2_to_ug_per_cm2(record.series[f"surface_flux/{d}"], record.molar_mass[d])
-               for d in drug) * u.SECONDS_PER_HOUR
-    delivered = sum(u.mol_per_m2_to_ug_per_cm2(record.series[f"delivered/{d}"], record.molar_mass[d])
-                    for d in drug)
+    flux = (
+        sum(u.mol_per_m2_to_ug_per_cm2(record.series[f"surface_flux/{d}"], record.molar_mass[d]) for d in drug)
+        * u.SECONDS_PER_HOUR
+    )
+    delivered = sum(u.mol_per_m2_to_ug_per_cm2(record.series[f"delivered/{d}"], record.molar_mass[d]) for d in drug)
     fig, (ax_f, ax_c) = axes_or_new(axes, 2, (8, 6.5), sharex=True)
     ax_f.step(t_min, flux, where="pre", color="tab:blue", label="step-average flux")
     ax_f.set_ylabel("drug flux into skin [ug/cm^2/h]")
@@ -118,13 +138,18 @@ def draw_voltage(record: RunRecord, axes: Any = None) -> Figure:
         ax_v.legend(fontsize=8)
     ax_v.set_ylabel("voltage [V]")
     ax_v.set_title(f"{record.scenario_name}: voltage and current")
-    ax_i.plot(t_min, np.asarray(record.series["current_density"]) * u.A_PER_M2_TO_MA_PER_CM2, color="tab:green",
-              label="applied current density")
+    ax_i.plot(
+        t_min,
+        np.asarray(record.series["current_density"]) * u.A_PER_M2_TO_MA_PER_CM2,
+        color="tab:green",
+        label="applied current density",
+    )
     limit = record.current_density_limit * u.A_PER_M2_TO_MA_PER_CM2
     density = np.asarray(record.series["current_density"])
-    for sign in ([1, -1] if np.any(density < 0) else [1]):
-        ax_i.axhline(sign * limit, color="tab:red", ls=":", lw=1,
-                     label=f"+-{limit:g} mA/cm^2 limit" if sign == 1 else None)
+    for sign in [1, -1] if np.any(density < 0) else [1]:
+        ax_i.axhline(
+            sign * limit, color="tab:red", ls=":", lw=1, label=f"+-{limit:g} mA/cm^2 limit" if sign == 1 else None
+        )
     ax_i.set_ylabel("current density [mA/cm^2]")
     ax_i.set_xlabel("time [min]")
     for ax in (ax_v, ax_i):
@@ -142,8 +167,12 @@ def draw_skin_ph(record: RunRecord, axes: Any = None) -> Figure:
             t_min = np.asarray(rec.times, dtype=float) / u.SECONDS_PER_MINUTE
             anodic = np.sum(np.asarray(rec.series["current_density"])) >= 0
             where = "donor" if rec is record else "return"
-            ax.plot(t_min, rec.series["skin_surface_pH"], color=color,
-                    label=f"under the {where} electrode ({'anode' if anodic else 'cathode'})")
+            ax.plot(
+                t_min,
+                rec.series["skin_surface_pH"],
+                color=color,
+                label=f"under the {where} electrode ({'anode' if anodic else 'cathode'})",
+            )
     low, high = record.skin_pH_range
     ax.axhspan(low, high, color="tab:green", alpha=0.1, label=f"safe range {low:g}-{high:g}")
     ax.set_xlabel("time [min]")

@@ -52,7 +52,9 @@ def depth_profile(model: Model, time: float) -> Profile | None:
     keep[1:] = ~((np.abs(np.diff(depth)) <= 1e-15 * max(1.0, abs(depth[-1]))) & (np.diff(lay) == 0))
     depth, c, held, psi, porosity = depth[keep], c[:, keep], held[:, keep], psi[keep], porosity[keep]
     return Profile(
-        time=time, depth=depth,
+        time=time,
+        depth=depth,
         concentration={n: c[i] for i, n in enumerate(model.names)},
         tissue_concentration={n: porosity * held[i] for i, n in enumerate(model.names)},
-        potential=psi * model.thermal_voltage())
+        potential=psi * model.thermal_voltage(),
+    )

@@ -81,8 +81,7 @@ def write_results(path: str | Path, record: RunRecord) -> Path:
             g.attrs["time"] = float(prof.time)
             g.attrs["time_units"] = "s"
             g.attrs["units"] = (
-                "depth: m; potential: V; concentration: mol/m^3 of pore fluid; "
-                "tissue_concentration: mol/m^3 of tissue"
+                "depth: m; potential: V; concentration: mol/m^3 of pore fluid; tissue_concentration: mol/m^3 of tissue"
             )
             _dataset(g, "depth", np.asarray(prof.depth, dtype=float), "m")
             _dataset(g, "potential", np.asarray(prof.potential, dtype=float), "V")
@@ -109,8 +108,11 @@ def _datasets_under(group: h5py.Group, order=()) -> dict[str, np.ndarray]:
 def _units_under(group: h5py.Group) -> dict[str, str]:
     """The `units` attribute of every dataset below ``group``, keyed like _datasets_under."""
     found: dict[str, str] = {}
-    group.visititems(lambda name, obj: found.__setitem__(name, _str(obj.attrs.get("units", "")))
-                     if isinstance(obj, h5py.Dataset) else None)
+    group.visititems(
+        lambda name, obj: (
+            found.__setitem__(name, _str(obj.attrs.get("units", ""))) if isinstance(obj, h5py.Dataset) else None
+        )
+    )
     return found
 
 
@@ -126,9 +128,7 @@ def read_results(path: str | Path) -> RunRecord:
         molar_mass = {s: float(m) for s, m in zip(species, f["species/molar_mass"][()])}
         layers = [
             LayerSpan(name, float(top), float(bottom))
-            for name, top, bottom in zip(
-                f["layers/name"].asstr()[()], f["layers/top"][()], f["layers/bottom"][()]
-            )
+            for name, top, bottom in zip(f["layers/name"].asstr()[()], f["layers/top"][()], f["layers/bottom"][()])
         ]
         keys = list(f["timeseries"].attrs["keys"]) if "keys" in f["timeseries"].attrs else []
         series = _datasets_under(f["timeseries"], order=[_str(k) for k in keys])

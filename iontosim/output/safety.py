@@ -52,21 +52,26 @@ def safety_report(record: RunRecord) -> dict:
     }
     warnings = []
     if not out["current_density_ok"]:
-        warnings.append(f"peak current density {peak_density:.3g} mA/cm^2 exceeds the "
-                        f"{limit_density:.3g} mA/cm^2 limit")
+        warnings.append(
+            f"peak current density {peak_density:.3g} mA/cm^2 exceeds the {limit_density:.3g} mA/cm^2 limit"
+        )
     patch = record.patch or {}
     if "peak_local_current_density" in patch:
         # on a 2D/3D patch the current crowds at the electrode edges: the local peak is what the skin feels
         local = abs(patch["peak_local_current_density"]) * u.A_PER_M2_TO_MA_PER_CM2
         axes = {"axisymmetric": ("r",), "block": ("x", "y")}.get(patch["kind"], ("x",))
         where = ", ".join(f"{a} = {1e3 * x:.3g} mm" for a, x in zip(axes, patch["peak_position"]))
-        out |= {"peak_local_current_density_mA_per_cm2": local,
-                "peak_local_current_density_position_mm": [1e3 * x for x in patch["peak_position"]],
-                "local_current_density_ok": bool(local <= limit_density * (1 + 1e-9))}
+        out |= {
+            "peak_local_current_density_mA_per_cm2": local,
+            "peak_local_current_density_position_mm": [1e3 * x for x in patch["peak_position"]],
+            "local_current_density_ok": bool(local <= limit_density * (1 + 1e-9)),
+        }
         if not out["local_current_density_ok"]:
-            warnings.append(f"local current density at the skin surface reaches {local:.3g} mA/cm^2 at "
-                            f"{where} from the anode's centre, t = {patch['peak_time'] / 60:.3g} min: above "
-                            f"the {limit_density:.3g} mA/cm^2 limit")
+            warnings.append(
+                f"local current density at the skin surface reaches {local:.3g} mA/cm^2 at "
+                f"{where} from the anode's centre, t = {patch['peak_time'] / 60:.3g} min: above "
+                f"the {limit_density:.3g} mA/cm^2 limit"
+            )
     if record.stated_dose is not None:
         stated = out["stated_dose_mA_min"]
         out["dose_matches_stated"] = abs(charge - stated) <= DOSE_TOLERANCE * stated
@@ -75,24 +80,37 @@ def safety_report(record: RunRecord) -> dict:
     if "skin_surface_pH" in s:
         pH = np.asarray(s["skin_surface_pH"], dtype=float)
         low, high = record.skin_pH_range
-        out |= {"skin_surface_pH_min": float(np.min(pH)), "skin_surface_pH_max": float(np.max(pH)),
-                "skin_pH_range": [low, high], "skin_pH_ok": bool(low <= np.min(pH) and np.max(pH) <= high)}
+        out |= {
+            "skin_surface_pH_min": float(np.min(pH)),
+            "skin_surface_pH_max": float(np.max(pH)),
+            "skin_pH_range": [low, high],
+            "skin_pH_ok": bool(low <= np.min(pH) and np.max(pH) <= high),
+        }
         if not out["skin_pH_ok"]:
             t = np.asarray(record.times)
             outside = np.flatnonzero((pH < low) | (pH > high))
-            warnings.append(f"skin-surface pH reaches {np.min(pH):.2f}-{np.max(pH):.2f}, outside the safe "
-                            f"{low:g}-{high:g}, from t = {t[outside[0]] / 60:.3g} min: a chemical burn risk")
+            warnings.append(
+                f"skin-surface pH reaches {np.min(pH):.2f}-{np.max(pH):.2f}, outside the safe "
+                f"{low:g}-{high:g}, from t = {t[outside[0]] / 60:.3g} min: a chemical burn risk"
+            )
     if "return_skin_surface_pH" in s:  # a patch's meshed return electrode
         pH = np.asarray(s["return_skin_surface_pH"], dtype=float)
         low, high = record.skin_pH_range
-        out |= {"return_skin_surface_pH_min": float(np.min(pH)), "return_skin_surface_pH_max": float(np.max(pH)),
-                "return_skin_pH_ok": bool(low <= np.min(pH) and np.max(pH) <= high)}
+        out |= {
+            "return_skin_surface_pH_min": float(np.min(pH)),
+            "return_skin_surface_pH_max": float(np.max(pH)),
+            "return_skin_pH_ok": bool(low <= np.min(pH) and np.max(pH) <= high),
+        }
         if not out["return_skin_pH_ok"]:
-            warnings.append(f"skin-surface pH under the return electrode reaches {np.min(pH):.2f}-{np.max(pH):.2f}, "
-                            f"outside the safe {low:g}-{high:g}: a chemical burn risk")
+            warnings.append(
+                f"skin-surface pH under the return electrode reaches {np.min(pH):.2f}-{np.max(pH):.2f}, "
+                f"outside the safe {low:g}-{high:g}: a chemical burn risk"
+            )
     if out["voltage_ok"] is False:
-        warnings.append(f"peak voltage {peak_voltage:.3g} V exceeds the device limit of "
-                        f"{record.voltage_limit:.3g} V (electrode standard potentials and overpotentials not "
-                        "included): a real device could not drive this current")
+        warnings.append(
+            f"peak voltage {peak_voltage:.3g} V exceeds the device limit of "
+            f"{record.voltage_limit:.3g} V (electrode standard potentials and overpotentials not "
+            "included): a real device could not drive this current"
+        )
     out["warnings"] = warnings
     return out

@@ -29,7 +29,9 @@ class SurfaceCurrent(Term):
         return cls() if model.geometry is not None and model.geometry.dim > 1 else None
 
     def setup(self, model: Model) -> None:
-        self.crossing = np.zeros(4)  # time integrals: current and drug flux across the top layer, all and via appendages
+        self.crossing = np.zeros(
+            4
+        )  # time integrals: current and drug flux across the top layer, all and via appendages
         self.peak: dict[str, Any] = {"value": 0.0, "time": 0.0, "position": []}
         self._cell_volumes: np.ndarray | None = None
 
@@ -63,17 +65,29 @@ class SurfaceCurrent(Term):
         current density into the skin surface [A/m^2] with where it is (m, lateral coordinates)."""
         per_cell, volume = self.cell_crossing(model)
         geometry = model.geometry
-        under = (model.cell_lateral_coordinates.max(axis=1, initial=0.0) <= geometry.edges[0] * (1 + 1e-9)
-                 if not geometry.laterally_uniform else np.ones(len(volume), dtype=bool))
+        under = (
+            model.cell_lateral_coordinates.max(axis=1, initial=0.0) <= geometry.edges[0] * (1 + 1e-9)
+            if not geometry.laterally_uniform
+            else np.ones(len(volume), dtype=bool)
+        )
         top, app = model.top_layer_cells, model.appendage_cells
-        sums = np.array([per_cell[top & under, 0].sum(), per_cell[app & under, 0].sum(),
-                         per_cell[top & under, 1].sum(), per_cell[app & under, 1].sum()])
+        sums = np.array(
+            [
+                per_cell[top & under, 0].sum(),
+                per_cell[app & under, 0].sum(),
+                per_cell[top & under, 1].sum(),
+                per_cell[app & under, 1].sum(),
+            ]
+        )
         sums = model.comm.allreduce(sums, op=MPI.SUM) / model.anode_area
         surface = model.surface_row_cells
         local = per_cell[surface, 0] / volume[surface]
         k = int(np.argmax(np.abs(local))) if len(local) else -1
-        best = ((abs(local[k]), local[k], model.cell_lateral_coordinates[surface][k].tolist()) if k >= 0
-                else (-1.0, 0.0, []))
+        best = (
+            (abs(local[k]), local[k], model.cell_lateral_coordinates[surface][k].tolist())
+            if k >= 0
+            else (-1.0, 0.0, [])
+        )
         _, value, where = max(model.comm.allgather(best), key=lambda c: c[0])
         return {"integrals": sums, "peak": value, "where": where}
 
@@ -86,9 +100,14 @@ class SurfaceCurrent(Term):
     def facts(self, model: Model) -> dict[str, Any]:
         """The patch's record: where the current entered the skin most densely and how much current
         and drug went through appendages (time integrals over the run)."""
-        facts = {"kind": model.geometry.kind, "peak_local_current_density": self.peak["value"],
-                 "peak_time": self.peak["time"], "peak_position": list(self.peak["position"]),
-                 "anode_area": model.anode_area, "return_area": model.return_area}
+        facts = {
+            "kind": model.geometry.kind,
+            "peak_local_current_density": self.peak["value"],
+            "peak_time": self.peak["time"],
+            "peak_position": list(self.peak["position"]),
+            "anode_area": model.anode_area,
+            "return_area": model.return_area,
+        }
         if "appendages" in model.region_names():
             current, current_app, drug, drug_app = self.crossing
             facts["appendage_current_fraction"] = current_app / current if current else float("nan")

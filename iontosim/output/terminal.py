@@ -15,8 +15,12 @@ class RunProgress:
     def __init__(self, scenario):
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-        columns = [TextColumn(f"[bold]{scenario.name}"), BarColumn(),
-                   TextColumn("{task.fields[t]:>6.1f} / {task.fields[end]:.1f} min"), TimeElapsedColumn()]
+        columns = [
+            TextColumn(f"[bold]{scenario.name}"),
+            BarColumn(),
+            TextColumn("{task.fields[t]:>6.1f} / {task.fields[end]:.1f} min"),
+            TimeElapsedColumn(),
+        ]
         self.end = scenario.protocol_end()
         self.progress = Progress(*columns, transient=False)
         self.task = None
@@ -34,10 +38,20 @@ class RunProgress:
 
 
 def print_summary(summary: dict) -> None:
-    keys = ["drug_delivered_ug_per_cm2", "drug_delivered_ug", "drug_cleared_ug_per_cm2",
-            "mean_drug_transport_number", "penetration_depth_um", "depth_90pct_tissue_dose_um",
-            "peak_voltage_V", "skin_resistance_kohm_cm2", "peak_plasma_concentration_ng_per_mL",
-            "mass_balance_relative_error", "charge_balance_relative_error", "wall_time_s"]
+    keys = [
+        "drug_delivered_ug_per_cm2",
+        "drug_delivered_ug",
+        "drug_cleared_ug_per_cm2",
+        "mean_drug_transport_number",
+        "penetration_depth_um",
+        "depth_90pct_tissue_dose_um",
+        "peak_voltage_V",
+        "skin_resistance_kohm_cm2",
+        "peak_plasma_concentration_ng_per_mL",
+        "mass_balance_relative_error",
+        "charge_balance_relative_error",
+        "wall_time_s",
+    ]
     patch = summary.get("patch", {})
     for key in ("appendage_current_fraction", "appendage_drug_fraction"):
         if patch.get(key) is not None:
@@ -62,20 +76,28 @@ def print_safety(safety: dict) -> None:
         return "n/a" if ok is None else ("ok" if ok else "OVER")
 
     typer.echo("safety:")
-    typer.echo(f"  current density  {safety['peak_current_density_mA_per_cm2']:.3g} mA/cm^2 peak, "
-               f"limit {safety['current_density_limit_mA_per_cm2']:.3g}: {verdict(safety['current_density_ok'])}")
+    typer.echo(
+        f"  current density  {safety['peak_current_density_mA_per_cm2']:.3g} mA/cm^2 peak, "
+        f"limit {safety['current_density_limit_mA_per_cm2']:.3g}: {verdict(safety['current_density_ok'])}"
+    )
     stated = safety.get("stated_dose_mA_min")
     dose = f"{safety['charge_mA_min']:.4g} mA.min"
     if stated is not None:
         dose += f", stated {stated:.4g}: {'ok' if safety['dose_matches_stated'] else 'DIFFERS'}"
     typer.echo(f"  charge           {dose}")
-    typer.echo(f"  voltage          {safety['peak_voltage_V']:.3g} V peak, device limit "
-               f"{safety['device_voltage_limit_V']:.3g}: {verdict(safety['voltage_ok'])}")
+    typer.echo(
+        f"  voltage          {safety['peak_voltage_V']:.3g} V peak, device limit "
+        f"{safety['device_voltage_limit_V']:.3g}: {verdict(safety['voltage_ok'])}"
+    )
     if "local_current_density_ok" in safety:
         where = ", ".join(f"{x:.3g}" for x in safety["peak_local_current_density_position_mm"])
-        typer.echo(f"  local peak       {safety['peak_local_current_density_mA_per_cm2']:.3g} mA/cm^2 at ({where}) mm: "
-                   f"{verdict(safety['local_current_density_ok'])}")
+        typer.echo(
+            f"  local peak       {safety['peak_local_current_density_mA_per_cm2']:.3g} mA/cm^2 at ({where}) mm: "
+            f"{verdict(safety['local_current_density_ok'])}"
+        )
     if "skin_pH_ok" in safety:
         low, high = safety["skin_pH_range"]
-        typer.echo(f"  skin-surface pH  {safety['skin_surface_pH_min']:.2f} to {safety['skin_surface_pH_max']:.2f}, "
-                   f"safe {low:g} to {high:g}: {'ok' if safety['skin_pH_ok'] else 'OUTSIDE'}")
+        typer.echo(
+            f"  skin-surface pH  {safety['skin_surface_pH_min']:.2f} to {safety['skin_surface_pH_max']:.2f}, "
+            f"safe {low:g} to {high:g}: {'ok' if safety['skin_pH_ok'] else 'OUTSIDE'}"
+        )

@@ -58,11 +58,14 @@ class ImmobileBuffers(Term):
     def setup(self, model: Model) -> None:
         self.h = model.index("H+")
         self.per_region = [region_buffer(region.spec) for region in model.regions]
-        self.fields = tuple(model.cellwise([b[k] for b in self.per_region], name)
-                            for k, name in enumerate(("buffer_total", "buffer_Ka", "buffer_acid_charge")))
+        self.fields = tuple(
+            model.cellwise([b[k] for b in self.per_region], name)
+            for k, name in enumerate(("buffer_total", "buffer_Ka", "buffer_acid_charge"))
+        )
         # the buffers' charge at each region's own pH: a starting guess for the nodal potential
         model.nodal.fixed = model.nodal.fixed + model.per_vertex(
-            [buffer_charge(neutral_pair(region.pH)[0], *b) for region, b in zip(model.regions, self.per_region)])
+            [buffer_charge(neutral_pair(region.pH)[0], *b) for region, b in zip(model.regions, self.per_region)]
+        )
 
     def held(self, model: Model, species: int, amount: Any, c) -> Any:
         if species != self.h:

@@ -34,8 +34,9 @@ class CapillaryClearance(Term):
 
     def setup(self, model: Model) -> None:
         #: capillary clearance rate [1/s] of each region before vasoconstriction
-        self.per_region = [0.0 if region.is_pad else getattr(region.spec, "clearance_rate", 0.0)
-                           for region in model.regions]
+        self.per_region = [
+            0.0 if region.is_pad else getattr(region.spec, "clearance_rate", 0.0) for region in model.regions
+        ]
         self.clearance_rate = model.cellwise(self.per_region, "clearance_rate")
         self.cleared = [i for i, sp in enumerate(model.species) if sp.role == "drug"]
 
@@ -64,8 +65,9 @@ class CapillaryClearance(Term):
             ratio = weak.ratio_field if weak is not None else {}
             # neutral sink: the counter-ion leaves with the charge the drug's two forms carry
             charge_removed = sum(model.charge[i] * k * model.porosity * c[i] for i in self.cleared)
-            charge_removed += sum(int(model.partner_charge[i]) * k * model.porosity * ratio[i] * c[i]
-                                  for i in self.cleared if i in ratio)
+            charge_removed += sum(
+                int(model.partner_charge[i]) * k * model.porosity * ratio[i] * c[i] for i in self.cleared if i in ratio
+            )
             rates[j] = -charge_removed / model.species[j].charge
         return rates
 

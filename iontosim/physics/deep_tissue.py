@@ -63,5 +63,8 @@ class InterstitialBoundary(Term):
             out = ledger.rates_of("deep_outflow")[model.deepest]
             return FARADAY * sum(charge[k] * out[k] for k in range(model.ns))
 
-        return [LedgerEntry("deep_outflow", rates=lambda: model.region_rates(model.deepest, self.outflow(model)),
-                            current=current)]
+        return [
+            LedgerEntry(
+                "deep_outflow", rates=lambda: model.region_rates(model.deepest, self.outflow(model)), current=current
+            )
+        ]

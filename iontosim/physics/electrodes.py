@@ -100,8 +100,9 @@ class _Electrode(Term):
 
     def build(self, model: Model) -> None:
         # the mean electrochemical potential of the electrode's ion over its face (2D/3D)
-        self.potential_form = (model.compiled(model.mu[self.ion] * model.ds(self.tag))
-                               if model.mesh.topology.dim > 1 else None)
+        self.potential_form = (
+            model.compiled(model.mu[self.ion] * model.ds(self.tag)) if model.mesh.topology.dim > 1 else None
+        )
 
     def mean_potential(self, model: Model) -> float:
         """Mean mu of the electrode's ion over its face (a patch's electrode follows it)."""
@@ -129,9 +130,11 @@ class _Electrode(Term):
         left = self.chloride_left(model, fluid)
         if left > CHLORIDE_EXHAUSTED:
             return ""
-        return (f"the Ag/AgCl anode has used up the chloride at its face ({left:.1e} of the gel's left): "
-                f"a real device stops or electrolyses water here; give the gel more chloride "
-                f"({where}) or the protocol less charge")
+        return (
+            f"the Ag/AgCl anode has used up the chloride at its face ({left:.1e} of the gel's left): "
+            f"a real device stops or electrolyses water here; give the gel more chloride "
+            f"({where}) or the protocol less charge"
+        )
 
 
 class DonorElectrode(_Electrode):
@@ -208,12 +211,16 @@ class DonorElectrode(_Electrode):
         return self._exhausted(model, step.current > 0.0, donor_fluid(model), "donor.contents")
 
     def state(self) -> dict[str, Any]:
-        return {"donor0": self.donor0.copy(), "previous_delivered": self.previous_delivered.copy(),
-                "flux": self.flux.copy()}
+        return {
+            "donor0": self.donor0.copy(),
+            "previous_delivered": self.previous_delivered.copy(),
+            "flux": self.flux.copy(),
+        }
 
     def restore(self, state: dict[str, Any]) -> None:
-        self.donor0, self.previous_delivered, self.flux = (state[k].copy() for k in ("donor0", "previous_delivered",
-                                                                                       "flux"))
+        self.donor0, self.previous_delivered, self.flux = (
+            state[k].copy() for k in ("donor0", "previous_delivered", "flux")
+        )
 
 
 class ReturnElectrode(_Electrode):

@@ -24,8 +24,15 @@ def residual(concentrations, charges, fixed_charge, test, dx):
     return net * test * dx
 
 
-def solve_potential(mu: np.ndarray, partition: np.ndarray, charge: np.ndarray, fixed: np.ndarray,
-                    tol: float = 1e-13, max_iter: int = 100, charge_per_ion: np.ndarray | None = None) -> np.ndarray:
+def solve_potential(
+    mu: np.ndarray,
+    partition: np.ndarray,
+    charge: np.ndarray,
+    fixed: np.ndarray,
+    tol: float = 1e-13,
+    max_iter: int = 100,
+    charge_per_ion: np.ndarray | None = None,
+) -> np.ndarray:
     """Pointwise psi with sum_i q_i K_i exp(mu_i - z_i psi) + X = 0.
 
     Arrays have shape (n_species, n_points) except `fixed` (n_points). q_i is the charge that
@@ -52,8 +59,13 @@ class Electroneutrality(Term):
     name = "electroneutrality"
 
     def residual(self, model: Model) -> Any:
-        return residual([f.concentration for f in model.forms], [f.charge for f in model.forms],
-                        model.immobile_charge(model.c), model.tests[model.ns], model.dx)
+        return residual(
+            [f.concentration for f in model.forms],
+            [f.charge for f in model.forms],
+            model.immobile_charge(model.c),
+            model.tests[model.ns],
+            model.dx,
+        )
 
     def initial_state(self, model: Model) -> None:
         """psi from electroneutrality with the present mu, pointwise (no solve)."""

@@ -114,8 +114,9 @@ class Electroosmosis(Term):
         except ValueError as err:
             raise ValueError("electroosmosis is calibrated on NaCl: species Na+ and Cl- are needed") from err
         x_ref = fixed_charge(eo.reference_pH, fc.isoelectric_point, fc.charge_at_reference_pH, fc.reference_pH)
-        sigma = reference_conductivity(x_ref, eo.reference_salt, region.diffusivity[na], region.diffusivity[cl],
-                                       model.temperature)
+        sigma = reference_conductivity(
+            x_ref, eo.reference_salt, region.diffusivity[na], region.diffusivity[cl], model.temperature
+        )
         return hydraulic_coefficient(eo.volume_per_charge, sigma, x_ref)
 
     def build(self, model: Model) -> None:
@@ -129,9 +130,16 @@ class Electroosmosis(Term):
             from iontosim.mesh.skin_mesh import RETURN
             from iontosim.solver.darcy import DarcyFlow
 
-            self.darcy = DarcyFlow(model.velocity, self.hydraulic_permeability(model), self.fixed, model.psi,
-                                   model.thermal_voltage(), model.column.facet_tags, (ELECTRODE, RETURN, DEEP),
-                                   model.weighted)
+            self.darcy = DarcyFlow(
+                model.velocity,
+                self.hydraulic_permeability(model),
+                self.fixed,
+                model.psi,
+                model.thermal_voltage(),
+                model.column.facet_tags,
+                (ELECTRODE, RETURN, DEEP),
+                model.weighted,
+            )
         else:
             q = ufl.TestFunction(model.dg0)
             self.drive_form = model.compiled(self.fixed * model.psi.dx(model.depth_axis) * q * ufl.dx)
@@ -158,4 +166,5 @@ class Electroosmosis(Term):
             return
         charged = [(r.thickness, k) for r, k in zip(model.regions, self.kappa_over_mu) if k > 0]
         model.velocity.value[model.depth_axis] = column_velocity(
-            self.drives(model), [t for t, _ in charged], [k for _, k in charged])
+            self.drives(model), [t for t, _ in charged], [k for _, k in charged]
+        )

@@ -24,9 +24,7 @@ def max_charge(isoelectric_point: float, charge_at_reference_pH: float, referenc
         raise ValueError("reference pH equals the isoelectric point: the charge there is zero")
     x_max = charge_at_reference_pH / shape
     if x_max < 0:
-        raise ValueError(
-            "charge at the reference pH has the wrong sign for its side of the isoelectric point"
-        )
+        raise ValueError("charge at the reference pH has the wrong sign for its side of the isoelectric point")
     return x_max
 
 

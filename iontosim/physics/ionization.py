@@ -97,8 +97,11 @@ class WeakElectrolytes(Term):
         forms = []
         for i in self.weak:
             rho, zp = self.ratio_field[i], int(model.partner_charge[i])
-            forms.append(TransportedForm(rho * model.c[i], model.mu[i] - (model.charge[i] - zp) * model.psi,
-                                         rho * model.partition[i], zp, i))
+            forms.append(
+                TransportedForm(
+                    rho * model.c[i], model.mu[i] - (model.charge[i] - zp) * model.psi, rho * model.partition[i], zp, i
+                )
+            )
         return forms
 
     def total(self, model: Model, species: int, c: Any) -> Any:

@@ -46,8 +46,11 @@ class SystemicCirculation(Term):
     name = "systemic"
 
     def setup(self, model: Model) -> None:
-        self.compartments = {name: OneCompartment(p.volume_of_distribution, p.elimination_half_life)
-                             for name, p in model.scenario.systemic.items() if name in model.names}
+        self.compartments = {
+            name: OneCompartment(p.volume_of_distribution, p.elimination_half_life)
+            for name, p in model.scenario.systemic.items()
+            if name in model.names
+        }
 
     def after_step(self, model: Model, step: Step, ledger: Ledger) -> None:
         cleared = ledger.rates_of("cleared")
@@ -58,8 +61,10 @@ class SystemicCirculation(Term):
         return {f"plasma_concentration/{n}": "mol/m^3" for n in model.names}
 
     def values(self, model: Model, step: Step | None, ledger: Ledger) -> dict[str, float]:
-        return {f"plasma_concentration/{n}": self.compartments[n].concentration if n in self.compartments else 0.0
-                for n in model.names}
+        return {
+            f"plasma_concentration/{n}": self.compartments[n].concentration if n in self.compartments else 0.0
+            for n in model.names
+        }
 
     def state(self) -> dict:
         return {n: c.amount for n, c in self.compartments.items()}

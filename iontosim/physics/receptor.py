@@ -100,8 +100,13 @@ class StirredReceptor(Term, GlobalUnknowns):
             gradient.append([m.compiled(ufl.derivative(a, m.u)) for a in actions])
             column.append([m.compiled(ufl.derivative(part, m.u, phi)) for part in m.residual_ufl()])
         every_tied = np.concatenate(self.tied)
-        self._forms = {"flux": flux, "gradient": gradient, "column": column, "indicators": indicators,
-                       "tied": every_tied}
+        self._forms = {
+            "flux": flux,
+            "gradient": gradient,
+            "column": column,
+            "indicators": indicators,
+            "tied": every_tied,
+        }
         return self._forms
 
     # ------------------------------------------------------------------ the scalar unknowns
@@ -141,8 +146,9 @@ class StirredReceptor(Term, GlobalUnknowns):
         return vec
 
     def update(self, delta: np.ndarray) -> float:
-        damped = np.where(delta > 0.0, np.minimum(np.log1p(np.maximum(delta, 0.0)), self.MAX_RISE),
-                          np.maximum(delta, -self.MAX_DROP))
+        damped = np.where(
+            delta > 0.0, np.minimum(np.log1p(np.maximum(delta, 0.0)), self.MAX_RISE), np.maximum(delta, -self.MAX_DROP)
+        )
         self.g = self.g + damped
         for value, g in zip(self.tied_values, self.g):
             value.x.array[:] = g

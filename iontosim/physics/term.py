@@ -113,8 +113,10 @@ class Ledger:
         return sum(entry.current(self) for entry in self.entries if entry.current is not None)
 
     def state(self) -> dict[str, Any]:
-        return {"cumulative": {k: v.copy() for k, v in self.cumulative.items()},
-                "last": {k: v.copy() for k, v in self.last.items()}}
+        return {
+            "cumulative": {k: v.copy() for k, v in self.cumulative.items()},
+            "last": {k: v.copy() for k, v in self.last.items()},
+        }
 
     def restore(self, state: dict[str, Any]) -> None:
         for key, value in state["cumulative"].items():

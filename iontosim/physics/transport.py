@@ -16,8 +16,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from iontosim._fenics import ufl
-from iontosim.physics.term import Term, TransportedForm
 from iontosim.physics.constants import BOLTZMANN, FARADAY
+from iontosim.physics.term import Term, TransportedForm
 
 if TYPE_CHECKING:  # pragma: no cover
     from iontosim.model import Model
@@ -114,16 +114,18 @@ class NernstPlanck(Term):
     name = "transport"
 
     def setup(self, model: Model) -> None:
-        self.diffusivity = [model.cellwise([r.diffusivity[i] for r in model.regions], f"D_{i}")
-                            for i in range(model.ns)]
+        self.diffusivity = [
+            model.cellwise([r.diffusivity[i] for r in model.regions], f"D_{i}") for i in range(model.ns)
+        ]
         # the fitted flux is 1D: on a larger mesh the lumped flux is used
         self.fitted = model.scenario.numerics.flux == "fitted" and model.mesh.topology.dim == 1
         model.flux_used = "fitted" if self.fitted else "lumped"
 
     def transported_forms(self, model: Model) -> list[TransportedForm]:
         """The ionized form of every species."""
-        return [TransportedForm(model.c[i], model.mu[i], model.partition[i], model.charge[i], i)
-                for i in range(model.ns)]
+        return [
+            TransportedForm(model.c[i], model.mu[i], model.partition[i], model.charge[i], i) for i in range(model.ns)
+        ]
 
     def residual(self, model: Model) -> Any:
         F = 0
@@ -133,8 +135,13 @@ class NernstPlanck(Term):
                 F += convection(model.totals[i], model.velocity, model.tests[i], model.dx)
         if not self.fitted:
             for form in model.forms:
-                F += electrodiffusion(form.concentration, form.potential, self.diffusivity[form.species],
-                                      model.tests[form.species], model.dx)
+                F += electrodiffusion(
+                    form.concentration,
+                    form.potential,
+                    self.diffusivity[form.species],
+                    model.tests[form.species],
+                    model.dx,
+                )
         return F
 
     def separate_residual(self, model: Model) -> Any:
@@ -143,8 +150,15 @@ class NernstPlanck(Term):
         F = 0
         for form in model.forms:
             i = form.species
-            F += fitted_electrodiffusion(form.potential, model.psi, form.partition, form.charge, self.diffusivity[i],
-                                         model.tests[i], model.dx_midpoint)
+            F += fitted_electrodiffusion(
+                form.potential,
+                model.psi,
+                form.partition,
+                form.charge,
+                self.diffusivity[i],
+                model.tests[i],
+                model.dx_midpoint,
+            )
         return F
 
     def form_flux(self, model: Model, form: TransportedForm, diffusion: bool = True) -> Any:
@@ -167,6 +181,10 @@ class NernstPlanck(Term):
     def fitted_current_density(self, model: Model) -> Any:
         """The diffusion-migration current [A/m^2] of the fitted flux, along the 1D column (evaluate
         it at the cell midpoint)."""
-        return FARADAY * sum(form.charge * fitted_flux(form.potential, model.psi, form.partition, form.charge,
-                                                       self.diffusivity[form.species], model.mesh)
-                             for form in model.forms)
+        return FARADAY * sum(
+            form.charge
+            * fitted_flux(
+                form.potential, model.psi, form.partition, form.charge, self.diffusivity[form.species], model.mesh
+            )
+            for form in model.forms
+        )

@@ -45,7 +45,6 @@ def neutral_pair(pH_value: float, kw: float = KW_37C) -> tuple[float, float]:
     return c_h, kw / c_h
 
 
-
 class WaterDissociation(Term):
     """H+ and OH- recombine (and water dissociates) wherever both are transported; ledger entry
     `reacted` (what recombination consumed, not recorded as a series)."""
@@ -61,8 +60,7 @@ class WaterDissociation(Term):
         rate = recombination(model.c[h], model.c[oh])
         self.rates: list[Any] = [None] * model.ns
         self.rates[h] = self.rates[oh] = rate
-        self.reaction_form = model.per_species_form([model.porosity * r if r is not None else None
-                                                     for r in self.rates])
+        self.reaction_form = model.per_species_form([model.porosity * r if r is not None else None for r in self.rates])
 
     def residual(self, model: Model) -> Any:
         F = None
@@ -78,8 +76,9 @@ class WaterDissociation(Term):
         def current(ledger: Ledger) -> float:
             return FARADAY * float((ledger.rates_of("reacted") * charges).sum())
 
-        return [LedgerEntry("reacted", rates=lambda: model.per_region(self.reaction_form), current=current,
-                            recorded=False)]
+        return [
+            LedgerEntry("reacted", rates=lambda: model.per_region(self.reaction_form), current=current, recorded=False)
+        ]
 
 
 class SurfacePH(Term):

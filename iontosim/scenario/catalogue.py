@@ -43,8 +43,11 @@ def locate(name_or_path: str | Path, field: str = "<file>", base: Path | None = 
         return SCENARIOS_DIR / f"{name_or_path}.yaml"
     close = difflib.get_close_matches(str(name_or_path), names(), n=3, cutoff=0.5)
     hint = f"did you mean {', '.join(close)}? " if close else ""
-    raise ScenarioError(field, f"{str(name_or_path)!r} is neither a file nor a shipped scenario; {hint}"
-                               f"shipped: {', '.join(names())} (iontosim scenarios)")
+    raise ScenarioError(
+        field,
+        f"{str(name_or_path)!r} is neither a file nor a shipped scenario; {hint}"
+        f"shipped: {', '.join(names())} (iontosim scenarios)",
+    )
 
 
 def describe(name: str) -> str:

@@ -13,8 +13,8 @@ from pydantic import BaseModel, ValidationError
 from . import catalogue
 from . import provenance as prov
 from .errors import ScenarioError, from_validation, join_path
-from .species_definitions import register
 from .schema import Scenario, Step, expand_protocol
+from .species_definitions import register
 
 FILE = "<file>"
 
@@ -29,8 +29,7 @@ class StrictLoader(yaml.SafeLoader):
                 continue
             key = self.construct_object(key_node, deep=True)
             if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark)
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
@@ -72,8 +71,7 @@ def read_scenario_file(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[s
         return data
     if not isinstance(base, str):
         raise ScenarioError("extends", f"give the path of one scenario file, got {base!r}")
-    return _merged(read_scenario_file(catalogue.locate(base, "extends", path.parent), _seen + (path.resolve(),)),
-                   data)
+    return _merged(read_scenario_file(catalogue.locate(base, "extends", path.parent), _seen + (path.resolve(),)), data)
 
 
 #: keys of which a mapping takes one: giving one in a file that extends another drops the base's other
@@ -126,7 +124,7 @@ def _remap_protocol_provenance(provenance: dict[str, str], origins: list[str]) -
     for k, origin in enumerate(origins):
         for key, value in provenance.items():
             if key.startswith(origin + "."):
-                suffix = key[len(origin):]
+                suffix = key[len(origin) :]
                 out[f"protocol[{k}]" + (".duration" if suffix == ".rest" else suffix)] = value
     return out
 
@@ -138,7 +136,7 @@ def _original_path(path: str, origins: list[str]) -> str:
     """Map an expanded step path ``protocol[7].current`` back to where it was written."""
     m = _STEP.match(path)
     if m and int(m.group(1)) < len(origins):
-        return origins[int(m.group(1))] + path[m.end():]
+        return origins[int(m.group(1))] + path[m.end() :]
     return path
 
 
@@ -147,7 +145,8 @@ def _to_scenario_error(exc: ValidationError, plain: dict, origins: list[str]) ->
     loc = list(err["loc"])
     # interstitial_fluid is written flat ("Na+: 140 mM"), modelled with a 'concentrations' mapping
     if loc[:2] == ["interstitial_fluid", "concentrations"] and "concentrations" not in (
-            plain.get("interstitial_fluid") or {}):
+        plain.get("interstitial_fluid") or {}
+    ):
         del loc[1]
     allowed = _allowed_fields(loc[:-1]) if err["type"] == "extra_forbidden" else []
     located = from_validation(err, join_path(*loc), allowed)

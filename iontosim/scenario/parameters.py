@@ -30,7 +30,7 @@ def parse_path(path: str) -> list[str | int]:
     parts: list[str | int] = []
     position = 0
     for match in _PART.finditer(path):
-        if match.start() != position and path[position:match.start()] != ".":
+        if match.start() != position and path[position : match.start()] != ".":
             break
         key, selector = match.groups()
         if selector is not None:
@@ -40,8 +40,10 @@ def parse_path(path: str) -> list[str | int]:
             parts.append(key.strip())
         position = match.end()
     if not parts or position != len(path):
-        raise ScenarioError(path or "<parameter>", "not a parameter path (write it like donor.pH, "
-                                                   "protocol[0].current or skin[dermis].thickness)")
+        raise ScenarioError(
+            path or "<parameter>",
+            "not a parameter path (write it like donor.pH, protocol[0].current or skin[dermis].thickness)",
+        )
     return parts
 
 
@@ -93,8 +95,9 @@ def get_parameter(data: dict[str, Any], path: str) -> Any:
     return node["value"] if prov.is_wrapped(node) else node
 
 
-def with_parameter(data: dict[str, Any], path: str, value: Any, why: str = "varied",
-                   create: bool = False) -> dict[str, Any]:
+def with_parameter(
+    data: dict[str, Any], path: str, value: Any, why: str = "varied", create: bool = False
+) -> dict[str, Any]:
     """A copy of the scenario mapping `data` with `value` at `path` (a quantity as in a config,
     such as "15 um", or a number). `why` says, in the provenance, why the value differs. With
     `create`, fields the file does not write (defaults) are added where the path names them."""

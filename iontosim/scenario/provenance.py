@@ -34,11 +34,16 @@ def unwrap(node: Any, path: str, provenance: dict[str, str]) -> Any:
 def _unwrap_leaf(node: dict, path: str, provenance: dict[str, str]) -> Any:
     for key in node:
         if key not in WRAPPER_KEYS:
-            raise ScenarioError(join_path(path, str(key)),
-                                f"unknown key in a {{value: ...}} mapping; allowed: {', '.join(WRAPPER_KEYS)}")
+            raise ScenarioError(
+                join_path(path, str(key)),
+                f"unknown key in a {{value: ...}} mapping; allowed: {', '.join(WRAPPER_KEYS)}",
+            )
     if "source" not in node and "estimate" not in node:
-        raise ScenarioError(path, "a {value: ...} mapping needs 'source' (a key of iontosim/library/sources.py) "
-                                  "or 'estimate' (why the value was chosen)")
+        raise ScenarioError(
+            path,
+            "a {value: ...} mapping needs 'source' (a key of iontosim/library/sources.py) "
+            "or 'estimate' (why the value was chosen)",
+        )
     parts = []
     if "source" in node:
         keys = node["source"] if isinstance(node["source"], list) else [node["source"]]

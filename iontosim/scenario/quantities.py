@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, get_args
+from typing import Any, get_args
 
 from pydantic import GetCoreSchemaHandler
 from pydantic.fields import FieldInfo
@@ -27,14 +28,25 @@ def _bounds_text(gt, ge, lt, le) -> str:
     return " and ".join(t for t in (low, high) if t)
 
 
-def parser(dimension: str, *, gt: float | None = None, ge: float | None = None,
-           lt: float | None = None, le: float | None = None, what: str | None = None) -> Callable[[object], float]:
+def parser(
+    dimension: str,
+    *,
+    gt: float | None = None,
+    ge: float | None = None,
+    lt: float | None = None,
+    le: float | None = None,
+    what: str | None = None,
+) -> Callable[[object], float]:
     """A function reading ``dimension`` to an SI float and checking bounds; raises ValueError(reason)."""
 
     def validate(value: object) -> float:
         x = to_si(value, dimension)
-        bad = ((gt is not None and not x > gt) or (ge is not None and not x >= ge)
-               or (lt is not None and not x < lt) or (le is not None and not x <= le))
+        bad = (
+            (gt is not None and not x > gt)
+            or (ge is not None and not x >= ge)
+            or (lt is not None and not x < lt)
+            or (le is not None and not x <= le)
+        )
         if bad:
             if gt == 0 and lt is None and le is None:
                 need = "must be positive"

@@ -10,16 +10,25 @@ import copy
 import difflib
 from typing import Annotated, Any, Literal
 
-from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError,
-                      ValidationInfo, model_validator)
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
 
 from ..library.species import Species, get_species
 from ..mesh.geometry import Geometry
 from ..physics.electrodes import NEEDS as ELECTRODE_NEEDS
-from .species_definitions import SpeciesDefinition, register, resolve
 from . import provenance as prov
 from .errors import ScenarioError, join_path
 from .quantities import SI, Dim, dimension_of, parser
+from .species_definitions import SpeciesDefinition, register, resolve
 from .units import DIMENSIONS, format_si, parse_text, to_si
 
 # ---------------------------------------------------------------- field types
@@ -87,6 +96,7 @@ class _Model(BaseModel):
 
 
 # ---------------------------------------------------------------- parts
+
 
 class FixedCharge(_Model):
     """Skin fixed charge: sign flips at the isoelectric point; value (mol/m^3, signed) at reference_pH."""
@@ -195,10 +205,19 @@ class Appendages(_Model):
     def as_layer(self, top: Layer) -> Layer:
         """A layer as thick as the `top` skin layer it crosses, with these properties."""
         return Layer.model_construct(
-            name=self.name, thickness=top.thickness, pH=top.pH if self.pH is None else self.pH,
-            porosity=self.porosity, diffusivity_factor=self.diffusivity_factor, pore_radius=self.pore_radius,
-            partition=self.partition, fixed_charge=self.fixed_charge, clearance_rate=0.0, buffer=None,
-            cells=None, grading=1.0)
+            name=self.name,
+            thickness=top.thickness,
+            pH=top.pH if self.pH is None else self.pH,
+            porosity=self.porosity,
+            diffusivity_factor=self.diffusivity_factor,
+            pore_radius=self.pore_radius,
+            partition=self.partition,
+            fixed_charge=self.fixed_charge,
+            clearance_rate=0.0,
+            buffer=None,
+            cells=None,
+            grading=1.0,
+        )
 
 
 class DonorContent(_Model):
@@ -261,8 +280,10 @@ class Fluid(_Model):
     @classmethod
     def _flat_form(cls, data: Any) -> Any:
         if isinstance(data, dict) and "concentrations" not in data:
-            return {"concentrations": {k: v for k, v in data.items() if k != "balance_with"},
-                    **({"balance_with": data["balance_with"]} if "balance_with" in data else {})}
+            return {
+                "concentrations": {k: v for k, v in data.items() if k != "balance_with"},
+                **({"balance_with": data["balance_with"]} if "balance_with" in data else {}),
+            }
         return data
 
 
@@ -327,8 +348,10 @@ class Step(_Model):
             return {"kind": "rest", "duration": f"{seconds!r} s", "current_density": "0 A/m^2"}
         if "current" in data or "current_density" in data:
             return {"kind": "current", **data}
-        raise ScenarioError("", "a protocol step needs 'current' or 'current_density' (with 'duration'), "
-                                "'rest', or 'repeat' with 'steps'")
+        raise ScenarioError(
+            "",
+            "a protocol step needs 'current' or 'current_density' (with 'duration'), 'rest', or 'repeat' with 'steps'",
+        )
 
     @model_validator(mode="after")
     def _consistent(self) -> Step:
@@ -345,8 +368,9 @@ class Step(_Model):
         for name in ("current", "current_density"):
             value = getattr(self, name)
             if value is not None and value < 0:
-                raise ScenarioError(name, "give the magnitude; the sign comes from donor.polarity "
-                                          "(anode or cathode) and reverse_every")
+                raise ScenarioError(
+                    name, "give the magnitude; the sign comes from donor.polarity (anode or cathode) and reverse_every"
+                )
         return self
 
 
@@ -410,8 +434,9 @@ def _threshold(value: object) -> float:
         x = to_si(value, "concentration")
     except ValueError as exc:
         if "expected a concentration" in str(exc):
-            raise ValueError(f"expected a concentration such as '5 uM' or a mass concentration such as "
-                             f"'1 ug/mL', got {value!r}") from None
+            raise ValueError(
+                f"expected a concentration such as '5 uM' or a mass concentration such as '1 ug/mL', got {value!r}"
+            ) from None
         raise
     if not x > 0:
         raise ValueError(f"threshold must be positive, got {value!r}")
@@ -426,6 +451,7 @@ class Outputs(_Model):
 
 
 # ---------------------------------------------------------------- protocol repeat
+
 
 def expand_protocol(steps: Any, path: str = "protocol") -> tuple[Any, list[str]]:
     """Expand ``{repeat: N, steps: [...]}`` items in place; also return each step's original path."""
@@ -468,6 +494,7 @@ class Safety(_Model):
 
 
 # ---------------------------------------------------------------- scenario
+
 
 class Scenario(_Model):
     """A complete, validated simulation scenario (SI floats). Build it with iontosim.scenario.load_scenario."""
@@ -527,12 +554,17 @@ class Scenario(_Model):
         ratio = (outer**2 - inner**2) / anode**2 if geometry.kind == "axisymmetric" else (outer - inner) / anode
         expected = ratio * self.donor.area
         if abs(self.return_electrode.area - expected) > 1e-3 * expected:
-            shape = {"axisymmetric": "a ring around the disc anode",
-                     "planar": "two strips, one on each side of the strip anode",
-                     "block": "two pads, one on each side of the square anode"}[geometry.kind]
-            raise ScenarioError("return_electrode.area", f"the geometry makes the return electrode {shape}, "
-                                f"{expected * 1e4:.4g} cm^2 for a {self.donor.area * 1e4:.4g} cm^2 anode, "
-                                f"not {self.return_electrode.area * 1e4:.4g} cm^2: make the two agree")
+            shape = {
+                "axisymmetric": "a ring around the disc anode",
+                "planar": "two strips, one on each side of the strip anode",
+                "block": "two pads, one on each side of the square anode",
+            }[geometry.kind]
+            raise ScenarioError(
+                "return_electrode.area",
+                f"the geometry makes the return electrode {shape}, "
+                f"{expected * 1e4:.4g} cm^2 for a {self.donor.area * 1e4:.4g} cm^2 anode, "
+                f"not {self.return_electrode.area * 1e4:.4g} cm^2: make the two agree",
+            )
 
     def appendage_layer(self) -> Layer:
         """The appendage channels as a layer across the top skin layer (model.py)."""
@@ -560,8 +592,12 @@ class Scenario(_Model):
             data["protocol"], _ = expand_protocol(data["protocol"])
         out = data.get("outputs")
         if isinstance(out, dict) and isinstance(out.get("penetration_threshold"), str):
-            data["outputs"] = {**out, "penetration_threshold": _molar_threshold(
-                out["penetration_threshold"], data.get("drug"), _user_species(info))}
+            data["outputs"] = {
+                **out,
+                "penetration_threshold": _molar_threshold(
+                    out["penetration_threshold"], data.get("drug"), _user_species(info)
+                ),
+            }
         return data
 
     @model_validator(mode="after")
@@ -581,7 +617,7 @@ class Scenario(_Model):
                 raise ScenarioError(f"species[{i}]", f"{name!r} is listed twice")
         need(self.drug, "drug", "drug")
         for where, pad in (("donor", self.donor), ("return_electrode", self.return_electrode)):
-            for name, item in (pad.contents.items() if pad is not None else ()):
+            for name, item in pad.contents.items() if pad is not None else ():
                 need(name, f"{where}.contents.{name}")
                 if item.salt is not None:
                     try:
@@ -594,27 +630,40 @@ class Scenario(_Model):
                 continue
             for name in ELECTRODE_NEEDS[pad.electrode]:
                 if name not in known:
-                    raise ScenarioError(f"{where}.electrode", f"a{'n' if pad.electrode == 'inert' else ''} "
-                                        f"{pad.electrode} electrode needs {name!r} in species")
+                    raise ScenarioError(
+                        f"{where}.electrode",
+                        f"a{'n' if pad.electrode == 'inert' else ''} "
+                        f"{pad.electrode} electrode needs {name!r} in species",
+                    )
         buffered = [("donor", self.donor), ("return_electrode", self.return_electrode)] + [
-            (f"skin[{i}]", layer) for i, layer in enumerate(self.skin)]
+            (f"skin[{i}]", layer) for i, layer in enumerate(self.skin)
+        ]
         for where, part in buffered:
             if part is not None and part.buffer is not None and not {"H+", "OH-"} <= set(known):
-                raise ScenarioError(f"{where}.buffer", "a buffer exchanges protons with water: add 'H+' and 'OH-' to species")
+                raise ScenarioError(
+                    f"{where}.buffer", "a buffer exchanges protons with water: add 'H+' and 'OH-' to species"
+                )
         if "H+" in known and "OH-" not in known:  # without water, H+ comes only from what is given
-            for where, fluid in (("interstitial_fluid", self.interstitial_fluid), ("donor", self.donor),
-                                 ("return_electrode", self.return_electrode)):
-                given = fluid is not None and ("H+" in (fluid.concentrations if where == "interstitial_fluid"
-                                                        else fluid.contents) or fluid.balance_with == "H+")
+            for where, fluid in (
+                ("interstitial_fluid", self.interstitial_fluid),
+                ("donor", self.donor),
+                ("return_electrode", self.return_electrode),
+            ):
+                given = fluid is not None and (
+                    "H+" in (fluid.concentrations if where == "interstitial_fluid" else fluid.contents)
+                    or fluid.balance_with == "H+"
+                )
                 if fluid is not None and not given:
-                    raise ScenarioError(where, "give its H+ (or add 'OH-' to species: then H+ and OH- "
-                                               "follow from its pH)")
+                    raise ScenarioError(
+                        where, "give its H+ (or add 'OH-' to species: then H+ and OH- follow from its pH)"
+                    )
         if self.return_electrode is not None:
             need(self.return_electrode.balance_with, "return_electrode.balance_with")
             opposite = "cathode" if self.donor.polarity == "anode" else "anode"
             if "polarity" in self.return_electrode.model_fields_set and self.return_electrode.polarity != opposite:
-                raise ScenarioError("return_electrode.polarity", f"must be the donor's opposite ({opposite}); "
-                                                                 "or leave it out")
+                raise ScenarioError(
+                    "return_electrode.polarity", f"must be the donor's opposite ({opposite}); or leave it out"
+                )
             self.return_electrode.polarity = opposite
         low, high = self.safety.skin_pH_range
         if low >= high:
@@ -627,8 +676,11 @@ class Scenario(_Model):
             if layer.name in names:
                 raise ScenarioError(f"skin[{i}].name", f"duplicate layer name {layer.name!r}")
             if layer.name in RESERVED_REGION_NAMES:
-                raise ScenarioError(f"skin[{i}].name", f"{layer.name!r} names a region of its own (the "
-                                                       f"{layer.name.replace('_', ' ')}): call the layer otherwise")
+                raise ScenarioError(
+                    f"skin[{i}].name",
+                    f"{layer.name!r} names a region of its own (the "
+                    f"{layer.name.replace('_', ' ')}): call the layer otherwise",
+                )
             names.add(layer.name)
             if isinstance(layer.partition, dict):
                 for name in layer.partition:
@@ -639,33 +691,45 @@ class Scenario(_Model):
                 need(name, f"appendages.partition.{name}")
         geometry = self.geometry
         if self.appendages != Appendages() and (geometry is None or geometry.appendages is None):
-            raise ScenarioError("appendages", "describes channels that geometry.appendages does not place "
-                                              "(radius and spacing or positions)")
+            raise ScenarioError(
+                "appendages",
+                "describes channels that geometry.appendages does not place (radius and spacing or positions)",
+            )
         if geometry is not None and geometry.kind != "column" and geometry.return_gap is not None:
             self._check_return_area(geometry.to_geometry())
         if geometry is not None and geometry.return_gap is not None and self.return_electrode is None:
-            raise ScenarioError("return_electrode", "the geometry places a return electrode on the skin: "
-                                                    "describe its pad here (area, thickness, pH, contents)")
+            raise ScenarioError(
+                "return_electrode",
+                "the geometry places a return electrode on the skin: "
+                "describe its pad here (area, thickness, pH, contents)",
+            )
         need(self.clearance.vasoconstrictor, "clearance.vasoconstrictor")
         for name in self.systemic:
             need(name, f"systemic.{name}")
         for k, step in enumerate(self.protocol):
             if step.reverse_every is not None and step.reverse_every < self.numerics.min_resolved_pulse_period:
-                raise ScenarioError(f"protocol[{k}].reverse_every",
-                                    f"{step.reverse_every!r} s is below numerics.min_resolved_pulse_period "
-                                    f"({self.numerics.min_resolved_pulse_period!r} s): so fast a reversal passes no net charge")
+                raise ScenarioError(
+                    f"protocol[{k}].reverse_every",
+                    f"{step.reverse_every!r} s is below numerics.min_resolved_pulse_period "
+                    f"({self.numerics.min_resolved_pulse_period!r} s): so fast a reversal passes no net charge",
+                )
             if step.current is not None:
                 density = step.current / self.donor.area
-                if step.current_density is not None and abs(step.current_density - density) > 1e-9 * max(abs(density), 1e-30):
-                    raise ScenarioError(f"protocol[{k}].current_density",
-                                        f"{step.current_density!r} A/m^2 disagrees with current/donor.area = {density!r} A/m^2")
+                if step.current_density is not None and abs(step.current_density - density) > 1e-9 * max(
+                    abs(density), 1e-30
+                ):
+                    raise ScenarioError(
+                        f"protocol[{k}].current_density",
+                        f"{step.current_density!r} A/m^2 disagrees with current/donor.area = {density!r} A/m^2",
+                    )
                 step.current_density = float(f"{density:.15g}")
         end = self.protocol_end()
         times = self.outputs.profile_times
         for i, t in enumerate(times):
             if t > end * (1 + 1e-12):
-                raise ScenarioError(f"outputs.profile_times[{i}]",
-                                    f"{t!r} s is after the end of the protocol ({end!r} s)")
+                raise ScenarioError(
+                    f"outputs.profile_times[{i}]", f"{t!r} s is after the end of the protocol ({end!r} s)"
+                )
             if i and t <= times[i - 1]:
                 raise ScenarioError(f"outputs.profile_times[{i}]", "profile times must be strictly increasing")
         return self
@@ -689,10 +753,13 @@ def _molar_threshold(text: str, drug: Any, user: list[Species]) -> str:
 
 # ---------------------------------------------------------------- resolved dict
 
+
 def _dump_model(model: BaseModel, path: str, provenance: dict[str, str]) -> dict[str, Any]:
     if isinstance(model, Fluid):
-        out = {name: _leaf(c, "concentration", join_path(path, name), provenance)
-               for name, c in model.concentrations.items()}
+        out = {
+            name: _leaf(c, "concentration", join_path(path, name), provenance)
+            for name, c in model.concentrations.items()
+        }
         out["balance_with"] = _leaf(model.balance_with, None, join_path(path, "balance_with"), provenance)
         return out
     out = {}

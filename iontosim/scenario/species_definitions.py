@@ -43,10 +43,11 @@ LE_BAS_PER_GRAM = 1.22
 #: D(37 C) / D(25 C) in Hayduk-Laudie: (0.890/0.692)^1.14 = 1.33.
 HL_37_OVER_25 = (MU_25C / MU_37C) ** 1.14
 
-_HL_FROM_M = ("estimate: Hayduk-Laudie from molar mass (model_parameters.md 2a: D = 13.26e-5/(mu^1.14 "
-              "V^0.589) cm^2/s, V = 1.22 cm^3/g x M, mu = {mu} cP), +/-30 %")
-_HL_37 = ("estimate: D(25 C) x 1.33, the Hayduk-Laudie viscosity ratio (0.890/0.692)^1.14 "
-          "of model_parameters.md 2a")
+_HL_FROM_M = (
+    "estimate: Hayduk-Laudie from molar mass (model_parameters.md 2a: D = 13.26e-5/(mu^1.14 "
+    "V^0.589) cm^2/s, V = 1.22 cm^3/g x M, mu = {mu} cP), +/-30 %"
+)
+_HL_37 = "estimate: D(25 C) x 1.33, the Hayduk-Laudie viscosity ratio (0.890/0.692)^1.14 of model_parameters.md 2a"
 
 
 def hayduk_laudie(molar_mass: float, viscosity_cP: float) -> float:
@@ -56,7 +57,7 @@ def hayduk_laudie(molar_mass: float, viscosity_cP: float) -> float:
     estimated as LE_BAS_PER_GRAM x M because a user gives a molar mass, not a structure. Expect +/-30 %.
     """
     volume = LE_BAS_PER_GRAM * molar_mass * 1e3  # cm^3/mol (molar mass in g/mol)
-    return 13.26e-5 / (viscosity_cP ** 1.14 * volume ** 0.589) * 1e-4
+    return 13.26e-5 / (viscosity_cP**1.14 * volume**0.589) * 1e-4
 
 
 def _charge(value: object) -> int:
@@ -124,8 +125,12 @@ def parse_definition(name: str, data: Any, path: str = PATH) -> SpeciesDefinitio
         raise ScenarioError(join_path(path, name, exc.field), exc.reason) from None
 
 
-def to_species(name: str, definition: SpeciesDefinition | Mapping[str, Any],
-               provenance: Mapping[str, str] | None = None, path: str = PATH) -> Species:
+def to_species(
+    name: str,
+    definition: SpeciesDefinition | Mapping[str, Any],
+    provenance: Mapping[str, str] | None = None,
+    path: str = PATH,
+) -> Species:
     """The library Species (role "drug") for a user definition, every number with its source.
 
     ``provenance`` is the loader's mapping (Scenario.provenance), read at ``path.name.<field>``;
@@ -138,7 +143,9 @@ def to_species(name: str, definition: SpeciesDefinition | Mapping[str, Any],
 
     def source(field: str) -> str:
         text = d._provenance.get(field) or (provenance or {}).get(join_path(where, field))
-        return _species_source(text) if text else f"estimate: user-supplied in {join_path(where, field)}, no source given"
+        return (
+            _species_source(text) if text else f"estimate: user-supplied in {join_path(where, field)}, no source given"
+        )
 
     sources = {"charge": source("charge"), "molar_mass": source("molar_mass")}
     sources |= {f"salts.{salt}": source(f"salts.{salt}") for salt in d.salts}
@@ -152,14 +159,25 @@ def to_species(name: str, definition: SpeciesDefinition | Mapping[str, Any],
         d25, d37 = d.diffusivity, d.diffusivity * HL_37_OVER_25
         sources["diffusivity_25C"], sources["diffusivity_37C"] = source("diffusivity"), _HL_37
     try:
-        return Species(name, d.charge, d.molar_mass, d25, d37, pKa=d.pKa, acid_base=d.acid_base,
-                       salts=dict(d.salts), role="drug", sources=sources)
+        return Species(
+            name,
+            d.charge,
+            d.molar_mass,
+            d25,
+            d37,
+            pKa=d.pKa,
+            acid_base=d.acid_base,
+            salts=dict(d.salts),
+            role="drug",
+            sources=sources,
+        )
     except ValueError as exc:
         raise ScenarioError(where, str(exc)) from None
 
 
-def register(definitions: Mapping[str, Any] | None, provenance: Mapping[str, str] | None = None,
-             path: str = PATH) -> list[Species]:
+def register(
+    definitions: Mapping[str, Any] | None, provenance: Mapping[str, str] | None = None, path: str = PATH
+) -> list[Species]:
     """Species for every user definition, in order; a name that clashes with a built-in is an error.
 
     Names are compared case-insensitively with the built-ins too ("Lidocaine" would shadow
@@ -175,9 +193,11 @@ def register(definitions: Mapping[str, Any] | None, provenance: Mapping[str, str
         if not isinstance(name, str) or not name.strip():
             raise ScenarioError(join_path(path, str(name)), "a species name must be a non-empty text")
         if name.lower() in builtin:
-            raise ScenarioError(join_path(path, name),
-                                f"{name!r} clashes with the built-in species {builtin[name.lower()]!r}; "
-                                "use the built-in one or choose another name")
+            raise ScenarioError(
+                join_path(path, name),
+                f"{name!r} clashes with the built-in species {builtin[name.lower()]!r}; "
+                "use the built-in one or choose another name",
+            )
         out.append(to_species(name, data, provenance, path))
     return out
 

@@ -100,7 +100,8 @@ def _kelvin(q: pint.Quantity, text: str) -> float:
     if q.units != ureg.kelvin:
         raise ValueError(
             f"temperature must be written in plain K (e.g. '310.15 K'), got {text!r}; "
-            "degC/degF are refused to avoid offset-scale mistakes")
+            "degC/degF are refused to avoid offset-scale mistakes"
+        )
     return float(q.magnitude)
 
 

@@ -22,8 +22,18 @@ class DarcyFlow:
     no flow through every other boundary. `weighted` maps a form to its measure (2 pi r on
     axisymmetric patches). `velocity` (a DG0 vector Function) is updated in place by `update()`."""
 
-    def __init__(self, velocity: fem.Function, permeability, fixed, psi, thermal_voltage: float,
-                 facet_tags, open_tags: Sequence[int], weighted: Callable, linear_solver: str = "mumps"):
+    def __init__(
+        self,
+        velocity: fem.Function,
+        permeability,
+        fixed,
+        psi,
+        thermal_voltage: float,
+        facet_tags,
+        open_tags: Sequence[int],
+        weighted: Callable,
+        linear_solver: str = "mumps",
+    ):
         mesh = velocity.function_space.mesh
         P = fem.functionspace(mesh, ("Lagrange", 1))
         p, q = ufl.TrialFunction(P), ufl.TestFunction(P)

@@ -47,8 +47,8 @@ The charges z are read off the Jacobian: every residual is invariant under the g
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -104,8 +104,7 @@ POTENTIAL_AMG_OPTIONS = {
 }
 
 
-def choose_linear_solver(choice: str, unknowns: int, ranks: int, direct_limit: int | None = None,
-                         dim: int = 1) -> str:
+def choose_linear_solver(choice: str, unknowns: int, ranks: int, direct_limit: int | None = None, dim: int = 1) -> str:
     """The linear solver a Newton solve uses: `choice` itself unless it is "auto"; `dim` is the
     mesh's topological dimension, `direct_limit` None the default limit of that dimension."""
     if choice == "petsc" and ranks > 1:
@@ -181,13 +180,23 @@ class NewtonSolver:
     the time step is retried shorter).
     """
 
-    def __init__(self, residual, jacobian, u, bcs, *, linear_solver: str = "auto",
-                 direct_solver_limit: int | None = None, krylov_rtol: float | None = None,
-                 krylov_max_iter: int = KRYLOV_MAX_ITER,
-                 tol: float = 1e-6, max_iter: int = 25,
-                 limit_update: Callable[[np.ndarray], float] | None = None,
-                 options_prefix: str = "iontosim_newton_",
-                 global_unknowns: list[GlobalUnknowns] | None = None):
+    def __init__(
+        self,
+        residual,
+        jacobian,
+        u,
+        bcs,
+        *,
+        linear_solver: str = "auto",
+        direct_solver_limit: int | None = None,
+        krylov_rtol: float | None = None,
+        krylov_max_iter: int = KRYLOV_MAX_ITER,
+        tol: float = 1e-6,
+        max_iter: int = 25,
+        limit_update: Callable[[np.ndarray], float] | None = None,
+        options_prefix: str = "iontosim_newton_",
+        global_unknowns: list[GlobalUnknowns] | None = None,
+    ):
         # residual and jacobian: one compiled form each, or matching lists of forms that add up
         self.residual = residual if isinstance(residual, list) else [residual]
         self.jacobian = jacobian if isinstance(jacobian, list) else [jacobian]
@@ -203,14 +212,20 @@ class NewtonSolver:
         self.globals = list(global_unknowns or [])
         #: every unknown: the fields' and the scalar ones
         self.unknowns = int(self.A.getSize()[0]) + sum(g.size for g in self.globals)
-        self.linear_solver = choose_linear_solver(linear_solver, self.A.getSize()[0], comm.size,
-                                                  direct_solver_limit, u.function_space.mesh.topology.dim)
+        self.linear_solver = choose_linear_solver(
+            linear_solver, self.A.getSize()[0], comm.size, direct_solver_limit, u.function_space.mesh.topology.dim
+        )
         self.iterative = self.linear_solver in ITERATIVE_SOLVERS
         self.split = None
         if self.iterative:
             rtol = krylov_rtol if krylov_rtol is not None else KRYLOV_RTOL[self.linear_solver]
-            self.split = PotentialSplit(u.function_space, rtol, krylov_max_iter, options_prefix + "species_",
-                                        multigrid=self.linear_solver == "gmres_gamg")
+            self.split = PotentialSplit(
+                u.function_space,
+                rtol,
+                krylov_max_iter,
+                options_prefix + "species_",
+                multigrid=self.linear_solver == "gmres_gamg",
+            )
             return
         self.ksp = PETSc.KSP().create(comm)
         self.ksp.setOptionsPrefix(options_prefix)
@@ -298,7 +313,7 @@ class NewtonSolver:
         D = np.zeros((m, m))
         k = 0
         for block in blocks:
-            D[k:k + len(block), k:k + len(block)] = block
+            D[k : k + len(block), k : k + len(block)] = block
             k += len(block)
         iterations, reason = 0, 0
         Y = []
@@ -351,7 +366,7 @@ class NewtonSolver:
         """Apply each scalar block's part of the update; their sizes (the same on every rank)."""
         sizes, k = [], 0
         for block in self.globals:
-            sizes.append(block.update(self.dg[k:k + block.size]))
+            sizes.append(block.update(self.dg[k : k + block.size]))
             k += block.size
         return sizes
 
@@ -508,12 +523,16 @@ class PotentialSplit:
             if obj is not None:
                 obj.destroy()
         self.operator = PETSc.Mat().createAIJ(
-            self.S_transformed.getSizes(), bsize=ns, comm=self.comm,
-            csr=(np.concatenate([[0], np.cumsum(counts)]).astype(PETSc.IntType), columns[nonzero], values[nonzero]))
+            self.S_transformed.getSizes(),
+            bsize=ns,
+            comm=self.comm,
+            csr=(np.concatenate([[0], np.cumsum(counts)]).astype(PETSc.IntType), columns[nonzero], values[nonzero]),
+        )
         if self.multigrid:
             self.operator.setNearNullSpace(self._near_null_space())
-        self.is_gauge = PETSc.IS().createGeneral((self.lo + np.arange(nv) * ns + k).astype(PETSc.IntType),
-                                                 comm=self.comm)
+        self.is_gauge = PETSc.IS().createGeneral(
+            (self.lo + np.arange(nv) * ns + k).astype(PETSc.IntType), comm=self.comm
+        )
         # A new solver every Newton iteration: GAMG set up again in the same KSP (its own
         # reuse) failed now and then where a fresh one took 16 iterations, and a hierarchy kept
         # for a whole Newton solve needed 47 iterations per Newton iteration instead of 13.
@@ -595,9 +614,29 @@ class PotentialSplit:
         return self.ksp.getIterationNumber(), self.ksp.getConvergedReason()
 
     def destroy(self) -> None:
-        for obj in [self.ksp, self.operator, self.is_gauge, self.A_mm, self.A_mp, self.A_pm, self.product, self.S,
-                    self.S_transformed, self.R, self.d, self.y, self.rhs, self.is_m, self.is_p, self.inv_pp,
-                    self.b_m, self.x_m, self.b_p, self.t_p, self.x_p]:
+        for obj in [
+            self.ksp,
+            self.operator,
+            self.is_gauge,
+            self.A_mm,
+            self.A_mp,
+            self.A_pm,
+            self.product,
+            self.S,
+            self.S_transformed,
+            self.R,
+            self.d,
+            self.y,
+            self.rhs,
+            self.is_m,
+            self.is_p,
+            self.inv_pp,
+            self.b_m,
+            self.x_m,
+            self.b_p,
+            self.t_p,
+            self.x_p,
+        ]:
             if obj is not None:
                 obj.destroy()
 
@@ -649,5 +688,6 @@ class _GaugeCorrection:
             self.ksp = None
 
 
-_KSP_REASONS = {value: name for name, value in vars(PETSc.KSP.ConvergedReason).items()
-                if isinstance(value, int) and value < 0}
+_KSP_REASONS = {
+    value: name for name, value in vars(PETSc.KSP.ConvergedReason).items() if isinstance(value, int) and value < 0
+}

@@ -71,14 +71,15 @@ def build_schedule(steps, polarity: str = "anode", min_resolved_period: float = 
             continue
         chunk = step.reverse_every or step.duration
         if step.reverse_every is not None and step.reverse_every >= step.duration:
-            notes.append(f"protocol[{k}]: reverse_every ({step.reverse_every:g} s) is not shorter than the "
-                         f"step ({step.duration:g} s): the polarity never reverses in it")
+            notes.append(
+                f"protocol[{k}]: reverse_every ({step.reverse_every:g} s) is not shorter than the "
+                f"step ({step.duration:g} s): the polarity never reverses in it"
+            )
         sign = sign0
         start = t
         while start < end * (1 - 1e-12):
             stop = min(start + chunk, end)
-            out.extend(_pulsed(start, stop, sign * step.current_density, step.pulse, min_resolved_period,
-                               notes, k))
+            out.extend(_pulsed(start, stop, sign * step.current_density, step.pulse, min_resolved_period, notes, k))
             sign, start = -sign, stop
         t = end
     return Schedule(_merged(out), notes)
@@ -89,9 +90,11 @@ def _pulsed(start, stop, density, pulse, min_period, notes, k) -> list[Interval]
         return [Interval(start, stop, density)]
     period = 1.0 / pulse.frequency
     if period < min_period:
-        note = (f"protocol[{k}]: pulses of {pulse.frequency:g} Hz (period below "
-                f"numerics.min_resolved_pulse_period = {min_period:g} s) act as their mean current, "
-                f"duty cycle {pulse.duty_cycle:g} x the on-current")
+        note = (
+            f"protocol[{k}]: pulses of {pulse.frequency:g} Hz (period below "
+            f"numerics.min_resolved_pulse_period = {min_period:g} s) act as their mean current, "
+            f"duty cycle {pulse.duty_cycle:g} x the on-current"
+        )
         if note not in notes:
             notes.append(note)
         return [Interval(start, stop, density * pulse.duty_cycle)]

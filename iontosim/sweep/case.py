@@ -20,23 +20,30 @@ import socket
 import time
 import traceback
 from contextlib import redirect_stderr, redirect_stdout
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from .directory import DONE, FAILED, PENDING, SweepDirectory
 
 
-def run_case_alone(root: str, case_id: str, scenario_data: dict[str, Any], parameters: dict[str, Any],
-                   case_plots: bool = False) -> dict[str, Any]:
+def run_case_alone(
+    root: str, case_id: str, scenario_data: dict[str, Any], parameters: dict[str, Any], case_plots: bool = False
+) -> dict[str, Any]:
     """A process-pool worker's entry point: the case on MPI.COMM_SELF."""
     from iontosim._fenics import MPI
 
     return run_case(root, case_id, scenario_data, parameters, MPI.COMM_SELF, case_plots)
 
 
-def run_case(root: str | Path, case_id: str, scenario_data: dict[str, Any], parameters: dict[str, Any],
-             comm, case_plots: bool = False) -> dict[str, Any]:
+def run_case(
+    root: str | Path,
+    case_id: str,
+    scenario_data: dict[str, Any],
+    parameters: dict[str, Any],
+    comm,
+    case_plots: bool = False,
+) -> dict[str, Any]:
     """Run one case on `comm` (every rank of it calls this) into DIR/cases/<case_id>/.
 
     `scenario_data` is the case's scenario mapping (the base with its values set);
@@ -53,8 +60,13 @@ def run_case(root: str | Path, case_id: str, scenario_data: dict[str, Any], para
     out = directory.case_dir(case_id)
     started = time.perf_counter()
     # where it ran: which process and host, on how many ranks (for a cluster's post-mortem)
-    info = {"id": case_id, "parameters": parameters, "mpi_ranks": comm.size, "host": socket.gethostname(),
-            "process": os.getpid()}
+    info = {
+        "id": case_id,
+        "parameters": parameters,
+        "mpi_ranks": comm.size,
+        "host": socket.gethostname(),
+        "process": os.getpid(),
+    }
 
     def clear() -> None:  # with the case's lock held: what is left is a killed run's, redone now
         for stage in directory.leftover_stages(case_id):
@@ -83,8 +95,12 @@ def run_case(root: str | Path, case_id: str, scenario_data: dict[str, Any], para
     except OutputExists:  # another process holds this case: it is its to run
         return {"id": case_id, "status": PENDING, "error": None, "wall_time_s": 0.0}
     wall = time.perf_counter() - started
-    return {"id": case_id, "status": FAILED if failure is not None else DONE,
-            "error": None if failure is None else _one_line(failure), "wall_time_s": wall}
+    return {
+        "id": case_id,
+        "status": FAILED if failure is not None else DONE,
+        "error": None if failure is None else _one_line(failure),
+        "wall_time_s": wall,
+    }
 
 
 def _one_line(err: BaseException) -> str:
@@ -98,7 +114,12 @@ def _write_log(stage: Path, log: str, info: dict, err: BaseException | None, wal
         (stage / "run.log").write_text(log)
     if err is None:
         return
-    record = info | {"error": _one_line(err), "type": type(err).__name__, "message": str(err),
-                     "traceback": "".join(traceback.format_exception(err)), "wall_time_s": wall,
-                     "time": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    record = info | {
+        "error": _one_line(err),
+        "type": type(err).__name__,
+        "message": str(err),
+        "traceback": "".join(traceback.format_exception(err)),
+        "wall_time_s": wall,
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
     (stage / "error.json").write_text(json.dumps(record, indent=2))

@@ -70,5 +70,6 @@ def case_id(index: int, count: int) -> str:
 def make_cases(sweep: Sweep) -> list[Case]:
     points = design_points(sweep)
     paths = [p.path for p in sweep.parameters]
-    return [Case(case_id(i, len(points)), {path: float(x) for path, x in zip(paths, row)})
-            for i, row in enumerate(points)]
+    return [
+        Case(case_id(i, len(points)), {path: float(x) for path, x in zip(paths, row)}) for i, row in enumerate(points)
+    ]

@@ -23,7 +23,7 @@ import json
 import os
 import shutil
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -68,16 +68,23 @@ class SweepDirectory:
         if not create:
             raise SweepError("--out", f"{self.root} holds no sweep yet ({MANIFEST}); run the sweep first")
         if self.root.exists() and any(self.root.iterdir()):
-            raise SweepError("--out", f"{self.root} exists and is not a sweep directory (no {MANIFEST}); "
-                                      "choose another --out")
+            raise SweepError(
+                "--out", f"{self.root} exists and is not a sweep directory (no {MANIFEST}); choose another --out"
+            )
         cases = make_cases(sweep)
-        data = {"format": FORMAT, "name": sweep.name, "sweep_file": str(sweep.file.resolve()),
-                "base_scenario_file": str(sweep.base_path), "identity": _plain(sweep.identity()),
-                "parameters": [{"path": p.path, "unit": p.unit, "si_unit": p.si_unit, "column": p.column}
-                               for p in sweep.parameters],
-                "values_are": "SI (si_unit of each parameter)",
-                "cases": [{"id": c.id, "values": c.values} for c in cases],
-                "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        data = {
+            "format": FORMAT,
+            "name": sweep.name,
+            "sweep_file": str(sweep.file.resolve()),
+            "base_scenario_file": str(sweep.base_path),
+            "identity": _plain(sweep.identity()),
+            "parameters": [
+                {"path": p.path, "unit": p.unit, "si_unit": p.si_unit, "column": p.column} for p in sweep.parameters
+            ],
+            "values_are": "SI (si_unit of each parameter)",
+            "cases": [{"id": c.id, "values": c.values} for c in cases],
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
         self.cases_dir.mkdir(parents=True, exist_ok=True)
         _atomic_write(self.root / "sweep.yaml", sweep.file.read_text(encoding="utf-8"))
         # array tasks may start together: each writes whole files, and they write the same cases
@@ -90,8 +97,11 @@ class SweepDirectory:
         difference = _first_difference(data["identity"], _plain(sweep.identity()))
         if difference is not None:
             where, there, here = difference
-            raise SweepError("--out", f"{self.root} holds another sweep ({where or 'the sweep'}: {there} there, "
-                                      f"{here} in {sweep.file.name}); designs are never mixed: choose another --out")
+            raise SweepError(
+                "--out",
+                f"{self.root} holds another sweep ({where or 'the sweep'}: {there} there, "
+                f"{here} in {sweep.file.name}); designs are never mixed: choose another --out",
+            )
         return [Case(c["id"], {k: float(v) for k, v in c["values"].items()}) for c in data["cases"]]
 
     def forget_failure(self, case_id: str) -> None:

@@ -14,8 +14,9 @@ is the only shared state, so groups and array tasks never wait for each other.
 from __future__ import annotations
 
 import multiprocessing
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from typing import Any, Callable
+from typing import Any
 
 from iontosim.workers import available_cores, stop_pool, worker_start
 
@@ -36,8 +37,9 @@ def array_slice(count: int, index: int, cases_per_task: int) -> range:
     return range(start, min(start + cases_per_task, count))
 
 
-def run_in_pool(root: str, jobs: list[Job], workers: int, progress: SweepProgress,
-                case_plots: bool = False) -> list[dict]:
+def run_in_pool(
+    root: str, jobs: list[Job], workers: int, progress: SweepProgress, case_plots: bool = False
+) -> list[dict]:
     """Run the jobs on `workers` processes (in this process when one is enough). Ctrl-C or SIGTERM
     stops at once: the workers are killed (their cases keep only staging folders, redone on the
     next run), and the workers die with this process whatever ends it (worker_start)."""
@@ -54,8 +56,10 @@ def run_in_pool(root: str, jobs: list[Job], workers: int, progress: SweepProgres
     context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context, initializer=worker_start)
     try:
-        futures = {pool.submit(run_case_alone, root, case_id, data, parameters, case_plots): case_id
-                   for case_id, data, parameters in jobs}
+        futures = {
+            pool.submit(run_case_alone, root, case_id, data, parameters, case_plots): case_id
+            for case_id, data, parameters in jobs
+        }
         pending = set(futures)
         while pending:
             finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
@@ -74,13 +78,22 @@ def run_in_pool(root: str, jobs: list[Job], workers: int, progress: SweepProgres
         raise
     pool.shutdown(wait=True)
     if lost:
-        raise EngineError(f"{len(lost)} case(s) were not run: {'; '.join(lost[:5])}"
-                          f"{' ...' if len(lost) > 5 else ''}; rerun the same command to run them")
+        raise EngineError(
+            f"{len(lost)} case(s) were not run: {'; '.join(lost[:5])}"
+            f"{' ...' if len(lost) > 5 else ''}; rerun the same command to run them"
+        )
     return results
 
 
-def run_in_groups(world, root: str, jobs: list[Job], ranks_per_case: int, progress: SweepProgress | None,
-                  counts: Callable[[], tuple[int, int]] | None = None, case_plots: bool = False) -> list[dict]:
+def run_in_groups(
+    world,
+    root: str,
+    jobs: list[Job],
+    ranks_per_case: int,
+    progress: SweepProgress | None,
+    counts: Callable[[], tuple[int, int]] | None = None,
+    case_plots: bool = False,
+) -> list[dict]:
     """Run the jobs on groups of `ranks_per_case` ranks of `world` (every rank calls this with the
     same jobs). Rank 0 of `world` shows the progress, reading `counts()` (done, failed) from the
     sweep directory after each of its own cases. Returns every result on rank 0, [] elsewhere."""

@@ -99,12 +99,27 @@ def gather(sweep: Sweep, directory: SweepDirectory, cases: list[Case]) -> Table:
 def write_csv(table: Table, path: Path) -> None:
     text = io.StringIO()
     out = csv.writer(text)
-    out.writerow(["case", "status", *(table.columns[p] for p in table.parameters),
-                  *(table.columns[k] for k in table.outputs), "wall_time [s]", "error"])
+    out.writerow(
+        [
+            "case",
+            "status",
+            *(table.columns[p] for p in table.parameters),
+            *(table.columns[k] for k in table.outputs),
+            "wall_time [s]",
+            "error",
+        ]
+    )
     for i, case in enumerate(table.cases):
-        out.writerow([case, table.status[i], *(repr(float(v[i])) for v in table.parameters.values()),
-                      *("" if math.isnan(v[i]) else repr(float(v[i])) for v in table.outputs.values()),
-                      "" if math.isnan(table.wall_time_s[i]) else f"{table.wall_time_s[i]:.3f}", table.errors[i]])
+        out.writerow(
+            [
+                case,
+                table.status[i],
+                *(repr(float(v[i])) for v in table.parameters.values()),
+                *("" if math.isnan(v[i]) else repr(float(v[i])) for v in table.outputs.values()),
+                "" if math.isnan(table.wall_time_s[i]) else f"{table.wall_time_s[i]:.3f}",
+                table.errors[i],
+            ]
+        )
     _atomic_write(path, text.getvalue())
 
 
@@ -153,12 +168,30 @@ def write_sobol_csv(indices: list[SobolIndices], path: Path) -> None:
     text = io.StringIO()
     out = csv.writer(text)
     level = f"{100 * indices[0].conf_level:g}%"
-    out.writerow(["output", "parameter", "S1 [1]", f"S1 {level} half-width [1]", "ST [1]",
-                  f"ST {level} half-width [1]", "base samples used"])
+    out.writerow(
+        [
+            "output",
+            "parameter",
+            "S1 [1]",
+            f"S1 {level} half-width [1]",
+            "ST [1]",
+            f"ST {level} half-width [1]",
+            "base samples used",
+        ]
+    )
     for s in indices:
         for j, name in enumerate(s.parameters):
-            out.writerow([s.output, name, f"{s.S1[j]:.6g}", f"{s.S1_conf[j]:.6g}", f"{s.ST[j]:.6g}",
-                          f"{s.ST_conf[j]:.6g}", f"{s.base_samples_used} of {s.base_samples}"])
+            out.writerow(
+                [
+                    s.output,
+                    name,
+                    f"{s.S1[j]:.6g}",
+                    f"{s.S1_conf[j]:.6g}",
+                    f"{s.ST[j]:.6g}",
+                    f"{s.ST_conf[j]:.6g}",
+                    f"{s.base_samples_used} of {s.base_samples}",
+                ]
+            )
     _atomic_write(path, text.getvalue())
 
 

@@ -34,8 +34,9 @@ class SobolIndices:
     conf_level: float
 
 
-def sobol_indices(sweep: Sweep, output: str, values: np.ndarray, conf_level: float = 0.95,
-                  resamples: int = 1000) -> SobolIndices | None:
+def sobol_indices(
+    sweep: Sweep, output: str, values: np.ndarray, conf_level: float = 0.95, resamples: int = 1000
+) -> SobolIndices | None:
     """The Sobol indices of `output` from its value in every case of the Sobol design (NaN:
     failed or missing). None when fewer than 2 whole blocks are left."""
     from SALib.analyze import sobol
@@ -48,11 +49,25 @@ def sobol_indices(sweep: Sweep, output: str, values: np.ndarray, conf_level: flo
     if whole.sum() < 2 or np.ptp(y[whole]) == 0.0:  # nothing to decompose
         return None
     problem = {"num_vars": d, "names": [p.path for p in sweep.parameters], "bounds": [[0.0, 1.0]] * d}
-    result = sobol.analyze(problem, y[whole].ravel(), calc_second_order=design.second_order,
-                           num_resamples=resamples, conf_level=conf_level, seed=design.seed)
+    result = sobol.analyze(
+        problem,
+        y[whole].ravel(),
+        calc_second_order=design.second_order,
+        num_resamples=resamples,
+        conf_level=conf_level,
+        seed=design.seed,
+    )
     second = design.second_order
-    return SobolIndices(output, problem["names"], np.asarray(result["S1"]), np.asarray(result["S1_conf"]),
-                        np.asarray(result["ST"]), np.asarray(result["ST_conf"]),
-                        np.asarray(result["S2"]) if second else None,
-                        np.asarray(result["S2_conf"]) if second else None,
-                        int(whole.sum()), int(y.shape[0]), conf_level)
+    return SobolIndices(
+        output,
+        problem["names"],
+        np.asarray(result["S1"]),
+        np.asarray(result["S1_conf"]),
+        np.asarray(result["ST"]),
+        np.asarray(result["ST_conf"]),
+        np.asarray(result["S2"]) if second else None,
+        np.asarray(result["S2_conf"]) if second else None,
+        int(whole.sum()),
+        int(y.shape[0]),
+        conf_level,
+    )

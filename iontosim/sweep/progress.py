@@ -28,21 +28,43 @@ class SweepProgress:
 
     def __enter__(self) -> SweepProgress:
         if self.show and sys.stdout.isatty():
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
-                TimeRemainingColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
 
-            columns = [TextColumn(f"[bold]{self.label}"), BarColumn(), MofNCompleteColumn(),
-                       TextColumn("done {task.fields[done]}, [red]failed {task.fields[failed]}[/red], "
-                                  "remaining {task.fields[remaining]}"),
-                       TimeElapsedColumn(), TextColumn("elapsed, about"), TimeRemainingColumn(), TextColumn("left")]
+            columns = [
+                TextColumn(f"[bold]{self.label}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn(
+                    "done {task.fields[done]}, [red]failed {task.fields[failed]}[/red], "
+                    "remaining {task.fields[remaining]}"
+                ),
+                TimeElapsedColumn(),
+                TextColumn("elapsed, about"),
+                TimeRemainingColumn(),
+                TextColumn("left"),
+            ]
             # the pace over the last 10 minutes: cases finish in bursts, one per worker
             self.bar = Progress(*columns, speed_estimate_period=600.0)
             self.bar.__enter__()
-            self.task = self.bar.add_task(self.label, total=self.total, completed=self.done + self.failed,
-                                          done=self.done, failed=self.failed, remaining=self.remaining)
+            self.task = self.bar.add_task(
+                self.label,
+                total=self.total,
+                completed=self.done + self.failed,
+                done=self.done,
+                failed=self.failed,
+                remaining=self.remaining,
+            )
         elif self.show:
-            typer.echo(f"{self.label}: {self.total} cases, {self.done} done, {self.failed} failed, "
-                       f"{self.remaining} to run")
+            typer.echo(
+                f"{self.label}: {self.total} cases, {self.done} done, {self.failed} failed, {self.remaining} to run"
+            )
         return self
 
     def __exit__(self, *exc) -> None:
@@ -67,13 +89,27 @@ class SweepProgress:
 
     def _update(self, result: dict | None) -> None:
         if self.bar is not None:
-            self.bar.update(self.task, completed=self.done + self.failed, done=self.done, failed=self.failed,
-                            remaining=self.remaining)
+            self.bar.update(
+                self.task,
+                completed=self.done + self.failed,
+                done=self.done,
+                failed=self.failed,
+                remaining=self.remaining,
+            )
         elif self.show:
-            what = (f"case {result['id']} {result['status']} in {result['wall_time_s']:.1f} s"
-                    + (f" ({result['error']})" if result.get("error") else "") + "; ") if result else ""
-            typer.echo(f"{self.label}: {what}{self.done} done, {self.failed} failed, {self.remaining} remaining"
-                       f"{self._time_left()}")
+            what = (
+                (
+                    f"case {result['id']} {result['status']} in {result['wall_time_s']:.1f} s"
+                    + (f" ({result['error']})" if result.get("error") else "")
+                    + "; "
+                )
+                if result
+                else ""
+            )
+            typer.echo(
+                f"{self.label}: {what}{self.done} done, {self.failed} failed, {self.remaining} remaining"
+                f"{self._time_left()}"
+            )
 
     def _time_left(self) -> str:
         if not self.finished_here or not self.remaining:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .gather import Table
-from .spec import Sweep, _SUFFIX_UNITS
+from .spec import _SUFFIX_UNITS, Sweep
 
 REPORT = "report"
 
@@ -73,8 +73,13 @@ def plot_output(sweep: Sweep, table: Table, key: str, path: Path) -> Path:
         ax.plot(x[done], y[done], "o", ms=4, alpha=0.7, color="tab:blue", label="finished case")
         if failed.any():
             # failed cases have no output: marked along the bottom at their parameter value
-            ax.plot(x[failed], np.full(failed.sum(), np.nanmin(y) if done.any() else 0.0), "x", color="tab:red",
-                    label="failed case")
+            ax.plot(
+                x[failed],
+                np.full(failed.sum(), np.nanmin(y) if done.any() else 0.0),
+                "x",
+                color="tab:red",
+                label="failed case",
+            )
         if p.distribution == "loguniform":
             ax.set_xscale("log")
         ax.set_xlabel(parameter_label(p.path, p.unit))
@@ -98,16 +103,18 @@ def plot_sobol(sweep: Sweep, table: Table, path: Path) -> Path:
     labels = [parameter_label(p.path, p.unit).rsplit(" [", 1)[0] for p in sweep.parameters]
     rows = np.arange(d)
     for ax, s in zip(axes[0], table.sobol):
-        ax.barh(rows - 0.2, s.S1, height=0.38, xerr=s.S1_conf, capsize=3, color="tab:blue",
-                label="S1: alone")
-        ax.barh(rows + 0.2, s.ST, height=0.38, xerr=s.ST_conf, capsize=3, color="tab:orange",
-                label="ST: with interactions")
+        ax.barh(rows - 0.2, s.S1, height=0.38, xerr=s.S1_conf, capsize=3, color="tab:blue", label="S1: alone")
+        ax.barh(
+            rows + 0.2, s.ST, height=0.38, xerr=s.ST_conf, capsize=3, color="tab:orange", label="ST: with interactions"
+        )
         ax.axvline(0.0, color="k", lw=0.8)
         ax.set_yticks(rows, labels)
         ax.invert_yaxis()
         ax.set_xlabel("share of the variance [1]")
         title = quantity_label(s.output, table.units[s.output]).rsplit(" [", 1)[0]
-        used = "" if s.base_samples_used == s.base_samples else f"\n{s.base_samples_used} of {s.base_samples} base samples"
+        used = (
+            "" if s.base_samples_used == s.base_samples else f"\n{s.base_samples_used} of {s.base_samples} base samples"
+        )
         ax.set_title(f"{title}{used}", fontsize=10)
         low = min(-0.05, math.floor(10 * np.nanmin(np.r_[s.S1 - s.S1_conf, s.ST - s.ST_conf])) / 10)
         ax.set_xlim(low, max(1.05, 1.02 * np.nanmax(np.r_[s.S1 + s.S1_conf, s.ST + s.ST_conf])))

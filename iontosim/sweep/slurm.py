@@ -29,8 +29,16 @@ def iontosim_command() -> list[str]:
     return [str(found)] if found else [sys.executable, "-m", "iontosim.cli"]
 
 
-def write_slurm_scripts(root: Path, sweep_file: Path, name: str, cases: int, cases_per_task: int,
-                        ranks_per_case: int, time_limit: str, options: list[str]) -> tuple[Path, Path]:
+def write_slurm_scripts(
+    root: Path,
+    sweep_file: Path,
+    name: str,
+    cases: int,
+    cases_per_task: int,
+    ranks_per_case: int,
+    time_limit: str,
+    options: list[str],
+) -> tuple[Path, Path]:
     root = Path(root).resolve()
     folder = root / "slurm"
     folder.mkdir(parents=True, exist_ok=True)

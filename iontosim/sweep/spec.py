@@ -32,8 +32,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from iontosim.scenario.errors import ScenarioError, from_validation
 from iontosim.scenario import catalogue
+from iontosim.scenario.errors import ScenarioError, from_validation
 from iontosim.scenario.load import StrictLoader, read_scenario_file, scenario_from_dict
 from iontosim.scenario.parameters import canonical_path, get_parameter, with_parameter
 from iontosim.scenario.units import DIMENSIONS, parse_text
@@ -49,6 +49,7 @@ class SweepError(ScenarioError):
 
 
 # ---------------------------------------------------------------- the file's language (pydantic)
+
 
 class ParameterSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -79,15 +80,20 @@ class DesignSpec(BaseModel):
     def _samples(self) -> DesignSpec:
         if self.kind == "grid":
             if self.samples is not None:
-                raise ScenarioError("samples", "a grid has as many cases as the product of the levels; "
-                                               "remove samples")
+                raise ScenarioError("samples", "a grid has as many cases as the product of the levels; remove samples")
         elif self.samples is None:
-            raise ScenarioError("samples", f"required for the {self.kind} design (the number of "
-                                           f"{'base samples N' if self.kind == 'sobol' else 'cases'})")
+            raise ScenarioError(
+                "samples",
+                f"required for the {self.kind} design (the number of "
+                f"{'base samples N' if self.kind == 'sobol' else 'cases'})",
+            )
         elif self.kind == "sobol" and self.samples & (self.samples - 1):
             below = 1 << (self.samples.bit_length() - 1)
-            raise ScenarioError("samples", f"the Sobol sequence keeps its balance only for a power of 2 "
-                                           f"(got {self.samples}; {below} or {2 * below})")
+            raise ScenarioError(
+                "samples",
+                f"the Sobol sequence keeps its balance only for a power of 2 "
+                f"(got {self.samples}; {below} or {2 * below})",
+            )
         return self
 
 
@@ -115,6 +121,7 @@ class SweepSpec(BaseModel):
 
 
 # ---------------------------------------------------------------- what the rest of the package uses
+
 
 @dataclass(frozen=True)
 class Parameter:
@@ -188,17 +195,27 @@ class Sweep:
 
     def identity(self) -> dict[str, Any]:
         """What decides the cases (never the outputs, which only change what is gathered)."""
-        return {"sweep": self.spec.model_dump(exclude={"outputs", "description", "name"}),
-                "base_scenario": self.base}
+        return {"sweep": self.spec.model_dump(exclude={"outputs", "description", "name"}), "base_scenario": self.base}
 
 
 # ---------------------------------------------------------------- reading
 
 _SUFFIX_UNITS = (  # summary.json keys end in their unit (output/metrics.py); longest first
-    ("_ug_per_cm2_per_h", "ug/cm^2/h"), ("_ug_per_cm2", "ug/cm^2"), ("_ng_per_mL", "ng/mL"),
-    ("_ug_per_mL", "ug/mL"), ("_mol_per_m3", "mol/m^3"), ("_mA_per_cm2", "mA/cm^2"),
-    ("_mC_per_cm2", "mC/cm^2"), ("_kohm_cm2", "kohm cm^2"), ("_mA_min", "mA.min"), ("_ug", "ug"),
-    ("_um", "um"), ("_mm", "mm"), ("_V", "V"), ("_min", "min"), ("_s", "s"),
+    ("_ug_per_cm2_per_h", "ug/cm^2/h"),
+    ("_ug_per_cm2", "ug/cm^2"),
+    ("_ng_per_mL", "ng/mL"),
+    ("_ug_per_mL", "ug/mL"),
+    ("_mol_per_m3", "mol/m^3"),
+    ("_mA_per_cm2", "mA/cm^2"),
+    ("_mC_per_cm2", "mC/cm^2"),
+    ("_kohm_cm2", "kohm cm^2"),
+    ("_mA_min", "mA.min"),
+    ("_ug", "ug"),
+    ("_um", "um"),
+    ("_mm", "mm"),
+    ("_V", "V"),
+    ("_min", "min"),
+    ("_s", "s"),
 )
 _PURE_NUMBERS = ("transport_number", "_relative_error", "_fraction", "pH_min", "pH_max", "mpi_ranks")
 
@@ -211,8 +228,10 @@ def output_unit(key: str) -> str:
     for suffix, unit in _SUFFIX_UNITS:
         if last.endswith(suffix):
             return unit
-    raise ValueError(f"{key!r} is not a summary.json quantity with a unit in its name "
-                     f"(such as {', '.join(DEFAULT_OUTPUTS)}; a section's with a dot: safety.peak_voltage_V)")
+    raise ValueError(
+        f"{key!r} is not a summary.json quantity with a unit in its name "
+        f"(such as {', '.join(DEFAULT_OUTPUTS)}; a section's with a dot: safety.peak_voltage_V)"
+    )
 
 
 _NUMBER_THEN_UNIT = re.compile(r"^\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*(.*?)\s*$")
@@ -253,8 +272,15 @@ def _si_unit(dimensionality) -> str:
     return " ".join(f"{_BASE[d]}^{p:g}" for d, p in dimensionality.items())
 
 
-_BASE = {"[length]": "m", "[time]": "s", "[mass]": "kg", "[current]": "A", "[substance]": "mol",
-         "[temperature]": "K", "[luminosity]": "cd"}
+_BASE = {
+    "[length]": "m",
+    "[time]": "s",
+    "[mass]": "kg",
+    "[current]": "A",
+    "[substance]": "mol",
+    "[temperature]": "K",
+    "[luminosity]": "cd",
+}
 
 
 def _parameter(path: str, spec: ParameterSpec) -> Parameter:
@@ -297,13 +323,17 @@ def _checked_against_base(sweep_name: str, base: dict, parameter: Parameter, spe
     except ScenarioError as err:
         raise SweepError(where, f"not in the base scenario: {err.reason}") from None
     if spec.range is not None and isinstance(written, int) and not isinstance(written, bool):
-        raise SweepError(f"{where}.range", f"a whole number in the scenario ({written}): list the values "
-                                           "to try (values: [...]); a range would draw fractions")
+        raise SweepError(
+            f"{where}.range",
+            f"a whole number in the scenario ({written}): list the values "
+            "to try (values: [...]); a range would draw fractions",
+        )
     if spec.values is not None:
         trials = [(f"{where}.values[{i}]", v, w) for i, (v, w) in enumerate(zip(parameter.levels, spec.values))]
     else:
-        trials = [(f"{where}.range[{i}]", v, w) for i, (v, w) in enumerate(zip((parameter.low, parameter.high),
-                                                                               spec.range))]
+        trials = [
+            (f"{where}.range[{i}]", v, w) for i, (v, w) in enumerate(zip((parameter.low, parameter.high), spec.range))
+        ]
     for field, si, as_written in trials:
         data = with_parameter(base, parameter.path, parameter.written(si), why=f"varied by sweep {sweep_name}")
         try:
@@ -325,14 +355,18 @@ def read_sweep(path: str | Path) -> Sweep:
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise SweepError("<file>", f"YAML error in {path.name}{where}: {getattr(err, 'problem', None) or err}") from None
+        raise SweepError(
+            "<file>", f"YAML error in {path.name}{where}: {getattr(err, 'problem', None) or err}"
+        ) from None
     return sweep_from_dict(data, path)
 
 
 def sweep_from_dict(data: Any, file: Path) -> Sweep:
     """Validate a sweep given as the file's mapping; `file` locates the base scenario."""
     if not isinstance(data, dict):
-        raise SweepError("<file>", f"a sweep file holds a mapping (base, parameters, design), got {type(data).__name__}")
+        raise SweepError(
+            "<file>", f"a sweep file holds a mapping (base, parameters, design), got {type(data).__name__}"
+        )
     try:
         spec = SweepSpec.model_validate(data)
     except ValidationError as exc:
@@ -357,11 +391,12 @@ def sweep_from_dict(data: Any, file: Path) -> Sweep:
         spelled[same] = p
         parameter = _parameter(p, pspec)
         if spec.design.kind == "grid" and parameter.levels is None:
-            raise SweepError(f"parameters[{p}].levels", "a grid needs the number of levels of a range "
-                                                          "(or give values)")
+            raise SweepError(f"parameters[{p}].levels", "a grid needs the number of levels of a range (or give values)")
         if spec.design.kind != "grid" and pspec.levels is not None:
-            raise SweepError(f"parameters[{p}].levels", f"only a grid takes levels; the {spec.design.kind} "
-                                                          "design draws from the whole range")
+            raise SweepError(
+                f"parameters[{p}].levels",
+                f"only a grid takes levels; the {spec.design.kind} design draws from the whole range",
+            )
         _checked_against_base(name, base, parameter, pspec)
         parameters.append(parameter)
     outputs = tuple(Output(key, output_unit(key)) for key in spec.outputs)

@@ -12,5 +12,15 @@ For notebooks and scripts::
 from .case import Case, CaseError, load_case
 from .suite import CASES_DIR, CaseResult, CheckResult, RunCache, list_cases, prepare_case, run_case
 
-__all__ = ["CASES_DIR", "Case", "CaseError", "CaseResult", "CheckResult", "RunCache", "list_cases", "load_case",
-           "prepare_case", "run_case"]
+__all__ = [
+    "CASES_DIR",
+    "Case",
+    "CaseError",
+    "CaseResult",
+    "CheckResult",
+    "RunCache",
+    "list_cases",
+    "load_case",
+    "prepare_case",
+    "run_case",
+]

@@ -125,8 +125,9 @@ class Tolerance(_Model):
 
 
 #: how a simulated value is judged against the published one (comparison.py)
-Compare = Literal["relative", "absolute", "within_range", "at_most", "at_least", "greater_than", "less_than",
-                  "report_only"]
+Compare = Literal[
+    "relative", "absolute", "within_range", "at_most", "at_least", "greater_than", "less_than", "report_only"
+]
 
 
 class Reduce(_Model):
@@ -168,8 +169,10 @@ class Check(_Model):
     def _consistent(self) -> Check:
         ratio = self.numerator is not None or self.denominator is not None
         if ratio and (self.numerator is None or self.denominator is None):
-            raise CaseError("numerator" if self.numerator is None else "denominator",
-                            "a ratio needs both numerator and denominator scenarios")
+            raise CaseError(
+                "numerator" if self.numerator is None else "denominator",
+                "a ratio needs both numerator and denominator scenarios",
+            )
         if ratio == (self.scenario is not None):
             raise CaseError("scenario", "give either scenario, or numerator and denominator")
         try:
@@ -183,15 +186,19 @@ class Check(_Model):
             raise CaseError("compare", "a published value that was not found can only be 'report_only'")
         if self.compare in ("within_range",) and self.published.low is None:
             raise CaseError("published.low", "compare 'within_range' needs published low and high")
-        if self.compare in ("relative", "absolute", "at_most", "at_least", "greater_than", "less_than") \
-                and self.published.value is None:
+        if (
+            self.compare in ("relative", "absolute", "at_most", "at_least", "greater_than", "less_than")
+            and self.published.value is None
+        ):
             raise CaseError("published.value", f"compare '{self.compare}' needs a published value")
         if self.tolerance is not None and self.tolerance.relative is not None and self.compare != "relative":
-            raise CaseError("tolerance.relative", f"a relative tolerance goes with compare 'relative', not "
-                                                  f"'{self.compare}'")
+            raise CaseError(
+                "tolerance.relative", f"a relative tolerance goes with compare 'relative', not '{self.compare}'"
+            )
         if self.tolerance is not None and self.tolerance.absolute is not None and self.compare != "absolute":
-            raise CaseError("tolerance.absolute", f"an absolute tolerance goes with compare 'absolute', not "
-                                                  f"'{self.compare}'")
+            raise CaseError(
+                "tolerance.absolute", f"an absolute tolerance goes with compare 'absolute', not '{self.compare}'"
+            )
         return self
 
     def scenario_names(self) -> list[str]:
@@ -247,21 +254,30 @@ class Case(_Model):
             if check.id in ids:
                 raise CaseError(join_path("checks", k, "id"), f"{check.id!r} is used twice")
             ids.add(check.id)
-            for field, name in (("scenario", check.scenario), ("numerator", check.numerator),
-                                ("denominator", check.denominator)):
+            for field, name in (
+                ("scenario", check.scenario),
+                ("numerator", check.numerator),
+                ("denominator", check.denominator),
+            ):
                 if name is not None and name not in self.scenarios:
-                    raise CaseError(join_path("checks", k, field),
-                                    f"unknown scenario {name!r}; this case has {', '.join(self.scenarios)}")
+                    raise CaseError(
+                        join_path("checks", k, field),
+                        f"unknown scenario {name!r}; this case has {', '.join(self.scenarios)}",
+                    )
             swept = [self.scenarios[n].sweep is not None for n in check.scenario_names()]
             if check.numerator is not None and any(swept):
-                raise CaseError(join_path("checks", k, "numerator" if swept[0] else "denominator"),
-                                "a ratio reads one run of each scenario; this one is swept")
+                raise CaseError(
+                    join_path("checks", k, "numerator" if swept[0] else "denominator"),
+                    "a ratio reads one run of each scenario; this one is swept",
+                )
             if check.reduce is not None and not all(swept):
                 raise CaseError(join_path("checks", k, "reduce"), "reduce needs a swept scenario")
             if check.reduce is None and any(swept):
-                raise CaseError(join_path("checks", k, "reduce"),
-                                "the scenario is swept: say how its runs give one number (at, zero_crossing, "
-                                "proportionality, worst)")
+                raise CaseError(
+                    join_path("checks", k, "reduce"),
+                    "the scenario is swept: say how its runs give one number (at, zero_crossing, "
+                    "proportionality, worst)",
+                )
         return self
 
     @property
@@ -314,7 +330,11 @@ def case_from_dict(data: Any, folder: Path | None = None) -> Case:
         from iontosim.scenario import catalogue
 
         for name, ref in case.scenarios.items():
-            if not (folder / ref.file).is_file() and not (catalogue.is_name(ref.file) and ref.file in catalogue.names()):
-                raise CaseError(join_path("scenarios", name, "file"),
-                                f"no scenario file {ref.file!r} next to the case, nor a shipped scenario of that name")
+            if not (folder / ref.file).is_file() and not (
+                catalogue.is_name(ref.file) and ref.file in catalogue.names()
+            ):
+                raise CaseError(
+                    join_path("scenarios", name, "file"),
+                    f"no scenario file {ref.file!r} next to the case, nor a shipped scenario of that name",
+                )
     return case

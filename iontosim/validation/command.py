@@ -14,7 +14,7 @@ import os
 import platform
 import shlex
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -32,15 +32,23 @@ REPORT_MARKER = ("report.md", "report.json")
 
 
 def validate(
-    cases: Annotated[Optional[list[str]], typer.Argument(help="Case names (folders of iontosim/validation/cases/); "
-                                                              "default: all")] = None,
-    out: Annotated[Optional[Path], typer.Option(
-        "--out", "-o", help="Folder for report.md, report.json and one PNG per case (default: runs/validation-<time>)")
+    cases: Annotated[
+        list[str] | None, typer.Argument(help="Case names (folders of iontosim/validation/cases/); default: all")
     ] = None,
-    list_cases_: Annotated[bool, typer.Option("--list", help="List the cases with their role and source, and stop")]
-    = False,
-    cases_dir: Annotated[Optional[Path], typer.Option("--cases-dir", help="Where the case folders are "
-                                                                          "(default: the shipped cases)")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Folder for report.md, report.json and one PNG per case (default: runs/validation-<time>)",
+        ),
+    ] = None,
+    list_cases_: Annotated[
+        bool, typer.Option("--list", help="List the cases with their role and source, and stop")
+    ] = False,
+    cases_dir: Annotated[
+        Path | None, typer.Option("--cases-dir", help="Where the case folders are (default: the shipped cases)")
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace --out if it holds a finished validation report")] = False,
 ) -> None:
     """Compare the simulation with published data: each case reruns an experiment's conditions and
@@ -101,15 +109,17 @@ def validate(
         from . import report
 
         report.print_table(results)
-        args = sys.argv[sys.argv.index("validate") + 1:] if "validate" in sys.argv else sys.argv[1:]
+        args = sys.argv[sys.argv.index("validate") + 1 :] if "validate" in sys.argv else sys.argv[1:]
         command = " ".join(["iontosim validate", *(shlex.quote(a) for a in args)])
         from iontosim.rundir import software_versions
 
         v = software_versions(comm.size)
-        machine = (f"{platform.node()} ({platform.machine()}, {os.cpu_count()} cores, {v['platform']}), "
-                   f"{comm.size} MPI rank(s); Python {v['python']}, DOLFINx {v['dolfinx']}, PETSc {v['petsc']}, "
-                   f"iontosim {v['iontosim']}")
-        date = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        machine = (
+            f"{platform.node()} ({platform.machine()}, {os.cpu_count()} cores, {v['platform']}), "
+            f"{comm.size} MPI rank(s); Python {v['python']}, DOLFINx {v['dolfinx']}, PETSc {v['petsc']}, "
+            f"iontosim {v['iontosim']}"
+        )
+        date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         # staged, then renamed: a report killed while writing never looks complete
         with staged_directory(out, overwrite, REPORT_MARKER) as stage:
             report.write_report(results, stage, command=command, machine=machine, date=date)

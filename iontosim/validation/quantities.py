@@ -10,16 +10,17 @@ Profiles are complete on rank 0 only (simulation.simulate), so quantities are re
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Callable
+from typing import Annotated, Any
 
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from ..output import metrics
 from ..output import units as u
-from ..scenario.quantities import parser
 from ..physics.constants import thermal_voltage
+from ..scenario.quantities import parser
 
 Time = Annotated[float, BeforeValidator(parser("time", ge=0, what="time"))]
 Depth = Annotated[float, BeforeValidator(parser("length", ge=0, what="depth"))]
@@ -106,6 +107,7 @@ def parse_options(name: str, options: dict) -> Any:
 
 # ---------------------------------------------------------------- helpers
 
+
 def _drug(record) -> list[str]:
     return metrics.drug_species(record)
 
@@ -146,6 +148,7 @@ def _drug_profile(run: Run, profile, tissue: bool) -> tuple[np.ndarray, np.ndarr
 
 # ---------------------------------------------------------------- amounts over time
 
+
 class AtTime(_Options):
     at: Time | None = None  # None: the end of the protocol
 
@@ -154,8 +157,11 @@ class AtTime(_Options):
 def drug_delivered(run: Run, o: AtTime) -> Reading:
     values = _series_kg(run, "delivered")
     t = run.record.times
-    return Reading(_at_time(run, values, o.at), Curve(_minutes(t), values.tolist(), "time [min]", "delivered"),
-                   None if o.at is None else o.at / u.SECONDS_PER_MINUTE)
+    return Reading(
+        _at_time(run, values, o.at),
+        Curve(_minutes(t), values.tolist(), "time [min]", "delivered"),
+        None if o.at is None else o.at / u.SECONDS_PER_MINUTE,
+    )
 
 
 @quantity("drug_delivered_per_area", "kg/m^2", "drug delivered across the skin surface per electrode area", AtTime)
@@ -170,40 +176,59 @@ def drug_delivered_per_area(run: Run, o: AtTime) -> Reading:
 @quantity("drug_cleared", "kg", "drug taken up by the capillaries (to the systemic circulation), whole patch", AtTime)
 def drug_cleared(run: Run, o: AtTime) -> Reading:
     values = _series_kg(run, "cleared")
-    return Reading(_at_time(run, values, o.at),
-                   Curve(_minutes(run.record.times), values.tolist(), "time [min]", "cleared to the circulation"),
-                   None if o.at is None else o.at / u.SECONDS_PER_MINUTE)
+    return Reading(
+        _at_time(run, values, o.at),
+        Curve(_minutes(run.record.times), values.tolist(), "time [min]", "cleared to the circulation"),
+        None if o.at is None else o.at / u.SECONDS_PER_MINUTE,
+    )
 
 
-@quantity("fraction_cleared", "1", "share of the drug delivered so far that the capillaries have taken up "
-          "(systemic absorption over delivery)", AtTime)
+@quantity(
+    "fraction_cleared",
+    "1",
+    "share of the drug delivered so far that the capillaries have taken up (systemic absorption over delivery)",
+    AtTime,
+)
 def fraction_cleared(run: Run, o: AtTime) -> Reading:
     cleared, delivered = _series_kg(run, "cleared"), _series_kg(run, "delivered")
     share = np.divide(cleared, delivered, out=np.zeros_like(cleared), where=delivered > 0)
     value = _at_time(run, cleared, o.at) / _at_time(run, delivered, o.at)
-    return Reading(value, Curve(_minutes(run.record.times), share.tolist(), "time [min]", "cleared / delivered"),
-                   None if o.at is None else o.at / u.SECONDS_PER_MINUTE)
+    return Reading(
+        value,
+        Curve(_minutes(run.record.times), share.tolist(), "time [min]", "cleared / delivered"),
+        None if o.at is None else o.at / u.SECONDS_PER_MINUTE,
+    )
 
 
-@quantity("peak_plasma_concentration", "kg/m^3", "highest plasma concentration of the drug (systemic compartment)",
-          _Options)
+@quantity(
+    "peak_plasma_concentration", "kg/m^3", "highest plasma concentration of the drug (systemic compartment)", _Options
+)
 def peak_plasma_concentration(run: Run, o: _Options) -> Reading:
     rec = run.record
-    plasma = sum(np.asarray(rec.series[f"plasma_concentration/{s}"], dtype=float) * rec.molar_mass[s]
-                 for s in _drug(rec))
+    plasma = sum(
+        np.asarray(rec.series[f"plasma_concentration/{s}"], dtype=float) * rec.molar_mass[s] for s in _drug(rec)
+    )
     k = int(np.argmax(plasma))
-    return Reading(float(plasma[k]), Curve(_minutes(rec.times), plasma.tolist(), "time [min]", "plasma"),
-                   float(rec.times[k]) / u.SECONDS_PER_MINUTE)
+    return Reading(
+        float(plasma[k]),
+        Curve(_minutes(rec.times), plasma.tolist(), "time [min]", "plasma"),
+        float(rec.times[k]) / u.SECONDS_PER_MINUTE,
+    )
 
 
 # ---------------------------------------------------------------- electrical
+
 
 class OfSpecies(_Options):
     species: str
 
 
-@quantity("transport_number", "1", "share of the current a species carries across the skin surface, "
-          "mean over the time current flows", OfSpecies)
+@quantity(
+    "transport_number",
+    "1",
+    "share of the current a species carries across the skin surface, mean over the time current flows",
+    OfSpecies,
+)
 def transport_number(run: Run, o: OfSpecies) -> Reading:
     rec = run.record
     if o.species not in rec.species:
@@ -214,12 +239,17 @@ def transport_number(run: Run, o: OfSpecies) -> Reading:
     j = np.asarray(rec.series[f"surface_flux/{o.species}"], dtype=float)
     on = np.abs(i) > 0
     share = u.FARADAY * rec.charges[o.species] * j[on] * np.sign(i[on]) / np.abs(i[on])
-    return Reading(float(mean), Curve(_minutes(np.asarray(rec.times)[on]), share.tolist(), "time [min]",
-                                      f"t({o.species})"))
+    return Reading(
+        float(mean), Curve(_minutes(np.asarray(rec.times)[on]), share.tolist(), "time [min]", f"t({o.species})")
+    )
 
 
-@quantity("skin_resistance", "ohm*m^2", "skin resistance (potential drop across the skin / current density), "
-          "mean over the time current flows", _Options)
+@quantity(
+    "skin_resistance",
+    "ohm*m^2",
+    "skin resistance (potential drop across the skin / current density), mean over the time current flows",
+    _Options,
+)
 def skin_resistance(run: Run, o: _Options) -> Reading:
     rec = run.record
     value = run.summary["skin_resistance_kohm_cm2"] / u.OHM_M2_TO_KOHM_CM2
@@ -232,26 +262,40 @@ class AtProfileTime(_Options):
     at: Time
 
 
-@quantity("electroosmotic_flow", "m/s", "electroosmotic volume flux across the skin (superficial velocity, "
-          "positive from the electrode into the skin)", AtProfileTime, profile_options=("at",))
+@quantity(
+    "electroosmotic_flow",
+    "m/s",
+    "electroosmotic volume flux across the skin (superficial velocity, positive from the electrode into the skin)",
+    AtProfileTime,
+    profile_options=("at",),
+)
 def electroosmotic_flow(run: Run, o: AtProfileTime) -> Reading:
     if not run.velocity:
         raise ValueError("the scenario has no electroosmosis section (no fixed-charge layer with flow)")
     times = sorted(run.velocity)
     k = int(np.argmin([abs(t - o.at) for t in times]))
-    return Reading(run.velocity[times[k]], Curve(_minutes(times), [run.velocity[t] for t in times], "time [min]",
-                                                 "electroosmotic flow"), o.at / u.SECONDS_PER_MINUTE)
+    return Reading(
+        run.velocity[times[k]],
+        Curve(_minutes(times), [run.velocity[t] for t in times], "time [min]", "electroosmotic flow"),
+        o.at / u.SECONDS_PER_MINUTE,
+    )
 
 
 # ---------------------------------------------------------------- depth
+
 
 class AtDepth(_Options):
     depth: Depth
     until: Time | None = None  # the latest profile time considered (None: all)
 
 
-@quantity("peak_concentration_at_depth", "kg/m^3", "highest drug concentration in the interstitial (pore) fluid at "
-          "one depth over the profile times up to 'until' (what a microdialysis probe there samples)", AtDepth)
+@quantity(
+    "peak_concentration_at_depth",
+    "kg/m^3",
+    "highest drug concentration in the interstitial (pore) fluid at "
+    "one depth over the profile times up to 'until' (what a microdialysis probe there samples)",
+    AtDepth,
+)
 def peak_concentration_at_depth(run: Run, o: AtDepth) -> Reading:
     times, values = [], []
     for p in run.record.profiles:
@@ -265,8 +309,11 @@ def peak_concentration_at_depth(run: Run, o: AtDepth) -> Reading:
     if not values:
         raise ValueError("until: no depth profile at or before it; add profile times")
     k = int(np.argmax(values))
-    return Reading(values[k], Curve(_minutes(times), values, "time [min]", f"{o.depth * 1e3:g} mm", log_y=True),
-                   times[k] / u.SECONDS_PER_MINUTE)
+    return Reading(
+        values[k],
+        Curve(_minutes(times), values, "time [min]", f"{o.depth * 1e3:g} mm", log_y=True),
+        times[k] / u.SECONDS_PER_MINUTE,
+    )
 
 
 class TissueAmount(_Options):
@@ -275,8 +322,13 @@ class TissueAmount(_Options):
     depth_to: Depth
 
 
-@quantity("tissue_amount", "kg", "drug held in the tissue between two depths under the whole patch",
-          TissueAmount, profile_options=("at",))
+@quantity(
+    "tissue_amount",
+    "kg",
+    "drug held in the tissue between two depths under the whole patch",
+    TissueAmount,
+    profile_options=("at",),
+)
 def tissue_amount(run: Run, o: TissueAmount) -> Reading:
     x, c = _drug_profile(run, _profile(run, o.at), tissue=True)
     if o.depth_to <= o.depth_from:
@@ -292,8 +344,18 @@ def tissue_amount(run: Run, o: TissueAmount) -> Reading:
         c_hi = ca + (cb - ca) * (hi - a) / (b - a)
         total += 0.5 * (c_lo + c_hi) * (hi - lo)
     depth_mm = (x * 1e3).tolist()
-    return Reading(total * run.record.area, Curve(depth_mm, c.tolist(), "depth [mm]", f"at {o.at / 60:g} min",
-                                                  log_y=True, y_unit="kg/m^3", y_name="drug per tissue volume"))
+    return Reading(
+        total * run.record.area,
+        Curve(
+            depth_mm,
+            c.tolist(),
+            "depth [mm]",
+            f"at {o.at / 60:g} min",
+            log_y=True,
+            y_unit="kg/m^3",
+            y_name="drug per tissue volume",
+        ),
+    )
 
 
 class DoseDepth(_Options):
@@ -301,13 +363,28 @@ class DoseDepth(_Options):
     fraction: Annotated[float, Field(gt=0, lt=1)] = 0.9
 
 
-@quantity("dose_depth", "m", "depth above which the given fraction of the drug in the skin lies",
-          DoseDepth, profile_options=("at",))
+@quantity(
+    "dose_depth",
+    "m",
+    "depth above which the given fraction of the drug in the skin lies",
+    DoseDepth,
+    profile_options=("at",),
+)
 def dose_depth(run: Run, o: DoseDepth) -> Reading:
     x, c = _drug_profile(run, _profile(run, o.at), tissue=True)
     value = metrics.dose_depth(x, c, o.fraction)
-    return Reading(value, Curve((x * 1e3).tolist(), c.tolist(), "depth [mm]", f"at {o.at / 60:g} min",
-                                y_unit="kg/m^3", y_name="drug per tissue volume", value_on_x=True))
+    return Reading(
+        value,
+        Curve(
+            (x * 1e3).tolist(),
+            c.tolist(),
+            "depth [mm]",
+            f"at {o.at / 60:g} min",
+            y_unit="kg/m^3",
+            y_name="drug per tissue volume",
+            value_on_x=True,
+        ),
+    )
 
 
 class PenetrationDepth(_Options):
@@ -315,8 +392,13 @@ class PenetrationDepth(_Options):
     until: Time | None = None
 
 
-@quantity("penetration_depth", "m", "deepest point where the drug's pore-fluid concentration reaches the "
-          "threshold, over the profile times up to 'until'", PenetrationDepth)
+@quantity(
+    "penetration_depth",
+    "m",
+    "deepest point where the drug's pore-fluid concentration reaches the "
+    "threshold, over the profile times up to 'until'",
+    PenetrationDepth,
+)
 def penetration_depth(run: Run, o: PenetrationDepth) -> Reading:
     best, curve = 0.0, None
     for p in run.record.profiles:
@@ -326,16 +408,30 @@ def penetration_depth(run: Run, o: PenetrationDepth) -> Reading:
         depth = metrics.penetration_depth(x, c, o.threshold)
         if depth >= best or curve is None:
             best = depth
-            curve = Curve((x * 1e3).tolist(), c.tolist(), "depth [mm]", f"profile at {p.time / 60:g} min", log_y=True,
-                          y_unit="kg/m^3", y_name="drug in pore fluid", value_on_x=True)
+            curve = Curve(
+                (x * 1e3).tolist(),
+                c.tolist(),
+                "depth [mm]",
+                f"profile at {p.time / 60:g} min",
+                log_y=True,
+                y_unit="kg/m^3",
+                y_name="drug in pore fluid",
+                value_on_x=True,
+            )
     return Reading(best, curve)
 
 
 # ---------------------------------------------------------------- verification against theory
 
-@quantity("goldman_ratio", "1", "steady electrotransport enhancement of the drug through a single homogeneous "
-          "membrane over the constant-field (Goldman) value E = Pe / (1 - exp(-Pe)) at the potential drop the "
-          "solver computed (1 is exact agreement)", _Options)
+
+@quantity(
+    "goldman_ratio",
+    "1",
+    "steady electrotransport enhancement of the drug through a single homogeneous "
+    "membrane over the constant-field (Goldman) value E = Pe / (1 - exp(-Pe)) at the potential drop the "
+    "solver computed (1 is exact agreement)",
+    _Options,
+)
 def goldman_ratio(run: Run, o: _Options) -> Reading:
     sc, rec = run.scenario, run.record
     if len(sc.skin) != 1:
@@ -352,6 +448,12 @@ def goldman_ratio(run: Run, o: _Options) -> Reading:
     enhancement = rec.series[f"surface_flux/{sc.drug}"][-1] / passive
     goldman = pe / (1.0 - math.exp(-pe)) if abs(pe) > 1e-12 else 1.0
     t = np.asarray(rec.times, dtype=float)
-    return Reading(float(enhancement / goldman),
-                   Curve(_minutes(t[1:]), (np.asarray(rec.series[f"surface_flux/{sc.drug}"])[1:] / passive
-                                           / goldman).tolist(), "time [min]", f"E / E_Goldman (Pe {pe:.3g})"))
+    return Reading(
+        float(enhancement / goldman),
+        Curve(
+            _minutes(t[1:]),
+            (np.asarray(rec.series[f"surface_flux/{sc.drug}"])[1:] / passive / goldman).tolist(),
+            "time [min]",
+            f"E / E_Goldman (Pe {pe:.3g})",
+        ),
+    )

@@ -29,12 +29,18 @@ def rows(results: list[CaseResult]) -> list[tuple[str, ...]]:
     for case in results:
         for c in case.checks:
             v = c.verdict
-            out.append((case.name, case.role, c.id,
-                        v.published if v else "-",
-                        _num(c.simulated, c.unit) if c.status != "error" else f"error: {c.error}",
-                        f"{v.relative_error * 100:+.3g} %" if v and v.relative_error is not None else "-",
-                        v.tolerance if v else "-",
-                        c.status.upper() if c.status in ("pass", "fail") else c.status))
+            out.append(
+                (
+                    case.name,
+                    case.role,
+                    c.id,
+                    v.published if v else "-",
+                    _num(c.simulated, c.unit) if c.status != "error" else f"error: {c.error}",
+                    f"{v.relative_error * 100:+.3g} %" if v and v.relative_error is not None else "-",
+                    v.tolerance if v else "-",
+                    c.status.upper() if c.status in ("pass", "fail") else c.status,
+                )
+            )
     return out
 
 
@@ -66,15 +72,15 @@ def markdown_table(results: list[CaseResult]) -> str:
     return "\n".join(lines)
 
 
-def write_report(results: list[CaseResult], out: Path, command: str = "", machine: str = "",
-                 date: str = "") -> Path:
+def write_report(results: list[CaseResult], out: Path, command: str = "", machine: str = "", date: str = "") -> Path:
     """Write report.md, report.json and <case>.png into `out` (created); return the markdown path."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for case in results:
         plot_case(case, out / f"{case.name}.png")
-    (out / "report.json").write_text(json.dumps(_as_json(results, command, machine, date), indent=2,
-                                                allow_nan=False) + "\n")
+    (out / "report.json").write_text(
+        json.dumps(_as_json(results, command, machine, date), indent=2, allow_nan=False) + "\n"
+    )
     path = out / "report.md"
     path.write_text(_markdown(results, command, machine, date))
     return path
@@ -96,23 +102,49 @@ def _as_json(results: list[CaseResult], command: str, machine: str, date: str) -
         checks = []
         for c in case.checks:
             v = c.verdict
-            checks.append({
-                "id": c.id, "what": c.what, "quantity": c.quantity, "unit": c.unit, "status": c.status,
-                "simulated": c.simulated, "published": v.published if v else None,
-                "published_value": v.published_value if v else None,
-                "published_range": list(v.error_bar) if v and v.error_bar else None,
-                "published_source": c.published_source, "published_tag": c.published_tag,
-                "published_quote": c.published_quote, "published_note": c.published_note,
-                "relative_error": v.relative_error if v else None, "criterion": v.tolerance if v else None,
-                "tolerance_basis": c.basis, "miss_explanation": c.miss_explanation if c.status == "fail" else None,
-                "error": c.error})
-        cases.append({"name": case.name, "title": case.title, "role": case.role, "calibrates": case.calibrates,
-                      "status": case.status, "citation": case.citation, "sources": case.sources,
-                      "conditions": case.conditions, "limitations": case.limitations,
-                      "scenario_files": case.scenario_files, "runs": case.runs,
-                      "wall_time_s": case.wall_time_s, "figure": f"{case.name}.png", "checks": checks})
-    summary = {s: sum(1 for case in results for c in case.checks if c.status == s)
-               for s in ("pass", "fail", "n/a", "error")}
+            checks.append(
+                {
+                    "id": c.id,
+                    "what": c.what,
+                    "quantity": c.quantity,
+                    "unit": c.unit,
+                    "status": c.status,
+                    "simulated": c.simulated,
+                    "published": v.published if v else None,
+                    "published_value": v.published_value if v else None,
+                    "published_range": list(v.error_bar) if v and v.error_bar else None,
+                    "published_source": c.published_source,
+                    "published_tag": c.published_tag,
+                    "published_quote": c.published_quote,
+                    "published_note": c.published_note,
+                    "relative_error": v.relative_error if v else None,
+                    "criterion": v.tolerance if v else None,
+                    "tolerance_basis": c.basis,
+                    "miss_explanation": c.miss_explanation if c.status == "fail" else None,
+                    "error": c.error,
+                }
+            )
+        cases.append(
+            {
+                "name": case.name,
+                "title": case.title,
+                "role": case.role,
+                "calibrates": case.calibrates,
+                "status": case.status,
+                "citation": case.citation,
+                "sources": case.sources,
+                "conditions": case.conditions,
+                "limitations": case.limitations,
+                "scenario_files": case.scenario_files,
+                "runs": case.runs,
+                "wall_time_s": case.wall_time_s,
+                "figure": f"{case.name}.png",
+                "checks": checks,
+            }
+        )
+    summary = {
+        s: sum(1 for case in results for c in case.checks if c.status == s) for s in ("pass", "fail", "n/a", "error")
+    }
     return _clean({"command": command, "machine": machine, "date": date, "summary": summary, "cases": cases})
 
 
@@ -121,27 +153,38 @@ def _markdown(results: list[CaseResult], command: str, machine: str, date: str) 
     out = ["# iontosim validation against published data", ""]
     if command:
         out += [f"Command: `{command}`  ", f"Machine: {machine}  ", f"Date: {date}", ""]
-    out += [f"Checks: {n['pass']} pass, {n['fail']} fail, {n['n/a']} shown but not judged (nothing published, "
-            f"or a number not fit to be a target), {n['error']} errors. Role: *calibration* data fixed a "
-            "parameter of the model (agreement is expected and shows the calibration holds); *prediction* "
-            "data was not used to set anything.", "",
-            markdown_table(results), ""]
+    out += [
+        f"Checks: {n['pass']} pass, {n['fail']} fail, {n['n/a']} shown but not judged (nothing published, "
+        f"or a number not fit to be a target), {n['error']} errors. Role: *calibration* data fixed a "
+        "parameter of the model (agreement is expected and shows the calibration holds); *prediction* "
+        "data was not used to set anything.",
+        "",
+        markdown_table(results),
+        "",
+    ]
     for case in results:
-        out += [f"## {case.name}: {case.title}", "",
-                f"- role: **{case.role}**" + (f" (fixes: {', '.join(case.calibrates)})" if case.calibrates else ""),
-                f"- source: {case.citation} (keys: {', '.join(case.sources)})",
-                f"- conditions: {case.conditions}",
-                "- scenarios: " + ", ".join(f"`{n}`: `{f}`" for n, f in case.scenario_files.items()),
-                f"- {case.runs} run(s) read (a run shared with an earlier case is not solved again), "
-                f"{case.wall_time_s:.1f} s", ""]
+        out += [
+            f"## {case.name}: {case.title}",
+            "",
+            f"- role: **{case.role}**" + (f" (fixes: {', '.join(case.calibrates)})" if case.calibrates else ""),
+            f"- source: {case.citation} (keys: {', '.join(case.sources)})",
+            f"- conditions: {case.conditions}",
+            "- scenarios: " + ", ".join(f"`{n}`: `{f}`" for n, f in case.scenario_files.items()),
+            f"- {case.runs} run(s) read (a run shared with an earlier case is not solved again), "
+            f"{case.wall_time_s:.1f} s",
+            "",
+        ]
         for c in case.checks:
             v = c.verdict
-            out.append(f"**{c.id}** ({c.status.upper()}): {c.what}. Published: {v.published if v else '-'} "
-                       f"[{c.published_source}, {c.published_tag}]"
-                       + (f', "{c.published_quote}"' if c.published_quote else "")
-                       + (f" ({c.published_note.strip()})" if c.published_note else "")
-                       + f"; simulated: {_num(c.simulated, c.unit)}; criterion: {v.tolerance if v else '-'}"
-                       + (f" (basis: {c.basis})" if c.basis else "") + ".")
+            out.append(
+                f"**{c.id}** ({c.status.upper()}): {c.what}. Published: {v.published if v else '-'} "
+                f"[{c.published_source}, {c.published_tag}]"
+                + (f', "{c.published_quote}"' if c.published_quote else "")
+                + (f" ({c.published_note.strip()})" if c.published_note else "")
+                + f"; simulated: {_num(c.simulated, c.unit)}; criterion: {v.tolerance if v else '-'}"
+                + (f" (basis: {c.basis})" if c.basis else "")
+                + "."
+            )
             if c.status == "fail":
                 out += ["", f"> *Not matched.* {c.miss_explanation or 'No explanation recorded.'}"]
             if c.status == "error":
@@ -185,8 +228,13 @@ def _panel(ax, c: CheckResult) -> None:
         ax.axvline(v.published_value / c.x_scale, color="k", ls="--", lw=1, label=f"published ({v.tolerance})")
         span = v.error_bar or v.band
         if span is not None:
-            ax.axvspan(span[0] / c.x_scale, span[1] / c.x_scale, color="k", alpha=0.1,
-                       label="accepted" if span is v.band else "published range")
+            ax.axvspan(
+                span[0] / c.x_scale,
+                span[1] / c.x_scale,
+                color="k",
+                alpha=0.1,
+                label="accepted" if span is v.band else "published range",
+            )
         if c.simulated is not None and math.isfinite(c.simulated):
             ax.axvline(c.simulated / c.x_scale, color="C3", ls=":", lw=1.2, label="simulated")
         if not c.log_y:
@@ -198,8 +246,15 @@ def _panel(ax, c: CheckResult) -> None:
                 ax.axhspan(*v.error_bar, color="k", alpha=0.1, label="published range")
         elif v.error_bar is not None:
             lo, hi = v.error_bar
-            ax.errorbar([c.marker_x], [v.published_value], yerr=[[v.published_value - lo], [hi - v.published_value]],
-                        fmt="s", color="k", capsize=4, label="published")
+            ax.errorbar(
+                [c.marker_x],
+                [v.published_value],
+                yerr=[[v.published_value - lo], [hi - v.published_value]],
+                fmt="s",
+                color="k",
+                capsize=4,
+                label="published",
+            )
         else:
             ax.plot([c.marker_x], [v.published_value], "s", color="k", label="published")
         if v.band is not None and not v.bound:
@@ -215,4 +270,3 @@ def _panel(ax, c: CheckResult) -> None:
     ax.set_title(f"{c.id}: {verdict}\nsimulated {sim}; published {v.published if v else '-'}", fontsize=8)
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
-

@@ -51,6 +51,7 @@ def case_path(name: str, cases_dir: Path | None = None) -> Path:
 
 # ---------------------------------------------------------------- preparing (no solving)
 
+
 @dataclass
 class PreparedScenario:
     name: str
@@ -130,19 +131,21 @@ def prepare_case(case: Case | str | Path, cases_dir: Path | None = None) -> Prep
                     _setting_si(value)
                 except Exception:
                     raise CaseError(join_path(where, "sweep", "values", k), f"cannot read {value!r}") from None
-        scenarios[name] = PreparedScenario(name, runs, ref.sweep.label if ref.sweep else "",
-                                           ref.sweep.unit if ref.sweep else "")
+        scenarios[name] = PreparedScenario(
+            name, runs, ref.sweep.label if ref.sweep else "", ref.sweep.unit if ref.sweep else ""
+        )
     options = {}
     for k, check in enumerate(case.checks):
         where = join_path("checks", k)
         if check.quantity not in Q.QUANTITIES:
-            raise CaseError(join_path(where, "quantity"),
-                            f"unknown quantity {check.quantity!r}; known: {', '.join(sorted(Q.QUANTITIES))}")
+            raise CaseError(
+                join_path(where, "quantity"),
+                f"unknown quantity {check.quantity!r}; known: {', '.join(sorted(Q.QUANTITIES))}",
+            )
         try:
             opts = Q.parse_options(check.quantity, check.options)
         except ValueError as err:
-            raise CaseError(join_path(where, "options", str(err).split(":")[0]),
-                            str(err).split(": ", 1)[-1]) from None
+            raise CaseError(join_path(where, "options", str(err).split(":")[0]), str(err).split(": ", 1)[-1]) from None
         options[check.id] = opts
         _check_units(check, scenarios, where)
         quantity = Q.QUANTITIES[check.quantity]
@@ -151,15 +154,19 @@ def prepare_case(case: Case | str | Path, cases_dir: Path | None = None) -> Prep
             for name in check.scenario_names():
                 for _, sc in scenarios[name].runs:
                     if not any(abs(t - at) <= 1e-6 * max(1.0, at) for t in sc.outputs.profile_times):
-                        raise CaseError(join_path(where, "options", option),
-                                        f"{at / 60:g} min is not one of the profile times of scenario {name!r}; "
-                                        "add it to its outputs.profile_times")
+                        raise CaseError(
+                            join_path(where, "options", option),
+                            f"{at / 60:g} min is not one of the profile times of scenario {name!r}; "
+                            "add it to its outputs.profile_times",
+                        )
         if check.reduce is not None and check.reduce.kind == "at":
             swept = scenarios[check.scenario_names()[0]]
             want = _setting_si(check.reduce.value)
             if not any(abs(_setting_si(v) - want) <= 1e-9 * max(1.0, abs(want)) for v, _ in swept.runs):
-                raise CaseError(join_path(where, "reduce", "value"),
-                                f"{check.reduce.value!r} is not one of the swept values of {swept.name!r}")
+                raise CaseError(
+                    join_path(where, "reduce", "value"),
+                    f"{check.reduce.value!r} is not one of the swept values of {swept.name!r}",
+                )
     return PreparedCase(case, scenarios, options)
 
 
@@ -199,6 +206,7 @@ def _reported_si_unit(check: Check, scenarios: dict[str, PreparedScenario]) -> s
 
 
 # ---------------------------------------------------------------- results
+
 
 @dataclass
 class Series:
@@ -264,6 +272,7 @@ class CaseResult:
 
 # ---------------------------------------------------------------- running
 
+
 class RunCache:
     """Runs already solved in this process, by scenario content (name and description aside), so a
     scenario shared by several cases (the LidoSite default) is solved once."""
@@ -307,8 +316,9 @@ def _solve(scenario, comm, setting, cache: RunCache | None) -> Q.Run:
     return run
 
 
-def run_case(case: Case | str | Path, comm, cases_dir: Path | None = None, cache: RunCache | None = None,
-             progress=None) -> CaseResult:
+def run_case(
+    case: Case | str | Path, comm, cases_dir: Path | None = None, cache: RunCache | None = None, progress=None
+) -> CaseResult:
     """Run one validation case on `comm` and compare; every rank returns the same CaseResult.
 
     `case`: a case name (a folder of iontosim/validation/cases/), a case file or a Case. Bad input
@@ -335,20 +345,42 @@ def run_case(case: Case | str | Path, comm, cases_dir: Path | None = None, cache
     if comm.rank == 0:  # profiles are complete on rank 0 only
         checks = [_evaluate(prepared, check, runs, failures) for check in prepared.case.checks]
         c = prepared.case
-        result = CaseResult(c.name, c.title, c.role, list(c.calibrates), c.citation, c.sources, c.conditions,
-                            c.limitations, checks, count, time.perf_counter() - started,
-                            {n: ref.file for n, ref in c.scenarios.items()})
+        result = CaseResult(
+            c.name,
+            c.title,
+            c.role,
+            list(c.calibrates),
+            c.citation,
+            c.sources,
+            c.conditions,
+            c.limitations,
+            checks,
+            count,
+            time.perf_counter() - started,
+            {n: ref.file for n, ref in c.scenarios.items()},
+        )
     return comm.bcast(result, root=0)
 
 
 def _evaluate(prepared: PreparedCase, check: Check, runs: dict[str, list[Q.Run]], failures: dict) -> CheckResult:
     case = prepared.case
     quantity = Q.QUANTITIES[check.quantity]
-    out = CheckResult(check.id, check.what, check.quantity, check.unit, case.role, None, None, "error",
-                      basis=check.tolerance.basis if check.tolerance else "", miss_explanation=check.miss_explanation,
-                      published_source=check.published.source, published_quote=check.published.quote,
-                      published_tag=check.published.tag,
-                      published_note=check.published.not_found or check.published.note)
+    out = CheckResult(
+        check.id,
+        check.what,
+        check.quantity,
+        check.unit,
+        case.role,
+        None,
+        None,
+        "error",
+        basis=check.tolerance.basis if check.tolerance else "",
+        miss_explanation=check.miss_explanation,
+        published_source=check.published.source,
+        published_quote=check.published.quote,
+        published_tag=check.published.tag,
+        published_note=check.published.not_found or check.published.note,
+    )
     failed = [failures[n] for n in check.scenario_names() if n in failures]
     if failed:
         out.error = failed[0]
@@ -370,8 +402,9 @@ def _display(values: list[float], si_unit: str, unit: str) -> list[float]:
     return [v * factor for v in values]
 
 
-def _value(check: Check, quantity: Q.Quantity, options, runs: dict[str, list[Q.Run]], prepared: PreparedCase,
-           out: CheckResult) -> float:
+def _value(
+    check: Check, quantity: Q.Quantity, options, runs: dict[str, list[Q.Run]], prepared: PreparedCase, out: CheckResult
+) -> float:
     """The check's number in SI, and its picture on `out`."""
     if check.numerator is not None:
         (num,), (den,) = runs[check.numerator], runs[check.denominator]
@@ -382,8 +415,10 @@ def _value(check: Check, quantity: Q.Quantity, options, runs: dict[str, list[Q.R
         y_si = a.curve.y_unit or quantity.si_unit
         shown = _display_unit(y_si)
         out.x_label, out.y_label = a.curve.x_label, f"{a.curve.y_name or check.quantity} [{shown}]"
-        out.series = [Series(a.curve.x, _display(a.curve.y, y_si, shown), f"{check.numerator} {a.curve.label}"),
-                      Series(b.curve.x, _display(b.curve.y, y_si, shown), f"{check.denominator} {b.curve.label}")]
+        out.series = [
+            Series(a.curve.x, _display(a.curve.y, y_si, shown), f"{check.numerator} {a.curve.label}"),
+            Series(b.curve.x, _display(b.curve.y, y_si, shown), f"{check.denominator} {b.curve.label}"),
+        ]
         out.log_y = a.curve.log_y
         return a.value / b.value
     scenario_runs = runs[check.scenario]
@@ -405,8 +440,7 @@ def _value(check: Check, quantity: Q.Quantity, options, runs: dict[str, list[Q.R
     x_si = [_setting_si(r.setting) for r in scenario_runs]
     x_shown = [to_unit(str(r.setting), prep.sweep_unit) for r in scenario_runs]  # as written, in the sweep's unit
     y = [quantity.read(r, options).value for r in scenario_runs]
-    shown = _display_unit(quantity.si_unit) if check.reduce.kind in ("zero_crossing", "proportionality") \
-        else check.unit
+    shown = _display_unit(quantity.si_unit) if check.reduce.kind in ("zero_crossing", "proportionality") else check.unit
     out.x_label = f"{prep.sweep_label}" + (f" [{prep.sweep_unit}]" if prep.sweep_unit else "")
     out.y_label = f"{check.quantity}" + (f" [{shown}]" if shown else "")
     out.series = [Series(x_shown, _display(y, quantity.si_unit, shown), "simulated")]
@@ -430,8 +464,13 @@ def _value(check: Check, quantity: Q.Quantity, options, runs: dict[str, list[Q.R
         ratios = [yi / xi for xi, yi in zip(x_si, y)]
         mean = sum(ratios) / len(ratios)
         # the line through the origin with the mean ratio, for the picture
-        out.series.append(Series(x_shown, _display([mean * xi for xi in x_si], quantity.si_unit, shown),
-                                 "proportional (mean dose per setting)"))
+        out.series.append(
+            Series(
+                x_shown,
+                _display([mean * xi for xi in x_si], quantity.si_unit, shown),
+                "proportional (mean dose per setting)",
+            )
+        )
         return max(abs(r / mean - 1.0) for r in ratios)
     # worst: the run farthest from the published value
     published = check.published.value
@@ -441,8 +480,15 @@ def _value(check: Check, quantity: Q.Quantity, options, runs: dict[str, list[Q.R
     return y[k]
 
 
-_DISPLAY_UNITS = {"kg": "ug", "kg/m^2": "ug/cm^2", "kg/m^3": "ug/mL", "m": "mm", "m/s": "uL/cm^2/h",
-                  "ohm*m^2": "kohm*cm^2", "1": ""}
+_DISPLAY_UNITS = {
+    "kg": "ug",
+    "kg/m^2": "ug/cm^2",
+    "kg/m^3": "ug/mL",
+    "m": "mm",
+    "m/s": "uL/cm^2/h",
+    "ohm*m^2": "kohm*cm^2",
+    "1": "",
+}
 
 
 def _display_unit(si_unit: str) -> str:

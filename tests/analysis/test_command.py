@@ -50,16 +50,21 @@ def toy(monkeypatch):
     monkeypatch.setattr(sensitivity_module, "analyse", analyse)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--parameter", "skin[epidermis].thickness"],
-     "--parameter skin[epidermis].thickness: skin has no entry named 'epidermis'"),
-    (["--parameter", "donor.electrode"], "--parameter donor.electrode: is 'Ag/AgCl', not a number"),
-    (["--parameter", "skin[0].fixed_charge"], "--parameter skin[stratum_corneum].fixed_charge: is a section"),
-    (["--step", "0.7"], "--step: the relative step must lie between 0 and 0.5"),
-    (["--step", "0"], "--step: the relative step must lie between 0 and 0.5"),
-    (["--workers", "0"], "--workers: at least 1"),
-    (["--only-given"], "--only-given: give the parameters with --parameter PATH"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["--parameter", "skin[epidermis].thickness"],
+            "--parameter skin[epidermis].thickness: skin has no entry named 'epidermis'",
+        ),
+        (["--parameter", "donor.electrode"], "--parameter donor.electrode: is 'Ag/AgCl', not a number"),
+        (["--parameter", "skin[0].fixed_charge"], "--parameter skin[stratum_corneum].fixed_charge: is a section"),
+        (["--step", "0.7"], "--step: the relative step must lie between 0 and 0.5"),
+        (["--step", "0"], "--step: the relative step must lie between 0 and 0.5"),
+        (["--workers", "0"], "--workers: at least 1"),
+        (["--only-given"], "--only-given: give the parameters with --parameter PATH"),
+    ],
+)
 def test_bad_input_is_one_line_naming_the_field(tmp_path, toy, args, message):
     out = tmp_path / "sens"
     result = _invoke(LIDOCAINE, "--out", out, *args)
@@ -90,20 +95,29 @@ def test_a_bad_config_is_named_with_its_field(tmp_path, toy):
 def test_an_analysis_is_a_whole_folder_and_is_not_overwritten(tmp_path, toy):
     out = tmp_path / "sens"
     given = ["protocol[0].current", "skin[0].thickness", "temperature", "skin[0].fixed_charge.isoelectric_point"]
-    result = _invoke(LIDOCAINE, "--out", out, "--only-given", *[a for p in given for a in ("--parameter", p)],
-                     "--no-progress")
+    result = _invoke(
+        LIDOCAINE, "--out", out, "--only-given", *[a for p in given for a in ("--parameter", p)], "--no-progress"
+    )
     assert result.exit_code == 0, result.output
     names = {p.name for p in out.iterdir()}
-    assert names == {"sensitivity.csv", "sensitivity.md", "runs.csv", "elasticity_dose.png",
-                     "elasticity_penetration_depth.png", "elasticity_plasma_peak.png",
-                     "elasticity_depth_90pct_dose.png"}
+    assert names == {
+        "sensitivity.csv",
+        "sensitivity.md",
+        "runs.csv",
+        "elasticity_dose.png",
+        "elasticity_penetration_depth.png",
+        "elasticity_plasma_peak.png",
+        "elasticity_depth_90pct_dose.png",
+    }
     assert [p.name for p in tmp_path.iterdir()] == ["sens"]  # the staging folder was renamed into place
     with open(out / "sensitivity.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 4
     first = rows[0]  # the toy's 90 % depth goes as (L / 18 um)^8: the SC thickness comes first
     assert first["parameter"] == "skin[stratum_corneum].thickness" and first["unit"] == "um"
-    assert float(first["dose_elasticity"]) == pytest.approx(-1.0, abs=1e-9) and first["depth_90pct_dose_nonlinear"] == "1"
+    assert (
+        float(first["dose_elasticity"]) == pytest.approx(-1.0, abs=1e-9) and first["depth_90pct_dose_nonlinear"] == "1"
+    )
     current = next(r for r in rows if r["parameter"] == "protocol[0].current")
     assert float(current["dose_elasticity"]) == pytest.approx(1.0, abs=1e-9) and current["source"] == "LIDOSITE_LABEL"
     pi = next(r for r in rows if r["parameter"].endswith("isoelectric_point"))
@@ -135,16 +149,28 @@ def test_a_failed_base_run_leaves_nothing(tmp_path, toy):
 def test_the_real_solver_on_worker_processes(tmp_path):
     """End to end: a short default scenario, the current and the SC isoelectric point, 2 workers."""
     data = yaml.safe_load(LIDOCAINE.read_text())
-    data["protocol"] = [{"current": {"value": "1.77 mA", "source": "LIDOSITE_LABEL"}, "duration": "2 min"},
-                        {"rest": "3 min"}]
+    data["protocol"] = [
+        {"current": {"value": "1.77 mA", "source": "LIDOSITE_LABEL"}, "duration": "2 min"},
+        {"rest": "3 min"},
+    ]
     data["outputs"]["profile_times"] = ["2 min", "5 min"]
     data["numerics"] = {"refinement": 0.5}
     config = tmp_path / "short.yaml"
     config.write_text(yaml.safe_dump(data))
     out = tmp_path / "sens"
-    result = _invoke(config, "--out", out, "--only-given", "--parameter", "protocol[0].current",
-                     "--parameter", "skin[stratum_corneum].fixed_charge.isoelectric_point", "--workers", "2",
-                     "--no-progress")
+    result = _invoke(
+        config,
+        "--out",
+        out,
+        "--only-given",
+        "--parameter",
+        "protocol[0].current",
+        "--parameter",
+        "skin[stratum_corneum].fixed_charge.isoelectric_point",
+        "--workers",
+        "2",
+        "--no-progress",
+    )
     assert result.exit_code == 0, result.output
     with open(out / "sensitivity.csv") as f:
         rows = {r["parameter"]: r for r in csv.DictReader(f)}

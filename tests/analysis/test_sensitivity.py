@@ -13,8 +13,16 @@ import math
 
 import pytest
 
-from iontosim.analysis.sensitivity import (PH, RELATIVE, Output, analyse, default_parameters, perturb, ph_step,
-                                           select_parameters)
+from iontosim.analysis.sensitivity import (
+    PH,
+    RELATIVE,
+    Output,
+    analyse,
+    default_parameters,
+    perturb,
+    ph_step,
+    select_parameters,
+)
 from iontosim.scenario.errors import ScenarioError
 from iontosim.scenario.load import read_scenario_file
 from tests.analysis.toy_model import PLASMA_PER_PH, toy_summary
@@ -33,9 +41,18 @@ def lidocaine():
 def test_default_parameters_are_the_values_written_with_provenance(lidocaine):
     chosen = {p.path: p for p in default_parameters(lidocaine)}
     # physical values with a source or an estimate, named by layer
-    for path in ("temperature", "donor.area", "donor.contents.lidocaine.amount", "interstitial_fluid.Na+",
-                 f"{SC}.thickness", f"{SC}.fixed_charge.isoelectric_point", "skin[hypodermis].clearance_rate",
-                 "electroosmosis.volume_per_charge", "clearance.EC50", "systemic.lidocaine.elimination_half_life"):
+    for path in (
+        "temperature",
+        "donor.area",
+        "donor.contents.lidocaine.amount",
+        "interstitial_fluid.Na+",
+        f"{SC}.thickness",
+        f"{SC}.fixed_charge.isoelectric_point",
+        "skin[hypodermis].clearance_rate",
+        "electroosmosis.volume_per_charge",
+        "clearance.EC50",
+        "systemic.lidocaine.elimination_half_life",
+    ):
         assert path in chosen, path
     assert chosen[f"{SC}.thickness"].source == "SANDBY2003"
     assert chosen["donor.thickness"].source == "estimate" and chosen["donor.thickness"].unit == "mm"
@@ -59,14 +76,17 @@ def test_given_paths_are_added_once_under_one_name(lidocaine):
     assert [p.path for p in only] == ["protocol[0].duration"] and only[0].unit == "min"
 
 
-@pytest.mark.parametrize("path, reason", [
-    ("skin[epidermis].thickness", "no entry named 'epidermis'"),
-    ("donor.thicknes", "no field 'thicknes'"),
-    ("donor.electrode", "is 'Ag/AgCl', not a number"),
-    ("donor.contents", "is a section"),
-    ("outputs.profile_times", "is a list"),
-    ("skin[0].pH.value", "is a value, not a section"),
-])
+@pytest.mark.parametrize(
+    "path, reason",
+    [
+        ("skin[epidermis].thickness", "no entry named 'epidermis'"),
+        ("donor.thicknes", "no field 'thicknes'"),
+        ("donor.electrode", "is 'Ag/AgCl', not a number"),
+        ("donor.contents", "is a section"),
+        ("outputs.profile_times", "is a list"),
+        ("skin[0].pH.value", "is a value, not a section"),
+    ],
+)
 def test_a_path_that_names_no_number_is_refused_by_name(lidocaine, path, reason):
     with pytest.raises(ScenarioError, match=reason) as err:
         select_parameters(lidocaine, [path])
@@ -84,14 +104,25 @@ def test_ph_like_values_step_in_ph_units_and_others_relatively(lidocaine):
     # a fraction at its bound: the side beyond it is refused by the scenario's own check
     at_bound = copy.deepcopy(lidocaine)
     at_bound["clearance"]["max_effect"]["value"] = 1.0
-    low, high = perturb(at_bound, next(p for p in default_parameters(at_bound) if p.path == "clearance.max_effect"), 0.05)
+    low, high = perturb(
+        at_bound, next(p for p in default_parameters(at_bound) if p.path == "clearance.max_effect"), 0.05
+    )
     assert low.data is not None and high.data is None and "clearance.max_effect" in high.refused
 
 
 def test_elasticities_of_exactly_known_dependences(lidocaine):
-    parameters = select_parameters(lidocaine, ["protocol[0].current", f"{SC}.thickness", f"{SC}.diffusivity_factor",
-                                               "skin[papillary_dermis].clearance_rate",
-                                               f"{SC}.fixed_charge.isoelectric_point", "donor.area"], only_given=True)
+    parameters = select_parameters(
+        lidocaine,
+        [
+            "protocol[0].current",
+            f"{SC}.thickness",
+            f"{SC}.diffusivity_factor",
+            "skin[papillary_dermis].clearance_rate",
+            f"{SC}.fixed_charge.isoelectric_point",
+            "donor.area",
+        ],
+        only_given=True,
+    )
     result = analyse(lidocaine, parameters, step=0.05, workers=0, runner=toy_summary)
     e = {row.parameter.path: {k: est for k, est in row.estimates.items()} for row in result.rows}
     dose, depth, plasma, d90 = (out.key for out in result.outputs)
@@ -123,8 +154,9 @@ def test_elasticities_of_exactly_known_dependences(lidocaine):
 def test_a_failing_run_is_a_row_of_the_table_not_the_end(lidocaine):
     """Above 320 K the toy solver gives up: the temperature's high side fails, the low side gives a
     one-sided estimate, every other row is whole; a process that dies takes only its own run."""
-    parameters = select_parameters(lidocaine, ["temperature", "protocol[0].current", "donor.thickness"],
-                                   only_given=True)
+    parameters = select_parameters(
+        lidocaine, ["temperature", "protocol[0].current", "donor.thickness"], only_given=True
+    )
     result = analyse(lidocaine, parameters, step=0.05, workers=2, runner=toy_summary)
     rows = {row.parameter.path: row for row in result.rows}
     temperature = rows["temperature"]
@@ -142,14 +174,22 @@ def _faraday_data(current: str = "1.2 mA") -> dict:
     """Lidocaine (strong electrolyte: the cation alone) with NaCl in a gel over a 20 um membrane, one
     constant current step and no rest: dose = t_d Q M / (z F)."""
     return {
-        "name": "faraday", "drug": "lidocaine", "species": ["lidocaine", "Na+", "Cl-"],
+        "name": "faraday",
+        "drug": "lidocaine",
+        "species": ["lidocaine", "Na+", "Cl-"],
         "ionization": "strong_electrolyte",
-        "donor": {"area": "1 cm^2", "thickness": "1 mm", "pH": 4.0,
-                  "contents": {"lidocaine": {"concentration": "20 mM"}, "Na+": {"concentration": "130 mM"}},
-                  "balance_with": "Cl-"},
+        "donor": {
+            "area": "1 cm^2",
+            "thickness": "1 mm",
+            "pH": 4.0,
+            "contents": {"lidocaine": {"concentration": "20 mM"}, "Na+": {"concentration": "130 mM"}},
+            "balance_with": "Cl-",
+        },
         "interstitial_fluid": {"Na+": "150 mM", "balance_with": "Cl-"},
-        "skin": [{"name": "membrane", "thickness": "20 um", "pH": 7.4, "diffusivity_factor": 1e-3, "cells": 16},
-                 {"name": "tissue", "thickness": "300 um", "pH": 7.4, "cells": 16}],
+        "skin": [
+            {"name": "membrane", "thickness": "20 um", "pH": 7.4, "diffusivity_factor": 1e-3, "cells": 16},
+            {"name": "tissue", "thickness": "300 um", "pH": 7.4, "cells": 16},
+        ],
         "clearance": {"counter_ion": "Cl-"},
         "protocol": [{"current": {"value": current, "estimate": "a test current"}, "duration": "2 min"}],
         "outputs": {"profile_times": ["2 min"], "penetration_threshold": "1 uM"},
@@ -163,9 +203,11 @@ def test_the_dose_follows_faradays_law_in_the_real_model():
     rounding (1e-6 allowed); what it checks is the whole chain through three real runs (path,
     perturbed file, validation, solve, summary, log differences), whatever t_d does with I."""
     data = _faraday_data()
-    outputs = (Output("drug_delivered_ug", "dose", "delivered dose", "ug"),
-               Output("mean_drug_transport_number", "transport_number", "drug transport number", "1"),
-               Output("charge_mC_per_cm2", "charge", "charge", "mC/cm^2"))
+    outputs = (
+        Output("drug_delivered_ug", "dose", "delivered dose", "ug"),
+        Output("mean_drug_transport_number", "transport_number", "drug transport number", "1"),
+        Output("charge_mC_per_cm2", "charge", "charge", "mC/cm^2"),
+    )
     parameters = select_parameters(data, ["protocol[0].current"], only_given=True)
     result = analyse(data, parameters, step=0.05, workers=0, outputs=outputs)
     e = {k: est.elasticity for k, est in result.rows[0].estimates.items()}

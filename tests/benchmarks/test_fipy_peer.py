@@ -39,13 +39,24 @@ def _peer():
 
 
 def _scenario():
-    layer = [{"name": "membrane", "thickness": "20 um", "pH": 7.4, "diffusivity_factor": 1e-3, "cells": 40,
-              "porosity": 0.1,
-              "fixed_charge": {"isoelectric_point": 4.5, "charge_at_reference_pH": "-50 mM", "reference_pH": 7.4}}]
-    return membrane_scenario(layers=layer, donor_mm=10.0,
-                             protocol=[{"current_density": "1.2 mA/cm^2", "duration": "1 min"}],
-                             numerics={"dt_initial": "5 s", "dt_max": "20 s", "donor_cells": 24},
-                             electroosmosis={"volume_per_charge": "2.1e-9 m^3/C"})
+    layer = [
+        {
+            "name": "membrane",
+            "thickness": "20 um",
+            "pH": 7.4,
+            "diffusivity_factor": 1e-3,
+            "cells": 40,
+            "porosity": 0.1,
+            "fixed_charge": {"isoelectric_point": 4.5, "charge_at_reference_pH": "-50 mM", "reference_pH": 7.4},
+        }
+    ]
+    return membrane_scenario(
+        layers=layer,
+        donor_mm=10.0,
+        protocol=[{"current_density": "1.2 mA/cm^2", "duration": "1 min"}],
+        numerics={"dt_initial": "5 s", "dt_max": "20 s", "donor_cells": 24},
+        electroosmosis={"volume_per_charge": "2.1e-9 m^3/C"},
+    )
 
 
 def test_fipy_peer_agrees_with_iontosim():

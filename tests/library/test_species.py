@@ -143,7 +143,7 @@ def test_check_source_suggests():
 @pytest.mark.skipif(not REFERENCE.exists(), reason="shared reference not available")
 def test_all_section_10_keys_present():
     text = REFERENCE.read_text(encoding="utf-8")
-    section = text[text.index("## 10. Source keys"):text.index("## 11.")]
+    section = text[text.index("## 10. Source keys") : text.index("## 11.")]
     keys = set()
     for head in re.findall(r"^\* \*\*([^*]+)\*\*", section, flags=re.M):
         keys.update(k.strip() for k in head.split("/"))

@@ -23,8 +23,18 @@ from iontosim.mesh.skin_mesh import RETURN, RETURN_SKIN, build_skin_mesh
 from iontosim.scenario.errors import ScenarioError
 from iontosim.scenario.load import scenario_from_dict
 from tests.conftest import CONFIGS
-from tests.mesh.test_skin_mesh import (BLOCK, DONOR_THICKNESS, PATCH, R, RETURN_THICKNESS, SKIN, build,
-                                       relative_errors, measured, designed)
+from tests.mesh.test_skin_mesh import (
+    BLOCK,
+    DONOR_THICKNESS,
+    PATCH,
+    RETURN_THICKNESS,
+    SKIN,
+    R,
+    build,
+    designed,
+    measured,
+    relative_errors,
+)
 
 PLANAR = dict(kind="planar", **PATCH)  # anode edge 0.5 mm, return electrode 1.0 to 1.4 mm, width 2 mm
 DISC = dict(kind="axisymmetric", **PATCH | {"anode_width": 0.5e-3})
@@ -33,28 +43,39 @@ SQUARE = dict(kind="block", **BLOCK)  # anode edge 0.3 mm, return electrode 0.5 
 
 # ---------------------------------------------------------------- layout checks
 
-@pytest.mark.parametrize("geometry, channels, message", [
-    (PLANAR, dict(positions=[0.5e-3]), "appendages.positions: the channel at x = 0.0005 m straddles the anode edge"),
-    (PLANAR, dict(positions=[1.39e-3]), "straddles the return electrode's outer edge"),
-    (PLANAR, dict(spacing=0.5e-3), "appendages.spacing: the channel at x = 0.0005 m straddles the anode edge"),
-    (PLANAR, dict(positions=[0.2e-3, 0.25e-3]), "appendages.positions: the channels at x = 0.0002 m and "
-                                                 "x = 0.00025 m overlap"),
-    (PLANAR, dict(spacing=50e-6), "appendages.spacing: channels 5e-05 m apart overlap"),
-    (PLANAR, dict(positions=[10e-6]), "overlaps its mirror image"),
-    (PLANAR, dict(positions=[1.99e-3]), "beyond the modelled width"),
-    (PLANAR, dict(positions=[(0.1e-3, 0.1e-3)]), "a planar patch takes one x per channel"),
-    (SQUARE, dict(positions=[(0.3e-3, 0.1e-3)]), "straddles the anode edge at x = 0.0003 m"),
-    (SQUARE, dict(positions=[(0.1e-3, 0.3e-3)]), "straddles the anode edge at y = 0.0003 m"),
-    (SQUARE, dict(positions=[(0.65e-3, 0.3e-3)]), "straddles the return electrode's edge at y = 0.0003 m"),
-    (SQUARE, dict(positions=[(0.1e-3, 0.1e-3), (0.1e-3, 0.14e-3)]), "overlap"),
-    (SQUARE, dict(positions=[0.1e-3]), "a block patch takes (x, y) pairs"),
-    (DISC, dict(spacing=0.2e-3), "appendages.spacing: an axisymmetric patch holds a single channel, on the axis"),
-    (DISC, dict(positions=[0.2e-3]), "give positions [0]"),
-    (DISC, dict(positions=[0.0], radius=0.6e-3), "straddles the anode edge"),
-    (dict(kind="column"), dict(positions=[0.0]), "the column has no lateral extent"),
-    (PLANAR, dict(), "exactly one of spacing (a regular lattice) and positions"),
-    (PLANAR, dict(spacing=0.3e-3, positions=[0.0]), "exactly one of spacing"),
-])
+
+@pytest.mark.parametrize(
+    "geometry, channels, message",
+    [
+        (
+            PLANAR,
+            dict(positions=[0.5e-3]),
+            "appendages.positions: the channel at x = 0.0005 m straddles the anode edge",
+        ),
+        (PLANAR, dict(positions=[1.39e-3]), "straddles the return electrode's outer edge"),
+        (PLANAR, dict(spacing=0.5e-3), "appendages.spacing: the channel at x = 0.0005 m straddles the anode edge"),
+        (
+            PLANAR,
+            dict(positions=[0.2e-3, 0.25e-3]),
+            "appendages.positions: the channels at x = 0.0002 m and x = 0.00025 m overlap",
+        ),
+        (PLANAR, dict(spacing=50e-6), "appendages.spacing: channels 5e-05 m apart overlap"),
+        (PLANAR, dict(positions=[10e-6]), "overlaps its mirror image"),
+        (PLANAR, dict(positions=[1.99e-3]), "beyond the modelled width"),
+        (PLANAR, dict(positions=[(0.1e-3, 0.1e-3)]), "a planar patch takes one x per channel"),
+        (SQUARE, dict(positions=[(0.3e-3, 0.1e-3)]), "straddles the anode edge at x = 0.0003 m"),
+        (SQUARE, dict(positions=[(0.1e-3, 0.3e-3)]), "straddles the anode edge at y = 0.0003 m"),
+        (SQUARE, dict(positions=[(0.65e-3, 0.3e-3)]), "straddles the return electrode's edge at y = 0.0003 m"),
+        (SQUARE, dict(positions=[(0.1e-3, 0.1e-3), (0.1e-3, 0.14e-3)]), "overlap"),
+        (SQUARE, dict(positions=[0.1e-3]), "a block patch takes (x, y) pairs"),
+        (DISC, dict(spacing=0.2e-3), "appendages.spacing: an axisymmetric patch holds a single channel, on the axis"),
+        (DISC, dict(positions=[0.2e-3]), "give positions [0]"),
+        (DISC, dict(positions=[0.0], radius=0.6e-3), "straddles the anode edge"),
+        (dict(kind="column"), dict(positions=[0.0]), "the column has no lateral extent"),
+        (PLANAR, dict(), "exactly one of spacing (a regular lattice) and positions"),
+        (PLANAR, dict(spacing=0.3e-3, positions=[0.0]), "exactly one of spacing"),
+    ],
+)
 def test_a_bad_channel_layout_is_refused_naming_the_field(geometry, channels, message):
     with pytest.raises(ValidationError) as err:
         Geometry(**geometry, appendages=dict(radius=R) | channels)
@@ -97,6 +118,7 @@ def test_channel_edges_are_refined_like_electrode_edges():
 
 
 # ---------------------------------------------------------------- where the tags lie
+
 
 @pytest.fixture(scope="module")
 def padded():
@@ -151,6 +173,7 @@ def test_without_a_return_electrode_the_pad_thickness_is_ignored():
 
 # ---------------------------------------------------------------- the scenario's geometry section
 
+
 def _saline(geometry: dict) -> dict:
     """metal_electrode_saline.yaml (it has a return pad) on `geometry`, the pad's area made the
     one the geometry gives it."""
@@ -163,22 +186,35 @@ def _saline(geometry: dict) -> dict:
     return data
 
 
-SECTION = {"kind": "planar", "width": "2 mm", "anode_width": "1 mm", "return_gap": "0.5 mm",
-           "return_width": "0.4 mm", "resolution": 0.5}
+SECTION = {
+    "kind": "planar",
+    "width": "2 mm",
+    "anode_width": "1 mm",
+    "return_gap": "0.5 mm",
+    "return_width": "0.4 mm",
+    "resolution": 0.5,
+}
 
 
 def test_the_geometry_section_reads_appendages_with_units():
     section = scenario_from_dict(_saline(SECTION | {"appendages": {"radius": "30 um", "spacing": "0.3 mm"}})).geometry
     assert section.to_geometry().appendages.radius == pytest.approx(R)
     assert section.to_geometry().appendages.spacing == pytest.approx(0.3e-3)
-    block = SECTION | {"kind": "block", "width": "1 mm", "anode_width": "0.6 mm", "return_gap": "0.2 mm",
-                       "return_width": "0.3 mm",
-                       "appendages": {"radius": "30 um", "positions": [["0 um", "0 um"], ["0.15 mm", "0 mm"]]}}
+    block = SECTION | {
+        "kind": "block",
+        "width": "1 mm",
+        "anode_width": "0.6 mm",
+        "return_gap": "0.2 mm",
+        "return_width": "0.3 mm",
+        "appendages": {"radius": "30 um", "positions": [["0 um", "0 um"], ["0.15 mm", "0 mm"]]},
+    }
     channels = scenario_from_dict(_saline(block)).geometry.to_geometry().appendages
     np.testing.assert_allclose(channels.positions, [(0.0, 0.0), (0.15e-3, 0.0)], rtol=1e-12)
-    for bad, message in [({"radius": "30 um", "positions": ["0.5 mm"]}, "appendages.positions: the channel"),
-                         ({"radius": "30 um", "positions": [0]}, "no units"),
-                         ({"radius": "30 um", "spacing": "-1 mm"}, "must be positive")]:
+    for bad, message in [
+        ({"radius": "30 um", "positions": ["0.5 mm"]}, "appendages.positions: the channel"),
+        ({"radius": "30 um", "positions": [0]}, "no units"),
+        ({"radius": "30 um", "spacing": "-1 mm"}, "must be positive"),
+    ]:
         with pytest.raises(ScenarioError, match="geometry") as err:
             scenario_from_dict(_saline(SECTION | {"appendages": bad}))
         assert message in str(err.value)

@@ -28,8 +28,18 @@ from pydantic import ValidationError
 from iontosim._fenics import dolfinx, ufl
 from iontosim.mesh.column import LayerGeometry, build_column
 from iontosim.mesh.geometry import Geometry, graded_sizes
-from iontosim.mesh.skin_mesh import (ANODE, DEEP, DONOR, DONOR_SKIN, LATERAL, RETURN, RETURN_SKIN, SKIN_SURFACE,
-                                     build_skin_mesh, write_mesh)
+from iontosim.mesh.skin_mesh import (
+    ANODE,
+    DEEP,
+    DONOR,
+    DONOR_SKIN,
+    LATERAL,
+    RETURN,
+    RETURN_SKIN,
+    SKIN_SURFACE,
+    build_skin_mesh,
+    write_mesh,
+)
 from iontosim.scenario.load import load_scenario
 from tests.conftest import CONFIGS, ROOT
 
@@ -49,20 +59,32 @@ CASES = {  # name -> (geometry, layers, return pad thickness, channel area on th
     "axisymmetric": (Geometry(kind="axisymmetric", **PATCH | {"anode_width": 0.5e-3}), SKIN, 0.0, 0.0),
     "block": (Geometry(kind="block", **BLOCK, resolution=0.5), SKIN, 0.0, 0.0),
     # a slit of half width at the mirror plane, six whole ones at 0.3 mm spacing
-    "planar_pads": (Geometry(kind="planar", **PATCH, appendages=PLANAR_CHANNELS), SKIN, RETURN_THICKNESS,
-                    R + 6 * 2 * R),
-    "axisymmetric_pads": (Geometry(kind="axisymmetric", **PATCH | {"anode_width": 0.5e-3},
-                                   appendages=dict(radius=R, positions=[0.0])), SKIN, RETURN_THICKNESS,
-                          math.pi * R**2),
+    "planar_pads": (
+        Geometry(kind="planar", **PATCH, appendages=PLANAR_CHANNELS),
+        SKIN,
+        RETURN_THICKNESS,
+        R + 6 * 2 * R,
+    ),
+    "axisymmetric_pads": (
+        Geometry(kind="axisymmetric", **PATCH | {"anode_width": 0.5e-3}, appendages=dict(radius=R, positions=[0.0])),
+        SKIN,
+        RETURN_THICKNESS,
+        math.pi * R**2,
+    ),
     # a quarter at the corner, halves on y = 0 under the anode and the return, a whole one on free skin
-    "block_pads": (Geometry(kind="block", **BLOCK, resolution=0.25, appendages=BLOCK_CHANNELS), SKIN,
-                   RETURN_THICKNESS, SIDE**2 * (0.25 + 0.5 + 0.5 + 1)),
+    "block_pads": (
+        Geometry(kind="block", **BLOCK, resolution=0.25, appendages=BLOCK_CHANNELS),
+        SKIN,
+        RETURN_THICKNESS,
+        SIDE**2 * (0.25 + 0.5 + 0.5 + 1),
+    ),
 }
 TOL = 1e-12
 
 
-def designed(geometry: Geometry, layers, donor: float, pad: float = 0.0, channels: float = 0.0
-             ) -> dict[str, dict[int, float]]:
+def designed(
+    geometry: Geometry, layers, donor: float, pad: float = 0.0, channels: float = 0.0
+) -> dict[str, dict[int, float]]:
     """Region and boundary measures (m, m^2 or m^3; per unit area for the column) by design, with
     a return pad `pad` m thick and appendage channels of skin-surface area `channels`."""
     kind = geometry.kind
@@ -82,12 +104,16 @@ def designed(geometry: Geometry, layers, donor: float, pad: float = 0.0, channel
 
     anode, ret, whole = area(0, a, a), area(r0, r1, a), area(0, w, w)
     lateral = {"planar": depth, "axisymmetric": 2 * math.pi * w * depth, "block": 2 * w * depth}[kind]
-    untagged = {"planar": depth + 2 * donor,  # mirror plane x = 0, donor wall x = a
-                "axisymmetric": 2 * math.pi * a * donor,  # the axis weighs nothing
-                "block": 2 * (w * depth + a * donor) + 2 * a * donor}[kind]  # x = 0, y = 0; walls x, y = a
-    untagged += {"planar": 2 * pad,  # the return pad's walls x = r0, r1
-                 "axisymmetric": 2 * math.pi * (r0 + r1) * pad,
-                 "block": 2 * a * pad + 2 * (r1 - r0) * pad}[kind]  # walls x = r0, r1; y = 0, a
+    untagged = {
+        "planar": depth + 2 * donor,  # mirror plane x = 0, donor wall x = a
+        "axisymmetric": 2 * math.pi * a * donor,  # the axis weighs nothing
+        "block": 2 * (w * depth + a * donor) + 2 * a * donor,
+    }[kind]  # x = 0, y = 0; walls x, y = a
+    untagged += {
+        "planar": 2 * pad,  # the return pad's walls x = r0, r1
+        "axisymmetric": 2 * math.pi * (r0 + r1) * pad,
+        "block": 2 * a * pad + 2 * (r1 - r0) * pad,
+    }[kind]  # walls x = r0, r1; y = 0, a
     n = len(layers)
     cells = {DONOR: anode * donor} | {i + 1: t * whole for i, (_, t) in enumerate(layers)}
     facets = {ANODE: anode, RETURN: ret, SKIN_SURFACE: whole - anode - ret, DEEP: whole, LATERAL: lateral}
@@ -133,11 +159,13 @@ def measured(sm) -> dict[str, dict[int, float]]:
 
     interior = (DONOR_SKIN, RETURN_SKIN)
     facets = {t: total(one * ds(t)) for t in sm.boundaries if t not in interior}
-    return {"cells": {t: total(one * dx(t)) for t in sm.regions},
-            "facets": facets,
-            "interior": {t: total(one("+") * dS(t)) for t in sm.boundaries if t in interior},
-            "untagged": total(one * ds) - sum(facets.values()),
-            "owned": domain.comm.allgather(domain.topology.index_map(domain.topology.dim).size_local)}
+    return {
+        "cells": {t: total(one * dx(t)) for t in sm.regions},
+        "facets": facets,
+        "interior": {t: total(one("+") * dS(t)) for t in sm.boundaries if t in interior},
+        "untagged": total(one * ds) - sum(facets.values()),
+        "owned": domain.comm.allgather(domain.topology.index_map(domain.topology.dim).size_local),
+    }
 
 
 def relative_errors(got: dict, want: dict) -> dict[str, float]:
@@ -157,6 +185,7 @@ def meshes():
 
 
 # ---------------------------------------------------------------- the size function
+
 
 def test_graded_sizes_fill_the_length_and_grow_smoothly():
     for length, first, growth, cap in [(5e-3, 3e-6, 1.3, 6e-4), (57e-6, 4e-6, 1.3, 6e-4), (1e-6, 3e-6, 1.3, 1e-3)]:
@@ -191,6 +220,7 @@ def test_geometry_section_is_checked():
 
 # ---------------------------------------------------------------- tagged measures
 
+
 @pytest.mark.parametrize("name", list(CASES))
 def test_every_tag_measures_its_design(meshes, name):
     sm = meshes[name]
@@ -214,8 +244,11 @@ def test_cell_count_is_known_before_meshing(meshes, name):
 
 def test_column_tags_match_the_1d_column(meshes):
     sm = meshes["column"]
-    column = build_column(MPI.COMM_WORLD, [LayerGeometry("donor", DONOR_THICKNESS, 8)]
-                          + [LayerGeometry(name, t, 8) for name, t in SKIN], top=-DONOR_THICKNESS)
+    column = build_column(
+        MPI.COMM_WORLD,
+        [LayerGeometry("donor", DONOR_THICKNESS, 8)] + [LayerGeometry(name, t, 8) for name, t in SKIN],
+        top=-DONOR_THICKNESS,
+    )
     for mesh in (sm, column):  # the electrode at the top of the gel, the deep boundary at the bottom
         x = mesh.mesh.geometry.x[:, 0]
         for tag, depth in [(ANODE, -DONOR_THICKNESS), (DEEP, sum(t for _, t in SKIN))]:
@@ -235,6 +268,7 @@ def test_skin_without_a_donor_pad_has_the_electrode_on_the_skin():
 
 
 # ---------------------------------------------------------------- output
+
 
 @pytest.mark.parametrize("name", ["planar", "block", "planar_pads", "block_pads"])
 def test_written_mesh_reads_back_with_its_tags(meshes, name, tmp_path):
@@ -261,6 +295,7 @@ def test_written_mesh_reads_back_with_its_tags(meshes, name, tmp_path):
 
 # ---------------------------------------------------------------- two ranks
 
+
 def report(name: str) -> None:
     """Print (rank 0) the measured tag measures of one case as JSON: the 2-rank test runs this."""
     values = measured(build(name))
@@ -274,10 +309,15 @@ def test_two_ranks_give_the_same_tagged_measures(meshes):
     mpirun = Path(sys.executable).parent / "mpirun"
     if not mpirun.exists():
         pytest.skip("no mpirun beside this Python")
-    code = ("import sys; from tests.mesh.test_skin_mesh import report; "
-            "[report(kind) for kind in sys.argv[1:]]")
-    proc = subprocess.run([str(mpirun), "-n", "2", sys.executable, "-c", code, *CASES], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    code = "import sys; from tests.mesh.test_skin_mesh import report; [report(kind) for kind in sys.argv[1:]]"
+    proc = subprocess.run(
+        [str(mpirun), "-n", "2", sys.executable, "-c", code, *CASES],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+    )
     assert proc.returncode == 0, proc.stderr
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     assert len(lines) == len(CASES), proc.stdout

@@ -73,8 +73,15 @@ def make_record() -> RunRecord:
         for layer, amount in LAYER_END_AMOUNT.items():
             series[f"layer_amount/{layer}/{s}"] = amount * ramp
         series[f"mass_balance_error/{s}"] = np.full_like(times, -3e-9 if drug else 1e-10)
-    unit_of = {"current_density": "A/m^2", "voltage": "V", "skin_resistance": "ohm m^2", "charge_balance_error": "1",
-               "surface_flux": "mol/m^2/s", "plasma_concentration": "mol/m^3", "mass_balance_error": "1"}
+    unit_of = {
+        "current_density": "A/m^2",
+        "voltage": "V",
+        "skin_resistance": "ohm m^2",
+        "charge_balance_error": "1",
+        "surface_flux": "mol/m^2/s",
+        "plasma_concentration": "mol/m^3",
+        "mass_balance_error": "1",
+    }
     units = {key: unit_of.get(key.split("/")[0], "mol/m^2") for key in series} | {"time": "s"}
     return RunRecord(
         scenario_name="synthetic linear",

@@ -49,8 +49,12 @@ def solve(ionization: str = "weak_electrolyte", kind: str = "planar", comm=MPI.C
     scenario = scenario_from_dict(data)
     if kind == "planar":
         layers = [(layer.name, layer.thickness) for layer in scenario.skin]
-        skin_mesh = build_skin_mesh(comm, layers, scenario.donor.thickness,
-                                    Geometry(kind="planar", width=WIDTH, anode_width=2 * WIDTH, resolution=0.5))
+        skin_mesh = build_skin_mesh(
+            comm,
+            layers,
+            scenario.donor.thickness,
+            Geometry(kind="planar", width=WIDTH, anode_width=2 * WIDTH, resolution=0.5),
+        )
     seen = {}
     record = simulate(scenario, comm, skin_mesh=skin_mesh, fields=lambda model, t: seen.update(model=model, t=t))
     assert seen["t"] == pytest.approx(20.0)
@@ -83,7 +87,8 @@ def line_current(model, depth: float, n: int = 41) -> float:
     points[:, 1] = depth
     tree = dolfinx.geometry.bb_tree(mesh, mesh.topology.dim)
     colliding = dolfinx.geometry.compute_colliding_cells(
-        mesh, dolfinx.geometry.compute_collisions_points(tree, points), points)
+        mesh, dolfinx.geometry.compute_collisions_points(tree, points), points
+    )
     cells = np.array([colliding.links(k)[0] for k in range(n)], dtype=np.int32)
     values = f.eval(points, cells)[:, 1]
     return float(np.sum(0.5 * (values[1:] + values[:-1]) * np.diff(points[:, 0])))
@@ -228,8 +233,15 @@ def test_a_3d_block_with_a_return_pad(tmp_path):
     from iontosim.model import Model
     from tests.conftest import with_return_electrode
 
-    data = with_return_electrode(default_short_data(), kind="block", resolution=0.25, width="1 mm",
-                                 anode_width="0.6 mm", return_gap="0.2 mm", return_width="0.3 mm")
+    data = with_return_electrode(
+        default_short_data(),
+        kind="block",
+        resolution=0.25,
+        width="1 mm",
+        anode_width="0.6 mm",
+        return_gap="0.2 mm",
+        return_width="0.3 mm",
+    )
     scenario = scenario_from_dict(data)
     model = Model(scenario, MPI.COMM_SELF, scenario_mesh(scenario, MPI.COMM_SELF))
     model.initial_state()
@@ -258,20 +270,21 @@ def summary_of(model, out: Path) -> dict:
         with fields.FieldWriter(model, out / "fields", format=kind) as writer:
             writer.write(20.0)
     png = pictures(model, out)
-    return {"positions": positions.tolist(), "values": values.tolist(), "norms": norms,
-            "png": png is not None}
+    return {"positions": positions.tolist(), "values": values.tolist(), "norms": norms, "png": png is not None}
 
 
 @pytest.mark.mpi
 def test_two_ranks_give_the_same_fields(strong_patch, tmp_path):
     import json
 
-    code = ("import json, sys\nfrom pathlib import Path\nfrom mpi4py import MPI\n"
-            "from tests.output.test_fields import solve, summary_of\n"
-            "s = summary_of(solve('strong_electrolyte', comm=MPI.COMM_WORLD), Path(sys.argv[1]))\n"
-            "pngs = MPI.COMM_WORLD.gather(s.pop('png'))\n"
-            "if MPI.COMM_WORLD.rank == 0:\n"
-            "    print(json.dumps(s | {'pngs': pngs}))\n")
+    code = (
+        "import json, sys\nfrom pathlib import Path\nfrom mpi4py import MPI\n"
+        "from tests.output.test_fields import solve, summary_of\n"
+        "s = summary_of(solve('strong_electrolyte', comm=MPI.COMM_WORLD), Path(sys.argv[1]))\n"
+        "pngs = MPI.COMM_WORLD.gather(s.pop('png'))\n"
+        "if MPI.COMM_WORLD.rank == 0:\n"
+        "    print(json.dumps(s | {'pngs': pngs}))\n"
+    )
     two_dir = tmp_path / "two"
     two = json.loads(python_on_two_ranks(code, str(two_dir)).strip().splitlines()[-1])
     one = summary_of(strong_patch, tmp_path / "one")

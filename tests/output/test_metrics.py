@@ -11,7 +11,7 @@ import pytest
 from iontosim.output import summarize, write_summary
 from iontosim.output.metrics import dose_depth, drug_species, penetration_depth
 
-from .conftest import C0, J_OFF, J_ON, L, LAYER_END_AMOUNT, M_G_PER_MOL, T_ON
+from .conftest import C0, J_OFF, J_ON, LAYER_END_AMOUNT, M_G_PER_MOL, T_ON, L
 
 REL = 1e-9
 UG_PER_CM2 = M_G_PER_MOL * 1e6 / 1e4  # 1 mol/m^2 of drug in ug/cm^2 (g/mol x ug/g / cm^2 per m^2)
@@ -116,8 +116,22 @@ def test_drug_species_from_ionic_name(record):
 
 
 def test_every_key_carries_a_unit(summary):
-    units = ("_ug_per_cm2", "_ug", "_V", "_um", "_kohm_cm2", "_ng_per_mL", "_mC_per_cm2", "_mA_per_cm2",
-             "_ug_per_mL", "_mol_per_m3", "_min", "_per_h", "_number", "_relative_error")
+    units = (
+        "_ug_per_cm2",
+        "_ug",
+        "_V",
+        "_um",
+        "_kohm_cm2",
+        "_ng_per_mL",
+        "_mC_per_cm2",
+        "_mA_per_cm2",
+        "_ug_per_mL",
+        "_mol_per_m3",
+        "_min",
+        "_per_h",
+        "_number",
+        "_relative_error",
+    )
     for key, value in summary.items():
         if isinstance(value, str):
             continue

@@ -31,8 +31,11 @@ def test_each_breach_is_named():
 
 def test_a_cathodal_run_is_judged_by_magnitudes():
     base = make_record()
-    series = dict(base.series, current_density=-np.asarray(base.series["current_density"]),
-                  voltage=-np.asarray(base.series["voltage"]))
+    series = dict(
+        base.series,
+        current_density=-np.asarray(base.series["current_density"]),
+        voltage=-np.asarray(base.series["voltage"]),
+    )
     report = safety_report(dataclasses.replace(base, series=series))
     assert report["peak_current_density_mA_per_cm2"] == pytest.approx(I_ON / 10)
     assert report["peak_voltage_V"] > 0

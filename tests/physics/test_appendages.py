@@ -30,10 +30,24 @@ CURRENT = 1.0  # A/m^2 (0.1 mA/cm^2)
 
 
 LAYOUTS = {  # planar slits (half of one on the mirror plane), and one duct on a unit cell's axis
-    "planar": ({"kind": "planar", "width": "100 um", "anode_width": "200 um",
-                "appendages": {"radius": "5 um", "positions": ["0 um", "50 um"]}}, 0.15),
-    "axisymmetric": ({"kind": "axisymmetric", "width": "50 um", "anode_width": "50 um",
-                      "appendages": {"radius": "15 um", "positions": ["0 um"]}}, 0.09),
+    "planar": (
+        {
+            "kind": "planar",
+            "width": "100 um",
+            "anode_width": "200 um",
+            "appendages": {"radius": "5 um", "positions": ["0 um", "50 um"]},
+        },
+        0.15,
+    ),
+    "axisymmetric": (
+        {
+            "kind": "axisymmetric",
+            "width": "50 um",
+            "anode_width": "50 um",
+            "appendages": {"radius": "15 um", "positions": ["0 um"]},
+        },
+        0.09,
+    ),
 }
 
 
@@ -44,11 +58,16 @@ def ducted_run(request):
 
     geometry, fraction = LAYOUTS[request.param]
     scenario = membrane_scenario(
-        drug_mM=1e-3, salt_mM=150.0, donor_mm=1.0, donor_pH=7.4,
+        drug_mM=1e-3,
+        salt_mM=150.0,
+        donor_mm=1.0,
+        donor_pH=7.4,
         layers=[{"name": "barrier", "thickness": "100 um", "pH": 7.4, "diffusivity_factor": K_LAYER}],
         protocol=[{"current_density": "0.1 mA/cm^2", "duration": "10 ms"}],
         numerics={"dt_initial": "1 ms", "dt_max": "1 ms"},
-        geometry=geometry | {"surface_cells": 10}, appendages={"diffusivity_factor": K_CHANNEL})
+        geometry=geometry | {"surface_cells": 10},
+        appendages={"diffusivity_factor": K_CHANNEL},
+    )
     assert scenario.geometry.to_geometry().appendage_area_fraction() == pytest.approx(fraction, rel=1e-12)
     return scenario, simulate(scenario, MPI.COMM_SELF, skin_mesh=scenario_mesh(scenario, MPI.COMM_SELF))
 

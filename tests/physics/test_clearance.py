@@ -26,11 +26,23 @@ def test_vasoconstriction_emax():
 
 @pytest.mark.slow
 def test_clearance_decay_length():
-    layer = {"name": "dermis", "thickness": "4 mm", "pH": 7.4, "diffusivity_factor": 0.5,
-             "clearance_rate": "1e-3 1/s", "cells": 160}
-    sc = membrane_scenario(layers=[layer], drug_mM=0.01, donor_mm=20.0, donor_mixing=1e3,
-                           protocol=[{"current": "0 mA", "duration": "20000 s"}],
-                           profile_times=["20000 s"], numerics={"dt_max": "200 s"})
+    layer = {
+        "name": "dermis",
+        "thickness": "4 mm",
+        "pH": 7.4,
+        "diffusivity_factor": 0.5,
+        "clearance_rate": "1e-3 1/s",
+        "cells": 160,
+    }
+    sc = membrane_scenario(
+        layers=[layer],
+        drug_mM=0.01,
+        donor_mm=20.0,
+        donor_mixing=1e3,
+        protocol=[{"current": "0 mA", "duration": "20000 s"}],
+        profile_times=["20000 s"],
+        numerics={"dt_max": "200 s"},
+    )
     rec = simulate(sc, MPI.COMM_SELF)
     prof = rec.profiles[-1]
     d = 0.5 * sc.species_objects()[0].diffusivity(sc.temperature)

@@ -37,9 +37,17 @@ def test_time_order_backward_euler():
     delivered = []
     for dt in [8, 4, 2, 1]:
         layer = [{"name": "membrane", "thickness": "20 um", "pH": 7.4, "diffusivity_factor": 1e-3, "cells": 20}]
-        sc = membrane_scenario(layers=layer, protocol=[{"current_density": "1.2 mA/cm^2", "duration": "240 s"}],
-                               numerics={"dt_initial": f"{dt} s", "dt_max": f"{dt} s", "dt_growth": 1.0,
-                                         "donor_cells": 20, "flux": "fitted"})
+        sc = membrane_scenario(
+            layers=layer,
+            protocol=[{"current_density": "1.2 mA/cm^2", "duration": "240 s"}],
+            numerics={
+                "dt_initial": f"{dt} s",
+                "dt_max": f"{dt} s",
+                "dt_growth": 1.0,
+                "donor_cells": 20,
+                "flux": "fitted",
+            },
+        )
         delivered.append(simulate(sc, MPI.COMM_SELF).series["delivered/lidocaine"][-1])
     differences = np.diff(delivered)
     order = math.log2(differences[-2] / differences[-1])

@@ -17,14 +17,27 @@ from iontosim.physics.fixed_charge import donnan_salt, fixed_charge
 from iontosim.simulation import simulate
 from tests.conftest import membrane_scenario
 
-MEMBRANE = {"name": "membrane", "thickness": "20 um", "pH": 7.4, "diffusivity_factor": 1e-2, "cells": 40,
-            "fixed_charge": {"isoelectric_point": 4.8, "charge_at_reference_pH": "-100 mM", "reference_pH": 7.4}}
+MEMBRANE = {
+    "name": "membrane",
+    "thickness": "20 um",
+    "pH": 7.4,
+    "diffusivity_factor": 1e-2,
+    "cells": 40,
+    "fixed_charge": {"isoelectric_point": 4.8, "charge_at_reference_pH": "-100 mM", "reference_pH": 7.4},
+}
 
 
 def _run(polarity: str):
-    sc = membrane_scenario(layers=[MEMBRANE], drug_mM=1e-6, salt_mM=154.0, donor_mm=100.0, donor_mixing=1e5,
-                           polarity=polarity, protocol=[{"current_density": "0.2 mA/cm^2", "duration": "5 min"}],
-                           numerics={"dt_max": "30 s", "donor_cells": 40})
+    sc = membrane_scenario(
+        layers=[MEMBRANE],
+        drug_mM=1e-6,
+        salt_mM=154.0,
+        donor_mm=100.0,
+        donor_mixing=1e5,
+        polarity=polarity,
+        protocol=[{"current_density": "0.2 mA/cm^2", "duration": "5 min"}],
+        numerics={"dt_max": "30 s", "donor_cells": 40},
+    )
     return simulate(sc, MPI.COMM_SELF), sc
 
 

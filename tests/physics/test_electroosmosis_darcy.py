@@ -46,9 +46,16 @@ def test_darcy_flow_on_a_uniform_strip_is_the_column_flow(default_scenario_short
     assert abs(expected) > 0
 
     velocity = dolfinx.fem.Function(dolfinx.fem.functionspace(model.mesh, ("DG", 0, (2,))))
-    flow = DarcyFlow(velocity, flow_term.hydraulic_permeability(model), model.find(FixedCharge).fixed,
-                     ufl.split(model.u)[model.ns],
-                     model.thermal_voltage(), model.column.facet_tags, (ELECTRODE, DEEP), model.weighted)
+    flow = DarcyFlow(
+        velocity,
+        flow_term.hydraulic_permeability(model),
+        model.find(FixedCharge).fixed,
+        ufl.split(model.u)[model.ns],
+        model.thermal_voltage(),
+        model.column.facet_tags,
+        (ELECTRODE, DEEP),
+        model.weighted,
+    )
     flow.update()
     v = velocity.x.array.reshape(-1, 2)
     assert np.max(np.abs(v[:, 1] - expected)) <= 1e-5 * abs(expected)

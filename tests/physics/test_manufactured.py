@@ -63,8 +63,9 @@ class ManufacturedBinaryElectrolyte:
         prev = ufl.split(self.u_prev)
         c_prev = [transport.concentration(m, prev[2], 1.0, z) for m, z in zip(prev[:2], charges)]
         vertex, midpoint = 0, 0
-        for ci, ci_prev, mu, z, d, ce, w in zip(c, c_prev, (mu_p, mu_m), charges, DIFFUSIVITY,
-                                                self.c_exact, (w_p, w_m)):
+        for ci, ci_prev, mu, z, d, ce, w in zip(
+            c, c_prev, (mu_p, mu_m), charges, DIFFUSIVITY, self.c_exact, (w_p, w_m)
+        ):
             flux_exact = -d * (ce.dx(0) + z * ce * self.psi_exact.dx(0))
             source = dc_dt + flux_exact.dx(0)
             vertex += transport.storage(ci, ci_prev, 1.0, self.dt, w, dxv) - source * w * dxv
@@ -84,7 +85,9 @@ class ManufacturedBinaryElectrolyte:
             Vi, _ = self.W.sub(i).collapse()
             g = fem.Function(Vi)
             self.boundary_values.append((g, Vi, charges[i]))
-            self.bcs.append(fem.dirichletbc(g, fem.locate_dofs_topological((self.W.sub(i), Vi), 0, ends), self.W.sub(i)))
+            self.bcs.append(
+                fem.dirichletbc(g, fem.locate_dofs_topological((self.W.sub(i), Vi), 0, ends), self.W.sub(i))
+            )
         self._set_exact(self.u)
         self.newton = NewtonSolver(self.residual, self.jacobian, self.u, self.bcs, tol=1e-11)
 

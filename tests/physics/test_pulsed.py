@@ -27,9 +27,17 @@ LAYER = [{"name": "membrane", "thickness": "20 um", "pH": 4.0, "diffusivity_fact
 
 
 def _delivered(step: dict, profile_times=None):
-    sc = membrane_scenario(layers=LAYER, donor_mm=100.0, donor_mixing=1e3, donor_pH=4.0, salt_mM=15.0, drug_mM=0.1,
-                           protocol=[{"duration": "40 min", **step}], profile_times=profile_times,
-                           numerics={"dt_max": "30 s", "donor_cells": 40})
+    sc = membrane_scenario(
+        layers=LAYER,
+        donor_mm=100.0,
+        donor_mixing=1e3,
+        donor_pH=4.0,
+        salt_mM=15.0,
+        drug_mM=0.1,
+        protocol=[{"duration": "40 min", **step}],
+        profile_times=profile_times,
+        numerics={"dt_max": "30 s", "donor_cells": 40},
+    )
     return simulate(sc, MPI.COMM_SELF), sc
 
 

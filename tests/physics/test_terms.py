@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from mpi4py import MPI
 
-from iontosim.physics.term import LedgerEntry, Term
 from iontosim.physics.constants import FARADAY
+from iontosim.physics.term import LedgerEntry, Term
 from iontosim.simulation import simulate
 from tests.conftest import membrane_scenario
 
@@ -49,10 +49,13 @@ class FirstOrderMetabolism(Term):
 
 
 def _membrane_and_dermis(extra_terms=()):
-    layers = [{"name": "membrane", "thickness": "20 um", "pH": 7.4, "diffusivity_factor": 1e-2, "cells": 20},
-              {"name": "dermis", "thickness": "300 um", "pH": 7.4, "cells": 20}]
-    sc = membrane_scenario(layers=layers, protocol=[{"current_density": "0.3 mA/cm^2", "duration": "10 min"}],
-                           numerics={"dt_max": "30 s"})
+    layers = [
+        {"name": "membrane", "thickness": "20 um", "pH": 7.4, "diffusivity_factor": 1e-2, "cells": 20},
+        {"name": "dermis", "thickness": "300 um", "pH": 7.4, "cells": 20},
+    ]
+    sc = membrane_scenario(
+        layers=layers, protocol=[{"current_density": "0.3 mA/cm^2", "duration": "10 min"}], numerics={"dt_max": "30 s"}
+    )
     return simulate(sc, MPI.COMM_SELF, extra_terms=extra_terms)
 
 
@@ -91,10 +94,15 @@ DEPTH = 0.05  # receptor volume per membrane area [m]: 5 mL over 1 cm^2
 def franz_cell():
     from iontosim.physics.receptor import StirredReceptor
 
-    layers = [{"name": "membrane", "thickness": f"{L * 1e6} um", "pH": 7.4, "diffusivity_factor": FACTOR,
-               "cells": 40}]
-    sc = membrane_scenario(layers=layers, drug_mM=C0, donor_mm=100.0, donor_mixing=1e3,
-                           protocol=[{"rest": "10 min"}], numerics={"dt_max": "1 s", "flux": "fitted"})
+    layers = [{"name": "membrane", "thickness": f"{L * 1e6} um", "pH": 7.4, "diffusivity_factor": FACTOR, "cells": 40}]
+    sc = membrane_scenario(
+        layers=layers,
+        drug_mM=C0,
+        donor_mm=100.0,
+        donor_mixing=1e3,
+        protocol=[{"rest": "10 min"}],
+        numerics={"dt_max": "1 s", "flux": "fitted"},
+    )
     d = FACTOR * sc.species_objects()[0].diffusivity(sc.temperature)
     return simulate(sc, MPI.COMM_SELF, extra_terms=[StirredReceptor(DEPTH)]), d
 

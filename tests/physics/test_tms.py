@@ -34,15 +34,28 @@ def tms_potential(d_plus: float, d_minus: float) -> float:
 
 @pytest.mark.slow
 def test_tms_membrane_potential():
-    membrane = {"name": "membrane", "thickness": "20 um", "pH": 7.4, "diffusivity_factor": 1e-3, "cells": 40,
-                "fixed_charge": {"isoelectric_point": 4.8, "charge_at_reference_pH": f"{X} mM",
-                                 "reference_pH": 7.4}}
-    sc = membrane_scenario(layers=[membrane], drug_mM=1e-6, salt_mM=C1, donor_mm=100.0, donor_mixing=1e3,
-                           protocol=[{"current": "0 mA", "duration": "3000 s"}], profile_times=["3000 s"],
-                           numerics={"dt_max": "60 s"})
+    membrane = {
+        "name": "membrane",
+        "thickness": "20 um",
+        "pH": 7.4,
+        "diffusivity_factor": 1e-3,
+        "cells": 40,
+        "fixed_charge": {"isoelectric_point": 4.8, "charge_at_reference_pH": f"{X} mM", "reference_pH": 7.4},
+    }
+    sc = membrane_scenario(
+        layers=[membrane],
+        drug_mM=1e-6,
+        salt_mM=C1,
+        donor_mm=100.0,
+        donor_mixing=1e3,
+        protocol=[{"current": "0 mA", "duration": "3000 s"}],
+        profile_times=["3000 s"],
+        numerics={"dt_max": "60 s"},
+    )
     # the deep side is the dilute bath
-    sc = sc.model_copy(update={"interstitial_fluid": sc.interstitial_fluid.model_copy(
-        update={"concentrations": {"Na+": C2}})})
+    sc = sc.model_copy(
+        update={"interstitial_fluid": sc.interstitial_fluid.model_copy(update={"concentrations": {"Na+": C2}})}
+    )
     prof = simulate(sc, MPI.COMM_SELF).profiles[-1]
     gel_side = np.flatnonzero(prof.depth == 0.0)[0]
     psi_gel = prof.potential[gel_side] / (8.314462 * sc.temperature / 96485.33)

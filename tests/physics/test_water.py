@@ -100,6 +100,7 @@ def test_polarity_reversal_spares_the_skin(inert):
     the reversal the narrower the excursion (why tap-water iontophoresis reverses polarity).
     Measured over 5 min at 0.4 mA/cm^2: steady current pH 1.98; reversing every minute 2.68,
     every 10 s 3.62; the last minute no lower than the first two, to 0.1."""
+
     def reversing(every: str):
         data = yaml.safe_load((CONFIGS / "metal_electrode_saline.yaml").read_text())
         data["protocol"] = [{"current": "2 mA", "duration": "5 min", "reverse_every": every}]

@@ -10,8 +10,16 @@ import yaml
 from iontosim.scenario import ScenarioError, load_scenario, parse_quantity, scenario_from_dict
 
 CONFIGS = Path(__file__).resolve().parents[2] / "iontosim" / "scenarios"
-NAMES = ["lidocaine_epinephrine", "lidocaine_only", "passive_lidocaine", "fentanyl_ionsys", "dexamethasone_cathodal",
-         "acetic_acid_cathodal", "wearable_patch", "metal_electrode_saline"]
+NAMES = [
+    "lidocaine_epinephrine",
+    "lidocaine_only",
+    "passive_lidocaine",
+    "fentanyl_ionsys",
+    "dexamethasone_cathodal",
+    "acetic_acid_cathodal",
+    "wearable_patch",
+    "metal_electrode_saline",
+]
 PATCH_NAMES = ["lidocaine_epinephrine_2d", "tap_water_hyperhidrosis"]  # 2D, each extending a 1D scenario
 NUMBER = re.compile(r"^[-+]?(\d|\.\d)")
 
@@ -19,8 +27,18 @@ NUMBER = re.compile(r"^[-+]?(\d|\.\d)")
 # {value: ..., estimate: why} mapping, except settings that are choices rather than data:
 # anything under `outputs` or `numerics`, the mesh settings `cells` and `grading`, a `rest:`
 # duration, a `repeat:` count, and `reference_pH` (the pH at which a charge or flow is quoted).
-EXEMPT_KEYS = {"outputs", "numerics", "cells", "grading", "rest", "repeat", "reference_pH",
-               "surface_cells", "resolution", "growth"}  # numerics of the geometry section
+EXEMPT_KEYS = {
+    "outputs",
+    "numerics",
+    "cells",
+    "grading",
+    "rest",
+    "repeat",
+    "reference_pH",
+    "surface_cells",
+    "resolution",
+    "growth",
+}  # numerics of the geometry section
 
 
 def raw(name):
@@ -47,6 +65,7 @@ def unsourced_numbers(node, path=""):
 
 
 # ------------------------------------------------------------------ the four configs
+
 
 @pytest.mark.parametrize("name", NAMES + PATCH_NAMES)
 def test_config_loads_and_round_trips(name):
@@ -86,7 +105,8 @@ def test_lidocaine_epinephrine_resolves():
     layers = raw("lidocaine_epinephrine")["skin"]
     assert [layer.name for layer in s.skin] == [layer["name"] for layer in layers]
     assert [layer.thickness for layer in s.skin] == [
-        parse_quantity(layer["thickness"]["value"], "length", "") for layer in layers]
+        parse_quantity(layer["thickness"]["value"], "length", "") for layer in layers
+    ]
     sc = s.skin[0]
     assert sc.thickness == 18e-6 and sc.porosity == 1e-3 and sc.diffusivity_factor == 1e-5
     assert sc.fixed_charge.charge_at_reference_pH == -100.0 and sc.fixed_charge.isoelectric_point == 4.8
@@ -116,8 +136,14 @@ def test_provenance_is_kept():
     assert resolved["skin"][0]["thickness"]["source"] == "SANDBY2003"
     assert resolved["donor"]["area"] == {"value": "0.0005 m^2", "source": "LIDOSITE_LABEL"}
     assert resolved["numerics"]["dt_max"] == "30.0 s"  # default filled in
-    assert resolved["protocol"][1] == {"kind": "rest", "duration": "3000.0 s", "current": None,
-                                       "current_density": "0.0 A/m^2", "pulse": None, "reverse_every": None}
+    assert resolved["protocol"][1] == {
+        "kind": "rest",
+        "duration": "3000.0 s",
+        "current": None,
+        "current_density": "0.0 A/m^2",
+        "pulse": None,
+        "reverse_every": None,
+    }
 
 
 def test_fentanyl_repeat_expanded():
@@ -137,7 +163,9 @@ def test_variants_share_skin_with_the_reference(name):
     s, ref = load_scenario(CONFIGS / f"{name}.yaml"), load_scenario(CONFIGS / "lidocaine_epinephrine.yaml")
     assert s.skin == ref.skin
     # the same fluid; a scenario may add species of its own (H+ for acetic acid)
-    common = {k: v for k, v in s.interstitial_fluid.concentrations.items() if k in ref.interstitial_fluid.concentrations}
+    common = {
+        k: v for k, v in s.interstitial_fluid.concentrations.items() if k in ref.interstitial_fluid.concentrations
+    }
     assert common == ref.interstitial_fluid.concentrations
     assert s.interstitial_fluid.balance_with == ref.interstitial_fluid.balance_with
     assert s.electroosmosis == ref.electroosmosis
@@ -161,10 +189,18 @@ def test_passive_is_zero_current():
 
 # ------------------------------------------------------------------ language features
 
+
 def test_current_density_form_and_nested_repeat():
     data = lido()
-    data["protocol"] = [{"repeat": 2, "steps": [{"current_density": "0.1 mA/cm^2", "duration": "1 min"},
-                                                {"repeat": 2, "steps": [{"rest": "30 s"}]}]}]
+    data["protocol"] = [
+        {
+            "repeat": 2,
+            "steps": [
+                {"current_density": "0.1 mA/cm^2", "duration": "1 min"},
+                {"repeat": 2, "steps": [{"rest": "30 s"}]},
+            ],
+        }
+    ]
     data["outputs"]["profile_times"] = ["4 min"]
     data["outputs"]["penetration_threshold"] = "5 uM"
     s = scenario_from_dict(data)
@@ -186,9 +222,14 @@ def test_donor_concentration_form_and_explicit_fluid():
 
 def test_yaml_anchors_and_aliases(tmp_path):
     text = (CONFIGS / "lidocaine_epinephrine.yaml").read_text()
-    text = text.replace("    fixed_charge:\n      isoelectric_point", "    fixed_charge: &charge\n      isoelectric_point", 1)
-    text = text.replace("    pH: {value: 7.4, estimate: \"physiological\"}\n",
-                        "    pH: {value: 7.4, estimate: \"physiological\"}\n    fixed_charge: *charge\n", 1)
+    text = text.replace(
+        "    fixed_charge:\n      isoelectric_point", "    fixed_charge: &charge\n      isoelectric_point", 1
+    )
+    text = text.replace(
+        '    pH: {value: 7.4, estimate: "physiological"}\n',
+        '    pH: {value: 7.4, estimate: "physiological"}\n    fixed_charge: *charge\n',
+        1,
+    )
     path = tmp_path / "alias.yaml"
     path.write_text(text)
     s = load_scenario(path)
@@ -205,12 +246,14 @@ def test_input_is_not_modified():
 
 # ------------------------------------------------------------------ errors
 
+
 def _set(path, value):
     def mutate(d):
         *parents, last = path
         for p in parents:
             d = d[p]
         d[last] = value
+
     return mutate
 
 
@@ -220,6 +263,7 @@ def _pop(path):
         for p in parents:
             d = d[p]
         del d[last]
+
     return mutate
 
 
@@ -233,13 +277,21 @@ ERRORS = [
     ("negative thickness", _set(["skin", 2, "thickness"], "-57 um"), "skin[2].thickness", "must be positive"),
     ("zero thickness", _set(["donor", "thickness"], "0 mm"), "donor.thickness", "must be positive"),
     ("pH 15", _set(["skin", 2, "pH"], 15), "skin[2].pH", "between 0 and 14"),
-    ("no units", _set(["skin", 0, "thickness"], {"value": 18, "source": "SANDBY2003"}),
-     "skin[0].thickness", "has no units; expected a length such as '18 um'"),
+    (
+        "no units",
+        _set(["skin", 0, "thickness"], {"value": 18, "source": "SANDBY2003"}),
+        "skin[0].thickness",
+        "has no units; expected a length such as '18 um'",
+    ),
     ("no units, string", _set(["skin", 0, "thickness"], "18"), "skin[0].thickness", "has no units"),
     ("wrong dimension", _set(["skin", 0, "thickness"], "18 mA"), "skin[0].thickness", "expected a length"),
     ("missing donor", _pop(["donor"]), "donor", "required field is missing"),
-    ("unknown source key", _set(["skin", 0, "thickness", "source"], "SANDBY2030"),
-     "skin[0].thickness.source", "unknown source key 'SANDBY2030'; did you mean SANDBY2003"),
+    (
+        "unknown source key",
+        _set(["skin", 0, "thickness", "source"], "SANDBY2030"),
+        "skin[0].thickness.source",
+        "unknown source key 'SANDBY2030'; did you mean SANDBY2003",
+    ),
     ("value without provenance", _pop(["skin", 0, "thickness", "source"]), "skin[0].thickness", "needs 'source'"),
     ("unknown field", _set(["skin", 0, "thicknes"], "1 um"), "skin[0].thicknes", "unknown field 'thicknes'"),
     ("unknown top-level field", _set(["colour"], "red"), "colour", "unknown field 'colour'"),
@@ -247,61 +299,149 @@ ERRORS = [
     ("negative rest", _set(["protocol", 1], {"rest": "-5 min"}), "protocol[1].rest", "must be positive"),
     ("drug not in species", _set(["drug"], "fentanyl"), "drug", "'fentanyl' is not in species"),
     ("drug unknown", _set(["drug"], "aspirin"), "drug", "unknown species 'aspirin'"),
-    ("vasoconstrictor", _set(["clearance", "vasoconstrictor"], "fentanyl"), "clearance.vasoconstrictor",
-     "'fentanyl' is not in species"),
+    (
+        "vasoconstrictor",
+        _set(["clearance", "vasoconstrictor"], "fentanyl"),
+        "clearance.vasoconstrictor",
+        "'fentanyl' is not in species",
+    ),
     ("counter_ion", _set(["clearance", "counter_ion"], "OH-"), "clearance.counter_ion", "'OH-' is not in species"),
     ("balance_with", _set(["donor", "balance_with"], "Cl"), "donor.balance_with", "'Cl' is not in species"),
-    ("fluid balance_with", _set(["interstitial_fluid", "balance_with"], "K+"), "interstitial_fluid.balance_with",
-     "'K+' is not in species"),
+    (
+        "fluid balance_with",
+        _set(["interstitial_fluid", "balance_with"], "K+"),
+        "interstitial_fluid.balance_with",
+        "'K+' is not in species",
+    ),
     ("fluid species", _set(["interstitial_fluid", "K+"], "4 mM"), "interstitial_fluid.K+", "'K+' is not in species"),
     ("fluid no units", _set(["interstitial_fluid", "Na+"], "140"), "interstitial_fluid.Na+", "has no units"),
-    ("profile after end", _set(["outputs", "profile_times", 5], "2 h"), "outputs.profile_times[5]",
-     "after the end of the protocol"),
-    ("profile unsorted", _set(["outputs", "profile_times", 1], "30 s"), "outputs.profile_times[1]",
-     "strictly increasing"),
-    ("duplicate layer", lambda d: d["skin"][1].__setitem__("name", d["skin"][0]["name"]), "skin[1].name",
-     "duplicate layer name"),
-    ("unknown salt", _set(["donor", "contents", "lidocaine", "salt"], "HBr"), "donor.contents.lidocaine.salt",
-     "no salt 'HBr'"),
-    ("amount and concentration", _set(["donor", "contents", "lidocaine", "concentration"], "1 mM"),
-     "donor.contents.lidocaine", "exactly one of 'amount' or 'concentration'"),
+    (
+        "profile after end",
+        _set(["outputs", "profile_times", 5], "2 h"),
+        "outputs.profile_times[5]",
+        "after the end of the protocol",
+    ),
+    (
+        "profile unsorted",
+        _set(["outputs", "profile_times", 1], "30 s"),
+        "outputs.profile_times[1]",
+        "strictly increasing",
+    ),
+    (
+        "duplicate layer",
+        lambda d: d["skin"][1].__setitem__("name", d["skin"][0]["name"]),
+        "skin[1].name",
+        "duplicate layer name",
+    ),
+    (
+        "unknown salt",
+        _set(["donor", "contents", "lidocaine", "salt"], "HBr"),
+        "donor.contents.lidocaine.salt",
+        "no salt 'HBr'",
+    ),
+    (
+        "amount and concentration",
+        _set(["donor", "contents", "lidocaine", "concentration"], "1 mM"),
+        "donor.contents.lidocaine",
+        "exactly one of 'amount' or 'concentration'",
+    ),
     ("degC", _set(["temperature"], "37 degC"), "temperature", "plain K"),
     ("porosity > 1", _set(["skin", 0, "porosity"], {"value": 2, "estimate": "x"}), "skin[0].porosity", "fraction"),
-    ("partition species", _set(["skin", 3, "partition"], {"lidocaine": 0.8, "fentanyl": 1}),
-     "skin[3].partition.fentanyl", "'fentanyl' is not in species"),
+    (
+        "partition species",
+        _set(["skin", 3, "partition"], {"lidocaine": 0.8, "fentanyl": 1}),
+        "skin[3].partition.fentanyl",
+        "'fentanyl' is not in species",
+    ),
     ("negative clearance", _set(["skin", 3, "clearance_rate"], "-1 1/s"), "skin[3].clearance_rate", "not be negative"),
-    ("systemic species", _set(["systemic", "Na"], {"volume_of_distribution": "1 L", "elimination_half_life": "1 h"}),
-     "systemic.Na", "'Na' is not in species"),
-    ("threshold dimension", _set(["outputs", "penetration_threshold"], "1 mA"), "outputs.penetration_threshold",
-     "mass concentration such as '1 ug/mL'"),
+    (
+        "systemic species",
+        _set(["systemic", "Na"], {"volume_of_distribution": "1 L", "elimination_half_life": "1 h"}),
+        "systemic.Na",
+        "'Na' is not in species",
+    ),
+    (
+        "threshold dimension",
+        _set(["outputs", "penetration_threshold"], "1 mA"),
+        "outputs.penetration_threshold",
+        "mass concentration such as '1 ug/mL'",
+    ),
     ("electrode", _set(["donor", "electrode"], "Pt"), "donor.electrode", "'Ag/AgCl'"),
     ("numerics no units", _set(["numerics"], {"dt_max": 30}), "numerics.dt_max", "has no units"),
-    ("repeat count", _set(["protocol"], [{"repeat": 0, "steps": [{"rest": "1 min"}]}]), "protocol[0].repeat",
-     "positive integer"),
-    ("inside repeat", _set(["protocol"], [{"repeat": 2, "steps": [{"rest": "1 min"},
-                                                                  {"current": "1 mA", "duration": "-1 min"}]}]),
-     "protocol[0].steps[1].duration", "must be positive"),
-    ("inconsistent density", _set(["protocol", 0, "current_density"], "1 mA/cm^2"), "protocol[0].current_density",
-     "disagrees with current/donor.area"),
+    (
+        "repeat count",
+        _set(["protocol"], [{"repeat": 0, "steps": [{"rest": "1 min"}]}]),
+        "protocol[0].repeat",
+        "positive integer",
+    ),
+    (
+        "inside repeat",
+        _set(["protocol"], [{"repeat": 2, "steps": [{"rest": "1 min"}, {"current": "1 mA", "duration": "-1 min"}]}]),
+        "protocol[0].steps[1].duration",
+        "must be positive",
+    ),
+    (
+        "inconsistent density",
+        _set(["protocol", 0, "current_density"], "1 mA/cm^2"),
+        "protocol[0].current_density",
+        "disagrees with current/donor.area",
+    ),
     ("empty skin", _set(["skin"], []), "skin", "at least 1 item"),
     ("inert without H+", _set(["donor", "electrode"], "inert"), "donor.electrode", "needs 'H+' in species"),
-    ("buffer without water", _set(["donor", "buffer"], {"concentration": "20 mM", "pKa": 6.8}), "donor.buffer",
-     "add 'H+' and 'OH-'"),
-    ("negative current", _set(["protocol", 0], {"current": "-1 mA", "duration": "1 min"}), "protocol[0].current",
-     "give the magnitude"),
-    ("duty cycle 0", _set(["protocol", 0], {"current": "1 mA", "duration": "1 min",
-                                           "pulse": {"frequency": "1 Hz", "duty_cycle": 0}}),
-     "protocol[0].pulse.duty_cycle", "fraction"),
-    ("reversal too fast", _set(["protocol", 0], {"current": "1 mA", "duration": "1 min", "reverse_every": "1 ms"}),
-     "protocol[0].reverse_every", "min_resolved_pulse_period"),
-    ("return pad same polarity", _set(["return_electrode"], {"area": "5 cm^2", "thickness": "1 mm", "pH": 7,
-                                                             "contents": {}, "polarity": "anode"}),
-     "return_electrode.polarity", "donor's opposite (cathode)"),
-    ("H+ not given", _set(["species"], ["lidocaine", "epinephrine", "Na+", "Cl-", "H+"]), "interstitial_fluid",
-     "give its H+"),
-    ("return pad salt", _set(["return_electrode"], {"area": "5 cm^2", "thickness": "1 mm", "pH": 7,
-                                                    "contents": {"lidocaine": {"amount": "1 mg", "salt": "HBr"}}}),
-     "return_electrode.contents.lidocaine.salt", "no salt 'HBr'"),
+    (
+        "buffer without water",
+        _set(["donor", "buffer"], {"concentration": "20 mM", "pKa": 6.8}),
+        "donor.buffer",
+        "add 'H+' and 'OH-'",
+    ),
+    (
+        "negative current",
+        _set(["protocol", 0], {"current": "-1 mA", "duration": "1 min"}),
+        "protocol[0].current",
+        "give the magnitude",
+    ),
+    (
+        "duty cycle 0",
+        _set(
+            ["protocol", 0], {"current": "1 mA", "duration": "1 min", "pulse": {"frequency": "1 Hz", "duty_cycle": 0}}
+        ),
+        "protocol[0].pulse.duty_cycle",
+        "fraction",
+    ),
+    (
+        "reversal too fast",
+        _set(["protocol", 0], {"current": "1 mA", "duration": "1 min", "reverse_every": "1 ms"}),
+        "protocol[0].reverse_every",
+        "min_resolved_pulse_period",
+    ),
+    (
+        "return pad same polarity",
+        _set(
+            ["return_electrode"], {"area": "5 cm^2", "thickness": "1 mm", "pH": 7, "contents": {}, "polarity": "anode"}
+        ),
+        "return_electrode.polarity",
+        "donor's opposite (cathode)",
+    ),
+    (
+        "H+ not given",
+        _set(["species"], ["lidocaine", "epinephrine", "Na+", "Cl-", "H+"]),
+        "interstitial_fluid",
+        "give its H+",
+    ),
+    (
+        "return pad salt",
+        _set(
+            ["return_electrode"],
+            {
+                "area": "5 cm^2",
+                "thickness": "1 mm",
+                "pH": 7,
+                "contents": {"lidocaine": {"amount": "1 mg", "salt": "HBr"}},
+            },
+        ),
+        "return_electrode.contents.lidocaine.salt",
+        "no salt 'HBr'",
+    ),
 ]
 
 
@@ -316,11 +456,14 @@ def test_error_field_and_reason(mutate, field, reason):
     assert str(info.value) == f"{field}: {info.value.reason}"
 
 
-@pytest.mark.parametrize("text, reason", [
-    ("name: [unclosed\n", "YAML error in bad.yaml at line"),
-    ("- a list\n", "must hold a mapping"),
-    ("name: a\nname: b\n", "duplicate key 'name'"),
-])
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("name: [unclosed\n", "YAML error in bad.yaml at line"),
+        ("- a list\n", "must hold a mapping"),
+        ("name: a\nname: b\n", "duplicate key 'name'"),
+    ],
+)
 def test_file_level_errors(tmp_path, text, reason):
     path = tmp_path / "bad.yaml"
     path.write_text(text)
@@ -345,6 +488,7 @@ def test_provenance_key_refused():
 
 # ------------------------------------------------------------------ extends
 
+
 def _write(folder: Path, name: str, data: dict) -> Path:
     path = folder / name
     path.write_text(yaml.safe_dump(data, sort_keys=False))
@@ -358,12 +502,14 @@ def test_extends_merges_mappings_and_replaces_the_rest(tmp_path):
     (tmp_path / "sub").mkdir()
     base = raw("lidocaine_epinephrine")
     _write(tmp_path, "base.yaml", base)
-    child = {"extends": "../base.yaml", "name": "child",
-             "donor": {"pH": {"value": 5.0, "estimate": "a test"},
-                       "contents": {"lidocaine": {"concentration": "100 mM"}}},
-             "protocol": [{"current": "1 mA", "duration": "1 min"}],
-             "outputs": {"profile_times": ["1 min"]},
-             "systemic": None}
+    child = {
+        "extends": "../base.yaml",
+        "name": "child",
+        "donor": {"pH": {"value": 5.0, "estimate": "a test"}, "contents": {"lidocaine": {"concentration": "100 mM"}}},
+        "protocol": [{"current": "1 mA", "duration": "1 min"}],
+        "outputs": {"profile_times": ["1 min"]},
+        "systemic": None,
+    }
     s = load_scenario(_write(tmp_path / "sub", "child.yaml", child))
     ref = load_scenario(CONFIGS / "lidocaine_epinephrine.yaml")
     assert s.name == "child" and s.donor.pH == 5.0 and s.provenance["donor.pH"] == "estimate: a test"
@@ -374,10 +520,13 @@ def test_extends_merges_mappings_and_replaces_the_rest(tmp_path):
     assert s.outputs.penetration_threshold == ref.outputs.penetration_threshold
 
 
-@pytest.mark.parametrize("target, reason", [
-    ("missing.yaml", "cannot read"),
-    ("self.yaml", "extends itself"),
-])
+@pytest.mark.parametrize(
+    "target, reason",
+    [
+        ("missing.yaml", "cannot read"),
+        ("self.yaml", "extends itself"),
+    ],
+)
 def test_extends_errors_name_the_field(tmp_path, target, reason):
     _write(tmp_path, "self.yaml", {"extends": target})
     with pytest.raises(ScenarioError) as err:

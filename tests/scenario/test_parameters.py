@@ -15,7 +15,11 @@ def default_data():
 
 def test_paths_read_like_the_file():
     assert parse_path("skin[stratum_corneum].fixed_charge.isoelectric_point") == [
-        "skin", "stratum_corneum", "fixed_charge", "isoelectric_point"]
+        "skin",
+        "stratum_corneum",
+        "fixed_charge",
+        "isoelectric_point",
+    ]
     assert parse_path("protocol[0].current") == ["protocol", 0, "current"]
     for bad in ("", "donor..pH", "skin[dermis", "a b[0"):
         with pytest.raises(ScenarioError, match="not a parameter path"):

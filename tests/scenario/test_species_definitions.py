@@ -1,13 +1,19 @@
 """User-defined species (iontosim.scenario.species_definitions): parsing, units, sources, estimates, errors."""
 
-
 import pytest
 
 from iontosim.library import LIBRARY, SOURCES, Species, get_species
-from iontosim.scenario.species_definitions import (HL_37_OVER_25, SpeciesDefinition, hayduk_laudie, parse_definition, register,
-                                     resolve, to_species)
 from iontosim.scenario import provenance as prov
 from iontosim.scenario.errors import ScenarioError
+from iontosim.scenario.species_definitions import (
+    HL_37_OVER_25,
+    SpeciesDefinition,
+    hayduk_laudie,
+    parse_definition,
+    register,
+    resolve,
+    to_species,
+)
 from iontosim.scenario.units import format_si, to_si
 
 MY_DRUG = {
@@ -73,11 +79,14 @@ def test_missing_diffusivity_is_estimated_from_molar_mass():
     assert sp.diffusivity_25C / lido.diffusivity_25C - 1 == pytest.approx(0.041, abs=0.005)
 
 
-@pytest.mark.parametrize("molar_mass, viscosity, measured, observed", [
-    (0.060052, 0.890, get_species("acetate").diffusivity_25C, +0.108),  # acetic acid vs acetate (LANGE_T832)
-    (0.18217, 0.692, 9.1e-10, -0.081),  # mannitol at 37 C (MEMBRANES2021_T1)
-    (0.34230, 0.692, 7.2e-10, -0.199),  # sucrose at 37 C (MEMBRANES2021_T1)
-])
+@pytest.mark.parametrize(
+    "molar_mass, viscosity, measured, observed",
+    [
+        (0.060052, 0.890, get_species("acetate").diffusivity_25C, +0.108),  # acetic acid vs acetate (LANGE_T832)
+        (0.18217, 0.692, 9.1e-10, -0.081),  # mannitol at 37 C (MEMBRANES2021_T1)
+        (0.34230, 0.692, 7.2e-10, -0.199),  # sucrose at 37 C (MEMBRANES2021_T1)
+    ],
+)
 def test_correlation_against_measured_values(molar_mass, viscosity, measured, observed):
     """Independent checks of the molar-mass correlation (not used to build it): all within 30 %."""
     error = hayduk_laudie(molar_mass, viscosity) / measured - 1
@@ -95,26 +104,29 @@ def _field_of(definitions) -> str:
 BASE = {"charge": 1, "molar_mass": "300 g/mol"}
 
 
-@pytest.mark.parametrize("change, field", [
-    ({"charge": 0}, "charge"),
-    ({"charge": 1.5}, "charge"),
-    ({"charge": True}, "charge"),
-    ({"pKa": 8.1}, "pKa"),  # pKa without acid_base
-    ({"acid_base": "acid"}, "acid_base"),  # acid_base without pKa
-    ({"acid_base": "weak", "pKa": 4}, "acid_base"),
-    ({"molar_mass": "-300 g/mol"}, "molar_mass"),
-    ({"molar_mass": "300 g"}, "molar_mass"),  # wrong dimension
-    ({"molar_mass": 300}, "molar_mass"),  # no units
-    ({"molar_mass": {"value": "300 g/mol", "source": "NOT_A_KEY"}}, "molar_mass.source"),
-    ({"molar_mass": {"value": "300 g/mol"}}, "molar_mass"),  # a {value} mapping without source/estimate
-    ({"diffusivity": "6e-10 m/s"}, "diffusivity"),
-    ({"diffusivity": "-6e-10 m^2/s"}, "diffusivity"),
-    ({"salts": {"HCl": "2 mL"}}, "salts.HCl"),
-    ({"partition": 0}, "partition"),
-    ({"binding": 1}, "binding"),
-    ({"binding": -0.1}, "binding"),
-    ({"colour": "blue"}, "colour"),  # unknown field
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"charge": 0}, "charge"),
+        ({"charge": 1.5}, "charge"),
+        ({"charge": True}, "charge"),
+        ({"pKa": 8.1}, "pKa"),  # pKa without acid_base
+        ({"acid_base": "acid"}, "acid_base"),  # acid_base without pKa
+        ({"acid_base": "weak", "pKa": 4}, "acid_base"),
+        ({"molar_mass": "-300 g/mol"}, "molar_mass"),
+        ({"molar_mass": "300 g"}, "molar_mass"),  # wrong dimension
+        ({"molar_mass": 300}, "molar_mass"),  # no units
+        ({"molar_mass": {"value": "300 g/mol", "source": "NOT_A_KEY"}}, "molar_mass.source"),
+        ({"molar_mass": {"value": "300 g/mol"}}, "molar_mass"),  # a {value} mapping without source/estimate
+        ({"diffusivity": "6e-10 m/s"}, "diffusivity"),
+        ({"diffusivity": "-6e-10 m^2/s"}, "diffusivity"),
+        ({"salts": {"HCl": "2 mL"}}, "salts.HCl"),
+        ({"partition": 0}, "partition"),
+        ({"binding": 1}, "binding"),
+        ({"binding": -0.1}, "binding"),
+        ({"colour": "blue"}, "colour"),  # unknown field
+    ],
+)
 def test_bad_inputs_name_the_field(change, field):
     assert _field_of({"my_drug": {**BASE, **change}}) == f"species_definitions.my_drug.{field}"
 

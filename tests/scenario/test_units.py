@@ -5,30 +5,33 @@ import pytest
 from iontosim.scenario import ScenarioError, parse_quantity
 
 
-@pytest.mark.parametrize("text, dimension, expected", [
-    ("18 um", "length", 18e-6),
-    ("2 mm", "length", 2e-3),
-    ("5 cm^2", "area", 5e-4),
-    ("5 cm2", "area", 5e-4),
-    ("77 L", "volume", 0.077),
-    ("10 min", "time", 600.0),
-    ("1.6 h", "time", 5760.0),
-    ("100 mg", "mass", 1e-4),
-    ("140 mM", "concentration", 140.0),
-    ("5 uM", "concentration", 5e-3),
-    ("-100 mM", "concentration", -100.0),
-    ("1 ug/mL", "mass_concentration", 1e-3),
-    ("1.77 mA", "current", 1.77e-3),
-    ("170 uA", "current", 170e-6),
-    ("0.354 mA/cm^2", "current_density", 3.54),
-    ("0.354 mA/cm2", "current_density", 3.54),
-    ("17.7 mA.min", "charge", 1.062),
-    ("2.1e-9 m^3/C", "volume_per_charge", 2.1e-9),
-    ("5.0e-4 1/s", "rate", 5e-4),
-    ("310.15 K", "temperature", 310.15),
-    (4.5, "dimensionless", 4.5),
-    ("1e-3", "dimensionless", 1e-3),
-])
+@pytest.mark.parametrize(
+    "text, dimension, expected",
+    [
+        ("18 um", "length", 18e-6),
+        ("2 mm", "length", 2e-3),
+        ("5 cm^2", "area", 5e-4),
+        ("5 cm2", "area", 5e-4),
+        ("77 L", "volume", 0.077),
+        ("10 min", "time", 600.0),
+        ("1.6 h", "time", 5760.0),
+        ("100 mg", "mass", 1e-4),
+        ("140 mM", "concentration", 140.0),
+        ("5 uM", "concentration", 5e-3),
+        ("-100 mM", "concentration", -100.0),
+        ("1 ug/mL", "mass_concentration", 1e-3),
+        ("1.77 mA", "current", 1.77e-3),
+        ("170 uA", "current", 170e-6),
+        ("0.354 mA/cm^2", "current_density", 3.54),
+        ("0.354 mA/cm2", "current_density", 3.54),
+        ("17.7 mA.min", "charge", 1.062),
+        ("2.1e-9 m^3/C", "volume_per_charge", 2.1e-9),
+        ("5.0e-4 1/s", "rate", 5e-4),
+        ("310.15 K", "temperature", 310.15),
+        (4.5, "dimensionless", 4.5),
+        ("1e-3", "dimensionless", 1e-3),
+    ],
+)
 def test_parse_to_si(text, dimension, expected):
     assert parse_quantity(text, dimension, "x") == pytest.approx(expected, rel=1e-12)
 

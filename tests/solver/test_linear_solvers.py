@@ -78,8 +78,9 @@ def test_auto_factorizes_below_the_limit_and_iterates_above():
     model, bcs = _column_model()
     small = NewtonSolver(model.residual, model.jacobian, model.u, bcs, limit_update=model.limit_update)
     assert small.linear_solver == "petsc"
-    low = NewtonSolver(model.residual, model.jacobian, model.u, bcs, direct_solver_limit=10,
-                       limit_update=model.limit_update)
+    low = NewtonSolver(
+        model.residual, model.jacobian, model.u, bcs, direct_solver_limit=10, limit_update=model.limit_update
+    )
     assert low.linear_solver == "gmres_gamg"
     result = low.solve()  # the potential split also runs on the 1D column
     assert result.converged and result.linear_iterations > 0
@@ -94,8 +95,9 @@ def test_a_krylov_solver_gives_the_lu_newton_solve_on_a_column(solver):
     states = {}
     for choice in ("petsc", solver):
         model, bcs = _column_model()
-        newton_solver = NewtonSolver(model.residual, model.jacobian, model.u, bcs, linear_solver=choice,
-                                     limit_update=model.limit_update)
+        newton_solver = NewtonSolver(
+            model.residual, model.jacobian, model.u, bcs, linear_solver=choice, limit_update=model.limit_update
+        )
         result = newton_solver.solve()
         newton_solver.destroy()
         assert result.converged and (result.linear_iterations > 0) == (choice != "petsc")
@@ -106,8 +108,15 @@ def test_a_krylov_solver_gives_the_lu_newton_solve_on_a_column(solver):
 
 def test_a_krylov_failure_fails_the_newton_solve_with_its_reason():
     model, bcs = _column_model()
-    solver = NewtonSolver(model.residual, model.jacobian, model.u, bcs, linear_solver="gmres_asm",
-                          krylov_max_iter=1, limit_update=model.limit_update)
+    solver = NewtonSolver(
+        model.residual,
+        model.jacobian,
+        model.u,
+        bcs,
+        linear_solver="gmres_asm",
+        krylov_max_iter=1,
+        limit_update=model.limit_update,
+    )
     result = solver.solve()
     solver.destroy()
     assert not result.converged and result.iterations == 1 and result.linear_iterations == 1
@@ -149,8 +158,9 @@ def test_the_config_numerics_reach_the_newton_solver():
     protocol = [{"current_density": "1 mA/cm^2", "duration": "2 s"}]
 
     def solved(**numerics):
-        return simulation.simulate(membrane_scenario(layers=layer, protocol=protocol, numerics=numerics),
-                                   MPI.COMM_SELF).solver
+        return simulation.simulate(
+            membrane_scenario(layers=layer, protocol=protocol, numerics=numerics), MPI.COMM_SELF
+        ).solver
 
     assert solved()["linear_solver"] == "petsc"
     assert solved(direct_solver_limit=1)["linear_solver"] == "gmres_gamg"

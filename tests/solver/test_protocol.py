@@ -23,13 +23,15 @@ def test_polarity_reversal_alternates_from_the_donor_polarity():
 
 
 def test_slow_pulses_are_resolved_and_fast_ones_averaged_with_a_note():
-    slow = build_schedule(steps({"current_density": "2 A/m^2", "duration": "10 s",
-                                 "pulse": {"frequency": "0.25 Hz", "duty_cycle": 0.5}}))
+    slow = build_schedule(
+        steps({"current_density": "2 A/m^2", "duration": "10 s", "pulse": {"frequency": "0.25 Hz", "duty_cycle": 0.5}})
+    )
     got = [(iv.start, iv.end, iv.current_density) for iv in slow.intervals][:3]
     assert got == [pytest.approx(x) for x in [(0.0, 2.0, 2.0), (2.0, 4.0, 0.0), (4.0, 6.0, 2.0)]]
     assert slow.intervals[-1].end == pytest.approx(10.0) and slow.notes == []
-    fast = build_schedule(steps({"current_density": "2 A/m^2", "duration": "10 s",
-                                 "pulse": {"frequency": "1 kHz", "duty_cycle": 0.25}}))
+    fast = build_schedule(
+        steps({"current_density": "2 A/m^2", "duration": "10 s", "pulse": {"frequency": "1 kHz", "duty_cycle": 0.25}})
+    )
     assert [iv.current_density for iv in fast.intervals] == [0.5]
     assert len(fast.notes) == 1 and "mean current" in fast.notes[0]
     assert fast.charge() == pytest.approx(2.0 * 0.25 * 10)
@@ -37,21 +39,31 @@ def test_slow_pulses_are_resolved_and_fast_ones_averaged_with_a_note():
 
 
 def test_neighbours_of_equal_current_merge_and_lookup_finds_each_interval():
-    s = build_schedule(steps({"current_density": "1 A/m^2", "duration": "60 s",
-                              "pulse": {"frequency": "1/min", "duty_cycle": 0.5}},
-                             {"rest": "60 s"}, {"current_density": "1 A/m^2", "duration": "60 s"}))
+    s = build_schedule(
+        steps(
+            {"current_density": "1 A/m^2", "duration": "60 s", "pulse": {"frequency": "1/min", "duty_cycle": 0.5}},
+            {"rest": "60 s"},
+            {"current_density": "1 A/m^2", "duration": "60 s"},
+        )
+    )
     got = [(iv.start, iv.end, iv.current_density) for iv in s.intervals]
     assert got == [pytest.approx(x) for x in [(0.0, 30.0, 1.0), (30.0, 120.0, 0.0), (120.0, 180.0, 1.0)]]
     assert s.current_at(29.0, 30.0) == 1.0 and s.current_at(30.0, 31.0) == 0.0
     assert s.current_at(170.0, 180.0) == 1.0 and s.current_at(180.0, 181.0) == 0.0
 
 
-@pytest.mark.parametrize("item, field", [
-    ({"rest": "1 min", "pulse": {"frequency": "1 Hz", "duty_cycle": 0.5}}, "rest"),
-    ({"current_density": "-1 A/m^2", "duration": "1 min"}, "current_density"),
-    ({"current_density": "1 A/m^2", "duration": "1 min", "pulse": {"frequency": "1 Hz", "duty_cycle": 1.5}}, "duty_cycle"),
-    ({"current_density": "1 A/m^2", "duration": "1 min", "reverse_every": "-1 min"}, "reverse_every"),
-])
+@pytest.mark.parametrize(
+    "item, field",
+    [
+        ({"rest": "1 min", "pulse": {"frequency": "1 Hz", "duty_cycle": 0.5}}, "rest"),
+        ({"current_density": "-1 A/m^2", "duration": "1 min"}, "current_density"),
+        (
+            {"current_density": "1 A/m^2", "duration": "1 min", "pulse": {"frequency": "1 Hz", "duty_cycle": 1.5}},
+            "duty_cycle",
+        ),
+        ({"current_density": "1 A/m^2", "duration": "1 min", "reverse_every": "-1 min"}, "reverse_every"),
+    ],
+)
 def test_bad_steps_name_the_field(item, field):
     with pytest.raises(Exception) as err:
         Step.model_validate(item)

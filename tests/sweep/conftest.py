@@ -21,11 +21,23 @@ def tiny_scenario() -> dict:
         "name": "tiny_membrane",
         "drug": "lidocaine",
         "species": ["lidocaine", "Na+", "Cl-"],
-        "donor": {"area": "1 cm^2", "thickness": "1 mm", "pH": 7.4,
-                  "contents": {"lidocaine": {"concentration": "1 mM"}, "Na+": {"concentration": "150 mM"}},
-                  "balance_with": "Cl-"},
+        "donor": {
+            "area": "1 cm^2",
+            "thickness": "1 mm",
+            "pH": 7.4,
+            "contents": {"lidocaine": {"concentration": "1 mM"}, "Na+": {"concentration": "150 mM"}},
+            "balance_with": "Cl-",
+        },
         "interstitial_fluid": {"Na+": "150 mM", "balance_with": "Cl-"},
-        "skin": [{"name": "membrane", "thickness": {"value": "20 um", "estimate": "a test membrane"}, "pH": 7.4, "diffusivity_factor": 1e-3, "cells": 16}],
+        "skin": [
+            {
+                "name": "membrane",
+                "thickness": {"value": "20 um", "estimate": "a test membrane"},
+                "pH": 7.4,
+                "diffusivity_factor": 1e-3,
+                "cells": 16,
+            }
+        ],
         "clearance": {"counter_ion": "Cl-"},
         "protocol": [{"current_density": "0.5 mA/cm^2", "duration": "1 min"}],
         "numerics": {"dt_max": "30 s", "donor_cells": 8},
@@ -37,18 +49,20 @@ def tiny_scenario() -> dict:
 TINY_OUTPUTS = ["drug_delivered_ug_per_cm2", "penetration_depth_um", "peak_voltage_V"]
 
 
-def write_sweep(folder: Path, parameters: dict, design: dict, outputs=None, name: str = "sweep.yaml",
-                base: dict | None = None) -> Path:
+def write_sweep(
+    folder: Path, parameters: dict, design: dict, outputs=None, name: str = "sweep.yaml", base: dict | None = None
+) -> Path:
     (folder / "base.yaml").write_text(yaml.safe_dump(base or tiny_scenario()))
-    data = {"base": "base.yaml", "parameters": parameters, "design": design,
-            "outputs": outputs or TINY_OUTPUTS}
+    data = {"base": "base.yaml", "parameters": parameters, "design": design, "outputs": outputs or TINY_OUTPUTS}
     path = folder / name
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
 
 
-GRID = {"protocol[0].current_density": {"values": ["0.2 mA/cm^2", "0.5 mA/cm^2"]},
-        "skin[membrane].thickness": {"range": ["15 um", "25 um"], "levels": 2}}
+GRID = {
+    "protocol[0].current_density": {"values": ["0.2 mA/cm^2", "0.5 mA/cm^2"]},
+    "skin[membrane].thickness": {"range": ["15 um", "25 um"], "levels": 2},
+}
 
 
 def without_levels(parameters: dict) -> dict:

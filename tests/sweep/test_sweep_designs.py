@@ -7,23 +7,26 @@ import math
 
 import numpy as np
 import pytest
+import yaml
 
 from iontosim.sweep.design import case_count, design_points, make_cases
 from iontosim.sweep.spec import sweep_from_dict
 from tests.sweep.conftest import tiny_scenario, without_levels
 
-import yaml
-
 
 def _sweep(tmp_path, parameters, design):
     (tmp_path / "base.yaml").write_text(yaml.safe_dump(tiny_scenario()))
-    return sweep_from_dict({"base": "base.yaml", "parameters": parameters, "design": design,
-                            "outputs": ["drug_delivered_ug_per_cm2"]}, tmp_path / "s.yaml")
+    return sweep_from_dict(
+        {"base": "base.yaml", "parameters": parameters, "design": design, "outputs": ["drug_delivered_ug_per_cm2"]},
+        tmp_path / "s.yaml",
+    )
 
 
-THREE = {"protocol[0].current_density": {"range": ["0.1 mA/cm^2", "0.5 mA/cm^2"], "levels": 3},
-         "skin[membrane].thickness": {"values": ["10 um", "20 um", "30 um", "40 um"]},
-         "donor.pH": {"values": [6, 7]}}
+THREE = {
+    "protocol[0].current_density": {"range": ["0.1 mA/cm^2", "0.5 mA/cm^2"], "levels": 3},
+    "skin[membrane].thickness": {"values": ["10 um", "20 um", "30 um", "40 um"]},
+    "donor.pH": {"values": [6, 7]},
+}
 
 
 def test_grid_is_the_product_of_the_levels_first_parameter_slowest(tmp_path):
@@ -43,8 +46,10 @@ def test_grid_is_the_product_of_the_levels_first_parameter_slowest(tmp_path):
 
 def test_latin_hypercube_puts_one_case_in_each_stratum_of_every_parameter(tmp_path):
     n = 16
-    parameters = {"protocol[0].current_density": {"range": ["0.1 mA/cm^2", "0.5 mA/cm^2"]},
-                  "skin[membrane].diffusivity_factor": {"range": [1e-4, 1e-2], "distribution": "loguniform"}}
+    parameters = {
+        "protocol[0].current_density": {"range": ["0.1 mA/cm^2", "0.5 mA/cm^2"]},
+        "skin[membrane].diffusivity_factor": {"range": [1e-4, 1e-2], "distribution": "loguniform"},
+    }
     sweep = _sweep(tmp_path, parameters, {"kind": "latin_hypercube", "samples": n, "seed": 3})
     points = design_points(sweep)
     assert points.shape == (n, 2)
@@ -60,8 +65,9 @@ def test_latin_hypercube_puts_one_case_in_each_stratum_of_every_parameter(tmp_pa
 
 @pytest.mark.parametrize("second_order, per_sample", [(True, lambda d: 2 * d + 2), (False, lambda d: d + 2)])
 def test_sobol_design_has_n_times_2d_plus_2_cases(tmp_path, second_order, per_sample):
-    sweep = _sweep(tmp_path, without_levels(THREE), {"kind": "sobol", "samples": 8, "seed": 1,
-                                                    "second_order": second_order})
+    sweep = _sweep(
+        tmp_path, without_levels(THREE), {"kind": "sobol", "samples": 8, "seed": 1, "second_order": second_order}
+    )
     points = design_points(sweep)
     assert case_count(sweep) == points.shape[0] == 8 * per_sample(3)
     # each Saltelli block: A, then A with one column from B (D times), ..., then B

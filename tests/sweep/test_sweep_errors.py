@@ -14,32 +14,64 @@ BAD = {
     "no samples": ({"design": {"kind": "random"}}, "design.samples", "required"),
     "sobol not a power of 2": ({"design": {"kind": "sobol", "samples": 10}}, "design.samples", "8 or 16"),
     "unknown field": ({"seeds": 3}, "seeds", "unknown field"),
-    "path not in the base": ({"parameters": {"skin[dermis].thickness": {"values": ["1 mm"]}}},
-                             "parameters[skin[dermis].thickness]", "no entry named 'dermis'"),
-    "values and range": ({"parameters": {"donor.pH": {"values": [6], "range": [5, 6]}}},
-                         "parameters[donor.pH]", "either values"),
-    "mixed dimensions": ({"parameters": {"skin[membrane].thickness": {"range": ["15 um", "2 mA"], "levels": 2}}},
-                         "parameters[skin[membrane].thickness].range[1]", "same dimension"),
-    "value the scenario refuses": ({"parameters": {"donor.pH": {"values": [7, 15]}}},
-                                   "parameters[donor.pH].values[1]", "donor.pH"),
-    "wrong unit for the field": ({"parameters": {"skin[membrane].thickness": {"values": ["1 mA"]}}},
-                                 "parameters[skin[membrane].thickness].values[0]", "length"),
-    "grid range without levels": ({"parameters": {"donor.pH": {"range": [6, 7]}}},
-                                  "parameters[donor.pH].levels", "number of levels"),
-    "low above high": ({"parameters": {"donor.pH": {"range": [7, 6], "levels": 2}}},
-                       "parameters[donor.pH].range", "below"),
+    "path not in the base": (
+        {"parameters": {"skin[dermis].thickness": {"values": ["1 mm"]}}},
+        "parameters[skin[dermis].thickness]",
+        "no entry named 'dermis'",
+    ),
+    "values and range": (
+        {"parameters": {"donor.pH": {"values": [6], "range": [5, 6]}}},
+        "parameters[donor.pH]",
+        "either values",
+    ),
+    "mixed dimensions": (
+        {"parameters": {"skin[membrane].thickness": {"range": ["15 um", "2 mA"], "levels": 2}}},
+        "parameters[skin[membrane].thickness].range[1]",
+        "same dimension",
+    ),
+    "value the scenario refuses": (
+        {"parameters": {"donor.pH": {"values": [7, 15]}}},
+        "parameters[donor.pH].values[1]",
+        "donor.pH",
+    ),
+    "wrong unit for the field": (
+        {"parameters": {"skin[membrane].thickness": {"values": ["1 mA"]}}},
+        "parameters[skin[membrane].thickness].values[0]",
+        "length",
+    ),
+    "grid range without levels": (
+        {"parameters": {"donor.pH": {"range": [6, 7]}}},
+        "parameters[donor.pH].levels",
+        "number of levels",
+    ),
+    "low above high": (
+        {"parameters": {"donor.pH": {"range": [7, 6], "levels": 2}}},
+        "parameters[donor.pH].range",
+        "below",
+    ),
     "output without a unit": ({"outputs": ["drug_delivered"]}, "outputs[0]", "unit in its name"),
     "missing base": ({"base": "nowhere.yaml"}, "base", "cannot read"),
-    "one value under two names": ({"parameters": {"skin[membrane].thickness": {"values": ["15 um"]},
-                                                  "skin[0].thickness": {"values": ["25 um"]}}},
-                                  # (the file's keys come sorted: skin[0] first)
-                                  "parameters[skin[membrane].thickness]", "names the same value as skin[0].thickness"),
-    "an output twice": ({"outputs": ["drug_delivered_ug_per_cm2", "drug_delivered_ug_per_cm2"]}, "outputs[1]",
-                        "given twice"),
-    "a range over a whole number": ({"parameters": {"skin[membrane].cells": {"range": [10, 40], "levels": 2}}},
-                                    "parameters[skin[membrane].cells].range", "whole number"),
-    "levels outside a grid": ({"design": {"kind": "random", "samples": 4}}, "parameters[skin[membrane].thickness].levels",
-                              "only a grid"),
+    "one value under two names": (
+        {"parameters": {"skin[membrane].thickness": {"values": ["15 um"]}, "skin[0].thickness": {"values": ["25 um"]}}},
+        # (the file's keys come sorted: skin[0] first)
+        "parameters[skin[membrane].thickness]",
+        "names the same value as skin[0].thickness",
+    ),
+    "an output twice": (
+        {"outputs": ["drug_delivered_ug_per_cm2", "drug_delivered_ug_per_cm2"]},
+        "outputs[1]",
+        "given twice",
+    ),
+    "a range over a whole number": (
+        {"parameters": {"skin[membrane].cells": {"range": [10, 40], "levels": 2}}},
+        "parameters[skin[membrane].cells].range",
+        "whole number",
+    ),
+    "levels outside a grid": (
+        {"design": {"kind": "random", "samples": 4}},
+        "parameters[skin[membrane].thickness].levels",
+        "only a grid",
+    ),
 }
 
 
@@ -59,12 +91,15 @@ def test_bad_sweep_file_one_message_exit_2(app, tmp_path, case):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("args, field", [
-    (["--ranks-per-case", "2"], "--ranks-per-case"),  # one rank only: 2 does not divide it
-    (["--cases-per-task", "0"], "--cases-per-task"),
-    (["--array-index", "9"], "--array-index"),  # 4 cases, one per task: tasks 0 to 3
-    (["--emit-slurm", "--array-index", "0"], "--emit-slurm"),
-])
+@pytest.mark.parametrize(
+    "args, field",
+    [
+        (["--ranks-per-case", "2"], "--ranks-per-case"),  # one rank only: 2 does not divide it
+        (["--cases-per-task", "0"], "--cases-per-task"),
+        (["--array-index", "9"], "--array-index"),  # 4 cases, one per task: tasks 0 to 3
+        (["--emit-slurm", "--array-index", "0"], "--emit-slurm"),
+    ],
+)
 def test_bad_arguments_exit_2(app, tmp_path, args, field):
     path = write_sweep(tmp_path, GRID, {"kind": "grid"})
     result = invoke(app, path, "--out", tmp_path / "out", *args)
@@ -92,7 +127,9 @@ def test_report_of_a_sweep_not_run_yet(app, tmp_path):
 
 def test_a_parameter_written_twice_is_refused(app, tmp_path):
     path = write_sweep(tmp_path, GRID, {"kind": "grid"})
-    text = path.read_text().replace("parameters:\n", "parameters:\n  donor.pH: {values: [6]}\n  donor.pH: {values: [7]}\n")
+    text = path.read_text().replace(
+        "parameters:\n", "parameters:\n  donor.pH: {values: [6]}\n  donor.pH: {values: [7]}\n"
+    )
     path.write_text(text)
     result = invoke(app, path, "--out", tmp_path / "out")
     assert result.exit_code == 2 and "duplicate key 'donor.pH'" in result.output, result.output

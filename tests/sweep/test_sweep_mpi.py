@@ -55,10 +55,14 @@ def test_two_ranks_one_rank_per_case_share_the_cases(tmp_path):
     assert "4 cases: 4 done, 0 failed" in output and "4 cases: 3 done, 1 failed" in output, output
 
     # one rank per case: both groups worked, each case on one rank
-    ran_by = {json.loads((one / "cases" / c / "case.json").read_text())["process"] for c in ("0000", "0001", "0002", "0003")}
+    ran_by = {
+        json.loads((one / "cases" / c / "case.json").read_text())["process"] for c in ("0000", "0001", "0002", "0003")
+    }
     assert len(ran_by) == 2
-    assert all(json.loads((one / "cases" / c / "summary.json").read_text())["mpi_ranks"] == 1
-               for c in ("0000", "0001", "0002", "0003"))
+    assert all(
+        json.loads((one / "cases" / c / "summary.json").read_text())["mpi_ranks"] == 1
+        for c in ("0000", "0001", "0002", "0003")
+    )
     # two ranks per case: one group, each case on both ranks, the same answers
     assert "time step below its minimum" in json.loads((two / "cases" / "0003" / "error.json").read_text())["error"]
     for c in ("0000", "0001", "0002"):

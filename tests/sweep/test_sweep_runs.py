@@ -32,17 +32,31 @@ def test_every_case_is_a_run_directory_and_the_table_has_units(app, grid_sweep):
     # the varied value reaches the scenario with honest provenance
     resolved = yaml.safe_load((out / "cases" / "0003" / "config.resolved.yaml").read_text())
     assert resolved["skin"][0]["thickness"]["value"] == "2.5e-05 m"
-    assert resolved["skin"][0]["thickness"]["estimate"] == ("varied by sweep sweep from '20 um' "
-                                                            "(estimate: a test membrane)")
+    assert resolved["skin"][0]["thickness"]["estimate"] == (
+        "varied by sweep sweep from '20 um' (estimate: a test membrane)"
+    )
 
     rows = list(csv.DictReader((out / "summaries.csv").open()))
-    assert list(rows[0]) == ["case", "status", "protocol[0].current_density [mA/cm^2]", "skin[membrane].thickness [um]",
-                             "drug_delivered_ug_per_cm2 [ug/cm^2]", "penetration_depth_um [um]", "peak_voltage_V [V]",
-                             "wall_time [s]", "error"]
+    assert list(rows[0]) == [
+        "case",
+        "status",
+        "protocol[0].current_density [mA/cm^2]",
+        "skin[membrane].thickness [um]",
+        "drug_delivered_ug_per_cm2 [ug/cm^2]",
+        "penetration_depth_um [um]",
+        "peak_voltage_V [V]",
+        "wall_time [s]",
+        "error",
+    ]
     assert [(r["protocol[0].current_density [mA/cm^2]"], r["skin[membrane].thickness [um]"]) for r in rows] == [
-        ("0.2", "15.0"), ("0.2", "25.0"), ("0.5", "15.0"), ("0.5", "25.0")]
+        ("0.2", "15.0"),
+        ("0.2", "25.0"),
+        ("0.5", "15.0"),
+        ("0.5", "25.0"),
+    ]
     assert float(rows[2]["drug_delivered_ug_per_cm2 [ug/cm^2]"]) == pytest.approx(
-        summary(out / "cases" / "0002")["drug_delivered_ug_per_cm2"])
+        summary(out / "cases" / "0002")["drug_delivered_ug_per_cm2"]
+    )
     with h5py.File(out / "summaries.h5") as f:
         assert f["parameters/protocol[0].current_density"].attrs["units"] == "mA/cm^2"
         assert f["parameters/skin[membrane].thickness"].attrs["units"] == "um"
@@ -127,8 +141,12 @@ def test_a_changed_sweep_file_is_refused_against_an_existing_directory(app, tmp_
     assert result.exit_code == 2
     assert result.output.startswith("error: --out:") and "design.seed: 1 there, 2 in sweep.yaml" in result.output
     # another output only changes what is gathered: allowed, nothing recomputed
-    write_sweep(tmp_path, without_levels(GRID), {"kind": "random", "samples": 2, "seed": 1},
-                outputs=["mean_drug_transport_number"])
+    write_sweep(
+        tmp_path,
+        without_levels(GRID),
+        {"kind": "random", "samples": 2, "seed": 1},
+        outputs=["mean_drug_transport_number"],
+    )
     result = invoke(app, path, "--out", out, "--report")
     assert result.exit_code == 0, result.output
     assert (out / "report" / "mean_drug_transport_number.png").exists()

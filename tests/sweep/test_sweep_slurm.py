@@ -11,13 +11,34 @@ from tests.sweep.conftest import GRID, invoke, write_sweep
 def test_emit_slurm_writes_a_ready_job_array(app, tmp_path):
     path = write_sweep(tmp_path, GRID | {"donor.pH": {"values": [6.5, 7.0, 7.4]}}, {"kind": "grid"})  # 12 cases
     out = tmp_path / "out"
-    result = invoke(app, path, "--out", out, "--emit-slurm", "--cases-per-task", 5, "--ranks-per-case", 2,
-                    "--slurm-time", "00:20:00", "--slurm-option", "partition=short", "--slurm-option", "--account=skin")
+    result = invoke(
+        app,
+        path,
+        "--out",
+        out,
+        "--emit-slurm",
+        "--cases-per-task",
+        5,
+        "--ranks-per-case",
+        2,
+        "--slurm-time",
+        "00:20:00",
+        "--slurm-option",
+        "partition=short",
+        "--slurm-option",
+        "--account=skin",
+    )
     assert result.exit_code == 0, result.output
     assert "12 cases in 3 array tasks of 5" in result.output
     script = (out / "slurm" / "sweep.sbatch").read_text()
-    for line in ("#SBATCH --array=0-2", "#SBATCH --ntasks=2", "#SBATCH --time=00:20:00",
-                 "#SBATCH --partition=short", "#SBATCH --account=skin", "export OMP_NUM_THREADS=1"):
+    for line in (
+        "#SBATCH --array=0-2",
+        "#SBATCH --ntasks=2",
+        "#SBATCH --time=00:20:00",
+        "#SBATCH --partition=short",
+        "#SBATCH --account=skin",
+        "export OMP_NUM_THREADS=1",
+    ):
         assert line + "\n" in script, line
     run = next(line for line in script.splitlines() if line.startswith("srun "))
     assert f"sweep {path.resolve()} --out {out.resolve()}" in run

@@ -13,9 +13,11 @@ from iontosim.sweep.directory import SweepDirectory
 from iontosim.sweep.spec import read_sweep
 from tests.sweep.conftest import invoke, write_sweep
 
-PARAMETERS = {"donor.pH": {"range": [6, 8]},
-              "skin[membrane].thickness": {"range": ["10 um", "30 um"]},
-              "skin[membrane].diffusivity_factor": {"range": [1e-4, 1e-2], "distribution": "loguniform"}}
+PARAMETERS = {
+    "donor.pH": {"range": [6, 8]},
+    "skin[membrane].thickness": {"range": ["10 um", "30 um"]},
+    "skin[membrane].diffusivity_factor": {"range": [1e-4, 1e-2], "distribution": "loguniform"},
+}
 
 
 def _known_output(values: dict) -> float:
@@ -24,8 +26,9 @@ def _known_output(values: dict) -> float:
 
 
 def _fake_cases(tmp_path, failed: tuple[str, ...] = ()):
-    path = write_sweep(tmp_path, PARAMETERS, {"kind": "sobol", "samples": 128, "seed": 7},
-                       outputs=["drug_delivered_ug_per_cm2"])
+    path = write_sweep(
+        tmp_path, PARAMETERS, {"kind": "sobol", "samples": 128, "seed": 7}, outputs=["drug_delivered_ug_per_cm2"]
+    )
     directory = SweepDirectory(tmp_path / "out")
     cases = directory.open(read_sweep(path))
     for case in cases:
@@ -34,8 +37,9 @@ def _fake_cases(tmp_path, failed: tuple[str, ...] = ()):
         if case.id in failed:
             (folder / "error.json").write_text(json.dumps({"error": "SimulationError: no convergence"}))
         else:
-            (folder / "summary.json").write_text(json.dumps({"drug_delivered_ug_per_cm2": _known_output(case.values),
-                                                             "wall_time_s": 1.0}))
+            (folder / "summary.json").write_text(
+                json.dumps({"drug_delivered_ug_per_cm2": _known_output(case.values), "wall_time_s": 1.0})
+            )
     return path, cases
 
 

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from tests.sweep.conftest import tiny_scenario, write_sweep
 
 pytestmark = pytest.mark.slow
@@ -23,15 +24,23 @@ def _slow_tiny_sweep(folder: Path) -> Path:
     base = tiny_scenario()
     base["protocol"] = [{"current_density": "0.5 mA/cm^2", "duration": "20 min"}]
     base["numerics"] = {"dt_max": "0.5 s", "donor_cells": 8}
-    return write_sweep(folder, {"protocol[0].current_density": {"values": [f"{0.1 * k:.1f} mA/cm^2"
-                                                                           for k in range(1, 9)]}},
-                       {"kind": "grid"}, base=base)
+    return write_sweep(
+        folder,
+        {"protocol[0].current_density": {"values": [f"{0.1 * k:.1f} mA/cm^2" for k in range(1, 9)]}},
+        {"kind": "grid"},
+        base=base,
+    )
 
 
 def _start(folder: Path, sweep: Path) -> subprocess.Popen:
-    return subprocess.Popen([str(BIN / "iontosim"), "sweep", str(sweep), "--out", "s", "--workers", "2",
-                             "--no-progress"], cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ, OMP_NUM_THREADS="1"))
+    return subprocess.Popen(
+        [str(BIN / "iontosim"), "sweep", str(sweep), "--out", "s", "--workers", "2", "--no-progress"],
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+    )
 
 
 def _workers(pid: int) -> list[int]:
@@ -73,8 +82,13 @@ def test_ctrl_c_stops_a_sweep_within_seconds_and_the_rerun_redoes_its_cases(tmp_
     assert not [w for w in workers if _alive(w)], "workers outlived the sweep"
     done = [p for p in (tmp_path / "s" / "cases").iterdir() if (p / "summary.json").exists()]
     assert len(done) < 8
-    rerun = subprocess.run([str(BIN / "iontosim"), "sweep", str(sweep), "--out", "s", "--workers", "2",
-                            "--no-progress"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    rerun = subprocess.run(
+        [str(BIN / "iontosim"), "sweep", str(sweep), "--out", "s", "--workers", "2", "--no-progress"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert rerun.returncode == 0, rerun.stderr
     assert len([p for p in (tmp_path / "s" / "cases").iterdir() if (p / "summary.json").exists()]) == 8
     assert not list((tmp_path / "s" / "cases").glob(".*"))  # no staging folder, no lock left
@@ -90,4 +104,3 @@ def test_workers_die_with_a_killed_sweep(tmp_path):
     while [w for w in workers if _alive(w)] and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [w for w in workers if _alive(w)], "workers outlived the sweep"
-

@@ -11,9 +11,17 @@ from iontosim.validation.case import case_from_dict
 
 def test_the_issue_cases_are_there():
     names = set(list_cases())
-    for name in ("ionsys_fentanyl_dose", "lidosite_lidocaine", "electroosmotic_flow_vs_ph", "sodium_transport_number",
-                 "goldman_enhancement", "lidocaine_depth_microdialysis", "vasoconstrictor_riviere",
-                 "penetration_depth_1mm", "fentanyl_dose_proportional_to_charge"):
+    for name in (
+        "ionsys_fentanyl_dose",
+        "lidosite_lidocaine",
+        "electroosmotic_flow_vs_ph",
+        "sodium_transport_number",
+        "goldman_enhancement",
+        "lidocaine_depth_microdialysis",
+        "vasoconstrictor_riviere",
+        "penetration_depth_1mm",
+        "fentanyl_dose_proportional_to_charge",
+    ):
         assert name in names
 
 
@@ -32,34 +40,64 @@ def test_every_case_loads_and_its_scenarios_validate(name):
 
 def _minimal() -> dict:
     return {
-        "name": "tiny", "title": "t", "role": "prediction", "citation": "c", "source": "KIM1993",
-        "conditions": "c", "scenarios": {"s": "x.yaml"},
-        "checks": [{"id": "a", "what": "something simulated", "quantity": "transport_number", "scenario": "s",
-                    "options": {"species": "Na+"}, "unit": "",
-                    "published": {"value": 0.5, "source": "KIM1993", "tag": "QUOTE"},
-                    "compare": "relative", "tolerance": {"relative": 0.1, "basis": "the published SD, stated"}}],
+        "name": "tiny",
+        "title": "t",
+        "role": "prediction",
+        "citation": "c",
+        "source": "KIM1993",
+        "conditions": "c",
+        "scenarios": {"s": "x.yaml"},
+        "checks": [
+            {
+                "id": "a",
+                "what": "something simulated",
+                "quantity": "transport_number",
+                "scenario": "s",
+                "options": {"species": "Na+"},
+                "unit": "",
+                "published": {"value": 0.5, "source": "KIM1993", "tag": "QUOTE"},
+                "compare": "relative",
+                "tolerance": {"relative": 0.1, "basis": "the published SD, stated"},
+            }
+        ],
     }
 
 
-@pytest.mark.parametrize("change, field, words", [
-    (lambda d: d.update(role="fit"), "role", "calibration"),
-    (lambda d: d.update(calibrates=["x"]), "calibrates", "no parameter may be tuned"),
-    (lambda d: d["checks"][0].pop("tolerance"), "checks[0].tolerance", "needs a tolerance"),
-    (lambda d: d["checks"][0]["tolerance"].pop("basis"), "checks[0].tolerance.basis", "missing"),
-    (lambda d: d["checks"][0]["published"].update(source="KIM1939"), "checks[0].published.source",
-     "unknown source key"),
-    (lambda d: d["checks"][0]["published"].update(value="forty ug"), "checks[0].published.value", "cannot read"),
-    (lambda d: d["checks"][0].update(scenario="t"), "checks[0].scenario", "unknown scenario"),
-    (lambda d: d["checks"][0].update(compare="close_enough"), "checks[0].compare", "Input should be"),
-    (lambda d: d["checks"][0]["published"].update(uncertainty="0.1"), "checks[0].published.uncertainty_kind",
-     "SD"),
-    (lambda d: d["checks"].append(dict(d["checks"][0])), "checks[1].id", "used twice"),
-    (lambda d: d["scenarios"].update(s={"file": "x.yaml", "sweep": {"set": ["donor.pH"], "values": [4, 5],
-                                                                    "label": "pH"}}),
-     "checks[0].reduce", "swept"),
-    (lambda d: (d["scenarios"].update(t="y.yaml"), d["checks"][0].pop("scenario"),
-                d["checks"][0].update(numerator="s")), "checks[0].denominator", "both numerator and denominator"),
-])
+@pytest.mark.parametrize(
+    "change, field, words",
+    [
+        (lambda d: d.update(role="fit"), "role", "calibration"),
+        (lambda d: d.update(calibrates=["x"]), "calibrates", "no parameter may be tuned"),
+        (lambda d: d["checks"][0].pop("tolerance"), "checks[0].tolerance", "needs a tolerance"),
+        (lambda d: d["checks"][0]["tolerance"].pop("basis"), "checks[0].tolerance.basis", "missing"),
+        (
+            lambda d: d["checks"][0]["published"].update(source="KIM1939"),
+            "checks[0].published.source",
+            "unknown source key",
+        ),
+        (lambda d: d["checks"][0]["published"].update(value="forty ug"), "checks[0].published.value", "cannot read"),
+        (lambda d: d["checks"][0].update(scenario="t"), "checks[0].scenario", "unknown scenario"),
+        (lambda d: d["checks"][0].update(compare="close_enough"), "checks[0].compare", "Input should be"),
+        (lambda d: d["checks"][0]["published"].update(uncertainty="0.1"), "checks[0].published.uncertainty_kind", "SD"),
+        (lambda d: d["checks"].append(dict(d["checks"][0])), "checks[1].id", "used twice"),
+        (
+            lambda d: d["scenarios"].update(
+                s={"file": "x.yaml", "sweep": {"set": ["donor.pH"], "values": [4, 5], "label": "pH"}}
+            ),
+            "checks[0].reduce",
+            "swept",
+        ),
+        (
+            lambda d: (
+                d["scenarios"].update(t="y.yaml"),
+                d["checks"][0].pop("scenario"),
+                d["checks"][0].update(numerator="s"),
+            ),
+            "checks[0].denominator",
+            "both numerator and denominator",
+        ),
+    ],
+)
 def test_a_broken_case_names_the_field(change, field, words):
     data = _minimal()
     change(data)

@@ -47,6 +47,7 @@ def test_one_case_end_to_end(invoke, tmp_path):
 
 def test_a_wrong_published_value_fails(invoke, cases_copy, tmp_path):
     """A check that cannot fail is a defect: the same simulation against a range it misses."""
+
     def wrong(data):
         data["checks"][0]["published"].update(low=0.9, high=1.0)
 
@@ -58,10 +59,13 @@ def test_a_wrong_published_value_fails(invoke, cases_copy, tmp_path):
     assert report["summary"] == {"pass": 0, "fail": 1, "n/a": 0, "error": 0}
 
 
-@pytest.mark.parametrize("args, words", [
-    (["no_such_case"], "unknown case 'no_such_case'"),
-    (["ionsys_fentanyl_dos"], "did you mean ionsys_fentanyl_dose"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["no_such_case"], "unknown case 'no_such_case'"),
+        (["ionsys_fentanyl_dos"], "did you mean ionsys_fentanyl_dose"),
+    ],
+)
 def test_unknown_case_is_one_line_and_exit_2(invoke, args, words):
     result = invoke(*args)
     assert result.exit_code == 2

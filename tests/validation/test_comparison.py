@@ -9,8 +9,15 @@ from iontosim.validation.comparison import judge, si_to_unit, to_unit
 
 
 def check(compare: str, published: dict, tolerance: dict | None = None, unit: str = "ug") -> Check:
-    data = {"id": "c", "what": "a simulated quantity", "quantity": "drug_delivered", "scenario": "s", "unit": unit,
-            "published": {"source": "IONSYS_LABEL", "tag": "QUOTE", **published}, "compare": compare}
+    data = {
+        "id": "c",
+        "what": "a simulated quantity",
+        "quantity": "drug_delivered",
+        "scenario": "s",
+        "unit": unit,
+        "published": {"source": "IONSYS_LABEL", "tag": "QUOTE", **published},
+        "compare": compare,
+    }
     if tolerance is not None:
         data["tolerance"] = {"basis": "stated for the test", **tolerance}
     return Check.model_validate(data)
@@ -24,8 +31,12 @@ def test_relative_tolerance_in_the_checks_unit():
 
 
 def test_absolute_and_range_and_bounds():
-    a = check("absolute", {"value": "2.7 uL/cm^2/h", "uncertainty": "1.3 uL/cm^2/h", "uncertainty_kind": "SD"},
-              {"absolute": "1.3 uL/cm^2/h"}, unit="uL/cm^2/h")
+    a = check(
+        "absolute",
+        {"value": "2.7 uL/cm^2/h", "uncertainty": "1.3 uL/cm^2/h", "uncertainty_kind": "SD"},
+        {"absolute": "1.3 uL/cm^2/h"},
+        unit="uL/cm^2/h",
+    )
     assert judge(a, 1.5).passed and not judge(a, 1.3).passed
     assert judge(a, 2.0).error_bar == pytest.approx((1.4, 4.0))
     r = check("within_range", {"low": "1 kohm*cm^2", "high": "100 kohm*cm^2"}, unit="kohm*cm^2")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from iontosim.validation import quantities as Q
-from tests.output.conftest import C0, J_ON, L, PHI, T_ON, make_record
+from tests.output.conftest import C0, J_ON, PHI, T_ON, L, make_record
 
 
 class _Scenario:
@@ -43,8 +43,9 @@ def test_peak_concentration_at_depth_over_time():
     assert reading.value == pytest.approx(1.5 * C0 * 0.23434, rel=1e-12)
     assert reading.marker_x == pytest.approx(T_ON / 60)
     with pytest.raises(ValueError, match="below the modelled skin"):
-        Q.QUANTITIES["peak_concentration_at_depth"].read(run(), Q.parse_options(
-            "peak_concentration_at_depth", {"depth": "2 mm"}))
+        Q.QUANTITIES["peak_concentration_at_depth"].read(
+            run(), Q.parse_options("peak_concentration_at_depth", {"depth": "2 mm"})
+        )
 
 
 def test_transport_number_and_missing_profile():

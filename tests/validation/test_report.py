@@ -12,21 +12,55 @@ from iontosim.validation.suite import CaseResult, CheckResult, Series
 
 
 def _check(simulated: float, explanation: str | None = None) -> CheckResult:
-    check = Check.model_validate({
-        "id": "dose", "what": "drug delivered by 10 min", "quantity": "drug_delivered", "scenario": "s",
-        "unit": "ug", "published": {"value": "40 ug", "source": "IONSYS_LABEL", "tag": "QUOTE"},
-        "compare": "relative", "tolerance": {"relative": 0.25, "basis": "an estimate for the test"}})
+    check = Check.model_validate(
+        {
+            "id": "dose",
+            "what": "drug delivered by 10 min",
+            "quantity": "drug_delivered",
+            "scenario": "s",
+            "unit": "ug",
+            "published": {"value": "40 ug", "source": "IONSYS_LABEL", "tag": "QUOTE"},
+            "compare": "relative",
+            "tolerance": {"relative": 0.25, "basis": "an estimate for the test"},
+        }
+    )
     verdict = judge(check, simulated)
-    return CheckResult("dose", check.what, check.quantity, "ug", "prediction", simulated, verdict,
-                       "pass" if verdict.passed else "fail", basis="an estimate for the test",
-                       miss_explanation=explanation, published_source="IONSYS_LABEL", published_tag="QUOTE",
-                       x_label="time [min]", y_label="drug_delivered [ug]", published_on_y=True, marker_x=10.0,
-                       series=[Series([0.0, 10.0, 20.0], [0.0, simulated, simulated * 1.1], "delivered")])
+    return CheckResult(
+        "dose",
+        check.what,
+        check.quantity,
+        "ug",
+        "prediction",
+        simulated,
+        verdict,
+        "pass" if verdict.passed else "fail",
+        basis="an estimate for the test",
+        miss_explanation=explanation,
+        published_source="IONSYS_LABEL",
+        published_tag="QUOTE",
+        x_label="time [min]",
+        y_label="drug_delivered [ug]",
+        published_on_y=True,
+        marker_x=10.0,
+        series=[Series([0.0, 10.0, 20.0], [0.0, simulated, simulated * 1.1], "delivered")],
+    )
 
 
 def _case(check: CheckResult) -> CaseResult:
-    return CaseResult("demo_case", "A demonstration", "prediction", [], "Someone 2026", ["IONSYS_LABEL"],
-                      "10 min at 170 uA", None, [check], 1, 1.5, {"s": "s.yaml"})
+    return CaseResult(
+        "demo_case",
+        "A demonstration",
+        "prediction",
+        [],
+        "Someone 2026",
+        ["IONSYS_LABEL"],
+        "10 min at 170 uA",
+        None,
+        [check],
+        1,
+        1.5,
+        {"s": "s.yaml"},
+    )
 
 
 def test_rows_say_published_simulated_error_tolerance_and_result():
@@ -37,8 +71,7 @@ def test_rows_say_published_simulated_error_tolerance_and_result():
 
 def test_write_report_makes_markdown_json_and_a_picture(tmp_path):
     failed = _case(_check(117.0, "the gel has no competing ions"))
-    path = write_report([failed], tmp_path / "r", command="iontosim validate demo_case", machine="here",
-                        date="today")
+    path = write_report([failed], tmp_path / "r", command="iontosim validate demo_case", machine="here", date="today")
     text = path.read_text()
     assert "Command: `iontosim validate demo_case`" in text and "Date: today" in text
     assert "*Not matched.* the gel has no competing ions" in text
