@@ -44,6 +44,15 @@ def quantity(values: Any, unit: str) -> pint.Quantity:
     return ureg.Quantity(np.asarray(values, dtype=float), "" if unit in _PURE_NUMBERS else unit)
 
 
+@dataclass(frozen=True)
+class SkinLayer:
+    """A skin layer's depth span below the skin surface."""
+
+    name: str
+    top: pint.Quantity
+    bottom: pint.Quantity
+
+
 @dataclass
 class DepthProfile:
     """Depth profiles at one time, with units: depth below the skin surface (the donor gel at
@@ -83,6 +92,48 @@ class Result:
         )
 
     # ------------------------------------------------------------------ numbers with units
+    @property
+    def drug(self) -> str:
+        return self.record.drug
+
+    @property
+    def species(self) -> list[str]:
+        return list(self.record.species)
+
+    @property
+    def area(self) -> pint.Quantity:
+        """The donor electrode's area (amounts per area are per area of it)."""
+        return quantity(self.record.area, "m^2")
+
+    @property
+    def skin_layers(self) -> list[SkinLayer]:
+        """The skin layers, top first, with their depth spans."""
+        return [
+            SkinLayer(layer.name, quantity(layer.top, "m"), quantity(layer.bottom, "m"))
+            for layer in self.record.skin_layers
+        ]
+
+    def current_on(self, unit: str = "min") -> list[tuple[float, float]]:
+        """(start, end) of every interval with current, in `unit` (for shading plots)."""
+        return [
+            (float(quantity(a, "s").to(unit).magnitude), float(quantity(b, "s").to(unit).magnitude))
+            for a, b in self.record.current_on_intervals
+        ]
+
+    @property
+    def return_electrode(self) -> Result | None:
+        """In 1D, the column under a return electrode's pad, solved beside the donor's (None without one)."""
+        ret = self.record.return_record
+        if ret is None:
+            return None
+        return Result(self.scenario, ret, self.summary.get("return_electrode", {}))
+
+    def surface_current(self) -> tuple[pint.Quantity, pint.Quantity]:
+        """On a 2D/3D patch at the last profile time: the lateral positions along the skin surface and
+        the current density into the skin there (positive into it)."""
+        picture = self._picture()
+        return quantity(picture.positions, "m"), quantity(picture.current, "A/m^2")
+
     @property
     def names(self) -> list[str]:
         """Keys of every time series (series())."""
