@@ -78,9 +78,8 @@ def main():
             f"default mesh, {f} flux: solve time median {statistics.median(w):.2f} s "
             f"(min {min(w):.2f}, max {max(w):.2f}) on {MPI.COMM_WORLD.size} rank(s)"
         )
-    print(
-        f"ratio fitted / lumped (medians): {statistics.median(walls['fitted']) / statistics.median(walls['lumped']):.2f}"
-    )
+    ratio = statistics.median(walls["fitted"]) / statistics.median(walls["lumped"])
+    print(f"ratio fitted / lumped (medians): {ratio:.2f}")
     cells = [32, 64, 128, 256, 512]
     fluxes = ["fitted", "lumped"]
     study = {(f, n): run(sc_cells=n, flux=f) for f in fluxes for n in cells}

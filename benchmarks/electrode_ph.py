@@ -38,7 +38,8 @@ def main():
             ph = np.asarray(rec.series["skin_surface_pH"])
             low, high = rec.skin_pH_range
             print(
-                f"{kind:>9} {label:>8} {ph.min():7.2f} {ph.max():7.2f} {first_outside(rec, low, high):>14} {volts:14.2f}"
+                f"{kind:>9} {label:>8} {ph.min():7.2f} {ph.max():7.2f} {first_outside(rec, low, high):>14} "
+                f"{volts:14.2f}"
             )
 
 

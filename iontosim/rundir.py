@@ -114,7 +114,7 @@ def umask() -> int:
 def follow_umask(path: Path) -> None:
     """Give `path` and what it holds the permissions the umask asks for (mkdtemp makes 0700)."""
     mask = umask()
-    for folder, dirs, files in os.walk(path):
+    for folder, _, files in os.walk(path):
         os.chmod(folder, 0o777 & ~mask)
         for name in files:
             os.chmod(os.path.join(folder, name), 0o666 & ~mask)

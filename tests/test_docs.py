@@ -14,7 +14,7 @@ import difflib
 import importlib.util
 import os
 import re
-from functools import cache, lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -85,7 +85,7 @@ def repository_names() -> tuple[set[str], set[str]]:
     skip = OUTPUT_DIRS | {".git", "__pycache__", ".pytest_cache", "iontosim.egg-info"}
     top = {p.name for p in ROOT.iterdir() if p.name not in skip}
     names = set()
-    for folder, subfolders, files in os.walk(ROOT):
+    for _, subfolders, files in os.walk(ROOT):
         subfolders[:] = [d for d in subfolders if d not in skip]  # never into .venv or runs
         names.update(files)
     return top, names

@@ -27,7 +27,7 @@ import re
 import sys
 import types
 import typing
-from functools import cache, lru_cache
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -221,7 +221,8 @@ def markdown(result: SensitivityResult, command: str, heading: str = "#") -> str
         "output grows in proportion to the parameter, 0 that it does not care, -1 that it is inversely "
         "proportional. For pH-like parameters e = d ln(output) / d ln(a_H+) = -(1/ln 10) d ln(output) / d pH; "
         "the relative change per pH unit is in the notes. `*`: nonlinear over the step (the low-side and "
-        f"high-side estimates differ by more than {NONLINEAR_ABS:g} and {NONLINEAR_REL:.0%} of e; both are in the notes); "
+        f"high-side estimates differ by more than {NONLINEAR_ABS:g} and {NONLINEAR_REL:.0%} of e; both are in "
+        f"the notes); "
         "`^`: one side only. Rows in order of the largest |e| over the outputs: the effect of the same relative "
         "change of each parameter; the effect of a parameter's uncertainty is about e times its relative "
         "uncertainty (a 5 % change of the absolute temperature is 15 K).",

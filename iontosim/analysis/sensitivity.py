@@ -26,8 +26,9 @@ A value that is not a number (a flag, a name, a list, a section) given explicitl
 
 pH-like quantities (pure numbers under the keys pH, ..._pH, isoelectric_point, pKa) are
 logarithms already: a relative step of a pH has no meaning (pH 7 is not "twice" pH 3.5). They are
-stepped by the absolute amount h / ln 10 pH units (0.0217 at h = 5 %), which moves the hydrogen-ion activity a_H = 10^-pH by the
-factor e^(-+h), about the same relative change as the other parameters get, and their elasticity
+stepped by the absolute amount h / ln 10 pH units (0.0217 at h = 5 %), which moves the
+hydrogen-ion activity a_H = 10^-pH by the factor e^(-+h), about the same relative change as the
+other parameters get, and their elasticity
 is the one with respect to a_H:
 
     e = d ln y / d ln a_H = -(1 / ln 10) d ln y / d pH,

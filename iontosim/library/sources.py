@@ -12,7 +12,8 @@ from __future__ import annotations
 import difflib
 
 SOURCES: dict[str, str] = {
-    "model_parameters.md": "shared/reference/model_parameters.md: value derived there from sourced numbers (tag D), working shown",
+    "model_parameters.md": "shared/reference/model_parameters.md: value derived there from sourced numbers (tag "
+    "D), working shown",
     "SANDBY2003": "Sandby-Møller J, Poulsen T, Wulf HC. Acta Derm Venereol 2003;83:410-413",
     "TSUGITA2013": "Tsugita T, Nishijima T, Kitahara T, Takema Y. Skin Res Technol, doi:10.1111/srt.12021",
     "JEB2019": "Dielectrical properties of living epidermis and dermis 1 kHz-1 MHz. J Electr Bioimp 2019;10:14",
@@ -30,16 +31,19 @@ SOURCES: dict[str, str] = {
     "MUDRY2006": "Mudry B, Guy RH, Delgado-Charro MB. J Pharm Sci 2006;95:561-569",
     "PLIQUETT2004": "Pliquett U et al. Bioelectrochemistry 2004;65:27-32",
     "KRETSOS2005": "Kretsos K, Kasting GB. Skin Pharmacol Physiol 2005, doi:10.1159/000083706 (via secondary note)",
-    "KRETSOS2008": "Kretsos K et al. Int J Pharm 2008;346:64-79, doi:10.1016/j.ijpharm.2007.06.020 (via secondary note)",
+    "KRETSOS2008": "Kretsos K et al. Int J Pharm 2008;346:64-79, doi:10.1016/j.ijpharm.2007.06.020 (via "
+    "secondary note)",
     "LI_AC_HEM": "Higuchi/Li group. Human epidermal membrane constant conductance iontophoresis (alternating current)",
     "LI_CCAC2003": "Constant-conductance AC iontophoresis of human epidermal membrane, PubMed 12695061",
     "MARRO2001": "Marro D et al. J Control Release 2001;70:213-217, doi:10.1016/s0168-3659(00)00350-3",
-    "LUZARDO1998": "Luzardo-Alvarez A et al. Iontophoretic permselectivity of mammalian skin. Pharm Res 1998;15:984-987",
+    "LUZARDO1998": "Luzardo-Alvarez A et al. Iontophoretic permselectivity of mammalian skin. Pharm Res "
+    "1998;15:984-987",
     "PIKAL1990_II": "Pikal MJ, Shah S. Transport mechanisms in iontophoresis II. Pharm Res 1990;7:213-221",
     "PIKAL1990_III": "Pikal MJ, Shah S. Transport mechanisms in iontophoresis III. Pharm Res 1990",
     "KIM1993": "Kim A et al. Convective solvent flow across the skin during iontophoresis. Pharm Res 1993",
     "GRATIERI2013": "Gratieri T, Kalia YN. Adv Drug Deliv Rev 2013;65:315-329",
-    "SPRINGER_CH5": "Percutaneous Penetration Enhancers: Physical Methods, Springer 2017, ch. 5, doi:10.1007/978-3-662-53273-7_5",
+    "SPRINGER_CH5": "Percutaneous Penetration Enhancers: Physical Methods, Springer 2017, ch. 5, "
+    "doi:10.1007/978-3-662-53273-7_5",
     "KASTING_KEISTER1989": "Kasting GB, Keister JC. J Control Release 1989, doi:10.1016/0168-3659(89)90042-4",
     "KEISTER_KASTING1992": "Keister JC, Kasting GB. J Membr Sci 1992;71:257-271",
     "KASTING_BOWMAN1990": "Kasting GB, Bowman LA. Pharm Res 1990;7:1141-1146",
@@ -49,17 +53,22 @@ SOURCES: dict[str, str] = {
     "CURDY2000": "Curdy C et al. AAPS PharmSci 2000;2(3):E23",
     "OH1993": "Oh SY et al. J Control Release 1993;27:115-125",
     "BMC2018_TABLE3": "Biomed Eng Online 2018, doi:10.1186/s12938-018-0473-9, Table 3 (Gabriel data)",
-    "MYLES_OCULAR": "Myles ME, Loutsch JM, Higaki S, Hill JM. Ocular iontophoresis, CRC chapter, doi:10.1201/9780203912072-16",
+    "MYLES_OCULAR": "Myles ME, Loutsch JM, Higaki S, Hill JM. Ocular iontophoresis, CRC chapter, "
+    "doi:10.1201/9780203912072-16",
     "TDCS_TEMP2017": "tDCS skin-temperature study, PMC5522650",
     "LIDOSITE_LABEL": "LidoSite Topical System label (B. Braun), DailyMed archive",
     "IONSYS_LABEL": "IONSYS (fentanyl iontophoretic transdermal system) US prescribing information / EU SmPC",
-    "IONSYS_170UA": "Fentanyl ITS pharmacokinetic study at 140/170/200/230 uA (Phipps et al., Expert Opin Drug Metab Toxicol 2015)",
-    "KOO2005": "Koo PJS. Postoperative pain management with a patient-controlled transdermal delivery system for fentanyl. Am J Health Syst Pharm 2005;62:1171-1176",
-    "ETRANS1998": "Fentanyl delivery from an electrotransport system: delivery is a function of total current, 1998, PMID 9807977",
+    "IONSYS_170UA": "Fentanyl ITS pharmacokinetic study at 140/170/200/230 uA (Phipps et al., Expert Opin Drug "
+    "Metab Toxicol 2015)",
+    "KOO2005": "Koo PJS. Postoperative pain management with a patient-controlled transdermal delivery system "
+    "for fentanyl. Am J Health Syst Pharm 2005;62:1171-1176",
+    "ETRANS1998": "Fentanyl delivery from an electrotransport system: delivery is a function of total current, "
+    "1998, PMID 9807977",
     "ASHBURN1995": "Ashburn MA et al. Anesthesiology 1995;82:1146-1153",
     "ASHBURN1997": "Ashburn MA et al. Clin J Pain 1997;13:22-26",
     "SALIBA2011": "Saliba SA et al. Pharmaceutics 2011;3:923",
-    "NORTHSTAR_PED": "Percutaneous lidocaine administration via a new iontophoresis system in children (1.78 mA, 10 min)",
+    "NORTHSTAR_PED": "Percutaneous lidocaine administration via a new iontophoresis system in children (1.78 "
+    "mA, 10 min)",
     "BRETTI2015": "Bretti C et al. Eur J Pharm Sci 2015 (adrenaline acid-base properties), PMID 26122929",
     "CLINICALGATE_LA": "Local anesthetic agents: pharmacology, Table 116-1 (clinicalgate.com)",
     "LIDO_PPB": "Factors influencing serum protein binding of lidocaine in humans",
@@ -72,9 +81,11 @@ SOURCES: dict[str, str] = {
     "RAT_NBF": "Rat sciatic nerve blood flow after local anesthetics/epinephrine (Scilit record)",
     "MORGAN_MIKHAIL": "Morgan & Mikhail's Clinical Anesthesiology (AccessAnesthesiology)",
     "RIVIERE1991": "Riviere JE group. Effects of vasoactive drugs on transdermal lidocaine iontophoresis",
-    "RIVIERE1992": "Riviere JE group. Determination of lidocaine concentrations in skin after transdermal iontophoresis. Pharm Res 1992;9:211-214",
+    "RIVIERE1992": "Riviere JE group. Determination of lidocaine concentrations in skin after transdermal "
+    "iontophoresis. Pharm Res 1992;9:211-214",
     "OHMAN1994": "Öhman H, Vahlquist A. Acta Derm Venereol 1994;74:375-379",
-    "SKINPHARMACOL1995": "Noninvasive investigation of human skin after in vivo iontophoresis. Skin Pharmacol 1995;8:229-236",
+    "SKINPHARMACOL1995": "Noninvasive investigation of human skin after in vivo iontophoresis. Skin Pharmacol "
+    "1995;8:229-236",
     "MINHAS2010": "Minhas P et al. J Neurosci Methods 2010;190:188-197",
     "AGCL_WIKI": "Silver chloride electrode (encyclopedia mirrors)",
     "COMPEX_ELECTROLYSIS": "Compex professional: iontophoresis/electrolysis page (general description)",
@@ -113,7 +124,8 @@ SOURCES: dict[str, str] = {
     "ZECUITY_LABEL": "ZECUITY (sumatriptan iontophoretic transdermal system) prescribing information (drugs.com copy)",
     "ACTIVAPATCH_VENDOR": "ActivaPatch IntelliDose 2.5 how-to (vendor text), "
     "news.meyerpt.com/physical-therapists/misc/activapatch-iontophoresis-works/",
-    "IONTOPATCH_VENDOR": "IontoPatch technical overview (vendor), iontopatch.com/how-iontopatch-works/technical-overview",
+    "IONTOPATCH_VENDOR": "IontoPatch technical overview (vendor), "
+    "iontopatch.com/how-iontopatch-works/technical-overview",
     "NCT00794976": "Travanti Pharma, dexamethasone iontophoretic patch for lateral epicondylitis, ClinicalTrials.gov "
     "NCT00794976 (design only)",
     "MURAHATA1988": "Murahata RI, Toton-Quinn R, Finkey MB. J Am Acad Dermatol 1988;18(1 Pt 1):62-66, "
@@ -131,7 +143,8 @@ SOURCES: dict[str, str] = {
     # appendages and tap water (docs/sources_appendages.md)
     "TAYLOR2013": "Taylor NAS, Machado-Moreira CA. Extreme Physiol Med 2013;2:4, doi:10.1186/2046-7648-2-4, Table 2",
     "EGAWA2007": "Egawa M, Hirao T, Takahashi M. Acta Derm Venereol 2007;87(1):4-8 (Raman SC thickness in vivo)",
-    "PHARMSCI_APPENDAGES": "Skin appendages (textbook excerpt), pharmacologicalsciences.us/elderly-patients/skin-appendages.html",
+    "PHARMSCI_APPENDAGES": "Skin appendages (textbook excerpt), "
+    "pharmacologicalsciences.us/elderly-patients/skin-appendages.html",
     "SCOTT1993_PR": "Scott ER et al. Pharm Res 1993;10(12):1699-1709, doi:10.1023/a:1018909811672",
     "SATO1993_TWI": "Sato K et al. Generation and transit pathway of H+ is critical for inhibition of palmar sweating "
     "by iontophoresis in water (J Appl Physiol 1993;75:2258-2264, journal to verify)",

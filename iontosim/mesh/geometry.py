@@ -177,7 +177,22 @@ class Geometry(BaseModel):
     def _check_appendages(self) -> None:
         """Channels lie inside the width, apart from each other and under one electrode or none."""
         channels = self.appendages
+        assert channels is not None
         field = "appendages.spacing" if channels.spacing is not None else "appendages.positions"
+        self._check_layout(channels, field)
+        centres = self.appendage_centres()
+        half = self.appendage_half_width
+        tol = 1e-9 * self.width
+        if not centres:
+            raise ValueError(f"{field}: no channel of radius {channels.radius:g} m fits in the width {self.width:g} m")
+        if channels.spacing is not None and channels.spacing < 2 * half - tol:
+            raise ValueError(f"{field}: channels {channels.spacing:g} m apart overlap (their width is {2 * half:g} m)")
+        for centre in centres:
+            self._check_channel(centre, half, tol, field)
+        _check_apart(sorted(centres), half, tol, field)
+
+    def _check_layout(self, channels: Appendages, field: str) -> None:
+        """The kind of layout the patch takes: one channel on the axis of a disc, pairs in a block."""
         if self.kind == "axisymmetric" and (channels.spacing is not None or channels.positions != (0.0,)):
             raise ValueError(
                 f"{field}: an axisymmetric patch holds a single channel, on the axis: give "
@@ -190,44 +205,30 @@ class Geometry(BaseModel):
                     f"{field}: a {self.kind} patch takes "
                     + ("(x, y) pairs" if pairs else "one x per channel, not pairs")
                 )
-        centres = self.appendage_centres()
-        half = self.appendage_half_width
-        tol = 1e-9 * self.width
-        if not centres:
-            raise ValueError(f"{field}: no channel of radius {channels.radius:g} m fits in the width {self.width:g} m")
-        if channels.spacing is not None and channels.spacing < 2 * half - tol:
-            raise ValueError(f"{field}: channels {channels.spacing:g} m apart overlap (their width is {2 * half:g} m)")
-        for centre in centres:
-            at = _point_text(centre)
-            for axis, c in enumerate(centre):
-                if c + half > self.width + tol:
-                    raise ValueError(
-                        f"{field}: the channel at {at} reaches {c + half:g} m, beyond the "
-                        f"modelled width {self.width:g} m"
-                    )
-                if tol < c < half - tol:  # the mirror image would overlap it
-                    raise ValueError(
-                        f"{field}: the channel at {at} overlaps its mirror image across "
-                        f"{'xy'[axis] if self.kind != 'axisymmetric' else 'the axis'}: centre it "
-                        f"there (0) or at least {half:g} m away"
-                    )
-            lo, hi = zip(*((max(0.0, c - half), c + half) for c in centre))
-            for name, axis, position, span in self._electrode_edges():
-                crosses = lo[axis] + tol < position < hi[axis] - tol
-                if crosses and all(
-                    lo[o] < span[1] - tol and hi[o] > span[0] + tol for o in range(len(centre)) if o != axis
-                ):
-                    raise ValueError(
-                        f"{field}: the channel at {at} straddles the {name} at "
-                        f"{'xy'[axis]} = {position:g} m: move it under one side"
-                    )
-        ordered = sorted(centres)
-        for i, a in enumerate(ordered):  # sorted by x: stop once x is more than a width apart
-            for b in ordered[i + 1 :]:
-                if b[0] - a[0] >= 2 * half - tol:
-                    break
-                if all(abs(p - q) < 2 * half - tol for p, q in zip(a, b)):
-                    raise ValueError(f"{field}: the channels at {_point_text(a)} and {_point_text(b)} overlap")
+
+    def _check_channel(self, centre: tuple[float, ...], half: float, tol: float, field: str) -> None:
+        """One channel: inside the width, clear of its mirror image, under one side of every electrode edge."""
+        at = _point_text(centre)
+        for axis, c in enumerate(centre):
+            if c + half > self.width + tol:
+                raise ValueError(
+                    f"{field}: the channel at {at} reaches {c + half:g} m, beyond the modelled width {self.width:g} m"
+                )
+            if tol < c < half - tol:  # the mirror image would overlap it
+                raise ValueError(
+                    f"{field}: the channel at {at} overlaps its mirror image across "
+                    f"{'xy'[axis] if self.kind != 'axisymmetric' else 'the axis'}: centre it "
+                    f"there (0) or at least {half:g} m away"
+                )
+        lo, hi = zip(*((max(0.0, c - half), c + half) for c in centre))
+        for name, axis, position, span in self._electrode_edges():
+            crosses = lo[axis] + tol < position < hi[axis] - tol
+            beside = all(lo[o] < span[1] - tol and hi[o] > span[0] + tol for o in range(len(centre)) if o != axis)
+            if crosses and beside:
+                raise ValueError(
+                    f"{field}: the channel at {at} straddles the {name} at "
+                    f"{'xy'[axis]} = {position:g} m: move it under one side"
+                )
         if self.appendage_area_fraction() > 1 - 1e-9:
             raise ValueError(f"{field}: the channels cover the whole skin surface")
 
@@ -416,6 +417,16 @@ class Geometry(BaseModel):
 
         beside = cells_within(1, 0.0, anode) if self.kind == "block" else 1  # both electrodes in y
         return across * skin + beside * (cells_within(0, 0.0, anode) * donor + cells_within(0, inner, outer) * pad)
+
+
+def _check_apart(ordered: list[tuple[float, ...]], half: float, tol: float, field: str) -> None:
+    """No two channels (sorted by x) overlap."""
+    for i, a in enumerate(ordered):  # sorted by x: stop once x is more than a width apart
+        for b in ordered[i + 1 :]:
+            if b[0] - a[0] >= 2 * half - tol:
+                break
+            if all(abs(p - q) < 2 * half - tol for p, q in zip(a, b)):
+                raise ValueError(f"{field}: the channels at {_point_text(a)} and {_point_text(b)} overlap")
 
 
 def _point_text(centre: tuple[float, ...]) -> str:

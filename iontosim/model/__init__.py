@@ -23,7 +23,7 @@ import numpy as np
 
 from iontosim._fenics import MPI, dolfinx, ufl
 from iontosim.library.species import Species
-from iontosim.mesh.column import DEEP, ELECTRODE, LayerGeometry, build_column
+from iontosim.mesh.column import ELECTRODE, LayerGeometry, build_column
 from iontosim.mesh.skin_mesh import RETURN
 from iontosim.model.regions import RETURN_PAD, Region, region_names, resolve_regions
 from iontosim.physics import transport

@@ -10,8 +10,9 @@ Fields (all collective over ``model.comm``; names carry their units):
 - ``potential [V]``: psi times the thermal voltage RT/F, DG1 (it jumps at interfaces too).
 - ``current_density [A/m^2]``: i = F sum over mobile forms (``model.forms``, weak-electrolyte
   partner forms included) of z J, with J = -D c grad(mu) + c v (v only when the model has
-  electroosmotic flow): the transport term's flux (physics/transport.py). Stored constant in each cell (in the same DG1 space, so that one
-  VTX file holds every field): the cell-wise flux of the discretization, see below.
+  electroosmotic flow): the transport term's flux (physics/transport.py). Stored constant in each
+  cell (in the same DG1 space, so that one VTX file holds every field): the cell-wise flux of the
+  discretization, see below.
 
 Cell-wise current. The lumped scheme integrates J with vertex quadrature, so the flux it balances
 in a cell is the mean over the cell's vertices of J (c and grad(mu) at each vertex, which is the
@@ -40,7 +41,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from iontosim._fenics import MPI, dolfinx, ufl
+from iontosim._fenics import dolfinx, ufl
 from iontosim.output.figures import axes_or_new, save
 from iontosim.output.surface_current import SurfaceCurrent
 from iontosim.output.units import A_PER_M2_TO_MA_PER_CM2

@@ -58,9 +58,9 @@ def write_results(path: str | Path, record: RunRecord) -> Path:
 
         lay = f.create_group("layers")
         lay.attrs["description"] = "depth below the skin surface; donor has negative depths"
-        _dataset(lay, "name", np.array([l.name for l in record.layers], dtype=_STR), "1")
-        _dataset(lay, "top", np.array([l.top for l in record.layers], dtype=float), "m")
-        _dataset(lay, "bottom", np.array([l.bottom for l in record.layers], dtype=float), "m")
+        _dataset(lay, "name", np.array([layer.name for layer in record.layers], dtype=_STR), "1")
+        _dataset(lay, "top", np.array([layer.top for layer in record.layers], dtype=float), "m")
+        _dataset(lay, "bottom", np.array([layer.bottom for layer in record.layers], dtype=float), "m")
 
         intervals = np.array(record.current_on_intervals, dtype=float).reshape(-1, 2)
         _dataset(f, "current_on_intervals", intervals, "s")

@@ -39,10 +39,11 @@ def load_scenario(path: str | Path) -> Scenario:
     kept). Raises ScenarioError.
 
     A file may start from another one: ``extends: other.yaml`` (a path relative to the file, or
-    the name of a shipped scenario) takes every section of that scenario, and this file's own sections change it: mappings are
-    merged key by key, anything else (a list, a quantity with its source) replaces the base's
-    value, and ``null`` removes it. Giving one of two alternatives (amount or concentration,
-    spacing or positions, current or current_density) drops the base's other.
+    the name of a shipped scenario) takes every section of that scenario, and this file's own
+    sections change it: mappings are merged key by key, anything else (a list, a quantity with its
+    source) replaces the base's value, and ``null`` removes it. Giving one of two alternatives
+    (amount or concentration, spacing or positions, current or current_density) drops the base's
+    other.
     """
     return scenario_from_dict(read_scenario_file(catalogue.locate(path)))
 

@@ -604,73 +604,94 @@ class Scenario(_Model):
     def _cross_checks(self, info: ValidationInfo) -> Scenario:
         # the loader registered the definitions with their sources; a direct model_validate did not
         self._user_species = _user_species(info) or register(self.species_definitions)
-        known = self.species
-
-        def need(name: str | None, where: str, what: str = "species") -> None:
-            if name is not None and name not in known:
-                close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.6)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise ScenarioError(where, f"{what} {name!r} is not in species [{', '.join(known)}]{hint}")
-
-        for i, name in enumerate(known):
-            if name in known[:i]:
+        for i, name in enumerate(self.species):
+            if name in self.species[:i]:
                 raise ScenarioError(f"species[{i}]", f"{name!r} is listed twice")
-        need(self.drug, "drug", "drug")
-        for where, pad in (("donor", self.donor), ("return_electrode", self.return_electrode)):
-            for name, item in pad.contents.items() if pad is not None else ():
-                need(name, f"{where}.contents.{name}")
+        self._need(self.drug, "drug", "drug")
+        self._check_pads()
+        self._check_water()
+        self._check_return_electrode()
+        low, high = self.safety.skin_pH_range
+        if low >= high:
+            raise ScenarioError("safety.skin_pH_range", "give [lowest, highest] with lowest < highest")
+        self._check_tissue()
+        self._check_geometry()
+        self._need(self.clearance.vasoconstrictor, "clearance.vasoconstrictor")
+        for name in self.systemic:
+            self._need(name, f"systemic.{name}")
+        self._check_protocol()
+        self._check_profile_times()
+        return self
+
+    def _need(self, name: str | None, where: str, what: str = "species") -> None:
+        """`name` must be one of the scenario's species (ScenarioError at `where` otherwise)."""
+        known = self.species
+        if name is not None and name not in known:
+            close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ScenarioError(where, f"{what} {name!r} is not in species [{', '.join(known)}]{hint}")
+
+    def _pads(self) -> list[tuple[str, Donor]]:
+        return [
+            (where, pad)
+            for where, pad in (("donor", self.donor), ("return_electrode", self.return_electrode))
+            if pad is not None
+        ]
+
+    def _check_pads(self) -> None:
+        """The gels' contents and salts are known, and each electrode has the species its reaction needs."""
+        for where, pad in self._pads():
+            for name, item in pad.contents.items():
+                self._need(name, f"{where}.contents.{name}")
                 if item.salt is not None:
                     try:
                         self.species_by_name(name).salt_molar_mass(item.salt)
                     except KeyError as exc:
                         raise ScenarioError(f"{where}.contents.{name}.salt", exc.args[0]) from None
-        need(self.donor.balance_with, "donor.balance_with")
-        for where, pad in (("donor", self.donor), ("return_electrode", self.return_electrode)):
-            if pad is None:
-                continue
+        self._need(self.donor.balance_with, "donor.balance_with")
+        for where, pad in self._pads():
             for name in ELECTRODE_NEEDS[pad.electrode]:
-                if name not in known:
+                if name not in self.species:
                     raise ScenarioError(
                         f"{where}.electrode",
                         f"a{'n' if pad.electrode == 'inert' else ''} "
                         f"{pad.electrode} electrode needs {name!r} in species",
                     )
-        buffered = [("donor", self.donor), ("return_electrode", self.return_electrode)] + [
-            (f"skin[{i}]", layer) for i, layer in enumerate(self.skin)
-        ]
+
+    def _check_water(self) -> None:
+        """Buffers need water's ions; H+ without OH- must be given in every fluid."""
+        known = set(self.species)
+        buffered = self._pads() + [(f"skin[{i}]", layer) for i, layer in enumerate(self.skin)]
         for where, part in buffered:
-            if part is not None and part.buffer is not None and not {"H+", "OH-"} <= set(known):
+            if part.buffer is not None and not {"H+", "OH-"} <= known:
                 raise ScenarioError(
                     f"{where}.buffer", "a buffer exchanges protons with water: add 'H+' and 'OH-' to species"
                 )
-        if "H+" in known and "OH-" not in known:  # without water, H+ comes only from what is given
-            for where, fluid in (
-                ("interstitial_fluid", self.interstitial_fluid),
-                ("donor", self.donor),
-                ("return_electrode", self.return_electrode),
-            ):
-                given = fluid is not None and (
-                    "H+" in (fluid.concentrations if where == "interstitial_fluid" else fluid.contents)
-                    or fluid.balance_with == "H+"
-                )
-                if fluid is not None and not given:
-                    raise ScenarioError(
-                        where, "give its H+ (or add 'OH-' to species: then H+ and OH- follow from its pH)"
-                    )
-        if self.return_electrode is not None:
-            need(self.return_electrode.balance_with, "return_electrode.balance_with")
-            opposite = "cathode" if self.donor.polarity == "anode" else "anode"
-            if "polarity" in self.return_electrode.model_fields_set and self.return_electrode.polarity != opposite:
-                raise ScenarioError(
-                    "return_electrode.polarity", f"must be the donor's opposite ({opposite}); or leave it out"
-                )
-            self.return_electrode.polarity = opposite
-        low, high = self.safety.skin_pH_range
-        if low >= high:
-            raise ScenarioError("safety.skin_pH_range", "give [lowest, highest] with lowest < highest")
+        if "H+" not in known or "OH-" in known:
+            return
+        # without water, H+ comes only from what is given
+        fluids: list[tuple[str, Fluid | Donor]] = [("interstitial_fluid", self.interstitial_fluid), *self._pads()]
+        for where, fluid in fluids:
+            written = fluid.concentrations if isinstance(fluid, Fluid) else fluid.contents
+            if "H+" not in written and fluid.balance_with != "H+":
+                raise ScenarioError(where, "give its H+ (or add 'OH-' to species: then H+ and OH- follow from its pH)")
+
+    def _check_return_electrode(self) -> None:
+        if self.return_electrode is None:
+            return
+        self._need(self.return_electrode.balance_with, "return_electrode.balance_with")
+        opposite = "cathode" if self.donor.polarity == "anode" else "anode"
+        if "polarity" in self.return_electrode.model_fields_set and self.return_electrode.polarity != opposite:
+            raise ScenarioError(
+                "return_electrode.polarity", f"must be the donor's opposite ({opposite}); or leave it out"
+            )
+        self.return_electrode.polarity = opposite
+
+    def _check_tissue(self) -> None:
+        """The interstitial fluid's and the layers' species are known; layer names are distinct and free."""
         for name in self.interstitial_fluid.concentrations:
-            need(name, f"interstitial_fluid.{name}")
-        need(self.interstitial_fluid.balance_with, "interstitial_fluid.balance_with")
+            self._need(name, f"interstitial_fluid.{name}")
+        self._need(self.interstitial_fluid.balance_with, "interstitial_fluid.balance_with")
         names: set[str] = set()
         for i, layer in enumerate(self.skin):
             if layer.name in names:
@@ -682,30 +703,32 @@ class Scenario(_Model):
                     f"{layer.name.replace('_', ' ')}): call the layer otherwise",
                 )
             names.add(layer.name)
-            if isinstance(layer.partition, dict):
-                for name in layer.partition:
-                    need(name, f"skin[{i}].partition.{name}")
-        need(self.clearance.counter_ion, "clearance.counter_ion")
-        if isinstance(self.appendages.partition, dict):
-            for name in self.appendages.partition:
-                need(name, f"appendages.partition.{name}")
+            for name in layer.partition if isinstance(layer.partition, dict) else ():
+                self._need(name, f"skin[{i}].partition.{name}")
+        self._need(self.clearance.counter_ion, "clearance.counter_ion")
+        for name in self.appendages.partition if isinstance(self.appendages.partition, dict) else ():
+            self._need(name, f"appendages.partition.{name}")
+
+    def _check_geometry(self) -> None:
         geometry = self.geometry
         if self.appendages != Appendages() and (geometry is None or geometry.appendages is None):
             raise ScenarioError(
                 "appendages",
                 "describes channels that geometry.appendages does not place (radius and spacing or positions)",
             )
-        if geometry is not None and geometry.kind != "column" and geometry.return_gap is not None:
+        if geometry is None or geometry.return_gap is None:
+            return
+        if geometry.kind != "column":
             self._check_return_area(geometry.to_geometry())
-        if geometry is not None and geometry.return_gap is not None and self.return_electrode is None:
+        if self.return_electrode is None:
             raise ScenarioError(
                 "return_electrode",
                 "the geometry places a return electrode on the skin: "
                 "describe its pad here (area, thickness, pH, contents)",
             )
-        need(self.clearance.vasoconstrictor, "clearance.vasoconstrictor")
-        for name in self.systemic:
-            need(name, f"systemic.{name}")
+
+    def _check_protocol(self) -> None:
+        """Reversals slower than the resolved period; every current step's density from its current."""
         for k, step in enumerate(self.protocol):
             if step.reverse_every is not None and step.reverse_every < self.numerics.min_resolved_pulse_period:
                 raise ScenarioError(
@@ -713,16 +736,19 @@ class Scenario(_Model):
                     f"{step.reverse_every!r} s is below numerics.min_resolved_pulse_period "
                     f"({self.numerics.min_resolved_pulse_period!r} s): so fast a reversal passes no net charge",
                 )
-            if step.current is not None:
-                density = step.current / self.donor.area
-                if step.current_density is not None and abs(step.current_density - density) > 1e-9 * max(
-                    abs(density), 1e-30
-                ):
-                    raise ScenarioError(
-                        f"protocol[{k}].current_density",
-                        f"{step.current_density!r} A/m^2 disagrees with current/donor.area = {density!r} A/m^2",
-                    )
-                step.current_density = float(f"{density:.15g}")
+            if step.current is None:
+                continue
+            density = step.current / self.donor.area
+            if step.current_density is not None and abs(step.current_density - density) > 1e-9 * max(
+                abs(density), 1e-30
+            ):
+                raise ScenarioError(
+                    f"protocol[{k}].current_density",
+                    f"{step.current_density!r} A/m^2 disagrees with current/donor.area = {density!r} A/m^2",
+                )
+            step.current_density = float(f"{density:.15g}")
+
+    def _check_profile_times(self) -> None:
         end = self.protocol_end()
         times = self.outputs.profile_times
         for i, t in enumerate(times):
@@ -732,7 +758,6 @@ class Scenario(_Model):
                 )
             if i and t <= times[i - 1]:
                 raise ScenarioError(f"outputs.profile_times[{i}]", "profile times must be strictly increasing")
-        return self
 
 
 def _molar_threshold(text: str, drug: Any, user: list[Species]) -> str:

@@ -20,7 +20,7 @@ import socket
 import time
 import traceback
 from contextlib import redirect_stderr, redirect_stdout
-from datetime import UTC, datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 

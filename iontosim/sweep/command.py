@@ -6,10 +6,13 @@ Exit status: 0 every case done; 1 some case failed (each has its error.json) or 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
+
+from .directory import SweepDirectory
 
 
 def _say(world, text: str, err: bool = False) -> None:
@@ -32,9 +35,7 @@ def sweep(
     report: Annotated[
         bool, typer.Option(help="Gather the finished cases into the table and draw the report (runs no case)")
     ] = False,
-    workers: Annotated[
-        int | None, typer.Option(help="Processes without mpirun (default: the available cores)")
-    ] = None,
+    workers: Annotated[int | None, typer.Option(help="Processes without mpirun (default: the available cores)")] = None,
     ranks_per_case: Annotated[
         int, typer.Option(help="MPI ranks per case under mpirun/srun (the ranks are split into groups)")
     ] = 1,
@@ -47,8 +48,7 @@ def sweep(
         str, typer.Option(help="--emit-slurm: time limit of each array task (HH:MM:SS)")
     ] = "01:00:00",
     slurm_option: Annotated[
-        list[str] | None,
-        typer.Option(help="--emit-slurm: another #SBATCH line, e.g. 'partition=short' (repeatable)"),
+        list[str] | None, typer.Option(help="--emit-slurm: another #SBATCH line, e.g. 'partition=short' (repeatable)")
     ] = None,
     retry_failed: Annotated[
         bool, typer.Option(help="Run the failed cases again (by default they keep their error.json)")
@@ -67,13 +67,6 @@ def sweep(
     tasks run their slice with --array-index."""
     from mpi4py import MPI
 
-    from iontosim import interruption
-
-    from .design import case_count
-    from .directory import DONE, FAILED, PENDING, SweepDirectory
-    from .engines import EngineError, array_slice, available_cores, run_in_groups, run_in_pool
-    from .progress import SweepProgress
-    from .slurm import MAX_ARRAY_SIZE, array_tasks, write_slurm_scripts
     from .spec import SweepError, read_sweep
 
     world = MPI.COMM_WORLD
@@ -81,143 +74,221 @@ def sweep(
         plan = read_sweep(sweep_file)
     except SweepError as err:
         _refuse(world, f"{sweep_file}: {err}")
+    options = _Options(
+        sweep_file,
+        out,
+        report,
+        workers,
+        ranks_per_case,
+        emit_slurm,
+        array_index,
+        cases_per_task,
+        slurm_time,
+        slurm_option or [],
+        retry_failed,
+        case_plots,
+        progress,
+    )
+    _check_options(world, plan, options)
+    cases = _open_directory(world, plan, options)
+    if emit_slurm:
+        _emit_slurm(world, plan, options, len(cases))
+    elif report:
+        if world.rank == 0:
+            _gather_and_tell(plan, SweepDirectory(out), cases, draw=True)
+    else:
+        _run(world, plan, options, cases)
+
+
+@dataclass(frozen=True)
+class _Options:
+    sweep_file: Path
+    out: Path
+    report: bool
+    workers: int | None
+    ranks_per_case: int
+    emit_slurm: bool
+    array_index: int | None
+    cases_per_task: int
+    slurm_time: str
+    slurm_option: list[str]
+    retry_failed: bool
+    case_plots: bool
+    progress: bool
+
+
+def _check_options(world, plan, o: _Options) -> None:
+    """Every option's bounds, and the combinations that make no sense, before anything runs."""
+    from .design import case_count
+    from .engines import array_slice
+    from .slurm import array_tasks
+
+    workers = o.workers if o.workers is not None else 1
     for name, value in (
-        ("--ranks-per-case", ranks_per_case),
-        ("--cases-per-task", cases_per_task),
-        ("--workers", workers if workers is not None else 1),
+        ("--ranks-per-case", o.ranks_per_case),
+        ("--cases-per-task", o.cases_per_task),
+        ("--workers", workers),
     ):
         if value < 1:
             _refuse(world, f"{name}: must be at least 1, got {value}")
-    if array_index is not None and array_index < 0:
-        _refuse(world, f"--array-index: must not be negative, got {array_index}")
-    if emit_slurm and (array_index is not None or report):
+    if o.array_index is not None and o.array_index < 0:
+        _refuse(world, f"--array-index: must not be negative, got {o.array_index}")
+    if o.emit_slurm and (o.array_index is not None or o.report):
         _refuse(world, "--emit-slurm writes the scripts; give it without --array-index and --report")
-    running = not (emit_slurm or report)
-    if running and world.size % ranks_per_case:
+    running = not (o.emit_slurm or o.report)
+    if running and world.size % o.ranks_per_case:
         _refuse(
             world,
-            f"--ranks-per-case: {ranks_per_case} does not divide the {world.size} MPI rank(s)"
+            f"--ranks-per-case: {o.ranks_per_case} does not divide the {world.size} MPI rank(s)"
             + ("; start the sweep under mpirun -n <a multiple of it>" if world.size == 1 else ""),
         )
-    if running and world.size > 1 and workers is not None:
+    if running and world.size > 1 and o.workers is not None:
         _refuse(
             world,
             "--workers: under mpirun the ranks run the cases (see --ranks-per-case); give --workers without mpirun",
         )
-
     count = case_count(plan)
-    if array_index is not None and not array_slice(count, array_index, cases_per_task):
+    if o.array_index is not None and not array_slice(count, o.array_index, o.cases_per_task):
         _refuse(
             world,
-            f"--array-index: {array_index} is past the last task ({array_tasks(count, cases_per_task) - 1}) "
-            f"of {count} cases at --cases-per-task {cases_per_task}",
+            f"--array-index: {o.array_index} is past the last task "
+            f"({array_tasks(count, o.cases_per_task) - 1}) of {count} cases at --cases-per-task "
+            f"{o.cases_per_task}",
         )
 
-    directory = SweepDirectory(out)
+
+def _open_directory(world, plan, o: _Options) -> list:
+    """The sweep's cases, from its directory (created when new, unless only reporting); every rank."""
+    from .spec import SweepError
+
     cases, problem = None, None
     if world.rank == 0:
         try:
-            cases = directory.open(plan, create=not report)
+            cases = SweepDirectory(o.out).open(plan, create=not o.report)
         except SweepError as err:
             problem = str(err)
         except OSError as err:
             problem = f"--out: {err}"
         except (KeyError, TypeError, ValueError) as err:  # a damaged sweep.json: say so on every rank
             problem = (
-                f"--out: {out / 'sweep.json'} is damaged ({type(err).__name__}: {err}); move it away to start again"
+                f"--out: {o.out / 'sweep.json'} is damaged ({type(err).__name__}: {err}); move it away to start again"
             )
     cases, problem = world.bcast((cases, problem), root=0)
     if problem:
         _refuse(world, problem)
+    return cases
 
-    if emit_slurm:
-        tasks = array_tasks(len(cases), cases_per_task)
-        if world.rank == 0:
-            array, gather_script = write_slurm_scripts(
-                out, sweep_file, plan.name, len(cases), cases_per_task, ranks_per_case, slurm_time, slurm_option or []
-            )
-            plural = "s" if tasks > 1 else ""
-            typer.echo(
-                f"{plan.name}: {len(cases)} cases in {tasks} array task{plural} of {cases_per_task}, "
-                f"{ranks_per_case} rank(s) each"
-            )
-            typer.echo(
-                f"job array: {array}\ngathering: {gather_script}\nsubmit: jobid=$(sbatch --parsable {array}) "
-                f"&& sbatch --dependency=afterany:$jobid {gather_script}"
-            )
-            if tasks > MAX_ARRAY_SIZE:
-                typer.echo(
-                    f"warning: {tasks} array tasks is more than Slurm's default MaxArraySize "
-                    f"({MAX_ARRAY_SIZE}); raise --cases-per-task",
-                    err=True,
-                )
+
+def _emit_slurm(world, plan, o: _Options, count: int) -> None:
+    from .slurm import MAX_ARRAY_SIZE, array_tasks, write_slurm_scripts
+
+    if world.rank != 0:
         return
+    tasks = array_tasks(count, o.cases_per_task)
+    array, gather_script = write_slurm_scripts(
+        o.out, o.sweep_file, plan.name, count, o.cases_per_task, o.ranks_per_case, o.slurm_time, o.slurm_option
+    )
+    plural = "s" if tasks > 1 else ""
+    typer.echo(
+        f"{plan.name}: {count} cases in {tasks} array task{plural} of {o.cases_per_task}, "
+        f"{o.ranks_per_case} rank(s) each"
+    )
+    typer.echo(
+        f"job array: {array}\ngathering: {gather_script}\nsubmit: jobid=$(sbatch --parsable {array}) "
+        f"&& sbatch --dependency=afterany:$jobid {gather_script}"
+    )
+    if tasks > MAX_ARRAY_SIZE:
+        typer.echo(
+            f"warning: {tasks} array tasks is more than Slurm's default MaxArraySize ({MAX_ARRAY_SIZE}); "
+            "raise --cases-per-task",
+            err=True,
+        )
+
+
+def _run(world, plan, o: _Options, cases: list) -> None:
+    """Run the pending cases of this process's selection, then gather (or count a task's slice).
+    The sweep directory is locked: shared by the tasks of one Slurm array, exclusive otherwise."""
+    from iontosim.api import on_root
+    from iontosim.rundir import OutputError
+
+    from .engines import array_slice
 
     selection = cases
-    if array_index is not None:
-        selection = [cases[i] for i in array_slice(len(cases), array_index, cases_per_task)]
-
-    if report:
+    if o.array_index is not None:
+        selection = [cases[i] for i in array_slice(len(cases), o.array_index, o.cases_per_task)]
+    directory = SweepDirectory(o.out)
+    try:
+        on_root(world, lambda: directory.lock(shared=o.array_index is not None))
+    except OutputError as err:
+        _refuse(world, f"--out: {err}")
+    try:
+        lost = _run_pending(world, plan, o, directory, selection)
+    finally:
         if world.rank == 0:
-            _gather_and_tell(plan, directory, cases, draw=True)
-        return
+            directory.unlock()
+    failed = 0
+    if world.rank == 0:
+        from .directory import FAILED
+
+        if o.array_index is None:
+            failed = _gather_and_tell(plan, directory, cases, draw=False).count(FAILED)
+        else:
+            done, failed = directory.counts(selection)
+            typer.echo(
+                f"{plan.name} [task {o.array_index}]: cases {selection[0].id} to {selection[-1].id}: "
+                f"{done} done, {failed} failed"
+            )
+        if lost:
+            typer.echo(f"error: {lost}", err=True)
+    if world.bcast(failed, root=0) or lost:
+        raise typer.Exit(1)
+
+
+def _run_pending(world, plan, o: _Options, directory: SweepDirectory, selection: list) -> str | None:
+    """Run the cases of `selection` not yet done; the engine's complaint (cases not run), if any."""
+    from iontosim import interruption
+    from iontosim.workers import available_cores
+
+    from .directory import DONE, FAILED, PENDING
+    from .engines import EngineError, run_in_groups, run_in_pool
+    from .progress import SweepProgress
 
     states = None
     if world.rank == 0:
-        if retry_failed:
+        if o.retry_failed:
             for case in selection:
                 directory.forget_failure(case.id)
         states = directory.states(selection)
     states = world.bcast(states, root=0)
-    pending = [c for c in selection if states[c.id] == PENDING]
     jobs = [
         (c.id, plan.case_mapping(c.values), {p.column: p.in_unit(c.values[p.path]) for p in plan.parameters})
-        for c in pending
+        for c in selection
+        if states[c.id] == PENDING
     ]
-    label = plan.name if array_index is None else f"{plan.name} [task {array_index}]"
-    done_before = sum(s == DONE for s in states.values())
-    failed_before = sum(s == FAILED for s in states.values())
-
-    def counts() -> tuple[int, int]:
-        now = directory.states(selection).values()
-        return sum(s == DONE for s in now), sum(s == FAILED for s in now)
-
-    lost = None
+    label = plan.name if o.array_index is None else f"{plan.name} [task {o.array_index}]"
+    before = [sum(s == kind for s in states.values()) for kind in (DONE, FAILED)]
     interruption.install()
-    with SweepProgress(
-        len(selection), done_before, failed_before, show=progress and world.rank == 0, label=label
-    ) as bar:
+    with SweepProgress(len(selection), *before, show=o.progress and world.rank == 0, label=label) as bar:
         try:
             # workers get the directory as an absolute path: nothing depends on where they start
             root = str(directory.root.resolve())
             if world.size > 1:
-                run_in_groups(world, root, jobs, ranks_per_case, bar, counts, case_plots)
+                run_in_groups(
+                    world, root, jobs, o.ranks_per_case, bar, lambda: directory.counts(selection), o.case_plots
+                )
             else:
-                run_in_pool(root, jobs, workers or available_cores(), bar, case_plots)
+                run_in_pool(root, jobs, o.workers or available_cores(), bar, o.case_plots)
         except EngineError as err:
-            lost = str(err)
+            return str(err)
         except interruption.Interrupted as stop:
             _say(
                 world,
-                f"interrupted; the finished cases are kept in {out}: rerun the same command to run the "
+                f"interrupted; the finished cases are kept in {o.out}: rerun the same command to run the "
                 "others (the ones under way start again)",
                 err=True,
             )
             raise typer.Exit(stop.exit_status) from None
-
-    failed = 0
-    if world.rank == 0:
-        if array_index is None:
-            table = _gather_and_tell(plan, directory, cases, draw=False)
-            failed = table.count(FAILED)
-        else:
-            done, failed = counts()
-            typer.echo(f"{label}: cases {selection[0].id} to {selection[-1].id}: {done} done, {failed} failed")
-        if lost:
-            typer.echo(f"error: {lost}", err=True)
-    failed = world.bcast(failed, root=0)
-    if failed or lost:
-        raise typer.Exit(1)
+    return None
 
 
 def _gather_and_tell(plan, directory, cases, draw: bool):

@@ -19,11 +19,12 @@ directory is refused rather than mixed in.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import tempfile
-from datetime import UTC, datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from .design import Case, make_cases
 from .spec import Sweep, SweepError
 
 MANIFEST = "sweep.json"
+LOCK = ".sweep.lock"  # held while a sweep runs its cases (the file stays: the directory is the sweep's)
 FORMAT = 1
 DONE, FAILED, PENDING = "done", "failed", "pending"
 
@@ -67,7 +69,7 @@ class SweepDirectory:
             return self._check(sweep, json.loads(manifest.read_text()))
         if not create:
             raise SweepError("--out", f"{self.root} holds no sweep yet ({MANIFEST}); run the sweep first")
-        if self.root.exists() and any(self.root.iterdir()):
+        if self.root.exists() and any(p.name != LOCK for p in self.root.iterdir()):
             raise SweepError(
                 "--out", f"{self.root} exists and is not a sweep directory (no {MANIFEST}); choose another --out"
             )
@@ -103,6 +105,30 @@ class SweepDirectory:
                 f"{here} in {sweep.file.name}); designs are never mixed: choose another --out",
             )
         return [Case(c["id"], {k: float(v) for k, v in c["values"].items()}) for c in data["cases"]]
+
+    def counts(self, cases: list[Case]) -> tuple[int, int]:
+        """(done, failed) among `cases`, read from the file system now."""
+        now = self.states(cases).values()
+        return sum(s == DONE for s in now), sum(s == FAILED for s in now)
+
+    def lock(self, shared: bool = False) -> None:
+        """An advisory lock on the sweep directory: exclusive for a sweep that runs its cases, shared
+        by the tasks of one Slurm array; OutputExists (one line) when another process holds it."""
+        from iontosim.rundir import OutputExists
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._lock = open(self.root / LOCK, "a+")
+        try:
+            fcntl.flock(self._lock, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+        except OSError:
+            self._lock.close()
+            self._lock = None
+            raise OutputExists(f"{self.root} is in use by another iontosim sweep; wait for it to finish") from None
+
+    def unlock(self) -> None:
+        if getattr(self, "_lock", None) is not None:
+            self._lock.close()
+            self._lock = None
 
     def forget_failure(self, case_id: str) -> None:
         """Remove a failed case's record so that it runs again (--retry-failed)."""

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any
 
-from iontosim.workers import available_cores, stop_pool, worker_start
+from iontosim.workers import stop_pool, worker_start
 
 from .case import run_case, run_case_alone
 from .progress import SweepProgress

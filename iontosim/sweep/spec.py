@@ -289,7 +289,7 @@ def _parameter(path: str, spec: ParameterSpec) -> Parameter:
     key = "values" if spec.values is not None else "range"
     parsed = [_quantity(v, f"{where}.{key}[{i}]") for i, v in enumerate(written)]
     _, unit, dims = parsed[0]
-    for i, (_, u, d) in enumerate(parsed[1:], start=1):
+    for i, (_, _, d) in enumerate(parsed[1:], start=1):
         if d != dims:
             raise SweepError(f"{where}.{key}[{i}]", f"{written[i]!r} is not in the same dimension as {written[0]!r}")
     si = [x for x, _, _ in parsed]

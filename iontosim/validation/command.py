@@ -14,9 +14,9 @@ import os
 import platform
 import shlex
 import sys
-from datetime import UTC, datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -68,29 +68,28 @@ def validate(
         say(f"error: {where}{err}", err=True)
         raise typer.Exit(2)
 
-    names = list_cases(cases_dir)
-    if list_cases_:
-        prepared = []
+    def prepared(names: list[str]) -> list:
+        """Every case read and checked before anything is solved: bad input costs no solver time."""
+        out = []
         for name in names:
             try:
-                prepared.append(prepare_case(name, cases_dir).case)
+                out.append(prepare_case(name, cases_dir))
             except CaseError as err:
                 refuse(name, err)
-        width = max((len(c.name) for c in prepared), default=4)
-        for c in prepared:
+        return out
+
+    names = list_cases(cases_dir)
+    if list_cases_:
+        listed = [p.case for p in prepared(names)]
+        width = max((len(c.name) for c in listed), default=4)
+        for c in listed:
             say(f"{c.name:<{width}}  {c.role:<11}  {', '.join(c.sources)}: {c.title}")
         return
     chosen = list(cases) if cases else names
     if not chosen:
         say("error: case: no validation cases found", err=True)
         raise typer.Exit(2)
-    # read and check every case before solving anything: bad input costs no solver time
-    prepared = []
-    for name in chosen:
-        try:
-            prepared.append(prepare_case(name, cases_dir))
-        except CaseError as err:
-            refuse(name, err)
+    cases_to_run = prepared(chosen)
     if out is None:
         out = Path("runs") / f"validation-{datetime.now():%Y%m%d-%H%M%S}"
     from iontosim.rundir import OutputExists, check_output, staged_directory
@@ -99,11 +98,11 @@ def validate(
         check_output(out, overwrite, REPORT_MARKER)
     except OutputExists as err:
         say(f"error: --out: {err}", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
 
     cache = RunCache()
     results = []
-    for p in prepared:
+    for p in cases_to_run:
         results.append(run_case(p, comm, cache=cache, progress=lambda text: say(f"running {text}", err=True)))
     if comm.rank == 0:
         from . import report

@@ -100,74 +100,76 @@ def prepare_case(case: Case | str | Path, cases_dir: Path | None = None) -> Prep
         path = Path(case)
         given_file = path.suffix in (".yaml", ".yml") or path.is_dir()
         case = load_case(path if given_file else case_path(str(case), cases_dir))
-    scenarios: dict[str, PreparedScenario] = {}
-    for name, ref in case.scenarios.items():
-        where = join_path("scenarios", name)
-        file = catalogue.locate(ref.file, "scenarios", case.folder)
-        try:
-            base = read_scenario_file(file)
-        except ScenarioError as err:
-            raise CaseError(join_path(where, "file"), f"{ref.file}: {err}") from None
-        settings = ref.sweep.values if ref.sweep is not None else [None]
-        runs = []
-        for k, value in enumerate(settings):
-            data = copy.deepcopy(base)
-            if value is not None:
-                for target in ref.sweep.set:
-                    try:
-                        _set_path(data, target, value)
-                    except ValueError as err:
-                        raise CaseError(join_path(where, "sweep", "set"), str(err)) from None
-            try:
-                scenario = scenario_from_dict(data)
-            except ScenarioError as err:
-                at = f" (sweep value {value!r})" if value is not None else ""
-                field_ = join_path(where, "sweep", "values", k) if value is not None else join_path(where, "file")
-                raise CaseError(field_, f"{ref.file}{at}: {err}") from None
-            runs.append((value, scenario))
-        if ref.sweep is not None:
-            for k, value in enumerate(ref.sweep.values):
-                try:
-                    _setting_si(value)
-                except Exception:
-                    raise CaseError(join_path(where, "sweep", "values", k), f"cannot read {value!r}") from None
-        scenarios[name] = PreparedScenario(
-            name, runs, ref.sweep.label if ref.sweep else "", ref.sweep.unit if ref.sweep else ""
-        )
+    scenarios = {name: _prepared_scenario(case, name, ref) for name, ref in case.scenarios.items()}
     options = {}
     for k, check in enumerate(case.checks):
-        where = join_path("checks", k)
-        if check.quantity not in Q.QUANTITIES:
-            raise CaseError(
-                join_path(where, "quantity"),
-                f"unknown quantity {check.quantity!r}; known: {', '.join(sorted(Q.QUANTITIES))}",
-            )
-        try:
-            opts = Q.parse_options(check.quantity, check.options)
-        except ValueError as err:
-            raise CaseError(join_path(where, "options", str(err).split(":")[0]), str(err).split(": ", 1)[-1]) from None
-        options[check.id] = opts
-        _check_units(check, scenarios, where)
-        quantity = Q.QUANTITIES[check.quantity]
-        for option in quantity.profile_options:
-            at = getattr(opts, option)
-            for name in check.scenario_names():
-                for _, sc in scenarios[name].runs:
-                    if not any(abs(t - at) <= 1e-6 * max(1.0, at) for t in sc.outputs.profile_times):
-                        raise CaseError(
-                            join_path(where, "options", option),
-                            f"{at / 60:g} min is not one of the profile times of scenario {name!r}; "
-                            "add it to its outputs.profile_times",
-                        )
-        if check.reduce is not None and check.reduce.kind == "at":
-            swept = scenarios[check.scenario_names()[0]]
-            want = _setting_si(check.reduce.value)
-            if not any(abs(_setting_si(v) - want) <= 1e-9 * max(1.0, abs(want)) for v, _ in swept.runs):
-                raise CaseError(
-                    join_path(where, "reduce", "value"),
-                    f"{check.reduce.value!r} is not one of the swept values of {swept.name!r}",
-                )
+        options[check.id] = _prepared_options(check, scenarios, join_path("checks", k))
     return PreparedCase(case, scenarios, options)
+
+
+def _prepared_scenario(case: Case, name: str, ref) -> PreparedScenario:
+    """One scenario of a case, each of its sweep's settings validated as a Scenario."""
+    where = join_path("scenarios", name)
+    file = catalogue.locate(ref.file, "scenarios", case.folder)
+    try:
+        base = read_scenario_file(file)
+    except ScenarioError as err:
+        raise CaseError(join_path(where, "file"), f"{ref.file}: {err}") from None
+    settings = ref.sweep.values if ref.sweep is not None else [None]
+    runs = []
+    for k, value in enumerate(settings):
+        data = copy.deepcopy(base)
+        if value is not None:
+            for target in ref.sweep.set:
+                try:
+                    _set_path(data, target, value)
+                except ValueError as err:
+                    raise CaseError(join_path(where, "sweep", "set"), str(err)) from None
+            try:
+                _setting_si(value)
+            except Exception:
+                raise CaseError(join_path(where, "sweep", "values", k), f"cannot read {value!r}") from None
+        try:
+            scenario = scenario_from_dict(data)
+        except ScenarioError as err:
+            at = f" (sweep value {value!r})" if value is not None else ""
+            field_ = join_path(where, "sweep", "values", k) if value is not None else join_path(where, "file")
+            raise CaseError(field_, f"{ref.file}{at}: {err}") from None
+        runs.append((value, scenario))
+    return PreparedScenario(name, runs, ref.sweep.label if ref.sweep else "", ref.sweep.unit if ref.sweep else "")
+
+
+def _prepared_options(check: Check, scenarios: dict[str, PreparedScenario], where: str) -> Any:
+    """A check's options, parsed and held against its scenarios (profile times, swept values)."""
+    if check.quantity not in Q.QUANTITIES:
+        raise CaseError(
+            join_path(where, "quantity"),
+            f"unknown quantity {check.quantity!r}; known: {', '.join(sorted(Q.QUANTITIES))}",
+        )
+    try:
+        opts = Q.parse_options(check.quantity, check.options)
+    except ValueError as err:
+        raise CaseError(join_path(where, "options", str(err).split(":")[0]), str(err).split(": ", 1)[-1]) from None
+    _check_units(check, scenarios, where)
+    for option in Q.QUANTITIES[check.quantity].profile_options:
+        at = getattr(opts, option)
+        for name in check.scenario_names():
+            for _, sc in scenarios[name].runs:
+                if not any(abs(t - at) <= 1e-6 * max(1.0, at) for t in sc.outputs.profile_times):
+                    raise CaseError(
+                        join_path(where, "options", option),
+                        f"{at / 60:g} min is not one of the profile times of scenario {name!r}; "
+                        "add it to its outputs.profile_times",
+                    )
+    if check.reduce is not None and check.reduce.kind == "at":
+        swept = scenarios[check.scenario_names()[0]]
+        want = _setting_si(check.reduce.value)
+        if not any(abs(_setting_si(v) - want) <= 1e-9 * max(1.0, abs(want)) for v, _ in swept.runs):
+            raise CaseError(
+                join_path(where, "reduce", "value"),
+                f"{check.reduce.value!r} is not one of the swept values of {swept.name!r}",
+            )
+    return opts
 
 
 def _check_units(check: Check, scenarios: dict[str, PreparedScenario], where: str) -> None:

@@ -1,7 +1,8 @@
 """Steady diffusion with first-order clearance, MODEL.md section 8.2: c(x) = c0 exp(-x / sqrt(D/k)).
 
 A trace drug (10 uM in 150 mM NaCl, so no diffusion potential) diffuses from a thick,
-well-mixed gel into a 4 mm clearing layer (k = 1e-3 1/s, D = 0.5 D_aq) with no current. After 20/k the profile has reached its long-time form. The gel (thickness L_g)
+well-mixed gel into a 4 mm clearing layer (k = 1e-3 1/s, D = 0.5 D_aq) with no current. After
+20/k the profile has reached its long-time form. The gel (thickness L_g)
 empties slowly, c0 ~ exp(-a t), which shortens the decay: c = c0(t) exp(-x / l) with
 l = sqrt(D / (k - a)) and the gel balance a L_g = D / l (exact separable solution; a -> 0 recovers
 sqrt(D/k)). The log-slope over the middle of the layer must give l to 0.5 %.

@@ -14,8 +14,6 @@ import pytest
 
 from tests.sweep.conftest import tiny_scenario, write_sweep
 
-pytestmark = pytest.mark.slow
-
 BIN = Path(sys.executable).parent
 
 
@@ -67,6 +65,7 @@ def _wait_for_running_cases(folder: Path, proc: subprocess.Popen) -> list[int]:
     pytest.fail("the sweep never started its cases")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc (Linux)")
 def test_ctrl_c_stops_a_sweep_within_seconds_and_the_rerun_redoes_its_cases(tmp_path):
     sweep = _slow_tiny_sweep(tmp_path)
@@ -94,6 +93,7 @@ def test_ctrl_c_stops_a_sweep_within_seconds_and_the_rerun_redoes_its_cases(tmp_
     assert not list((tmp_path / "s" / "cases").glob(".*"))  # no staging folder, no lock left
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc (Linux)")
 def test_workers_die_with_a_killed_sweep(tmp_path):
     proc = _start(tmp_path, _slow_tiny_sweep(tmp_path))
@@ -104,3 +104,25 @@ def test_workers_die_with_a_killed_sweep(tmp_path):
     while [w for w in workers if _alive(w)] and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [w for w in workers if _alive(w)], "workers outlived the sweep"
+
+
+def test_a_second_sweep_on_the_same_directory_is_refused(tmp_path):
+    import typer
+    from typer.testing import CliRunner
+
+    from iontosim.sweep.command import sweep as sweep_command
+    from iontosim.sweep.directory import SweepDirectory
+    from tests.sweep.conftest import GRID
+
+    app = typer.Typer()
+    app.command()(sweep_command)
+    app.command()(lambda: None)
+    path = write_sweep(tmp_path, GRID, {"kind": "grid"})
+    held = SweepDirectory(tmp_path / "s")
+    held.lock()
+    try:
+        result = CliRunner().invoke(app, ["sweep", str(path), "--out", str(tmp_path / "s"), "--workers", "1"])
+    finally:
+        held.unlock()
+    assert result.exit_code == 2 and "in use by another iontosim sweep" in result.output
+    assert len(result.output.strip().splitlines()) == 1
