@@ -29,6 +29,7 @@ from iontosim.scenario.errors import ScenarioError
 if TYPE_CHECKING:  # pragma: no cover
     from mpi4py.MPI import Comm
 
+    from iontosim.output.fields import FieldPicture
     from iontosim.physics.term import Term
     from iontosim.result import Result
     from iontosim.scenario.schema import Scenario
@@ -96,10 +97,10 @@ def run(
     from iontosim._fenics import MPI
 
     comm = comm if comm is not None else MPI.COMM_SELF
-    if not hasattr(scenario, "protocol"):
-        scenario = load(scenario)  # type: ignore[arg-type]
+    if isinstance(scenario, (str, Path)):
+        scenario = load(scenario)
     _check_size(scenario, max_cells)
-    options = {
+    options: dict[str, Any] = {
         "progress": progress,
         "plots": plots,
         "checkpoint_every": checkpoint_every,
@@ -208,13 +209,12 @@ def solve(
     from iontosim.simulation import SimulationError, simulate
 
     if stage is not None and fresh:
-        on_root(
-            comm,
-            lambda: (
-                write_yaml(stage / "config.resolved.yaml", scenario.resolved_dict()),
-                write_json(stage / "versions.json", software_versions(comm.size)),
-            ),
-        )
+
+        def start_directory() -> None:
+            write_yaml(stage / "config.resolved.yaml", scenario.resolved_dict())
+            write_json(stage / "versions.json", software_versions(comm.size))
+
+        on_root(comm, start_directory)
     fields = _FieldOutput(scenario, stage, on_output)
     kwargs: dict[str, Any] = {"fields": fields, "extra_terms": extra_terms, "resume": resume_state}
     if stage is not None:
@@ -288,8 +288,8 @@ class _FieldOutput:
     def __init__(self, scenario: Scenario, stage: Path | None, on_output=None):
         self.scenario, self.stage, self.on_output = scenario, stage, on_output
         self.last = max(scenario.outputs.profile_times, default=None)
-        self.writer = None
-        self.picture = None
+        self.writer: Any = None  # output.fields.FieldWriter, made at the first profile time
+        self.picture: FieldPicture | None = None
 
     def __call__(self, model, t: float) -> None:
         if self.on_output is not None:

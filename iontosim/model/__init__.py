@@ -138,6 +138,13 @@ class Model:
         """The model's term of type `kind`, or None when the scenario does not switch it on."""
         return next((t for t in self.terms if isinstance(t, kind)), None)
 
+    def term(self, kind: type[T]) -> T:
+        """The model's term of type `kind`, which the caller needs (LookupError without it)."""
+        found = self.find(kind)
+        if found is None:
+            raise LookupError(f"the model has no {kind.__name__} term")
+        return found
+
     def index(self, species: str) -> int:
         return self.names.index(species)
 
@@ -221,6 +228,9 @@ class Model:
         self.partner_charge = np.array([float(sp.charge) for sp in self.species])
         self.velocity: Any = None  # m/s, the solvent's (a flow term sets it)
         self.has_flow = False
+        self.flow_model: str | None = None  # "column" or "darcy" (the flow term says which)
+        #: mol/m^2 of each species in each region at the present state (the time loop keeps it)
+        self.inventory = np.zeros((len(self.regions), self.ns))
         self.flux_used = "lumped"
         self.dt = fem.Constant(mesh, 1e-3)
         self.current_density = fem.Constant(mesh, 0.0)  # A/m^2, positive: anodic (into the skin)
@@ -256,7 +266,7 @@ class Model:
         shallowest = np.abs(self._depths.reshape(n_local, -1)).min(axis=1)
         self.surface_row_cells = self.top_layer_cells & (shallowest <= 1e-9 * self.regions[1].thickness)
 
-    def cellwise(self, values: Sequence[float], name: str) -> fem.Function:
+    def cellwise(self, values: Sequence[float], name: str) -> dolfinx.fem.Function:
         """A DG0 field with one value per region (by cell tag)."""
         f = fem.Function(self.dg0, name=name)
         f.x.array[: len(self.layer_of_cell)] = np.asarray(values, dtype=float)[self.layer_of_cell]

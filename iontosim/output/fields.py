@@ -295,6 +295,7 @@ def surface_current_density(model) -> tuple[np.ndarray, np.ndarray]:
     parts = model.comm.allgather((centres, values))
     values = np.concatenate([p[1] for p in parts])
     centres = np.concatenate([p[0] for p in parts]).reshape(len(values), depth_axis)
+    positions: np.ndarray
     if depth_axis == 0:  # the column
         positions = np.zeros(len(values))
         order = np.arange(len(values))
@@ -305,19 +306,6 @@ def surface_current_density(model) -> tuple[np.ndarray, np.ndarray]:
         positions = centres
         order = np.lexsort((centres[:, 1], centres[:, 0]))
     return positions[order], values[order]
-
-
-def peak_surface_current(model):
-    """(value [A/m^2], location) of the largest magnitude of the surface current density
-    (surface_current_density); value keeps its sign (positive into the skin), location is the
-    lateral position in m (a float, or (x, y) on a block). Collective."""
-    positions, values = surface_current_density(model)
-    if len(values) == 0:
-        return float("nan"), float("nan")
-    k = int(np.argmax(np.abs(values)))
-    where = positions[k]
-    location = tuple(float(v) for v in where) if np.ndim(where) else float(where)
-    return float(values[k]), location
 
 
 # ------------------------------------------------------------------------------------ pictures
@@ -390,7 +378,9 @@ def _section(model, fields: _Fields, species: int):
     for xs, cs, ps, mask in zip(x[keep], c[keep], phi[keep], on_plane[keep]):
         xs, cs, ps = xs[mask][:, [0, 2]], cs[mask], ps[mask]
         order = np.lexsort((xs[:, 0], xs[:, 1]))  # tensor order: x fastest, then depth
-        faces.append(xs[order]), cf.append(cs[order]), pf.append(ps[order])
+        faces.append(xs[order])
+        cf.append(cs[order])
+        pf.append(ps[order])
     shape = (-1, 4)
     return (np.array(faces).reshape(*shape, 2), np.array(cf).reshape(shape), np.array(pf).reshape(shape))
 

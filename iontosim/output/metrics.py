@@ -10,6 +10,7 @@ import json
 import math
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -32,8 +33,9 @@ def drug_species(record: RunRecord) -> list[str]:
     return found
 
 
-def _drug_sum(values: dict[str, np.ndarray], species: list[str]) -> np.ndarray:
-    return sum(np.asarray(values[s], dtype=float) for s in species)
+def drug_sum(values: dict[str, np.ndarray], species: list[str]) -> np.ndarray:
+    """The drug's species summed (a dict of arrays by species name)."""
+    return np.sum([np.asarray(values[s], dtype=float) for s in species], axis=0)
 
 
 def _drug_ug_per_cm2(record: RunRecord, prefix: str, species: list[str]) -> np.ndarray:
@@ -148,7 +150,7 @@ def transport_numbers(record: RunRecord) -> dict[str, float]:
     return out
 
 
-def summarize(record: RunRecord, threshold: float) -> dict[str, float | str]:
+def summarize(record: RunRecord, threshold: float) -> dict[str, Any]:
     """Named scalars of a run; each key carries its unit.
 
     ``threshold`` is the drug's pore-fluid concentration [mol/m^3] that defines the
@@ -158,7 +160,7 @@ def summarize(record: RunRecord, threshold: float) -> dict[str, float | str]:
     m_drug = record.molar_mass[drug[0]]
     t = np.asarray(record.times, dtype=float)
     s = record.series
-    out: dict[str, float | str] = {"scenario": record.scenario_name, "drug": record.drug}
+    out: dict[str, Any] = {"scenario": record.scenario_name, "drug": record.drug}
 
     delivered = _drug_ug_per_cm2(record, "delivered", drug)
     out["drug_delivered_ug_per_cm2"] = float(delivered[-1])
@@ -205,14 +207,14 @@ def summarize(record: RunRecord, threshold: float) -> dict[str, float | str]:
     out["peak_plasma_concentration_ng_per_mL"] = float(np.max(plasma))
 
     def reach(p: Profile) -> float:
-        return penetration_depth(p.depth, _drug_sum(p.concentration, drug), threshold)
+        return penetration_depth(p.depth, drug_sum(p.concentration, drug), threshold)
 
     if record.profiles:
         last = record.profiles[-1]
         out["penetration_depth_um"] = max(reach(p) for p in record.profiles) * u.UM_PER_M
         out["penetration_depth_end_um"] = reach(last) * u.UM_PER_M
         out["depth_90pct_tissue_dose_um"] = (
-            dose_depth(last.depth, _drug_sum(last.tissue_concentration, drug), 0.9) * u.UM_PER_M
+            dose_depth(last.depth, drug_sum(last.tissue_concentration, drug), 0.9) * u.UM_PER_M
         )
     else:
         out["penetration_depth_um"] = out["penetration_depth_end_um"] = math.nan

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 
 from . import units as u
 from .figures import axes_or_new, save
-from .metrics import drug_species, skin_part
+from .metrics import drug_species, drug_sum, skin_part
 from .record import RunRecord
 from .safety import device_voltage
 
@@ -74,12 +74,12 @@ def draw_profiles(record: RunRecord, axes: Any = None) -> Figure:
     fig, (ax_d, ax_o) = axes_or_new(axes, 2, (12, 4.8), columns=2)
     cmap = matplotlib.colormaps["viridis"]
     n = max(len(record.profiles), 1)
-    peak = max((float(np.max(sum(p.concentration[d] for d in drug))) for p in record.profiles), default=1.0)
+    peak = max((float(np.max(drug_sum(p.concentration, drug))) for p in record.profiles), default=1.0)
     floor = max(peak, 1e-300) * 10.0**-_FLOOR_DECADES
     for k, p in enumerate(record.profiles):
         colour = cmap(k / max(n - 1, 1))
         label = f"{p.time / u.SECONDS_PER_MINUTE:.3g} min"
-        x, c = skin_part(p.depth, sum(p.concentration[d] for d in drug))
+        x, c = skin_part(p.depth, drug_sum(p.concentration, drug))
         ax_d.plot(x * u.UM_PER_M, _floored(c, floor), color=colour, label=label)
         for j, s in enumerate(others):
             xs, cs = skin_part(p.depth, p.concentration[s])

@@ -10,6 +10,7 @@ electrodes), the pH at the skin surface against a safe range. A failed check bec
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -40,7 +41,7 @@ def safety_report(record: RunRecord) -> dict:
     limit_density = record.current_density_limit * u.A_PER_M2_TO_MA_PER_CM2
     peak_voltage = float(np.nanmax(voltage)) if np.isfinite(voltage).any() else math.nan
     charge = record.applied_charge * record.area * C_TO_MA_MIN
-    out = {
+    out: dict[str, Any] = {
         "peak_current_density_mA_per_cm2": peak_density,
         "current_density_limit_mA_per_cm2": limit_density,
         "current_density_ok": peak_density <= limit_density * (1 + 1e-9),
@@ -73,7 +74,7 @@ def safety_report(record: RunRecord) -> dict:
                 f"the {limit_density:.3g} mA/cm^2 limit"
             )
     if record.stated_dose is not None:
-        stated = out["stated_dose_mA_min"]
+        stated = record.stated_dose * C_TO_MA_MIN
         out["dose_matches_stated"] = abs(charge - stated) <= DOSE_TOLERANCE * stated
         if not out["dose_matches_stated"]:
             warnings.append(f"the protocol passes {charge:.4g} mA.min, not the stated {stated:.4g} mA.min")

@@ -29,6 +29,8 @@ class SurfaceCurrent(Term):
         return cls() if model.geometry is not None and model.geometry.dim > 1 else None
 
     def setup(self, model: Model) -> None:
+        assert model.geometry is not None  # switched on for patches only
+        self.geometry = model.geometry
         self.crossing = np.zeros(
             4
         )  # time integrals: current and drug flux across the top layer, all and via appendages
@@ -38,7 +40,7 @@ class SurfaceCurrent(Term):
     def build(self, model: Model) -> None:
         from iontosim.physics.transport import NernstPlanck
 
-        transport = model.find(NernstPlanck)
+        transport = model.term(NernstPlanck)
         q = ufl.TestFunction(model.dg0)
         self.cell_volume_form = model.compiled(q * ufl.dx)  # per cell, m^3 (2 pi r weighted when axisymmetric)
         crossing = ufl.TestFunction(fem.functionspace(model.mesh, ("DG", 0, (2,))))
@@ -64,7 +66,7 @@ class SurfaceCurrent(Term):
         [A/m, mol/m/s: divide by the layer's thickness for a flux density], and the largest local
         current density into the skin surface [A/m^2] with where it is (m, lateral coordinates)."""
         per_cell, volume = self.cell_crossing(model)
-        geometry = model.geometry
+        geometry = self.geometry
         under = (
             model.cell_lateral_coordinates.max(axis=1, initial=0.0) <= geometry.edges[0] * (1 + 1e-9)
             if not geometry.laterally_uniform
@@ -101,7 +103,7 @@ class SurfaceCurrent(Term):
         """The patch's record: where the current entered the skin most densely and how much current
         and drug went through appendages (time integrals over the run)."""
         facts = {
-            "kind": model.geometry.kind,
+            "kind": self.geometry.kind,
             "peak_local_current_density": self.peak["value"],
             "peak_time": self.peak["time"],
             "peak_position": list(self.peak["position"]),

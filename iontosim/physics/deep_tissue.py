@@ -49,7 +49,7 @@ class InterstitialBoundary(Term):
         Dirichlet dofs (the discrete conservation law's flux there)."""
         from iontosim.model import assembled_vector
 
-        residual = sum(assembled_vector(form) for form in model.residual)
+        residual = np.sum([assembled_vector(form) for form in model.residual], axis=0)
         n_owned = model.W.dofmap.index_map.size_local * model.W.dofmap.index_map_bs
         out = np.zeros(model.ns)
         for i, dofs in enumerate(self.deep_dofs):

@@ -122,7 +122,7 @@ class Electroosmosis(Term):
     def build(self, model: Model) -> None:
         from iontosim.physics.fixed_charge import FixedCharge
 
-        self.fixed = model.find(FixedCharge).fixed
+        self.fixed = model.term(FixedCharge).fixed
         self.darcy = None
         self.drive_form = None
         if self.flow_model == "darcy":
@@ -144,7 +144,7 @@ class Electroosmosis(Term):
             q = ufl.TestFunction(model.dg0)
             self.drive_form = model.compiled(self.fixed * model.psi.dx(model.depth_axis) * q * ufl.dx)
 
-    def hydraulic_permeability(self, model: Model) -> fem.Function:
+    def hydraulic_permeability(self, model: Model) -> dolfinx.fem.Function:
         """kappa/mu per cell [m^2/(Pa s)]: calibrated in charged layers; pads, uncharged layers and
         open channels offer no hydraulic resistance (OPEN_PERMEABILITY_FACTOR)."""
         open_k = OPEN_PERMEABILITY_FACTOR * max(k for k in self.kappa_over_mu if k > 0)

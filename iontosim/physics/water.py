@@ -111,6 +111,7 @@ class SurfacePH(Term):
 
     def _under_return(self, model: Model) -> float:
         """H+ concentration [mol/m^3] on the skin surface under the middle of the return pad."""
+        assert model.geometry is not None  # a return pad is meshed on a patch only
         _, inner, outer = model.geometry.edges
         pad = model.region_index("return_electrode")
         c_h = model.nodal_ionized()[self.h]

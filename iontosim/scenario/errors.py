@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 
 class ScenarioError(ValueError):
@@ -37,7 +38,7 @@ def join_path(*parts: str | int) -> str:
     return out
 
 
-def from_validation(err: dict, path: str, allowed: Sequence[str] = ()) -> ScenarioError:
+def from_validation(err: Mapping[str, Any], path: str, allowed: Sequence[str] = ()) -> ScenarioError:
     """The ScenarioError for one pydantic error `err` (from ValidationError.errors()) located at
     `path`; `allowed` lists the fields of the model an unknown field was found in."""
     inner = (err.get("ctx") or {}).get("error")

@@ -680,7 +680,7 @@ class Scenario(_Model):
         if self.return_electrode is None:
             return
         self._need(self.return_electrode.balance_with, "return_electrode.balance_with")
-        opposite = "cathode" if self.donor.polarity == "anode" else "anode"
+        opposite: Literal["anode", "cathode"] = "cathode" if self.donor.polarity == "anode" else "anode"
         if "polarity" in self.return_electrode.model_fields_set and self.return_electrode.polarity != opposite:
             raise ScenarioError(
                 "return_electrode.polarity", f"must be the donor's opposite ({opposite}); or leave it out"

@@ -24,7 +24,7 @@ class DarcyFlow:
 
     def __init__(
         self,
-        velocity: fem.Function,
+        velocity: dolfinx.fem.Function,
         permeability,
         fixed,
         psi,
@@ -71,7 +71,3 @@ class DarcyFlow:
         self.pressure.x.scatter_forward()
         self.velocity.interpolate(self.expression)
         self.velocity.x.scatter_forward()
-
-    def destroy(self) -> None:
-        for obj in (self.ksp, self.A, self.b):
-            obj.destroy()

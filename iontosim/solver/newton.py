@@ -49,6 +49,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -302,19 +303,22 @@ class NewtonSolver:
 
     def _border(self, x: PETSc.Vec) -> tuple[int, int]:
         """Eliminate the scalar unknowns (GlobalUnknowns): x becomes du, self.dg their update."""
-        columns, rows, blocks, residual = [], [], [], []
-        for block in self.globals:
-            B, C, D = block.coupling()
+        columns: list[PETSc.Vec] = []
+        rows: list[PETSc.Vec] = []
+        diagonal_blocks: list[np.ndarray] = []
+        residual: list[np.ndarray] = []
+        for unknowns in self.globals:
+            B, C, D_block = unknowns.coupling()
             columns += B
             rows += C
-            blocks.append(np.atleast_2d(D))
-            residual.append(np.atleast_1d(block.equations()))
+            diagonal_blocks.append(np.atleast_2d(D_block))
+            residual.append(np.atleast_1d(unknowns.equations()))
         m = len(columns)
         D = np.zeros((m, m))
         k = 0
-        for block in blocks:
-            D[k : k + len(block), k : k + len(block)] = block
-            k += len(block)
+        for part in diagonal_blocks:
+            D[k : k + len(part), k : k + len(part)] = part
+            k += len(part)
         iterations, reason = 0, 0
         Y = []
         for column in columns:
@@ -423,8 +427,16 @@ class PotentialSplit:
         columns = lo + np.repeat(np.arange(nv) * ns, ns * ns) + np.tile(np.arange(ns), n)
         self._r_columns = columns.astype(PETSc.IntType)
         self.z: np.ndarray | None = None
-        self.A_mm = self.A_mp = self.A_pm = self.product = self.S = self.S_transformed = None
-        self.operator = self.ksp = self.is_gauge = None
+        # PETSc objects, made on the first set-up and reused
+        self.A_mm: Any = None
+        self.A_mp: Any = None
+        self.A_pm: Any = None
+        self.product: Any = None
+        self.S: Any = None
+        self.S_transformed: Any = None
+        self.operator: Any = None
+        self.ksp: Any = None
+        self.is_gauge: Any = None
         self.inv_pp = PETSc.Vec().createMPI((self.is_p.getLocalSize(), None), comm=comm)
         self.d, self.y, self.rhs, self.b_m, self.x_m = (self.R.createVecLeft() for _ in range(5))
         self.b_p, self.t_p, self.x_p = (self.inv_pp.duplicate() for _ in range(3))
@@ -557,6 +569,7 @@ class PotentialSplit:
         """Each species' constant mu (the diffusion operators' null space; z . them is the gauge
         mode) in the scaled transformed unknowns, y = D^-1 R^-1 e_i."""
         ns, nv, z, k = self.ns, self.n_vertices, self.z, self.k
+        assert z is not None  # read off the Jacobian in _setup
         inv_d = 1.0 / self.d.array.reshape(-1, ns)
         vectors = []
         for i in range(ns):
@@ -648,7 +661,8 @@ class _GaugeCorrection:
 
     def __init__(self, split: PotentialSplit):
         self.split = split
-        self.ksp = None
+        self.ksp: Any = None
+        self.block: Any = None
 
     def setUp(self, pc) -> None:
         split = self.split

@@ -60,4 +60,3 @@ def test_darcy_flow_on_a_uniform_strip_is_the_column_flow(default_scenario_short
     v = velocity.x.array.reshape(-1, 2)
     assert np.max(np.abs(v[:, 1] - expected)) <= 1e-5 * abs(expected)
     assert np.max(np.abs(v[:, 0])) <= 1e-5 * abs(expected)  # no sideways flow
-    flow.destroy()
