@@ -68,15 +68,10 @@ def _notes(row: Row, outputs: tuple[Output, ...]) -> str:
         if est.note:
             notes.append(f"{out.label}: {est.note}")
     if row.parameter.scale == PH:
+        per_ph = [(out.label, row.estimates[out.key].per_pH) for out in outputs if out.key in row.estimates]
         notes.append(
             "per +1 pH unit: "
-            + ", ".join(
-                f"{out.label} {100 * row.estimates[out.key].per_pH:+.2f} %"
-                for out in outputs
-                if out.key in row.estimates
-                and row.estimates[out.key].per_pH is not None
-                and math.isfinite(row.estimates[out.key].per_pH)
-            )
+            + ", ".join(f"{label} {100 * v:+.2f} %" for label, v in per_ph if v is not None and math.isfinite(v))
         )
     return "; ".join(notes)
 

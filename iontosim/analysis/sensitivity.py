@@ -387,6 +387,7 @@ def estimate(y_low: float | None, y0: float, y_high: float | None, low: Side, hi
             note = "zero or changes sign within the step"
     per_pH = slope = None
     if low.ph_offset is not None:
+        assert high.ph_offset is not None  # perturb gives both sides of a pH-like parameter their pH offset
         # ln a_H = -ln(10) pH: the same differences, per pH unit
         per_pH = -math.log(10.0) * central
         a, b = (y_low, low.ph_offset) if y_low is not None else (y0, 0.0)
@@ -433,9 +434,11 @@ class Row:
             return f"skipped: {self.parameter.skip}"
         problems = []
         for side in (self.low, self.high):
-            if side is not None and side.refused:
+            if side is None:
+                continue
+            if side.refused:
                 problems.append(f"{side.label} value {side.written!r} refused ({side.refused})")
-            run = self.runs.get(side.label) if side is not None else None
+            run = self.runs.get(side.label)
             if run is not None and run.error:
                 problems.append(f"{side.label} run failed ({run.error})")
         if not problems:
@@ -547,9 +550,15 @@ def analyse(
         row.runs = {label: done[(k, label)] for label in ("low", "high") if (k, label) in done}
         if row.parameter.skip:
             continue
+        low, high = row.low, row.high
+        assert low is not None and high is not None  # perturbed above, or skipped
         for out in outputs:
             y = {label: (run.output(out.key) if not run.error else None) for label, run in row.runs.items()}
-            row.estimates[out.key] = estimate(y.get("low"), base.output(out.key), y.get("high"), row.low, row.high)
+            y0 = base.output(out.key)
+            # the base run has a summary: run_one gives one to every run that did not fail, and a
+            # failed base run raised BaseRunFailed (finished)
+            assert y0 is not None
+            row.estimates[out.key] = estimate(y.get("low"), y0, y.get("high"), low, high)
     rows.sort(key=lambda r: -r.ranking)
     return SensitivityResult(
         name, str(data.get("drug", "")), step, tuple(outputs), base, rows, workers, time.perf_counter() - clock, started

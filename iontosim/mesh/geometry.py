@@ -164,11 +164,11 @@ class Geometry(BaseModel):
             if missing:
                 raise ValueError(f"a {self.kind} geometry needs {', '.join(missing)}")
             anode, _, outer = self.edges
-            if outer >= self.width:
+            if outer >= self._width:
                 raise ValueError(
                     f"the return electrode ends at {outer:g} m, beyond the modelled width {self.width:g} m"
                 )
-            if self.kind == "block" and anode >= self.width:
+            if self.kind == "block" and anode >= self._width:
                 raise ValueError("the anode is wider than the modelled block")
         if self.appendages is not None:
             self._check_appendages()
@@ -182,7 +182,7 @@ class Geometry(BaseModel):
         self._check_layout(channels, field)
         centres = self.appendage_centres()
         half = self.appendage_half_width
-        tol = 1e-9 * self.width
+        tol = 1e-9 * self._width
         if not centres:
             raise ValueError(f"{field}: no channel of radius {channels.radius:g} m fits in the width {self.width:g} m")
         if channels.spacing is not None and channels.spacing < 2 * half - tol:
@@ -210,7 +210,7 @@ class Geometry(BaseModel):
         """One channel: inside the width, clear of its mirror image, under one side of every electrode edge."""
         at = _point_text(centre)
         for axis, c in enumerate(centre):
-            if c + half > self.width + tol:
+            if c + half > self._width + tol:
                 raise ValueError(
                     f"{field}: the channel at {at} reaches {c + half:g} m, beyond the modelled width {self.width:g} m"
                 )
@@ -249,6 +249,12 @@ class Geometry(BaseModel):
 
     # ------------------------------------------------------------ shape
     @property
+    def _width(self) -> float:
+        """`width`, which every kind but the column has (_fits)."""
+        assert self.width is not None, "the column has no lateral extent"
+        return self.width
+
+    @property
     def dim(self) -> int:
         """Topological (and geometric) dimension of the mesh."""
         return {"column": 1, "planar": 2, "axisymmetric": 2, "block": 3}[self.kind]
@@ -268,9 +274,12 @@ class Geometry(BaseModel):
     def edges(self) -> tuple[float, float, float]:
         """Lateral positions (m) of the anode edge and of the inner and outer return edges (inf
         without a return electrode)."""
-        anode = self.anode_width if self.kind == "axisymmetric" else self.anode_width / 2
+        anode_width = self.anode_width
+        assert anode_width is not None, "the column has no electrode edges"  # every other kind has it (_fits)
+        anode = anode_width if self.kind == "axisymmetric" else anode_width / 2
         if self.return_gap is None:
             return anode, math.inf, math.inf
+        assert self.return_width is not None  # _fits: a return electrode has its gap and its width
         inner = anode + self.return_gap
         return anode, inner, inner + self.return_width
 
@@ -285,12 +294,13 @@ class Geometry(BaseModel):
     def lateral_breaks(self, axis: int) -> list[float]:
         """Segment ends along lateral `axis` (0: x, 1: y of block): 0, every electrode edge and
         channel edge, the width. Edges closer than 1e-9 width are one break."""
-        tol = 1e-9 * self.width
+        width = self._width
+        tol = 1e-9 * width
         breaks = [0.0]
         for position in self._features(axis):
-            if breaks[-1] + tol < position < self.width - tol:
+            if breaks[-1] + tol < position < width - tol:
                 breaks.append(position)
-        return breaks + [self.width]
+        return breaks + [width]
 
     def surface_role(self, *lateral: float) -> str:
         """What lies on the skin surface at lateral point (x[, y]) (m): "anode", "return" or "skin"."""
@@ -319,9 +329,11 @@ class Geometry(BaseModel):
             return []
         if channels.positions is not None:
             return [p if isinstance(p, tuple) else (p,) for p in channels.positions]
-        reach = self.width * (1 + 1e-9) - self.appendage_half_width  # the last centre that fits
-        count = int(math.floor(reach / channels.spacing)) + 1 if reach >= 0 else 0
-        line = [k * channels.spacing for k in range(count)]
+        spacing = channels.spacing
+        assert spacing is not None  # Appendages._one_layout: a lattice when no positions
+        reach = self._width * (1 + 1e-9) - self.appendage_half_width  # the last centre that fits
+        count = int(math.floor(reach / spacing)) + 1 if reach >= 0 else 0
+        line = [k * spacing for k in range(count)]
         return list(itertools.product(line, repeat=self.dim - 1))
 
     def appendage_footprints(self) -> list[tuple[tuple[float, float], ...]]:
@@ -340,7 +352,7 @@ class Geometry(BaseModel):
         """Channel cross-section area per skin-surface area over the modelled patch."""
         if self.kind == "column" or self.appendages is None:
             return 0.0
-        whole = self._surface_area([(0.0, self.width)] * (self.dim - 1))
+        whole = self._surface_area([(0.0, self._width)] * (self.dim - 1))
         return sum(self._surface_area(f) for f in self.appendage_footprints()) / whole
 
     def in_appendage(self, points: Sequence[Sequence[float]]) -> np.ndarray:
@@ -389,7 +401,7 @@ class Geometry(BaseModel):
         channel edges."""
         h0, growth, cap = self.size_function(layers)
         breaks = self.lateral_breaks(axis)
-        tol = 1e-9 * self.width
+        tol = 1e-9 * self._width
         features = np.asarray(self._features(axis))
         # a break is refined if an edge lies on it (the far wall only when a channel touches it)
         fine = [b > tol and bool(np.any(np.abs(features - b) <= tol)) for b in breaks]

@@ -23,6 +23,9 @@ from iontosim._fenics import dolfinx
 from .skin_mesh import ANODE, APPENDAGES, DEEP, DONOR_SKIN, LATERAL, RETURN, RETURN_PAD, RETURN_SKIN, SKIN_SURFACE
 
 if TYPE_CHECKING:
+    from matplotlib.artist import Artist
+    from matplotlib.typing import ColorType
+
     from .skin_mesh import SkinMesh
 
 BOUNDARY_COLOURS = {
@@ -79,13 +82,13 @@ def _section(sm: SkinMesh) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np
     polys = list(_polygons(domain, 2, plane)[:, :, [0, 2]])
     values = np.array([tag_of[f2c.links(f)[0]] for f in plane], dtype=np.int32)
     quads = _polygons(domain, 2, facets)
-    segments, seg_values = [], []
+    edges, edge_values = [], []
     for quad, value in zip(quads, facet_values):  # the edge of each tagged face lying in y = 0
         on = np.abs(quad[:, 1]) < 1e-9 * span
         if on.sum() == 2:
-            segments.append(quad[on][:, [0, 2]])
-            seg_values.append(value)
-    return polys, values, np.array(segments).reshape(-1, 2, 2), np.array(seg_values, dtype=np.int32)
+            edges.append(quad[on][:, [0, 2]])
+            edge_values.append(value)
+    return polys, values, np.array(edges).reshape(-1, 2, 2), np.array(edge_values, dtype=np.int32)
 
 
 def _top_view(sm: SkinMesh) -> tuple[list[np.ndarray], np.ndarray]:
@@ -122,7 +125,9 @@ def plot_skin_mesh(sm: SkinMesh, path: str | Path) -> None:
     polys, cell_values, segments, facet_values = section
     cell_values, facet_values = np.asarray(cell_values), np.asarray(facet_values)
     stack = sorted(tag for tag, name in sm.regions.items() if name not in REGION_COLOURS)
-    layer_colours = {tag: plt.get_cmap("Pastel1" if len(stack) <= 9 else "tab20")(i) for i, tag in enumerate(stack)}
+    layer_colours: dict[int, ColorType] = {
+        tag: plt.get_cmap("Pastel1" if len(stack) <= 9 else "tab20")(i) for i, tag in enumerate(stack)
+    }
     layer_colours |= {tag: REGION_COLOURS[name] for tag, name in sm.regions.items() if name in REGION_COLOURS}
     anode, depth = (sm.geometry.edges[0] if sm.geometry.dim > 1 else 0.0), sm.interfaces
     # zoom: the donor's lowest part and the top two skin layers around the anode edge
@@ -153,7 +158,7 @@ def plot_skin_mesh(sm: SkinMesh, path: str | Path) -> None:
         )
         ax.add_collection(
             LineCollection(
-                np.asarray(segments).reshape(-1, 2, 2) * scale,
+                list(np.asarray(segments).reshape(-1, 2, 2) * scale),  # a sequence of lines, as documented
                 linewidths=2.5,
                 colors=[BOUNDARY_COLOURS[v] for v in facet_values],
             )
@@ -199,7 +204,7 @@ def plot_skin_mesh(sm: SkinMesh, path: str | Path) -> None:
         ax.set_aspect("equal")
         ax.set(title="electrode side, seen from above", xlabel="x [mm]", ylabel="y [mm]")
 
-    handles = [
+    handles: list[Artist] = [
         Patch(facecolor=layer_colours[t], edgecolor="0.4", label=f"{t}: {name}")
         for t, name in sorted(sm.regions.items())
     ]

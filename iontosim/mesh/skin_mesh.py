@@ -112,7 +112,7 @@ def _extrude(model, sources: list[tuple[int, int]], axis: int, sizes: np.ndarray
 def _surface_patches(model, geometry: Geometry, layers: Sequence[LayerSpec]):
     """The skin surface (depth 0) as (dimTag, lateral centre) patches, one per lateral segment
     (pair of segments in 3D): the centre says what lies on the patch and whether it is a channel."""
-    patches = [((0, model.geo.addPoint(0.0, 0.0, 0.0)), ())]
+    patches: list[tuple[tuple[int, int], tuple[float, ...]]] = [((0, model.geo.addPoint(0.0, 0.0, 0.0)), ())]
     for axis in range(geometry.dim - 1):
         breaks = geometry.lateral_breaks(axis)
         sources = [p for p, _ in patches]
@@ -166,12 +166,14 @@ def _build_model(
 
     if geometry.dim > 1:  # the far lateral walls, found by where they are
         depth = sum(t for _, t in layers)
+        width = geometry.width
+        assert width is not None  # a lateral geometry (dim > 1) has a width
         tol = 1e-6 * min(float(np.min(s)) for s in sizes)
-        big = 10 * (geometry.width + depth + donor_thickness + return_thickness)
+        big = 10 * (width + depth + donor_thickness + return_thickness)
         walls = []
         for axis in range(geometry.dim - 1):
             lo, hi = [-big] * 3, [big] * 3
-            lo[axis], hi[axis] = geometry.width - tol, geometry.width + tol
+            lo[axis], hi[axis] = width - tol, width + tol
             lo[depth_axis] = -tol
             walls += model.getEntitiesInBoundingBox(*lo, *hi, dim=geometry.dim - 1)
         facets[LATERAL] = walls

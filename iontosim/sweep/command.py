@@ -266,9 +266,9 @@ def _run_pending(world, plan, o: _Options, directory: SweepDirectory, selection:
         if states[c.id] == PENDING
     ]
     label = plan.name if o.array_index is None else f"{plan.name} [task {o.array_index}]"
-    before = [sum(s == kind for s in states.values()) for kind in (DONE, FAILED)]
+    done, failed = (sum(s == kind for s in states.values()) for kind in (DONE, FAILED))
     interruption.install()
-    with SweepProgress(len(selection), *before, show=o.progress and world.rank == 0, label=label) as bar:
+    with SweepProgress(len(selection), done, failed, show=o.progress and world.rank == 0, label=label) as bar:
         try:
             # workers get the directory as an absolute path: nothing depends on where they start
             root = str(directory.root.resolve())

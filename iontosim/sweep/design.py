@@ -22,14 +22,30 @@ class Case:
     values: dict[str, float]  # SI value of each parameter, by path
 
 
+def _grid_levels(sweep: Sweep) -> list[tuple[float, ...]]:
+    """The levels of each parameter of a grid (sweep_from_dict refuses a grid parameter without)."""
+    levels = []
+    for p in sweep.parameters:
+        assert p.levels is not None
+        levels.append(p.levels)
+    return levels
+
+
+def _samples(sweep: Sweep) -> int:
+    """The samples of a random, Latin hypercube or Sobol design (DesignSpec requires them)."""
+    samples = sweep.spec.design.samples
+    assert samples is not None
+    return samples
+
+
 def case_count(sweep: Sweep) -> int:
     design = sweep.spec.design
     d = len(sweep.parameters)
     if design.kind == "grid":
-        return int(np.prod([len(p.levels) for p in sweep.parameters]))
+        return int(np.prod([len(levels) for levels in _grid_levels(sweep)]))
     if design.kind == "sobol":
-        return design.samples * ((2 * d + 2) if design.second_order else (d + 2))
-    return design.samples
+        return _samples(sweep) * ((2 * d + 2) if design.second_order else (d + 2))
+    return _samples(sweep)
 
 
 def unit_points(sweep: Sweep) -> np.ndarray:
@@ -37,18 +53,18 @@ def unit_points(sweep: Sweep) -> np.ndarray:
     design = sweep.spec.design
     d = len(sweep.parameters)
     if design.kind == "random":
-        return np.random.default_rng(design.seed).random((design.samples, d))
+        return np.random.default_rng(design.seed).random((_samples(sweep), d))
     if design.kind == "latin_hypercube":
         from scipy.stats import qmc
 
         # one point in each of the `samples` strata of every parameter's axis
         # seed= (not rng=): also on the SciPy < 1.15 of site installations
-        return qmc.LatinHypercube(d=d, seed=np.random.default_rng(design.seed)).random(design.samples)
+        return qmc.LatinHypercube(d=d, seed=np.random.default_rng(design.seed)).random(_samples(sweep))
     if design.kind == "sobol":
         from SALib.sample import sobol
 
         problem = {"num_vars": d, "names": [p.path for p in sweep.parameters], "bounds": [[0.0, 1.0]] * d}
-        return sobol.sample(problem, design.samples, calc_second_order=design.second_order, seed=design.seed)
+        return sobol.sample(problem, _samples(sweep), calc_second_order=design.second_order, seed=design.seed)
     raise ValueError(f"the {design.kind} design has no unit points")
 
 
@@ -56,7 +72,7 @@ def design_points(sweep: Sweep) -> np.ndarray:
     """Every case's parameter values, SI, one row per case and one column per parameter."""
     if sweep.spec.design.kind == "grid":
         # the first parameter varies slowest, as in nested loops written in the file's order
-        rows = list(itertools.product(*(p.levels for p in sweep.parameters)))
+        rows = list(itertools.product(*_grid_levels(sweep)))
         return np.asarray(rows, dtype=float).reshape(len(rows), len(sweep.parameters))
     u = unit_points(sweep)
     return np.column_stack([p.from_unit_interval(u[:, j]) for j, p in enumerate(sweep.parameters)])

@@ -26,7 +26,7 @@ import shutil
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from .design import Case, make_cases
 from .spec import Sweep, SweepError
@@ -41,6 +41,7 @@ class SweepDirectory:
     def __init__(self, root: str | Path):
         self.root = Path(root)
         self.cases_dir = self.root / "cases"
+        self._lock: TextIO | None = None  # the lock file while locked
 
     def case_dir(self, case_id: str) -> Path:
         return self.cases_dir / case_id
@@ -126,7 +127,7 @@ class SweepDirectory:
             raise OutputExists(f"{self.root} is in use by another iontosim sweep; wait for it to finish") from None
 
     def unlock(self) -> None:
-        if getattr(self, "_lock", None) is not None:
+        if self._lock is not None:
             self._lock.close()
             self._lock = None
 

@@ -96,7 +96,8 @@ def run_in_groups(
 ) -> list[dict]:
     """Run the jobs on groups of `ranks_per_case` ranks of `world` (every rank calls this with the
     same jobs). Rank 0 of `world` shows the progress, reading `counts()` (done, failed) from the
-    sweep directory after each of its own cases. Returns every result on rank 0, [] elsewhere."""
+    sweep directory after each of its own cases (`counts` comes with `progress`). Returns every
+    result on rank 0, [] elsewhere."""
     groups = world.size // ranks_per_case
     group = world.rank // ranks_per_case
     sub = world.Split(group, world.rank)
@@ -106,13 +107,19 @@ def run_in_groups(
             result = run_case(root, case_id, data, parameters, sub, case_plots)
             if sub.rank == 0:
                 mine.append(result)
-            if world.rank == 0 and progress is not None:
-                progress.counts(*counts())
+            if world.rank == 0:
+                _show_counts(progress, counts)
     finally:
         sub.Free()
     everything = world.gather(mine, root=0)  # also waits for every group to finish
     if world.rank != 0:
         return []
-    if progress is not None:
-        progress.counts(*counts())
+    _show_counts(progress, counts)
     return [result for part in everything for result in part]
+
+
+def _show_counts(progress: SweepProgress | None, counts: Callable[[], tuple[int, int]] | None) -> None:
+    """Rank 0: the progress with the counts read from the sweep directory, if it shows one."""
+    if progress is not None:
+        assert counts is not None, "run_in_groups: a progress needs its counts"
+        progress.counts(*counts())

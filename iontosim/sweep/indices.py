@@ -48,7 +48,8 @@ def sobol_indices(
     whole = np.all(np.isfinite(y), axis=1)
     if whole.sum() < 2 or np.ptp(y[whole]) == 0.0:  # nothing to decompose
         return None
-    problem = {"num_vars": d, "names": [p.path for p in sweep.parameters], "bounds": [[0.0, 1.0]] * d}
+    names = [p.path for p in sweep.parameters]
+    problem = {"num_vars": d, "names": names, "bounds": [[0.0, 1.0]] * d}
     result = sobol.analyze(
         problem,
         y[whole].ravel(),
@@ -60,7 +61,7 @@ def sobol_indices(
     second = design.second_order
     return SobolIndices(
         output,
-        problem["names"],
+        names,
         np.asarray(result["S1"]),
         np.asarray(result["S1_conf"]),
         np.asarray(result["ST"]),

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 
 class SweepProgress:
@@ -19,8 +23,8 @@ class SweepProgress:
         self.show, self.label = show, label
         self.started = time.perf_counter()
         self.finished_here = 0  # cases finished since this command started: they set the pace
-        self.bar = None
-        self.task = None
+        self.bar: Progress | None = None  # the rich bar, on a terminal
+        self.task: TaskID | None = None  # its task, added with it
 
     @property
     def remaining(self) -> int:
@@ -89,6 +93,7 @@ class SweepProgress:
 
     def _update(self, result: dict | None) -> None:
         if self.bar is not None:
+            assert self.task is not None  # __enter__ adds the task with the bar
             self.bar.update(
                 self.task,
                 completed=self.done + self.failed,

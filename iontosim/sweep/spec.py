@@ -286,6 +286,7 @@ _BASE = {
 def _parameter(path: str, spec: ParameterSpec) -> Parameter:
     where = f"parameters[{path}]"
     written = spec.values if spec.values is not None else spec.range
+    assert written is not None  # ParameterSpec._one_way: either values or a range
     key = "values" if spec.values is not None else "range"
     parsed = [_quantity(v, f"{where}.{key}[{i}]") for i, v in enumerate(written)]
     _, unit, dims = parsed[0]
@@ -329,8 +330,11 @@ def _checked_against_base(sweep_name: str, base: dict, parameter: Parameter, spe
             "to try (values: [...]); a range would draw fractions",
         )
     if spec.values is not None:
+        assert parameter.levels is not None  # _parameter: the values are the levels
         trials = [(f"{where}.values[{i}]", v, w) for i, (v, w) in enumerate(zip(parameter.levels, spec.values))]
     else:
+        # ParameterSpec._one_way and _parameter: without values, a range and its ends
+        assert spec.range is not None and parameter.low is not None and parameter.high is not None
         trials = [
             (f"{where}.range[{i}]", v, w) for i, (v, w) in enumerate(zip((parameter.low, parameter.high), spec.range))
         ]
@@ -416,7 +420,8 @@ def _located(exc: ValidationError) -> SweepError:
         field += f"[{part}]" if isinstance(part, int) else (f".{part}" if field else part)
     allowed = []
     if err["type"] == "extra_forbidden":
-        model = {"parameters": ParameterSpec, "design": DesignSpec}.get(str(err["loc"][0]), SweepSpec)
+        models: dict[str, type[BaseModel]] = {"parameters": ParameterSpec, "design": DesignSpec}
+        model = models.get(str(err["loc"][0]), SweepSpec)
         allowed = list(model.model_fields)
     located = from_validation(err, field, allowed)
     reason = located.reason

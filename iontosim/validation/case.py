@@ -186,6 +186,10 @@ class Check(_Model):
             raise CaseError("compare", "a published value that was not found can only be 'report_only'")
         if self.compare in ("within_range",) and self.published.low is None:
             raise CaseError("published.low", "compare 'within_range' needs published low and high")
+        if self.compare == "within_range" and self.published.value is not None:
+            raise CaseError("published.value", "compare 'within_range' reads published low and high: remove the value")
+        if self.reduce is not None and self.reduce.kind == "worst" and self.published.value is None:
+            raise CaseError("published.value", "reduce 'worst' judges the run farthest from a published value: give it")
         if (
             self.compare in ("relative", "absolute", "at_most", "at_least", "greater_than", "less_than")
             and self.published.value is None
@@ -202,7 +206,11 @@ class Check(_Model):
         return self
 
     def scenario_names(self) -> list[str]:
-        return [self.scenario] if self.scenario is not None else [self.numerator, self.denominator]
+        if self.scenario is not None:
+            return [self.scenario]
+        # _consistent: without a scenario, a ratio of both numerator and denominator
+        assert self.numerator is not None and self.denominator is not None
+        return [self.numerator, self.denominator]
 
 
 class Sweep(_Model):

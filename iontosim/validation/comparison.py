@@ -52,6 +52,20 @@ def _fmt(x: float) -> str:
     return f"{x:.4g}"
 
 
+def _relative_tolerance(check: Check) -> float:
+    tolerance = check.tolerance
+    # Check._consistent: compare 'relative' has a tolerance, and a relative one (Tolerance._one: not both)
+    assert tolerance is not None and tolerance.relative is not None
+    return tolerance.relative
+
+
+def _absolute_tolerance(check: Check) -> str:
+    tolerance = check.tolerance
+    # Check._consistent: compare 'absolute' has a tolerance, and an absolute one (Tolerance._one: not both)
+    assert tolerance is not None and tolerance.absolute is not None
+    return tolerance.absolute
+
+
 def judge(check: Check, simulated: float) -> Verdict:
     """The verdict of `check` for `simulated` (a number in check.unit)."""
     pub, unit = check.published, check.unit
@@ -68,6 +82,8 @@ def judge(check: Check, simulated: float) -> Verdict:
             bar = (value - sigma, value + sigma)
             shown = f"{_fmt(value)} ± {_fmt(sigma)}{shown_unit} ({pub.uncertainty_kind})"
     else:
+        # Published._one_form: without a value (and found), a range with both ends
+        assert pub.low is not None and pub.high is not None
         low, high = to_unit(pub.low, unit), to_unit(pub.high, unit)
         value = 0.5 * (low + high)
         error = None
@@ -76,16 +92,17 @@ def judge(check: Check, simulated: float) -> Verdict:
     kind = check.compare
     band = None
     if kind == "relative":
-        tol = check.tolerance.relative
+        tol = _relative_tolerance(check)
         passed = error is not None and abs(error) <= tol
         criterion = f"±{tol * 100:.3g} %"
         band = (value - tol * abs(value), value + tol * abs(value))
     elif kind == "absolute":
-        tol = to_unit(check.tolerance.absolute, unit)
+        tol = to_unit(_absolute_tolerance(check), unit)
         passed = abs(simulated - value) <= tol
         criterion = f"±{_fmt(tol)}{shown_unit}"
         band = (value - tol, value + tol)
     elif kind == "within_range":
+        assert bar is not None  # Check refuses 'within_range' without low and high
         passed = bar[0] <= simulated <= bar[1]
         criterion = "inside the published range"
     elif kind == "at_most":

@@ -143,7 +143,8 @@ def _drug_profile(run: Run, profile, tissue: bool) -> tuple[np.ndarray, np.ndarr
     rec = run.record
     source = profile.tissue_concentration if tissue else profile.concentration
     c = sum(np.asarray(source[s], dtype=float) * rec.molar_mass[s] for s in _drug(rec))
-    return metrics.skin_part(profile.depth, c)
+    depth, concentration = metrics.skin_part(profile.depth, c)
+    return depth, concentration
 
 
 # ---------------------------------------------------------------- amounts over time

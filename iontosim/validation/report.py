@@ -25,7 +25,7 @@ def _num(x: float | None, unit: str = "") -> str:
 
 def rows(results: list[CaseResult]) -> list[tuple[str, ...]]:
     """One row per check: the columns of COLUMNS, as text."""
-    out = []
+    out: list[tuple[str, ...]] = []
     for case in results:
         for c in case.checks:
             v = c.verdict

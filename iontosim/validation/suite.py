@@ -93,6 +93,18 @@ def _setting_si(value: float | str) -> float:
     return float(q.to_base_units().magnitude)
 
 
+def _swept_si(setting: float | str | None) -> float:
+    """The SI value of the setting of a swept scenario's run (each has one: its sweep's value)."""
+    assert setting is not None
+    return _setting_si(setting)
+
+
+def _single_scenario(check: Check) -> str:
+    """The scenario of a check that is not a ratio (Check._consistent: one or the other)."""
+    assert check.scenario is not None
+    return check.scenario
+
+
 def prepare_case(case: Case | str | Path, cases_dir: Path | None = None) -> PreparedCase:
     """Load `case` (a Case, a case name or a case file path) and validate its scenarios and the
     options of its checks, without solving anything. Raises CaseError naming the field."""
@@ -162,9 +174,11 @@ def _prepared_options(check: Check, scenarios: dict[str, PreparedScenario], wher
                         "add it to its outputs.profile_times",
                     )
     if check.reduce is not None and check.reduce.kind == "at":
-        swept = scenarios[check.scenario_names()[0]]
-        want = _setting_si(check.reduce.value)
-        if not any(abs(_setting_si(v) - want) <= 1e-9 * max(1.0, abs(want)) for v, _ in swept.runs):
+        swept = scenarios[check.scenario_names()[0]]  # reduce: a swept scenario (Case._references)
+        at = check.reduce.value
+        assert at is not None  # Reduce._needs_value
+        want = _setting_si(at)
+        if not any(abs(_swept_si(v) - want) <= 1e-9 * max(1.0, abs(want)) for v, _ in swept.runs):
             raise CaseError(
                 join_path(where, "reduce", "value"),
                 f"{check.reduce.value!r} is not one of the swept values of {swept.name!r}",
@@ -200,7 +214,7 @@ def _reported_si_unit(check: Check, scenarios: dict[str, PreparedScenario]) -> s
     if check.numerator is not None:
         return "1"
     if check.reduce is not None and check.reduce.kind == "zero_crossing":
-        unit = scenarios[check.scenario].sweep_unit
+        unit = scenarios[_single_scenario(check)].sweep_unit
         return str(parse_text(f"1 {unit}").to_base_units().units) if unit else "1"
     if check.reduce is not None and check.reduce.kind == "proportionality":
         return "1"
@@ -279,7 +293,7 @@ class RunCache:
     """Runs already solved in this process, by scenario content (name and description aside), so a
     scenario shared by several cases (the LidoSite default) is solved once."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._runs: dict[str, Q.Run] = {}
 
     @staticmethod
@@ -399,6 +413,14 @@ def _evaluate(prepared: PreparedCase, check: Check, runs: dict[str, list[Q.Run]]
     return out
 
 
+def _curve(reading: Q.Reading) -> Q.Curve:
+    """The curve a value was read from: every quantity draws one, except penetration_depth when the
+    run recorded no depth profile (up to `until`)."""
+    if reading.curve is None:  # a check error, reported with the case
+        raise ValueError("no depth profile was recorded before `until`: add outputs.profile_times")
+    return reading.curve
+
+
 def _display(values: list[float], si_unit: str, unit: str) -> list[float]:
     factor = si_to_unit(1.0, si_unit, unit)
     return [v * factor for v in values]
@@ -409,24 +431,26 @@ def _value(
 ) -> float:
     """The check's number in SI, and its picture on `out`."""
     if check.numerator is not None:
+        assert check.denominator is not None  # Check._consistent: a ratio has both
         (num,), (den,) = runs[check.numerator], runs[check.denominator]
         a, b = quantity.read(num, options), quantity.read(den, options)
         if b.value == 0:
             raise ValueError(f"the {check.denominator} run gives zero {check.quantity}: no ratio")
         # the picture shows what the quantity is read from in both runs, in its own unit
-        y_si = a.curve.y_unit or quantity.si_unit
+        curve_a, curve_b = _curve(a), _curve(b)
+        y_si = curve_a.y_unit or quantity.si_unit
         shown = _display_unit(y_si)
-        out.x_label, out.y_label = a.curve.x_label, f"{a.curve.y_name or check.quantity} [{shown}]"
+        out.x_label, out.y_label = curve_a.x_label, f"{curve_a.y_name or check.quantity} [{shown}]"
         out.series = [
-            Series(a.curve.x, _display(a.curve.y, y_si, shown), f"{check.numerator} {a.curve.label}"),
-            Series(b.curve.x, _display(b.curve.y, y_si, shown), f"{check.denominator} {b.curve.label}"),
+            Series(curve_a.x, _display(curve_a.y, y_si, shown), f"{check.numerator} {curve_a.label}"),
+            Series(curve_b.x, _display(curve_b.y, y_si, shown), f"{check.denominator} {curve_b.label}"),
         ]
-        out.log_y = a.curve.log_y
+        out.log_y = curve_a.log_y
         return a.value / b.value
-    scenario_runs = runs[check.scenario]
+    scenario_runs = runs[_single_scenario(check)]
     if check.reduce is None:
         reading = quantity.read(scenario_runs[0], options)
-        curve = reading.curve
+        curve = _curve(reading)
         y_si = curve.y_unit or quantity.si_unit
         shown = check.unit if curve.y_unit is None else _display_unit(y_si)
         out.x_label = curve.x_label
@@ -438,8 +462,8 @@ def _value(
             out.published_on_x, out.x_scale = True, si_to_unit(1.0, "mm", check.unit) if check.unit else 1.0
         return reading.value
     # a swept scenario: one number per run, then the reduction
-    prep = prepared.scenarios[check.scenario]
-    x_si = [_setting_si(r.setting) for r in scenario_runs]
+    prep = prepared.scenarios[_single_scenario(check)]
+    x_si = [_swept_si(r.setting) for r in scenario_runs]
     x_shown = [to_unit(str(r.setting), prep.sweep_unit) for r in scenario_runs]  # as written, in the sweep's unit
     y = [quantity.read(r, options).value for r in scenario_runs]
     shown = _display_unit(quantity.si_unit) if check.reduce.kind in ("zero_crossing", "proportionality") else check.unit
@@ -449,7 +473,9 @@ def _value(
     kind = check.reduce.kind
     out.published_on_y = kind in ("at", "worst")
     if kind == "at":
-        want = _setting_si(check.reduce.value)
+        at = check.reduce.value
+        assert at is not None  # Reduce._needs_value
+        want = _setting_si(at)
         k = min(range(len(x_si)), key=lambda i: abs(x_si[i] - want))
         out.marker_x = x_shown[k]
         return y[k]
@@ -476,6 +502,7 @@ def _value(
         return max(abs(r / mean - 1.0) for r in ratios)
     # worst: the run farthest from the published value
     published = check.published.value
+    assert published is not None  # Check refuses 'worst' without a published value
     target = to_unit(published, check.unit) / si_to_unit(1.0, quantity.si_unit, check.unit)
     k = max(range(len(y)), key=lambda i: abs(y[i] - target))
     out.marker_x = None

@@ -81,6 +81,28 @@ def _minimal() -> dict:
         (lambda d: d["checks"][0]["published"].update(uncertainty="0.1"), "checks[0].published.uncertainty_kind", "SD"),
         (lambda d: d["checks"].append(dict(d["checks"][0])), "checks[1].id", "used twice"),
         (
+            lambda d: (
+                d["checks"][0].update(compare="within_range"),
+                d["checks"][0].pop("tolerance"),
+                d["checks"][0]["published"].update(low=0.4, high=0.6),
+            ),
+            "checks[0].published.value",
+            "remove the value",
+        ),
+        (
+            lambda d: (
+                d["scenarios"].update(
+                    s={"file": "x.yaml", "sweep": {"set": ["donor.pH"], "values": [4, 5], "label": "pH"}}
+                ),
+                d["checks"][0].update(reduce={"kind": "worst"}, compare="within_range"),
+                d["checks"][0].pop("tolerance"),
+                d["checks"][0]["published"].pop("value"),
+                d["checks"][0]["published"].update(low=0.4, high=0.6),
+            ),
+            "checks[0].published.value",
+            "farthest from a published value",
+        ),
+        (
             lambda d: d["scenarios"].update(
                 s={"file": "x.yaml", "sweep": {"set": ["donor.pH"], "values": [4, 5], "label": "pH"}}
             ),
