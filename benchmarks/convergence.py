@@ -15,15 +15,15 @@ from __future__ import annotations
 
 import statistics
 import time
-from pathlib import Path
 
 from mpi4py import MPI
 
 from iontosim.output.metrics import summarize
+from iontosim.scenario.catalogue import SCENARIOS_DIR
 from iontosim.scenario.load import load_scenario
 from iontosim.simulation import SimulationError, simulate
 
-CONFIG = Path(__file__).resolve().parent.parent / "iontosim" / "scenarios" / "lidocaine_epinephrine.yaml"
+CONFIG = SCENARIOS_DIR / "lidocaine_epinephrine.yaml"
 KEYS = ["drug_delivered_ug_per_cm2", "mean_drug_transport_number", "penetration_depth_um", "depth_90pct_tissue_dose_um"]
 
 

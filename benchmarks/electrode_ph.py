@@ -8,17 +8,16 @@ cathode, when it first leaves the safe range, and the peak device voltage.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import yaml
 from mpi4py import MPI
 
 from iontosim.output.safety import safety_report
+from iontosim.scenario.catalogue import SCENARIOS_DIR
 from iontosim.scenario.load import scenario_from_dict
 from iontosim.simulation import simulate
 
-CONFIG = Path(__file__).resolve().parent.parent / "configs" / "metal_electrode_saline.yaml"
+CONFIG = SCENARIOS_DIR / "metal_electrode_saline.yaml"
 
 
 def first_outside(record, low: float, high: float) -> str:

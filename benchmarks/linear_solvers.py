@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 from mpi4py import MPI
@@ -29,10 +28,11 @@ from mpi4py import MPI
 import iontosim.simulation as simulation
 from iontosim.mesh.geometry import Geometry
 from iontosim.mesh.skin_mesh import build_skin_mesh
+from iontosim.scenario.catalogue import SCENARIOS_DIR
 from iontosim.scenario.load import load_scenario
 from iontosim.solver.newton import NewtonSolver
 
-CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+CONFIGS = SCENARIOS_DIR
 CONFIG = CONFIGS / "lidocaine_epinephrine.yaml"
 #: the default scenario with a saline return pad beside the anode (for meshes with a return electrode)
 CONFIG_RETURN = CONFIGS / "lidocaine_epinephrine_2d.yaml"

@@ -37,14 +37,17 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from iontosim.scenario.catalogue import SWEEPS_DIR
+
 ROOT = Path(__file__).resolve().parent.parent
-BASE = ROOT / "configs" / "sweeps" / "lidocaine_short.yaml"
+BASE = SWEEPS_DIR / "lidocaine_short.yaml"
 BIN = Path(sys.executable).parent
 
 # `iontosim sweep` on an app of its own, so that the benchmark does not depend on its registration in cli.py
 APP = """
 import sys, typer
 from iontosim.sweep.command import sweep
+from iontosim.scenario.catalogue import SWEEPS_DIR
 app = typer.Typer(add_completion=False)
 app.command()(sweep)
 app.command("noop")(lambda: None)

@@ -11,16 +11,15 @@ not modelled). Rank 0 prints.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 from mpi4py import MPI
 
 from iontosim.mesh.of_scenario import scenario_mesh
+from iontosim.scenario.catalogue import SCENARIOS_DIR
 from iontosim.scenario.load import load_scenario
 from iontosim.simulation import simulate
 
-CONFIG = Path(__file__).resolve().parent.parent / "configs" / "tap_water_hyperhidrosis.yaml"
+CONFIG = SCENARIOS_DIR / "tap_water_hyperhidrosis.yaml"
 
 
 def at_current(scenario, milliamps: float):

@@ -57,7 +57,6 @@ import math
 import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -66,11 +65,12 @@ import fipy  # noqa: E402
 from fipy.solvers.scipy import LinearLUSolver  # noqa: E402  (explicit: FiPy's PETSc LU fails here, see below)
 from fipy.terms.implicitSourceTerm import ImplicitSourceTerm  # noqa: E402
 
-FARADAY = 96485.33  # C/mol (CODATA, the value iontosim uses)
-GAS_CONSTANT = 8.314462  # J/(mol K)
+from iontosim.physics.constants import FARADAY, GAS_CONSTANT  # noqa: E402 - the same SI constants
+from iontosim.scenario.catalogue import SCENARIOS_DIR  # noqa: E402
+
 LN10 = math.log(10.0)
 
-CONFIG = Path(__file__).resolve().parents[2] / "configs" / "lidocaine_epinephrine.yaml"
+CONFIG = SCENARIOS_DIR / "lidocaine_epinephrine.yaml"
 
 
 # ---------------------------------------------------------------------------- the problem

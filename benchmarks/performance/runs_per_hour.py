@@ -29,7 +29,9 @@ import tempfile
 import time
 from pathlib import Path
 
-CONFIG = Path(__file__).resolve().parents[2] / "configs" / "lidocaine_epinephrine.yaml"
+from iontosim.scenario.catalogue import SCENARIOS_DIR
+
+CONFIG = SCENARIOS_DIR / "lidocaine_epinephrine.yaml"
 
 
 def worker(job: tuple[int, int, bool, str | None]) -> dict:

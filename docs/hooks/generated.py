@@ -494,7 +494,7 @@ def cited_by() -> dict[str, list[str]]:
 
     out: dict[str, list[str]] = {key: [] for key in SOURCES}
     pattern = re.compile(r"source:\s*(\[[^\]]*\]|[^,}\s]+)")
-    for path in sorted((ROOT / "configs").glob("*.yaml")):
+    for path in sorted((ROOT / "iontosim" / "scenarios").glob("*.yaml")):
         text = path.read_text(encoding="utf-8")
         keys = set()
         for m in pattern.finditer(text):
