@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from iontosim.rundir import RunDirectory
-from iontosim.scenario.errors import ScenarioError
 
 if TYPE_CHECKING:  # pragma: no cover
     from mpi4py.MPI import Comm
@@ -95,11 +94,12 @@ def run(
     called on every rank at each of outputs.profile_times; `notes(text)` hears what the user should
     know before the run (rank 0)."""
     from iontosim._fenics import MPI
+    from iontosim.mesh.of_scenario import check_size
 
     comm = comm if comm is not None else MPI.COMM_SELF
     if isinstance(scenario, (str, Path)):
         scenario = load(scenario)
-    _check_size(scenario, max_cells)
+    check_size(scenario, max_cells)
     options: dict[str, Any] = {
         "progress": progress,
         "plots": plots,
@@ -112,19 +112,6 @@ def run(
             raise ResumeError("--resume needs the --out of the interrupted run")
         return solve(scenario, comm, None, **options)
     return _in_run_directory(scenario, Path(out), comm, overwrite, resume, notes, options)
-
-
-def _check_size(scenario: Scenario, max_cells: int) -> None:
-    from iontosim.mesh.of_scenario import mesh_cell_count, on_mesh
-
-    if on_mesh(scenario):
-        cells = mesh_cell_count(scenario)
-        if cells > max_cells:
-            raise ScenarioError(
-                "geometry",
-                f"the mesh would have {cells} cells, more than --max-cells {max_cells}; "
-                "lower geometry.resolution or the width",
-            )
 
 
 def _in_run_directory(

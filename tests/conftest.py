@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from mpi4py import MPI
 
+from iontosim.physics.constants import thermal_voltage
 from iontosim.scenario.load import scenario_from_dict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,7 +92,7 @@ def goldman_error(
     top = np.flatnonzero(prof.depth == 0.0)[-1]  # membrane side of the surface
     c_top = prof.concentration["lidocaine"][top]
     drug = sc.species_objects()[0]
-    pe = (prof.potential[top] - prof.potential[-1]) / (8.314462 * sc.temperature / 96485.33)
+    pe = (prof.potential[top] - prof.potential[-1]) / thermal_voltage(sc.temperature)
     pe *= drug.ionized_fraction(pH)
     d = 1e-3 * drug.diffusivity(sc.temperature)
     enhancement = rec.series["surface_flux/lidocaine"][-1] / (d * c_top / 20e-6)

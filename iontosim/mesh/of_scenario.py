@@ -21,6 +21,21 @@ def on_mesh(scenario) -> bool:
     return scenario.geometry is not None and scenario.geometry.kind != "column"
 
 
+def check_size(scenario, max_cells: int) -> None:
+    """Refuse (ScenarioError on geometry) a 2D/3D mesh of more than `max_cells` cells, before meshing."""
+    from iontosim.scenario.errors import ScenarioError
+
+    if not on_mesh(scenario):
+        return
+    cells = mesh_cell_count(scenario)
+    if cells > max_cells:
+        raise ScenarioError(
+            "geometry",
+            f"the mesh would have {cells} cells, more than --max-cells {max_cells}; "
+            "lower geometry.resolution or the width",
+        )
+
+
 def mesh_cell_count(scenario) -> int:
     """Number of cells of the scenario's mesh, known before meshing (to refuse huge ones)."""
     layers, donor, extra = _parts(scenario)
@@ -45,13 +60,7 @@ def write_scenario_mesh(scenario, out, comm: MPI.Comm, overwrite: bool = False, 
 
     from .skin_mesh import write_mesh
 
-    cells = mesh_cell_count(scenario)
-    if cells > max_cells:
-        raise ScenarioError(
-            "geometry",
-            f"the mesh would have {cells} cells, more than --max-cells {max_cells}; "
-            "lower geometry.resolution or the width",
-        )
+    check_size(scenario, max_cells)
     directory = RunDirectory(Path(out), overwrite, marker=("mesh.png", "mesh.xdmf"))
     with staged(comm, directory) as stage:
         try:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-FARADAY = 96485.33212  # C/mol
+from iontosim.physics.constants import FARADAY  # noqa: F401 - the output layer's conversions use it too
+
 SECONDS_PER_MINUTE = 60.0
 SECONDS_PER_HOUR = 3600.0
 UM_PER_M = 1e6

@@ -1,8 +1,15 @@
-"""Physical constants (SI, CODATA values as in shared/reference/model_parameters.yaml)."""
+"""Physical constants, SI, in one place.
 
-FARADAY = 96485.33  # C/mol
-GAS_CONSTANT = 8.314462  # J/(mol K)
-BOLTZMANN = 1.380649e-23  # J/K
+F and R follow from the exact defining constants of the SI (2019; CODATA 2018): the elementary
+charge, the Avogadro and the Boltzmann constant. psi = F phi / (R T) is the dimensionless
+potential of the whole model.
+"""
+
+ELEMENTARY_CHARGE = 1.602176634e-19  # C, exact
+AVOGADRO = 6.02214076e23  # 1/mol, exact
+BOLTZMANN = 1.380649e-23  # J/K, exact
+FARADAY = ELEMENTARY_CHARGE * AVOGADRO  # C/mol: 96485.33212...
+GAS_CONSTANT = BOLTZMANN * AVOGADRO  # J/(mol K): 8.314462618...
 
 
 def thermal_voltage(temperature: float) -> float:

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from iontosim.library import LIBRARY, SOURCES, Species, check_source, get_species
+from iontosim.physics.constants import FARADAY, GAS_CONSTANT
 
 REFERENCE = Path("/work/shared/reference/model_parameters.md")
 
@@ -84,7 +85,7 @@ def test_acetate():
     assert ac.ionized_fraction(4.76) == pytest.approx(0.5)
     assert ac.ionized_fraction(7.4) > 0.99 and ac.ionized_fraction(2.5) < 0.01
     # Lange's limiting conductance 41e-4 m^2 S/mol at 25 C gives D = RT lambda / F^2
-    R, F = 8.314462618, 96485.33212
+    R, F = GAS_CONSTANT, FARADAY
     assert ac.diffusivity_25C == pytest.approx(R * 298.15 * 41e-4 / F**2, rel=0.005)
     assert ac.diffusivity_37C == pytest.approx(1.3 * ac.diffusivity_25C, rel=0.005)
     assert ac.sources["diffusivity_25C"] == "LANGE_T832" and ac.sources["pKa"] == "AQION_PKA"

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from iontosim.output import LayerSpan, Profile, RunRecord
+from iontosim.physics.constants import FARADAY as F  # C/mol
 
-F = 96485.33212  # C/mol
 M_G_PER_MOL = 234.34  # lidocaine, g/mol
 L = 1e-3  # skin thickness [m]
 C0 = 40.0  # drug pore-fluid concentration at the surface, last profile [mol/m^3]

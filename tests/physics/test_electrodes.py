@@ -13,6 +13,7 @@ import pytest
 from mpi4py import MPI
 
 from iontosim.library.species import get_species
+from iontosim.physics.constants import FARADAY
 from iontosim.physics.fixed_charge import donnan_salt, fixed_charge
 from iontosim.simulation import simulate
 from tests.conftest import membrane_scenario
@@ -44,7 +45,7 @@ def _run(polarity: str):
 def _steady_transport_number(record, name: str) -> float:
     flux = record.series[f"surface_flux/{name}"][-1]
     i = record.series["current_density"][-1]
-    return 96485.33212 * record.charges[name] * flux / i
+    return FARADAY * record.charges[name] * flux / i
 
 
 @pytest.mark.slow

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 from mpi4py import MPI
 
+from iontosim.physics.constants import thermal_voltage
 from iontosim.simulation import simulate
 from tests.conftest import membrane_scenario
 
@@ -52,7 +53,7 @@ def test_slow_pulses_deliver_the_quasi_steady_goldman_amount():
     assert pulsed.applied_charge == pytest.approx(constant.applied_charge, rel=1e-12)
     prof = constant.profiles[-1]
     top = np.flatnonzero(prof.depth == 0.0)[-1]
-    pe = (prof.potential[top] - prof.potential[-1]) / (8.314462 * sc.temperature / 96485.33)
+    pe = (prof.potential[top] - prof.potential[-1]) / thermal_voltage(sc.temperature)
     assert 3.0 < pe < 6.0  # the regime the test is meant to probe
     expected = 0.5 * (_enhancement(2 * pe) + _enhancement(0.0)) / _enhancement(pe)
     ratio = pulsed.series["delivered/lidocaine"][-1] / constant.series["delivered/lidocaine"][-1]

@@ -19,6 +19,7 @@ import pytest
 from mpi4py import MPI
 
 from iontosim.library.species import get_species
+from iontosim.physics.constants import thermal_voltage
 from iontosim.simulation import simulate
 from tests.conftest import membrane_scenario
 
@@ -58,7 +59,7 @@ def test_tms_membrane_potential():
     )
     prof = simulate(sc, MPI.COMM_SELF).profiles[-1]
     gel_side = np.flatnonzero(prof.depth == 0.0)[0]
-    psi_gel = prof.potential[gel_side] / (8.314462 * sc.temperature / 96485.33)
+    psi_gel = prof.potential[gel_side] / thermal_voltage(sc.temperature)
     T = sc.temperature
     expected = tms_potential(get_species("Na+").diffusivity(T), get_species("Cl-").diffusivity(T))
     assert abs(expected) > 1.0  # a potential of several thermal units: the test can tell

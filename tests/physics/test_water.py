@@ -17,6 +17,7 @@ from mpi4py import MPI
 from iontosim.output.metrics import transport_numbers
 from iontosim.output.safety import safety_report
 from iontosim.physics import buffers, water
+from iontosim.physics.constants import FARADAY
 from iontosim.scenario.load import scenario_from_dict
 from iontosim.simulation import simulate
 from tests.conftest import CONFIGS
@@ -87,7 +88,7 @@ def test_a_buffered_pad_holds_the_pH_at_least_its_titration_time(inert):
     ka = buffers.acid_constant(6.8)
     bound = [buffers.bound_protons(water.neutral_pair(ph)[0], 20.0, ka) / 20.0 for ph in (4.0, 7.0)]
     density = scenario.protocol[0].current_density
-    titration = 20.0 * (bound[0] - bound[1]) * scenario.donor.thickness * 96485.33212 / density
+    titration = 20.0 * (bound[0] - bound[1]) * scenario.donor.thickness * FARADAY / density
     delay = _time_to_reach(buffered, 4.0) - _time_to_reach(inert, 4.0)
     assert np.isfinite(delay) and delay >= titration, (delay, titration)
     assert max(buffered.series["mass_balance_error/H+"]) < 1e-5  # Newton tolerance, first steps
