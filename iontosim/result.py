@@ -64,6 +64,23 @@ class DepthProfile:
     concentration: dict[str, pint.Quantity]
     tissue_concentration: dict[str, pint.Quantity]
     potential: pint.Quantity
+    molar_mass: dict[str, float]  # kg/mol of each species
+
+    def of(self, species: str, unit: str = "mol/m^3", tissue: bool = False, skin_only: bool = True):
+        """(depth, concentration) of `species` in `unit` (a mass concentration converts through the
+        molar mass: "ug/mL"); per volume of tissue with `tissue`, of pore fluid otherwise; the skin
+        alone (depth >= 0) unless `skin_only` is False."""
+        from iontosim.output.metrics import skin_part
+        from iontosim.scenario.units import ureg
+
+        c = (self.tissue_concentration if tissue else self.concentration)[species]
+        target = ureg.Quantity(1.0, unit)
+        if c.dimensionality != target.dimensionality:
+            c = c * ureg.Quantity(self.molar_mass[species], "kg/mol")
+        depth, values = (self.depth.magnitude, c.to(unit).magnitude)
+        if skin_only:
+            depth, values = skin_part(depth, values)
+        return quantity(depth, "m"), ureg.Quantity(values, unit)
 
 
 class Result:
@@ -119,6 +136,16 @@ class Result:
             (float(quantity(a, "s").to(unit).magnitude), float(quantity(b, "s").to(unit).magnitude))
             for a, b in self.record.current_on_intervals
         ]
+
+    def layer_concentration(self, layer: str, species: str, unit: str = "mol/m^3") -> pint.Quantity:
+        """The mean tissue concentration of `species` in skin layer `layer` against time (what the
+        layer holds per area, over its thickness), in `unit` (masses through the molar mass)."""
+        span = next((s for s in self.record.skin_layers if s.name == layer), None)
+        if span is None:
+            names = ", ".join(s.name for s in self.record.skin_layers)
+            raise KeyError(f"no skin layer {layer!r}; the layers: {names}")
+        key = f"layer_amount/{layer}/{species}"
+        return self._converted(self.series(key) / quantity(span.bottom - span.top, "m"), key, unit)
 
     @property
     def return_electrode(self) -> Result | None:
@@ -190,6 +217,7 @@ class Result:
                     concentration={n: quantity(c, "mol/m^3") for n, c in p.concentration.items()},
                     tissue_concentration={n: quantity(c, "mol/m^3") for n, c in p.tissue_concentration.items()},
                     potential=quantity(p.potential, "V"),
+                    molar_mass=dict(self.record.molar_mass),
                 )
             )
         return out

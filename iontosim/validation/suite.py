@@ -333,14 +333,19 @@ def _solve(scenario, comm, setting, cache: RunCache | None) -> Q.Run:
 
 
 def run_case(
-    case: Case | str | Path, comm, cases_dir: Path | None = None, cache: RunCache | None = None, progress=None
+    case: Case | str | Path, comm=None, cases_dir: Path | None = None, cache: RunCache | None = None, progress=None
 ) -> CaseResult:
-    """Run one validation case on `comm` and compare; every rank returns the same CaseResult.
+    """Run one validation case on `comm` (default: this process alone) and compare; every rank
+    returns the same CaseResult.
 
     `case`: a case name (a folder of iontosim/validation/cases/), a case file or a Case. Bad input
     raises CaseError before anything is solved; a solver failure is reported in the result
     (status "error") rather than raised. `progress(text)` is called on rank 0 before each run.
     """
+    if comm is None:
+        from iontosim._fenics import MPI
+
+        comm = MPI.COMM_SELF
     prepared = case if isinstance(case, PreparedCase) else prepare_case(case, cases_dir)
     started = time.perf_counter()
     runs: dict[str, list[Q.Run]] = {}
