@@ -232,6 +232,8 @@ class Model:
         #: mol/m^2 of each species in each region at the present state (the time loop keeps it)
         self.inventory = np.zeros((len(self.regions), self.ns))
         self.flux_used = "lumped"
+        self._probes: dict[tuple[float, bool], int] = {}
+        self._mean_charges: np.ndarray | None = None
         self.dt = fem.Constant(mesh, 1e-3)
         self.current_density = fem.Constant(mesh, 0.0)  # A/m^2, positive: anodic (into the skin)
         self.depth_axis = mesh.topology.dim - 1  # the last coordinate is the depth, positive into the skin
@@ -398,10 +400,13 @@ class Model:
         return self.per_region(self.amount_form)
 
     def mean_charges(self) -> np.ndarray:
-        """Mean charge number of each species, both forms, in each region (regions, species)."""
-        z = np.array([float(sp.charge) for sp in self.species])
-        rho = self.partner_ratio
-        return (z + self.partner_charge * rho) / (1.0 + rho)
+        """Mean charge number of each species, both forms, in each region (regions, species); the
+        regions' pH is fixed, so it is computed once the terms have set up."""
+        if self._mean_charges is None:
+            z = np.array([float(sp.charge) for sp in self.species])
+            rho = self.partner_ratio
+            self._mean_charges = (z + self.partner_charge * rho) / (1.0 + rho)
+        return self._mean_charges
 
     def region_rates(self, region: int, rates: np.ndarray) -> np.ndarray:
         """Per-species rates placed in one region: the (regions, species) shape of the ledger."""
@@ -467,16 +472,36 @@ class Model:
         """Largest lateral coordinate magnitude of every (owned cell, vertex); zeros on the column."""
         return self._lateral
 
-    def point_value(self, mask: np.ndarray, values: np.ndarray) -> float:
-        """The first of `values` where `mask` holds, from whichever rank has it (-inf if none has)."""
-        v = values[mask][0] if mask.any() else -np.inf
-        return self.comm.allreduce(v, op=MPI.MAX)
-
     def on_axis_at(self, depth: float) -> np.ndarray:
         """The (owned cell, vertex) entries at `depth` on the donor electrode's centre line."""
         top, bottom = self.column.interfaces[0], self.column.interfaces[-1]
         tol = 1e-9 * (bottom - top)
         return np.isclose(self.vertex_depths(), depth, atol=tol) & (self.vertex_lateral() <= 1e-12)
+
+    def probe(self, depth: float, gel_side: bool = False) -> int:
+        """The (owned cell, vertex) entry at `depth` on the donor electrode's centre line (in the gel
+        pad, at the skin surface, with `gel_side`); -1 where this rank holds none. The mesh does not
+        move: found once."""
+        key = (depth, gel_side)
+        if key not in self._probes:
+            mask = self.on_axis_at(depth) & ((self.nodal_layer == 0) if gel_side else True)
+            hits = np.flatnonzero(mask)
+            self._probes[key] = int(hits[0]) if len(hits) else -1
+        return self._probes[key]
+
+    def probed_field(self, entry: int, field: int) -> float:
+        """The unknown `field` (a species' mu, or ns for psi) at a probed entry, from the rank that
+        holds it (collective)."""
+        value = self.u.x.array[self._cell_dofs[field][entry]] if entry >= 0 else -np.inf
+        return self.comm.allreduce(value, op=MPI.MAX)
+
+    def probed_concentration(self, entry: int, species: int) -> float:
+        """The ionized form's concentration [mol/m^3] of `species` at a probed entry (collective)."""
+        value = -np.inf
+        if entry >= 0:
+            mu, psi = (self.u.x.array[self._cell_dofs[f][entry]] for f in (species, self.ns))
+            value = self.nodal.partition[species, entry] * np.exp(mu - self.nodal.charge[species, entry] * psi)
+        return self.comm.allreduce(value, op=MPI.MAX)
 
     MAX_RISE = 10.0  # largest rise of ln(c) in one Newton update
     MAX_DROP = 5.0  # largest fall of ln(c) in one Newton update

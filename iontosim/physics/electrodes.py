@@ -171,9 +171,9 @@ class DonorElectrode(_Electrode):
 
     def voltage(self, model: Model) -> float:
         """V of the donor electrode against the deep tissue (or the meshed return electrode)."""
-        mu_bottom = model.point_value(model.on_axis_at(model.column.interfaces[-1]), model.nodal_mu()[self.ion])
+        mu_bottom = model.probed_field(model.probe(model.column.interfaces[-1]), self.ion)
         if model.mesh.topology.dim == 1:
-            mu_top = model.point_value(model.on_axis_at(model.column.interfaces[0]), model.nodal_mu()[self.ion])
+            mu_top = model.probed_field(model.probe(model.column.interfaces[0]), self.ion)
             return (mu_top - mu_bottom) / self.ion_charge * model.thermal_voltage()
         mu_anode = self.mean_potential(model)
         ret = model.find(ReturnElectrode)
@@ -185,9 +185,8 @@ class DonorElectrode(_Electrode):
         """ohm m^2: the potential drop across the skin over the current (NaN without current)."""
         if step is None or step.current == 0:
             return np.nan
-        surface = model.on_axis_at(0.0) & (model.nodal_layer == 0)
-        psi_s = model.point_value(surface, model.nodal_psi())
-        psi_b = model.point_value(model.on_axis_at(model.column.interfaces[-1]), model.nodal_psi())
+        psi_s = model.probed_field(model.probe(0.0, gel_side=True), model.ns)
+        psi_b = model.probed_field(model.probe(model.column.interfaces[-1]), model.ns)
         return (psi_s - psi_b) * model.thermal_voltage() / step.current
 
     def series(self, model: Model) -> dict[str, str]:

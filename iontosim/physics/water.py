@@ -103,8 +103,8 @@ class SurfacePH(Term):
 
     def values(self, model: Model, step: Step | None, ledger: Ledger) -> dict[str, float]:
         # the gel side of the skin surface, on the donor electrode's centre line
-        surface = model.on_axis_at(0.0) & (model.nodal_layer == 0)
-        out = {"skin_surface_pH": float(pH(model.point_value(surface, model.nodal_ionized()[self.h])))}
+        c_h = model.probed_concentration(model.probe(0.0, gel_side=True), self.h)
+        out = {"skin_surface_pH": float(pH(c_h))}
         if self.return_pad:
             out["return_skin_surface_pH"] = float(pH(self._under_return(model)))
         return out
