@@ -24,8 +24,8 @@ from iontosim.solver.newton import NewtonSolver
 from iontosim.solver.protocol import build_schedule
 from iontosim.solver.stepping import StepController
 
-#: what a checkpoint's state holds changes with this number (3: the terms' own states and the ledger)
-CHECKPOINT_VERSION = 3
+#: what a checkpoint's state holds changes with this number (4: protocol events)
+CHECKPOINT_VERSION = 4
 
 
 class SimulationError(RuntimeError):
@@ -199,7 +199,7 @@ class TimeLoop:
         self.units = self._units()
         self.rows: dict[str, list[float]] = {}
         self.profiles: list[Profile | None] = []
-        self.t, self.stop_index = 0.0, 1
+        self.t, self.stop_index, self.next_event = 0.0, 1, 0
 
     # ------------------------------------------------------------------ what is recorded
     def _units(self) -> dict[str, str]:
@@ -209,7 +209,7 @@ class TimeLoop:
         for term in m.terms:
             units |= term.series(m)
         for entry in self.ledger.entries:
-            if entry.recorded and entry.rates is not None:
+            if entry.recorded and (entry.rates is not None or entry.instantaneous):
                 units |= {f"{entry.name}/{n}": "mol/m^2" for n in m.names}
         for region in m.regions[1:]:
             units |= {f"layer_amount/{region.name}/{n}": "mol/m^2" for n in m.names}
@@ -251,6 +251,7 @@ class TimeLoop:
             "u": self.model.u.x.array.copy(),
             "t": self.t,
             "stop_index": self.stop_index,
+            "next_event": self.next_event,
             "dt": self.control.dt,
             "inventory0": self.inventory0.copy(),
             "ledger": self.ledger.state(),
@@ -271,6 +272,7 @@ class TimeLoop:
         self.rows = {k: list(v) for k, v in state["rows"].items()}
         self.profiles = list(state["profiles"])
         self.t, self.stop_index, self.control.dt = state["t"], state["stop_index"], state["dt"]
+        self.next_event = state["next_event"]
 
     def _begin(self) -> None:
         m = self.model
@@ -279,7 +281,20 @@ class TimeLoop:
         for term in m.terms:
             term.start(m, self.ledger)
         self._record(None)
+        self._events()
         self._at_output_time()
+
+    def _events(self) -> None:
+        """Every protocol event due now (a patch taken off or put on), in protocol order; the
+        amounts they move are in the ledger before the next step."""
+        events = self.schedule.events
+        m = self.model
+        while self.next_event < len(events) and events[self.next_event].time <= self.t * (1 + 1e-12) + 1e-12:
+            for term in m.terms:
+                term.at_event(m, events[self.next_event], self.ledger)
+            m.inventory = m.amounts()
+            self.next_event += 1
+            self.control.restart()
 
     def _at_output_time(self) -> None:
         if any(abs(self.t - pt) <= 1e-9 * max(1.0, pt) for pt in self.profile_times):
@@ -341,6 +356,7 @@ class TimeLoop:
         for term in m.terms:
             term.after_step(m, step, self.ledger)
         self._record(step)
+        self._events()
         self._at_output_time()
         if self.t >= self.stops[self.stop_index] * (1 - 1e-12):
             self.stop_index = min(self.stop_index + 1, len(self.stops) - 1)

@@ -31,9 +31,11 @@ def membrane_scenario(
     donor_pH=7.4,
     drug="lidocaine",
     polarity="anode",
+    as_dict=False,
     **extra,
 ):
-    """A donor gel of NaCl plus a trace drug over `layers` (dicts in the config language).
+    """A donor gel of NaCl plus a trace drug over `layers` (dicts in the config language); the
+    config itself with `as_dict`.
 
     `donor_mixing` multiplies the gel's diffusivities: a large value makes it a well-mixed reservoir.
     """
@@ -59,7 +61,7 @@ def membrane_scenario(
         "outputs": {"profile_times": profile_times or [], "penetration_threshold": "1 uM"},
         **extra,  # any other top-level field (temperature, species_definitions, ...)
     }
-    return scenario_from_dict(data)
+    return data if as_dict else scenario_from_dict(data)
 
 
 def goldman_error(

@@ -72,6 +72,7 @@ def compose(scenario, model: Model) -> list[Term]:
         electroosmosis,
         fixed_charge,
         ionization,
+        patch,
         pharmacokinetics,
         water,
     )
@@ -90,6 +91,7 @@ def compose(scenario, model: Model) -> list[Term]:
         electrodes.DonorElectrode(),
         electrodes.ReturnElectrode.switched_on(scenario, model),
         deep_tissue.InterstitialBoundary(),
+        patch.PatchChanges.switched_on(scenario, model),
         pharmacokinetics.SystemicCirculation(),
         SurfaceCurrent.switched_on(scenario, model),
     ]

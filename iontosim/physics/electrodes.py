@@ -161,8 +161,13 @@ class DonorElectrode(_Electrode):
         self.donor0 = model.inventory[0].copy()
 
     def delivered(self, model: Model, ledger: Ledger) -> np.ndarray:
-        """mol/m^2 of each species that left the gel across the skin surface."""
-        return self.donor0 - model.inventory[0] - ledger.cumulative[self.entry]
+        """mol/m^2 of each species that left the gel across the skin surface (what patch changes
+        took off or brought is not: physics/patch.py)."""
+        from iontosim.physics.patch import PatchChanges
+
+        patch = model.find(PatchChanges)
+        exchanged = patch.donor_exchanged if patch is not None else 0.0
+        return self.donor0 - model.inventory[0] - ledger.cumulative[self.entry] - exchanged
 
     def after_step(self, model: Model, step: Step, ledger: Ledger) -> None:
         delivered = self.delivered(model, ledger)

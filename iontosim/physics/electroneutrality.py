@@ -32,16 +32,17 @@ def solve_potential(
     tol: float = 1e-13,
     max_iter: int = 100,
     charge_per_ion: np.ndarray | None = None,
+    start: np.ndarray | None = None,
 ) -> np.ndarray:
     """Pointwise psi with sum_i q_i K_i exp(mu_i - z_i psi) + X = 0.
 
     Arrays have shape (n_species, n_points) except `fixed` (n_points). q_i is the charge that
     comes with one ionized molecule, its partner form included (z_i for strong electrolytes,
     z_i + z_p rho_i for weak ones; z_i q_i > 0 in both cases). The left side decreases strictly
-    in psi, so the root is unique; damped Newton from psi = 0 finds it.
+    in psi, so the root is unique; damped Newton from psi = 0 (or `start`) finds it.
     """
     q = charge if charge_per_ion is None else charge_per_ion
-    psi = np.zeros(fixed.shape)
+    psi = np.zeros(fixed.shape) if start is None else np.array(start, dtype=float)
     for _ in range(max_iter):
         c = partition * np.exp(mu - charge * psi)
         f = (q * c).sum(axis=0) + fixed

@@ -58,12 +58,15 @@ class LedgerEntry:
     (charge leaving per time); it may read the rates of this step (`ledger.rates_of`). An entry
     may have a current only (charge exchanged with something immobile, e.g. buffers).
     `recorded` entries appear as cumulative series "<name>/<species>" [mol/m^2].
+    An `instantaneous` entry has no rate: its term books what it takes at an instant (a patch
+    taken off with what is left in it, a receptor sample) with `Ledger.book`.
     """
 
     name: str
     rates: Callable[[], np.ndarray] | None = None
     current: Callable[[Ledger], float] | None = None
     recorded: bool = True
+    instantaneous: bool = False
 
 
 @dataclass
@@ -80,9 +83,13 @@ class Ledger:
         if len(set(names)) != len(names):
             raise ValueError(f"ledger entries must have distinct names, got {names}")
         for entry in self.entries:
-            if entry.rates is not None:
+            if entry.rates is not None or entry.instantaneous:
                 self.cumulative.setdefault(entry.name, np.zeros(self.shape[1]))
                 self.last.setdefault(entry.name, np.zeros(self.shape))
+
+    def book(self, name: str, amounts: np.ndarray) -> None:
+        """Add what an instantaneous entry took out at an instant [mol/m^2 per species; negative: put in]."""
+        self.cumulative[name] += amounts
 
     def integrate(self, step: float) -> None:
         """Evaluate every rate at the present state and add step x rate to the cumulative amounts."""
@@ -203,6 +210,10 @@ class Term:
 
     def start(self, model: Model, ledger: Ledger) -> None:
         """Note what the run starts from (initial amounts), before the first step."""
+
+    def at_event(self, model: Model, event: Any, ledger: Ledger) -> None:
+        """Act on a protocol event at the present time (solver/protocol.Event: a patch taken off or
+        put on), booking what it moves in the term's instantaneous ledger entries."""
 
     def explain_failure(self, model: Model, step: Step) -> str:
         """Why no state can satisfy the equations in `step`, when the term knows (a device limit,

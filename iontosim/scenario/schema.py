@@ -319,22 +319,44 @@ class Pulse(_Model):
     duty_cycle: Fraction
 
 
+#: protocol items that change the patch (no duration): take it off, put a fresh one on
+PATCH_CHANGES = ("remove_patch", "new_patch")
+
+
 class Step(_Model):
     """One protocol step. YAML: {current: 1.77 mA, duration: 10 min}, {current_density: ..., duration: ...},
     {rest: 50 min}; a current step may add pulse: {frequency: 1 kHz, duty_cycle: 0.5} (current is
     then the on-current) and reverse_every: 5 min (polarity reversal).
-    current_density (A/m^2, magnitude) is always set once the scenario is validated."""
+    current_density (A/m^2, magnitude) is always set once the scenario is validated.
 
-    kind: Literal["current", "rest"]
-    duration: Duration
+    Two items change the patch at an instant (duration 0): ``remove_patch`` takes the donor (and
+    a meshed return pad) off the skin, which then has no flux across its surface and no current;
+    ``new_patch`` puts on a fresh one, as the donor section describes it (replacing the one on)."""
+
+    @staticmethod
+    def _duration(value: object) -> float:
+        """A time, positive (0 only for the patch changes, set by their short form)."""
+        x = to_si(value, "time")
+        if x < 0:
+            raise ValueError(f"duration must be positive, got {value!r}")
+        return x
+
+    kind: Literal["current", "rest", "remove_patch", "new_patch"]
+    duration: Annotated[float, BeforeValidator(_duration), Dim("time")]
     current: Current | None = None
     current_density: CurrentDensity | None = None
     pulse: Pulse | None = None
     reverse_every: Duration | None = None
 
+    @property
+    def changes_patch(self) -> bool:
+        return self.kind in PATCH_CHANGES
+
     @model_validator(mode="before")
     @classmethod
     def _short_forms(cls, data: Any) -> Any:
+        if isinstance(data, str) and data in PATCH_CHANGES:
+            return {"kind": data, "duration": "0 s", "current_density": "0 A/m^2"}
         if not isinstance(data, dict) or "kind" in data:
             return data
         if "rest" in data:
@@ -350,18 +372,23 @@ class Step(_Model):
             return {"kind": "current", **data}
         raise ScenarioError(
             "",
-            "a protocol step needs 'current' or 'current_density' (with 'duration'), 'rest', or 'repeat' with 'steps'",
+            "a protocol step needs 'current' or 'current_density' (with 'duration'), 'rest', "
+            "'repeat' with 'steps', or is one of " + ", ".join(repr(k) for k in PATCH_CHANGES),
         )
 
     @model_validator(mode="after")
     def _consistent(self) -> Step:
-        if self.kind == "rest":
+        if self.changes_patch:
+            self.duration = 0.0
+        elif not self.duration > 0:
+            raise ScenarioError("duration", f"duration must be positive, got {self.duration!r} s")
+        if self.kind != "current":
             for name in ("current", "current_density"):
                 if getattr(self, name) not in (None, 0.0):
-                    raise ScenarioError(name, "a rest step carries no current")
+                    raise ScenarioError(name, f"a {self.kind.replace('_', ' ')} step carries no current")
             for name in ("pulse", "reverse_every"):
                 if getattr(self, name) is not None:
-                    raise ScenarioError(name, "a rest step carries no current")
+                    raise ScenarioError(name, f"a {self.kind.replace('_', ' ')} step carries no current")
             self.current_density = 0.0
         elif self.current is None and self.current_density is None:
             raise ScenarioError("", "a current step needs 'current' or 'current_density'")
@@ -727,8 +754,25 @@ class Scenario(_Model):
                 "describe its pad here (area, thickness, pH, contents)",
             )
 
+    def _check_patch_changes(self) -> None:
+        """A patch is on at the start; it must be on to carry a current or to be removed."""
+        removed_at: int | None = None
+        for k, step in enumerate(self.protocol):
+            if step.kind == "remove_patch" and removed_at is not None:
+                raise ScenarioError(f"protocol[{k}]", f"no patch is on to remove: protocol[{removed_at}] removed it")
+            if step.kind == "current" and removed_at is not None:
+                raise ScenarioError(
+                    f"protocol[{k}]",
+                    f"a current needs a patch on the skin: protocol[{removed_at}] removed it; "
+                    "put one on with new_patch",
+                )
+            removed_at = k if step.kind == "remove_patch" else None if step.kind == "new_patch" else removed_at
+
     def _check_protocol(self) -> None:
         """Reversals slower than the resolved period; every current step's density from its current."""
+        self._check_patch_changes()
+        if self.protocol_end() <= 0:
+            raise ScenarioError("protocol", "needs at least one step with a duration (current or rest)")
         for k, step in enumerate(self.protocol):
             if step.reverse_every is not None and step.reverse_every < self.numerics.min_resolved_pulse_period:
                 raise ScenarioError(

@@ -18,10 +18,21 @@ class Interval:
     current_density: float  # A/m^2, positive anodic (cations driven into the skin)
 
 
+@dataclass(frozen=True)
+class Event:
+    """Something that happens at an instant between steps: a patch taken off or put on
+    (protocol item `kind` at `origin`, its index in the expanded protocol)."""
+
+    time: float  # s
+    kind: str
+    origin: int
+
+
 @dataclass
 class Schedule:
     intervals: list[Interval]
     notes: list[str] = field(default_factory=list)  # what a reader of the results must know
+    events: list[Event] = field(default_factory=list)  # in time order
 
     def __post_init__(self):
         self._starts = np.array([iv.start for iv in self.intervals])
@@ -41,7 +52,12 @@ class Schedule:
     def breakpoints(self, extra=()) -> np.ndarray:
         """Times a step must land on exactly: every switch, the end, and requested output times."""
         times = {0.0} | {i.end for i in self.intervals} | {i.start for i in self.intervals}
+        times |= {e.time for e in self.events}
         return np.array(sorted(times | {float(t) for t in extra}))
+
+    def events_at(self, t: float) -> list[Event]:
+        """The events due at time `t` [s], in protocol order."""
+        return [e for e in self.events if abs(e.time - t) <= 1e-9 * max(1.0, e.time)]
 
     def charge(self) -> float:
         """Charge passed through the donor electrode, C/m^2 (magnitude, whatever the polarity)."""
@@ -62,8 +78,12 @@ def build_schedule(steps, polarity: str = "anode", min_resolved_period: float = 
     sign0 = 1.0 if polarity == "anode" else -1.0
     out: list[Interval] = []
     notes: list[str] = []
+    events: list[Event] = []
     t = 0.0
     for k, step in enumerate(steps):
+        if step.kind in ("remove_patch", "new_patch"):
+            events.append(Event(t, step.kind, k))
+            continue
         end = t + step.duration
         if step.kind == "rest":
             out.append(Interval(t, end, 0.0))
@@ -82,7 +102,7 @@ def build_schedule(steps, polarity: str = "anode", min_resolved_period: float = 
             out.extend(_pulsed(start, stop, sign * step.current_density, step.pulse, min_resolved_period, notes, k))
             sign, start = -sign, stop
         t = end
-    return Schedule(_merged(out), notes)
+    return Schedule(_merged(out), notes, events)
 
 
 def _pulsed(start, stop, density, pulse, min_period, notes, k) -> list[Interval]:
