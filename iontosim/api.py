@@ -239,6 +239,8 @@ def write_directory(result: Result, folder: Path, plots: bool = True) -> None:
         results.write_results(folder / "results.h5", record)
         if record.return_record is not None:
             results.write_results(folder / "return_electrode.h5", record.return_record)
+        if record.passive_record is not None:
+            results.write_results(folder / "passive_control.h5", record.passive_record)
         if plots:
             plot_all(record, folder)
             if result.picture is not None:

@@ -63,7 +63,9 @@ def simulate(
     `extra_terms` are terms of the caller's, added to the scenario's own (physics/term.py).
     """
     from iontosim.mesh.of_scenario import on_mesh, scenario_mesh
+    from iontosim.scenario.membrane import modelled_scenario
 
+    scenario, notes = modelled_scenario(scenario)  # a Franz cell's membrane, without blood flow
     if skin_mesh is None and on_mesh(scenario):  # the scenario's own patch, never a column in its place
         skin_mesh = scenario_mesh(scenario, comm)
     # On a patch whose mesh holds the return electrode, one model solves both electrodes;
@@ -79,11 +81,28 @@ def simulate(
         "checkpoint_every": checkpoint_every,
         "fields": fields,
         "extra_terms": tuple(extra_terms),
+        "warnings": notes,
     }
     record = _simulate_column(scenario, resume=resume, **run)
     if return_column:
         record.return_record = _simulate_column(_return_column(scenario), comm=comm, progress=progress)
+    if scenario.setup.passive_control:
+        passive = _passive_control(scenario)
+        record.passive_record = _simulate_column(passive, comm=comm, skin_mesh=skin_mesh, warnings=notes)
     return record
+
+
+def _passive_control(scenario):
+    """The same experiment without current: every current step a rest of its duration."""
+    protocol = [
+        step.model_copy(
+            update={"kind": "rest", "current": None, "current_density": 0.0, "pulse": None, "reverse_every": None}
+        )
+        if step.kind == "current"
+        else step
+        for step in scenario.protocol
+    ]
+    return scenario.model_copy(update={"name": f"{scenario.name} (passive control)", "protocol": protocol})
 
 
 def _meshes_return(skin_mesh) -> bool:
@@ -113,6 +132,7 @@ def _simulate_column(scenario, resume: dict | None = None, **run) -> RunRecord:
     """One column (or patch), with the `auto` flux's fallback; a resumed run takes the flux it was
     checkpointed with, and falls back as the uninterrupted run would have."""
     skin_mesh = run.get("skin_mesh")
+    run.setdefault("warnings", [])
     if resume is not None:
         first = resume["flux"]
         run["warnings"] = resume["warnings"]
@@ -121,7 +141,7 @@ def _simulate_column(scenario, resume: dict | None = None, **run) -> RunRecord:
         if skin_mesh is not None and skin_mesh.mesh.topology.dim > 1:
             first = "lumped"  # the fitted flux is 1D (physics/transport.py): nothing to fall back from
             if scenario.numerics.flux == "fitted" or any(layer.cells for layer in scenario.skin):
-                run["warnings"] = [
+                run["warnings"] = run["warnings"] + [
                     "skin[].cells and numerics.flux are the 1D column's: on this mesh the stratum corneum has "
                     "geometry.surface_cells x resolution cells across it and the flux is the first-order lumped "
                     "one; check the answers at a higher geometry.resolution"
@@ -137,7 +157,7 @@ def _simulate_column(scenario, resume: dict | None = None, **run) -> RunRecord:
             f"fitted flux failed ({err}); these results use the lumped flux, "
             "first order in the cell size: refine the stratum corneum to check them"
         )
-        return TimeLoop(_with_flux(scenario, "lumped"), **(run | {"warnings": [warning]})).run(None)
+        return TimeLoop(_with_flux(scenario, "lumped"), **(run | {"warnings": run["warnings"] + [warning]})).run(None)
 
 
 def _with_flux(scenario, flux: str):
@@ -191,7 +211,9 @@ class TimeLoop:
             newton_iterations=0,
             krylov_iterations=0,
         )
-        self.schedule = build_schedule(scenario.protocol, scenario.donor.polarity, num.min_resolved_pulse_period)
+        self.schedule = build_schedule(
+            scenario.protocol, scenario.donor.polarity, num.min_resolved_pulse_period, scenario.sampling_times()
+        )
         self.profile_times = [float(t) for t in scenario.outputs.profile_times]
         self.stops = self.schedule.breakpoints(self.profile_times)
         self.control = StepController(num.dt_initial, num.dt_max, growth=num.dt_growth)
@@ -293,8 +315,9 @@ class TimeLoop:
             for term in m.terms:
                 term.at_event(m, events[self.next_event], self.ledger)
             m.inventory = m.amounts()
+            if events[self.next_event].kind != "sample_receptor":  # a sample hardly disturbs the cell
+                self.control.restart()
             self.next_event += 1
-            self.control.restart()
 
     def _at_output_time(self) -> None:
         if any(abs(self.t - pt) <= 1e-9 * max(1.0, pt) for pt in self.profile_times):

@@ -74,6 +74,8 @@ def compose(scenario, model: Model) -> list[Term]:
         ionization,
         patch,
         pharmacokinetics,
+        receptor,
+        stirring,
         water,
     )
 
@@ -90,7 +92,8 @@ def compose(scenario, model: Model) -> list[Term]:
         water.SurfacePH.switched_on(scenario, model),
         electrodes.DonorElectrode(),
         electrodes.ReturnElectrode.switched_on(scenario, model),
-        deep_tissue.InterstitialBoundary(),
+        stirring.StirredDonor.switched_on(scenario, model),
+        receptor.StirredReceptor.switched_on(scenario, model) or deep_tissue.InterstitialBoundary(),
         patch.PatchChanges.switched_on(scenario, model),
         pharmacokinetics.SystemicCirculation(),
         SurfaceCurrent.switched_on(scenario, model),

@@ -175,7 +175,8 @@ def summarize(record: RunRecord, threshold: float) -> dict[str, Any]:
         out[f"drug_in_{_layer_key(name)}_ug_per_cm2"] = float(amount[-1])
     out["drug_remaining_in_donor_ug_per_cm2"] = float(_drug_ug_per_cm2(record, "donor_amount", drug)[-1])
     out["drug_cleared_ug_per_cm2"] = float(_drug_ug_per_cm2(record, "cleared", drug)[-1])
-    out["drug_deep_outflow_ug_per_cm2"] = float(_drug_ug_per_cm2(record, "deep_outflow", drug)[-1])
+    if f"deep_outflow/{drug[0]}" in s:  # a Franz cell's receptor takes its place (permeation.py)
+        out["drug_deep_outflow_ug_per_cm2"] = float(_drug_ug_per_cm2(record, "deep_outflow", drug)[-1])
     flux = (
         sum(u.mol_per_m2_to_ug_per_cm2(s[f"surface_flux/{d}"], record.molar_mass[d]) for d in drug) * u.SECONDS_PER_HOUR
     )
@@ -249,12 +250,34 @@ def run_summary(record: RunRecord, threshold: float, wall_time: float, ranks: in
         ret_summary["safety"] = safety_report(ret)
         summary["return_electrode"] = ret_summary
         summary["warnings"] += [f"return electrode: {w}" for w in ret.warnings + ret_summary["safety"]["warnings"]]
+    _permeation(record, threshold, summary)
     return summary
+
+
+def _permeation(record: RunRecord, threshold: float, summary: dict) -> None:
+    """A Franz cell's permeation figures, and its passive control's with the enhancement."""
+    from .permeation import enhancement, has_receptor, permeation_summary
+
+    if has_receptor(record):
+        summary["permeation"] = permeation_summary(record)
+    passive = record.passive_record
+    if passive is None:
+        return
+    control: dict = summarize(passive, threshold)
+    if has_receptor(passive):
+        control["permeation"] = permeation_summary(passive)
+        summary["permeation"] |= enhancement(summary["permeation"], control["permeation"])
+    else:  # a patch in vivo: what crossed the skin surface
+        delivered = control["drug_delivered_ug_per_cm2"]
+        summary["enhancement_ratio"] = summary["drug_delivered_ug_per_cm2"] / delivered if delivered > 0 else math.nan
+    summary["passive_control"] = control
 
 
 def domain_warnings(record: RunRecord, summary: dict) -> list[str]:
     """What the size of the modelled skin may have decided: the drug reaching the deep boundary,
     where the model holds it at the interstitial composition."""
+    if f"permeated/{drug_species(record)[0]}" in record.series:
+        return []  # a Franz cell: crossing the membrane into the receptor is the point
     bottom = record.layers[-1].bottom * u.UM_PER_M
     reach = summary.get("penetration_depth_um", math.nan)
     if math.isfinite(reach) and reach >= 0.95 * bottom:

@@ -184,11 +184,51 @@ def draw_skin_ph(record: RunRecord, axes: Any = None) -> Figure:
     return fig
 
 
+def draw_permeation(record: RunRecord, axes: Any = None) -> Figure:
+    """A Franz cell's cumulative amount permeated [ug/cm^2] vs time [h], the steady-state line of the
+    lag-time method (dotted), and the passive control's curve when it was run."""
+    from .permeation import _ug_per_cm2, lag_time_fit, steady_window
+
+    fig, (ax,) = axes_or_new(axes, 1, (8, 4.5))
+    runs = [(record, "tab:red", "iontophoresis")]
+    if record.passive_record is not None:
+        runs.append((record.passive_record, "tab:blue", "passive control"))
+    for rec, color, label in runs:
+        t = np.asarray(rec.times, dtype=float)
+        permeated = _ug_per_cm2(rec, "permeated")
+        window = steady_window(rec)
+        flux, lag = lag_time_fit(t, permeated, window)
+        if np.isfinite(lag):
+            label += (
+                f": {flux * u.SECONDS_PER_HOUR:.3g} ug/cm^2/h at steady state, lag {lag / u.SECONDS_PER_HOUR:.2g} h"
+            )
+            start = window[0] + lag
+            line = np.array([start, window[1]])
+            ax.plot(line / u.SECONDS_PER_HOUR, flux * (line - start), color=color, ls=":", lw=1.2)
+        ax.plot(t / u.SECONDS_PER_HOUR, permeated, color=color, label=label)
+    for k, (a, b) in enumerate(record.current_on_intervals):
+        ax.axvspan(
+            a / u.SECONDS_PER_HOUR,
+            b / u.SECONDS_PER_HOUR,
+            color="gold",
+            alpha=0.2,
+            label="current on" if k == 0 else None,
+        )
+    ax.set_xlabel("time [h]")
+    ax.set_ylabel(f"cumulative {record.drug} permeated [ug/cm^2]")
+    ax.set_title(f"{record.scenario_name}: into the receptor")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    return fig
+
+
 def plot_all(record: RunRecord, outdir) -> list[Path]:
-    """Write profiles.png, delivery.png, voltage.png (and skin_ph.png when H+ is modelled) into
-    ``outdir``; return their paths."""
+    """Write profiles.png, delivery.png, voltage.png (skin_ph.png when H+ is modelled, permeation.png
+    for a Franz cell) into ``outdir``; return their paths."""
     outdir = Path(outdir)
     pictures = [("profiles.png", draw_profiles), ("delivery.png", draw_delivery), ("voltage.png", draw_voltage)]
     if "skin_surface_pH" in record.series:
         pictures.append(("skin_ph.png", draw_skin_ph))
+    if any(key.startswith("permeated/") for key in record.series):
+        pictures.append(("permeation.png", draw_permeation))
     return [save(draw(record), outdir / name) for name, draw in pictures]

@@ -63,6 +63,7 @@ class RunRecord:
     stated_dose: float | None = None  # C, the dose the protocol is meant to give
     skin_pH_range: tuple[float, float] = (4.0, 10.5)  # the safe range at the skin surface (MURAHATA1988)
     return_record: RunRecord | None = None  # the column under the return electrode, when modelled
+    passive_record: RunRecord | None = None  # the same experiment without current (setup.passive_control)
     weak_electrolytes: list[str] = field(default_factory=list)  # species transported with a partner form
     warnings: list[str] = field(default_factory=list)  # things a reader of the results must know
     #: 2D/3D patches only (simulation._patch_facts): kind, peak_local_current_density [A/m^2] with

@@ -52,6 +52,8 @@ def print_summary(summary: dict) -> None:
         "charge_balance_relative_error",
         "wall_time_s",
     ]
+    if "permeation" in summary:  # a Franz cell: no blood flow, no plasma
+        keys = [k for k in keys if k not in ("drug_cleared_ug_per_cm2", "peak_plasma_concentration_ng_per_mL")]
     patch = summary.get("patch", {})
     for key in ("appendage_current_fraction", "appendage_drug_fraction"):
         if patch.get(key) is not None:
@@ -64,6 +66,8 @@ def print_summary(summary: dict) -> None:
         if k in summary:
             v = summary[k]
             typer.echo(f"  {k:<{width}}  {v:.4g}" if isinstance(v, float) else f"  {k:<{width}}  {v}")
+    if "permeation" in summary:
+        print_permeation(summary["permeation"])
     if "safety" in summary:
         print_safety(summary["safety"])
     if "return_electrode" in summary:
@@ -101,3 +105,20 @@ def print_safety(safety: dict) -> None:
             f"  skin-surface pH  {safety['skin_surface_pH_min']:.2f} to {safety['skin_surface_pH_max']:.2f}, "
             f"safe {low:g} to {high:g}: {'ok' if safety['skin_pH_ok'] else 'OUTSIDE'}"
         )
+
+
+def print_permeation(permeation: dict) -> None:
+    """A Franz cell's figures, as studies report them (output/permeation.py)."""
+    typer.echo("permeation (into the receptor):")
+    rows = [
+        ("cumulative", "cumulative_permeated_ug_per_cm2", "ug/cm^2"),
+        ("steady flux", "steady_state_flux_ug_per_cm2_per_h", "ug/cm^2/h"),
+        ("lag time", "lag_time_h", "h"),
+        ("in membrane", "retained_in_membrane_ug_per_cm2", "ug/cm^2 at the end"),
+        ("enhancement", "enhancement_ratio", "x passive (cumulative)"),
+        ("flux ratio", "flux_enhancement_ratio", "x passive (steady flux)"),
+    ]
+    for label, key, unit in rows:
+        value = permeation.get(key)
+        if value is not None:
+            typer.echo(f"  {label:<15}  {value:.4g} {unit}")

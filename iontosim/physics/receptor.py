@@ -12,6 +12,12 @@ F_i(u; phi_i) being the residual summed over the tied nodes of species i (phi_i 
 minus the discrete flux that leaves the skin there. What enters the receptor is therefore exactly
 what left the skin, to the solver's tolerance. The receptor's content is a ledger entry
 (`permeated`, the cumulative amount per area that Franz-cell studies report).
+
+Sampling with volume replacement (setup.receptor.sampling): at each sampling time a fraction
+f = v / V of the receptor is withdrawn and replaced by fresh receptor fluid,
+c -> (1 - f) c + f c_fresh. What the samples took (net of the fresh fluid) is the series
+`receptor_sampled/<species>`; `permeated` still counts everything that crossed the membrane,
+which is what studies report once they correct their concentrations for the samples taken.
 """
 
 from __future__ import annotations
@@ -41,17 +47,39 @@ class StirredReceptor(Term, GlobalUnknowns):
     replaces = (InterstitialBoundary,)
     MAX_RISE, MAX_DROP = 10.0, 5.0  # the fields' limits on a Newton update of ln(c)
 
-    def __init__(self, depth: float, composition: dict[str, float] | None = None):
+    def __init__(
+        self,
+        depth: float,
+        composition: dict[str, float] | None = None,
+        sample_fraction: float = 0.0,
+        fluid: Any = None,
+    ):
         if not depth > 0:
             raise ValueError(f"receptor depth (volume per membrane area) must be positive, got {depth!r} m")
+        if not 0.0 <= sample_fraction < 1.0:
+            raise ValueError(f"a sample is a fraction of the receptor in [0, 1), got {sample_fraction!r}")
         self.depth = depth
         self.composition = dict(composition or {})
+        self.sample_fraction = sample_fraction
+        self.fluid = fluid  # a scenario Fluid, balanced at set-up into `composition`
         self._forms: dict[str, Any] | None = None
+
+    @classmethod
+    def switched_on(cls, scenario, model: Model) -> StirredReceptor | None:
+        """The receptor of a Franz cell's set-up (scenario.setup.receptor)."""
+        receptor = scenario.setup.receptor
+        if scenario.setup.kind != "franz_cell" or receptor is None:
+            return None
+        fraction = receptor.sampling.volume / receptor.volume if receptor.sampling is not None else 0.0
+        return cls(receptor.volume / scenario.donor.area, sample_fraction=fraction, fluid=receptor.contents)
 
     # ------------------------------------------------------------------ set-up
     def setup(self, model: Model) -> None:
-        from iontosim.model.compositions import body_fluid
+        from iontosim.model.compositions import balanced, body_fluid
 
+        if self.fluid is not None:  # a free solution at the deepest layer's pH: its ionized forms
+            ionized = balanced(model, self.fluid.concentrations, self.fluid.balance_with, model.deepest)
+            self.composition = dict(zip(model.names, ionized))
         self.model = model
         self.size = model.ns
         bottom = model.regions[model.deepest]
@@ -60,6 +88,7 @@ class StirredReceptor(Term, GlobalUnknowns):
         self.g = np.log(c0)
         self.g_previous = self.g.copy()
         self.c_start = c0.copy()
+        self.sampled = np.zeros(model.ns)  # mol/m^2 the samples took, net of the fresh fluid
 
     def boundary_conditions(self, model: Model) -> list:
         fdim = model.mesh.topology.dim - 1
@@ -170,7 +199,8 @@ class StirredReceptor(Term, GlobalUnknowns):
         return self.capacity / self.model.anode_area * (np.exp(self.g) - self.c_start)
 
     def ledger(self, model: Model) -> list[LedgerEntry]:
-        charges = np.array([float(sp.charge) for sp in model.species])
+        # both forms of a weak electrolyte arrive: their mean charge at the receptor's pH
+        charges = model.mean_charges()[model.deepest]
 
         def rates() -> np.ndarray:
             gained = self.capacity / model.anode_area * (np.exp(self.g) - np.exp(self.g_previous))
@@ -181,15 +211,34 @@ class StirredReceptor(Term, GlobalUnknowns):
 
         return [LedgerEntry("permeated", rates=rates, current=current)]
 
+    def at_event(self, model: Model, event: Any, ledger: Ledger) -> None:
+        if event.kind != "sample_receptor" or self.sample_fraction == 0.0:
+            return
+        f = self.sample_fraction
+        c = np.exp(self.g)
+        refreshed = (1.0 - f) * c + f * self.c_start
+        self.sampled += self.capacity / model.anode_area * (c - refreshed)
+        self.g = np.log(refreshed)
+        self.g_previous = self.g.copy()
+        for value, g in zip(self.tied_values, self.g):
+            value.x.array[:] = g
+
     def series(self, model: Model) -> dict[str, str]:
-        return {f"receptor_concentration/{n}": "mol/m^3" for n in model.names}
+        out = {f"receptor_concentration/{n}": "mol/m^3" for n in model.names}
+        if self.sample_fraction > 0.0:
+            out |= {f"receptor_sampled/{n}": "mol/m^2" for n in model.names}
+        return out
 
     def values(self, model: Model, step: Step | None, ledger: Ledger) -> dict[str, float]:
-        return {f"receptor_concentration/{n}": float(c) for n, c in zip(model.names, self.concentrations())}
+        out = {f"receptor_concentration/{n}": float(c) for n, c in zip(model.names, self.concentrations())}
+        if self.sample_fraction > 0.0:
+            out |= {f"receptor_sampled/{n}": float(a) for n, a in zip(model.names, self.sampled)}
+        return out
 
     def state(self) -> dict[str, Any]:
-        return {"g": self.g.copy(), "g_previous": self.g_previous.copy()}
+        return {"g": self.g.copy(), "g_previous": self.g_previous.copy(), "sampled": self.sampled.copy()}
 
     def restore(self, state: dict[str, Any]) -> None:
         self.g_previous = state["g_previous"].copy()
         self.update(state["g"] - self.g)
+        self.sampled = state["sampled"].copy()

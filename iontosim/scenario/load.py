@@ -42,7 +42,8 @@ def load_scenario(path: str | Path) -> Scenario:
     the name of a shipped scenario) takes every section of that scenario, and this file's own
     sections change it: mappings are merged key by key, anything else (a list, a quantity with its
     source) replaces the base's value, and ``null`` removes it. Giving one of two alternatives
-    (amount or concentration, spacing or positions, current or current_density) drops the base's
+    (amount or concentration, spacing or positions, current or current_density, thickness or
+    volume, every or times) drops the base's
     other.
     """
     return scenario_from_dict(read_scenario_file(catalogue.locate(path)))
@@ -76,7 +77,13 @@ def read_scenario_file(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[s
 
 
 #: keys of which a mapping takes one: giving one in a file that extends another drops the base's other
-ALTERNATIVES = (("amount", "concentration"), ("spacing", "positions"), ("current", "current_density"))
+ALTERNATIVES = (
+    ("amount", "concentration"),
+    ("spacing", "positions"),
+    ("current", "current_density"),
+    ("thickness", "volume"),
+    ("every", "times"),
+)
 
 
 def _merged(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from ..mesh.geometry import Geometry
 from ..physics.electrodes import NEEDS as ELECTRODE_NEEDS
 from . import provenance as prov
 from .errors import ScenarioError, join_path
+from .membrane import membrane_layers
 from .quantities import SI, Dim, dimension_of, parser
 from .species_definitions import SpeciesDefinition, register, resolve
 from .units import DIMENSIONS, format_si, parse_text, to_si
@@ -235,11 +236,17 @@ class DonorContent(_Model):
 
 
 class Donor(_Model):
-    """The drug reservoir (finite gel) under its electrode."""
+    """The drug reservoir under its electrode: a gel (`finite_gel`, the patch's), a stirred solution
+    of given volume (a Franz cell's donor chamber), or a reservoir whose composition is held
+    (`fixed_reservoir`: replenished as fast as it is used, an "infinite dose"). Give its
+    `thickness`, or for a solution its `volume` (the thickness is then volume / area)."""
 
-    kind: Literal["finite_gel"] = "finite_gel"
+    kind: Literal["finite_gel", "stirred_solution", "fixed_reservoir"] = "finite_gel"
     area: Area
     thickness: Length
+    #: a stirred solution (or fixed reservoir) is mixed over its depth in this time; unset: 10 s,
+    #: an estimate (magnetic stirring of a Franz cell's chamber of a few mL mixes it in seconds)
+    mixing_time: Duration | None = None
     pH: PH
     diffusivity_factor: PositiveNumber = 1.0
     contents: dict[str, DonorContent]
@@ -253,8 +260,32 @@ class Donor(_Model):
     buffer: Buffer | None = None
     cells: Annotated[int, Field(gt=0)] | None = None
 
-    def volume(self) -> float:
-        """Gel volume, m^3."""
+    @model_validator(mode="before")
+    @classmethod
+    def _thickness_from_volume(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "volume" not in data:
+            return data
+        if "thickness" in data:
+            raise ScenarioError("volume", "give the thickness or the volume, not both")
+        values = {}
+        for name in ("volume", "area"):
+            try:
+                values[name] = parser(name, gt=0, what=name)(data.get(name))
+            except (ValueError, TypeError) as exc:
+                raise ScenarioError(name, str(exc)) from None
+        volume, area = values["volume"], values["area"]
+        return {**{k: v for k, v in data.items() if k != "volume"}, "thickness": f"{volume / area!r} m"}
+
+    @model_validator(mode="after")
+    def _mixing(self) -> Donor:
+        if self.kind == "finite_gel" and self.mixing_time is not None:
+            raise ScenarioError("mixing_time", "a gel is not stirred: mixing_time is for a stirred_solution")
+        if self.kind != "finite_gel" and self.mixing_time is None:
+            self.mixing_time = 10.0
+        return self
+
+    def gel_volume(self) -> float:
+        """Volume of the gel or solution, m^3."""
         return self.area * self.thickness
 
     def concentrations(self, species_by_name=get_species) -> dict[str, float]:
@@ -266,7 +297,7 @@ class Donor(_Model):
             if item.concentration is not None:
                 out[name] = item.concentration
             else:
-                out[name] = item.amount / species_by_name(name).salt_molar_mass(item.salt) / self.volume()
+                out[name] = item.amount / species_by_name(name).salt_molar_mass(item.salt) / self.gel_volume()
         return out
 
 
@@ -310,6 +341,98 @@ class Pharmacokinetics(_Model):
 
     volume_of_distribution: Volume
     elimination_half_life: Duration
+
+
+class Membrane(_Model):
+    """What a Franz cell holds between its chambers, cut from the scenario's skin (top first):
+
+    - stratum_corneum: the top layer alone (trypsin-separated stratum corneum);
+    - heat_separated_epidermis: the layers above the first dermis layer (a layer whose name
+      contains 'dermis' but not 'epidermis');
+    - dermatomed: the skin down to `thickness`, the layer there cut short;
+    - full_thickness: every layer but a hypodermis (excised skin freed of its fat: layers
+      named 'hypodermis' or 'subcutis' are left out);
+    - as_given: the skin section as written (a synthetic membrane, or skin already cut)."""
+
+    #: stratum_corneum, heat_separated_epidermis, dermatomed, full_thickness or as_given (above)
+    kind: Literal["stratum_corneum", "heat_separated_epidermis", "dermatomed", "full_thickness", "as_given"]
+    #: a dermatomed membrane's thickness (the dermatome's setting), m
+    thickness: Length | None = None
+
+    @model_validator(mode="after")
+    def _thickness(self) -> Membrane:
+        if self.kind == "dermatomed" and self.thickness is None:
+            raise ScenarioError("thickness", "a dermatomed membrane needs its thickness (e.g. 500 um)")
+        if self.kind != "dermatomed" and self.thickness is not None:
+            raise ScenarioError("thickness", f"a {self.kind} membrane takes its thickness from the skin layers")
+        return self
+
+
+class Sampling(_Model):
+    """Receptor samples: at `times`, or `every` interval up to the end of the protocol, `volume` is
+    withdrawn and replaced by fresh receptor fluid."""
+
+    #: volume withdrawn at each sampling and replaced by fresh receptor fluid, m^3
+    volume: Volume
+    #: sample at this interval from the start, up to the protocol's end, s
+    every: Duration | None = None
+    #: or at these times, s
+    times: list[ProfileTime] | None = None
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> Sampling:
+        if (self.every is None) == (self.times is None):
+            raise ScenarioError("", "give the sampling 'times' or 'every', one of them")
+        return self
+
+
+class Receptor(_Model):
+    """A Franz cell's receptor chamber: well stirred, of given volume, at ground potential. Its fluid
+    is the interstitial fluid's composition unless `contents` gives another."""
+
+    #: the receptor chamber's volume, m^3
+    volume: Volume
+    #: its fluid, written like interstitial_fluid (left out: the interstitial fluid's composition)
+    contents: Fluid | None = None
+    #: samples taken with volume replacement
+    sampling: Sampling | None = None
+
+
+class Setup(_Model):
+    """The experiment the scenario reproduces.
+
+    - in_vivo_patch (default): a patch on living skin; below the modelled skin the tissue holds
+      the interstitial fluid; capillaries clear, a systemic model may follow the plasma.
+    - franz_cell: a donor chamber (donor.kind), a membrane cut from the skin, a stirred receptor
+      sampled on a schedule; no blood flow, so no clearance and no systemic model.
+    With `passive_control`, the run is repeated without current, and the enhancement reported.
+    """
+
+    #: in_vivo_patch (a patch on living skin) or franz_cell (a diffusion cell in vitro)
+    kind: Literal["in_vivo_patch", "franz_cell"] = "in_vivo_patch"
+    #: a Franz cell's membrane, cut from the skin section
+    membrane: Membrane | None = None
+    #: a Franz cell's receptor chamber
+    receptor: Receptor | None = None
+    #: run the experiment again without current and report the enhancement
+    passive_control: bool = False
+
+    @model_validator(mode="after")
+    def _parts(self) -> Setup:
+        if self.kind == "franz_cell":
+            if self.receptor is None:
+                raise ScenarioError("receptor", "a Franz cell needs its receptor (volume, and its sampling if any)")
+            if self.membrane is None:
+                raise ScenarioError(
+                    "membrane",
+                    "a Franz cell needs its membrane kind: stratum_corneum, heat_separated_epidermis, "
+                    "dermatomed (with thickness), full_thickness or as_given",
+                )
+        else:
+            for name in ("membrane", "receptor"):
+                if getattr(self, name) is not None:
+                    raise ScenarioError(name, f"only a franz_cell has a {name}, not an {self.kind}")
+        return self
 
 
 class Pulse(_Model):
@@ -553,6 +676,8 @@ class Scenario(_Model):
     clearance: Clearance
     systemic: dict[str, Pharmacokinetics] = {}
     protocol: Annotated[list[Step], Field(min_length=1)]
+    #: the experiment: a patch in vivo (default) or a Franz diffusion cell
+    setup: Setup = Field(default_factory=lambda: Setup())
     numerics: Numerics = Field(default_factory=Numerics)
     outputs: Outputs
     provenance: dict[str, str] = {}
@@ -648,7 +773,69 @@ class Scenario(_Model):
             self._need(name, f"systemic.{name}")
         self._check_protocol()
         self._check_profile_times()
+        self._check_setup()
         return self
+
+    def _check_setup(self) -> None:
+        """A Franz cell: a 1D column, its membrane within the skin, samples within the run."""
+        setup = self.setup
+        if setup.passive_control and self.protocol_charge() == 0:
+            raise ScenarioError("setup.passive_control", "the protocol passes no current: there is nothing to compare")
+        if setup.kind != "franz_cell":
+            for where, pad in self._pads():
+                if pad.kind != "finite_gel":
+                    raise ScenarioError(f"{where}.kind", f"a {pad.kind} is a Franz cell's donor: set setup.kind")
+            return
+        if self.geometry is not None and self.geometry.kind != "column":
+            raise ScenarioError("geometry", "a Franz cell is modelled as a 1D column: leave the geometry out")
+        if self.return_electrode is not None:
+            raise ScenarioError(
+                "return_electrode", "a Franz cell's return electrode sits in its receptor: leave the section out"
+            )
+        assert setup.membrane is not None  # Setup._parts
+        try:
+            membrane_layers(self.skin, setup.membrane)
+        except ValueError as exc:
+            where = "thickness" if setup.membrane.kind == "dermatomed" else "kind"
+            raise ScenarioError(f"setup.membrane.{where}", str(exc)) from None
+        receptor = setup.receptor
+        assert receptor is not None  # Setup._parts
+        for name in receptor.contents.concentrations if receptor.contents is not None else ():
+            self._need(name, f"setup.receptor.contents.{name}")
+        if receptor.contents is not None:
+            self._need(receptor.contents.balance_with, "setup.receptor.contents.balance_with")
+        sampling = receptor.sampling
+        if sampling is None:
+            return
+        if sampling.volume >= receptor.volume:
+            raise ScenarioError(
+                "setup.receptor.sampling.volume",
+                f"{sampling.volume * 1e6:.4g} mL is not less than the receptor's {receptor.volume * 1e6:.4g} mL",
+            )
+        for i, t in enumerate(sampling.times or []):
+            if t > self.protocol_end() * (1 + 1e-12):
+                raise ScenarioError(
+                    f"setup.receptor.sampling.times[{i}]",
+                    f"{t!r} s is after the end of the protocol ({self.protocol_end()!r} s)",
+                )
+            if i and t <= sampling.times[i - 1]:  # type: ignore[index]
+                raise ScenarioError(f"setup.receptor.sampling.times[{i}]", "sampling times must be strictly increasing")
+
+    def protocol_charge(self) -> float:
+        """Charge the protocol passes per donor area, C/m^2 (magnitudes)."""
+        return sum(step.duration * (step.current_density or 0.0) for step in self.protocol)
+
+    def sampling_times(self) -> list[float]:
+        """When the receptor is sampled [s] (none outside a Franz cell)."""
+        receptor = self.setup.receptor
+        if receptor is None or receptor.sampling is None:
+            return []
+        sampling = receptor.sampling
+        if sampling.times is not None:
+            return list(sampling.times)
+        assert sampling.every is not None
+        n = int(self.protocol_end() / sampling.every * (1 + 1e-12))
+        return [sampling.every * (k + 1) for k in range(n)]
 
     def _need(self, name: str | None, where: str, what: str = "species") -> None:
         """`name` must be one of the scenario's species (ScenarioError at `where` otherwise)."""

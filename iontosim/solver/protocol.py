@@ -21,7 +21,8 @@ class Interval:
 @dataclass(frozen=True)
 class Event:
     """Something that happens at an instant between steps: a patch taken off or put on
-    (protocol item `kind` at `origin`, its index in the expanded protocol)."""
+    (protocol item `kind` at `origin`, its index in the expanded protocol), a receptor sampled
+    (kind sample_receptor, origin -1)."""
 
     time: float  # s
     kind: str
@@ -67,7 +68,7 @@ class Schedule:
         return [(iv.start, iv.end) for iv in self.intervals if iv.current_density != 0.0]
 
 
-def build_schedule(steps, polarity: str = "anode", min_resolved_period: float = 1.0) -> Schedule:
+def build_schedule(steps, polarity: str = "anode", min_resolved_period: float = 1.0, samples=()) -> Schedule:
     """The schedule of the scenario's (repeat-expanded) protocol steps.
 
     A pulse whose period is at least `min_resolved_period` is resolved pulse by pulse. A faster
@@ -102,7 +103,8 @@ def build_schedule(steps, polarity: str = "anode", min_resolved_period: float = 
             out.extend(_pulsed(start, stop, sign * step.current_density, step.pulse, min_resolved_period, notes, k))
             sign, start = -sign, stop
         t = end
-    return Schedule(_merged(out), notes, events)
+    events += [Event(float(t), "sample_receptor", -1) for t in samples]
+    return Schedule(_merged(out), notes, sorted(events, key=lambda e: e.time))
 
 
 def _pulsed(start, stop, density, pulse, min_period, notes, k) -> list[Interval]:
