@@ -124,6 +124,8 @@ class Model:
         self.ns = len(self.species)
         self.temperature = scenario.temperature
         self.drug_index = self.names.index(scenario.drug)
+        #: H+ and OH- transported, every region's pH an outcome (scenario.pH_model)
+        self.moving_pH = scenario.pH_model == "moving" and {"H+", "OH-"} <= set(self.names)
         self._given_mesh = skin_mesh
         self.regions: list[Region] = resolve_regions(scenario, self.species, region_names(scenario, skin_mesh))
         self._build_mesh()
@@ -231,6 +233,8 @@ class Model:
         # per (region, species): the partner form's share and charge (physics/ionization.py fills them)
         self.partner_ratio = np.zeros((len(self.regions), self.ns))
         self.partner_charge = np.array([float(sp.charge) for sp in self.species])
+        #: with moving pH, rho of every species from the nodal ionized forms (physics/ionization.py)
+        self.nodal_ratio_of: Any = None
         self.velocity: Any = None  # m/s, the solvent's (a flow term sets it)
         self.has_flow = False
         self.flow_model: str | None = None  # "column" or "darcy" (the flow term says which)
@@ -273,6 +277,13 @@ class Model:
         shallowest = np.abs(self._depths.reshape(n_local, -1)).min(axis=1)
         self.surface_row_cells = self.top_layer_cells & (shallowest <= 1e-9 * self.regions[1].thickness)
 
+    def under_donor_cells(self) -> np.ndarray:
+        """Owned cells under the donor electrode (every cell on a column or a laterally uniform patch)."""
+        geometry = self.geometry
+        if geometry is None or geometry.laterally_uniform:
+            return np.ones(len(self.layer_of_cell), dtype=bool)
+        return self.cell_lateral_coordinates.max(axis=1, initial=0.0) <= geometry.edges[0] * (1 + 1e-9)
+
     def cellwise(self, values: Sequence[float], name: str) -> dolfinx.fem.Function:
         """A DG0 field with one value per region (by cell tag)."""
         f = fem.Function(self.dg0, name=name)
@@ -312,6 +323,8 @@ class Model:
         self.c = self.concentrations(self.u)
         self.c_previous = self.concentrations(self.u_previous)
         self.forms: list[TransportedForm] = [f for term in self.terms for f in term.transported_forms(self)]
+        for term in self.terms:
+            self.forms = term.adjust_forms(self, self.forms)
         self.totals = self.totals_of(self.c)
         self.held = self.held_of(self.c)
         self.held_previous = self.held_of(self.c_previous)
@@ -332,7 +345,7 @@ class Model:
         for i, ci in enumerate(c):
             total = ci
             for term in self.terms:
-                total = term.total(self, i, total)
+                total = term.total(self, i, total, c)
             out.append(total)
         return out
 
@@ -404,9 +417,25 @@ class Model:
         """mol/m^2 of each species held in each region (regions, species)."""
         return self.per_region(self.amount_form)
 
+    def row_charges(self) -> np.ndarray:
+        """The charge each unit of a species' conservation law carries, per (region, species): what
+        turns the ledger's amounts into currents. With a fixed pH, the mean charge of both forms at
+        the region's pH; with a moving pH, the deprotonated form's charge for a weak electrolyte and
+        +1 for H+, whose balance holds every proton the weak electrolytes carry (exact at any pH)."""
+        if not self.moving_pH:
+            return self.mean_charges()
+        from iontosim.physics.ionization import WeakElectrolytes
+
+        q = np.array([float(sp.charge) for sp in self.species])
+        weak = self.find(WeakElectrolytes)
+        if weak is not None:
+            for i in weak.weak:
+                q[i] = self.partner_charge[i] if weak.base[i] else float(self.species[i].charge)
+        return np.repeat(q[None, :], len(self.regions), axis=0)
+
     def mean_charges(self) -> np.ndarray:
-        """Mean charge number of each species, both forms, in each region (regions, species); the
-        regions' pH is fixed, so it is computed once the terms have set up."""
+        """Mean charge number of each species, both forms, in each region (regions, species), at the
+        region's own pH (with a moving pH: its starting one), computed once the terms have set up."""
         if self._mean_charges is None:
             z = np.array([float(sp.charge) for sp in self.species])
             rho = self.partner_ratio
@@ -461,9 +490,16 @@ class Model:
         n = self.nodal
         return n.partition * np.exp(self.nodal_mu() - n.charge * self.nodal_psi())
 
+    def nodal_partner_ratio(self, ionized: np.ndarray | None = None) -> np.ndarray:
+        """rho of each species at every (owned cell, vertex): the region's, or the local H+'s."""
+        if self.nodal_ratio_of is None:
+            return self.nodal.partner_ratio
+        return self.nodal_ratio_of(self.nodal_ionized() if ionized is None else ionized)
+
     def nodal_totals(self) -> np.ndarray:
         """Total concentration [mol/m^3] of each species (both forms) at every (owned cell, vertex)."""
-        return self.nodal_ionized() * (1.0 + self.nodal.partner_ratio)
+        ionized = self.nodal_ionized()
+        return ionized * (1.0 + self.nodal_partner_ratio(ionized))
 
     def vertex_depths(self) -> np.ndarray:
         """Depth of every (owned cell, vertex)."""

@@ -65,19 +65,44 @@ def balanced(model: Model, given: dict, balance_with: str | None, region: int) -
 
 
 def initial_fields(model: Model) -> None:
-    """mu of every species: body fluid in the skin, the gels in their pads; psi from electroneutrality."""
+    """mu of every species: body fluid in the skin, the gels in their pads; psi from electroneutrality.
+
+    With a moving pH every skin region starts from the interstitial fluid brought to its own pH
+    (its H+, OH- and ionized forms there; a node between two regions takes the deeper one's)."""
     from iontosim.physics.electroneutrality import update_potential
 
     donor, body = donor_fluid(model), body_fluid(model)
     pad = return_fluid(model) if "return_electrode" in model.region_names() else body
+    skin = _skin_regions(model) if model.moving_pH else None
     for i in range(model.ns):
         Vi, _ = model.W.sub(i).collapse()
         f = _function(Vi)
         values = np.log([body[i], donor[i], pad[i]])
         f.interpolate(lambda x, values=values: values[initial_region(model, x)])
+        if skin is not None:
+            where = initial_region(model, Vi.tabulate_dof_coordinates().T)
+            for dofs, fluid in skin:
+                f.x.array[dofs[where[dofs] == 0]] = np.log(fluid[i])
         model.u.x.array[model.maps[i]] = f.x.array
     model.u.x.scatter_forward()
     update_potential(model)
+
+
+def _skin_regions(model: Model) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per skin region, top first: the dofs of its cells (of the first species' space; every
+    species' space numbers them alike) and the interstitial fluid at its pH [mol/m^3, ionized]."""
+    sc = model.scenario
+    Vi, _ = model.W.sub(0).collapse()
+    out = []
+    for region in model.regions:
+        if region.is_pad:
+            continue
+        cells = np.flatnonzero(model.layer_of_cell == region.tag).astype(np.int32)
+        dofs = np.unique(Vi.dofmap.list[cells].ravel())
+        # the region's own pH sets its H+ and OH-, whatever the fluid's are
+        given = {k: v for k, v in sc.interstitial_fluid.concentrations.items() if k not in ("H+", "OH-")}
+        out.append((dofs, balanced(model, given, sc.interstitial_fluid.balance_with, region.tag)))
+    return out
 
 
 def _function(V):

@@ -124,6 +124,9 @@ def transport_numbers(record: RunRecord) -> dict[str, float]:
     ionized acetate), so the flux does not say its current: the weak electrolytes share the rest,
     1 minus the strong ones' sum (charge conservation at the surface, which the scheme keeps to
     solver tolerance), in proportion to their flux times their ionized form's charge.
+
+    With a moving pH every species' forms say their charge flux where they enter the skin (series
+    charge_flux/<species>, physics/transport.py): t_i = int j_i sign(i) dt / int |i| dt directly.
     """
     s = record.series
     t = np.asarray(record.times, dtype=float)
@@ -133,6 +136,10 @@ def transport_numbers(record: RunRecord) -> dict[str, float]:
     if charge == 0.0:
         return {name: math.nan for name in record.species}
     sign = np.sign(density)
+    if all(f"charge_flux/{name}" in s for name in record.species):
+        return {
+            name: float(np.sum(np.asarray(s[f"charge_flux/{name}"])[1:] * h * sign) / charge) for name in record.species
+        }
     naive = {
         name: float(
             u.FARADAY * record.charges[name] * np.sum(np.asarray(s[f"surface_flux/{name}"])[1:] * h * sign) / charge

@@ -66,12 +66,7 @@ class SurfaceCurrent(Term):
         [A/m, mol/m/s: divide by the layer's thickness for a flux density], and the largest local
         current density into the skin surface [A/m^2] with where it is (m, lateral coordinates)."""
         per_cell, volume = self.cell_crossing(model)
-        geometry = self.geometry
-        under = (
-            model.cell_lateral_coordinates.max(axis=1, initial=0.0) <= geometry.edges[0] * (1 + 1e-9)
-            if not geometry.laterally_uniform
-            else np.ones(len(volume), dtype=bool)
-        )
+        under = model.under_donor_cells()
         top, app = model.top_layer_cells, model.appendage_cells
         sums = np.array(
             [

@@ -75,6 +75,13 @@ class ImmobileBuffers(Term):
     def immobile_charge(self, model: Model, c) -> Any:
         return buffer_charge(c[self.h], *self.fields)
 
+    def nodal_charge(self, model: Model, ionized) -> Any:
+        """The buffers' charge at every (owned cell, vertex) at the nodal H+ (moving pH)."""
+        if not model.moving_pH:
+            return None
+        fields = [model.per_vertex([b[k] for b in self.per_region]) for k in range(3)]
+        return buffer_charge(ionized[self.h], *fields)
+
     def region_charge(self, region: int, c_h: float) -> float:
         """Charge density [mol/m^3] of region `region`'s buffer at H+ concentration c_h."""
         return buffer_charge(c_h, *self.per_region[region])

@@ -59,16 +59,22 @@ class CapillaryClearance(Term):
         total = model.totals_of(c)
         for i in self.cleared:
             rates[i] = k * model.porosity * total[i]
+        weak = model.find(WeakElectrolytes)
+        weak_ones = [i for i in self.cleared if weak is not None and i in weak.ratio_field]
         if rule.counter_ion is not None and self.cleared:
             j = model.index(rule.counter_ion)
-            weak = model.find(WeakElectrolytes)
-            ratio = weak.ratio_field if weak is not None else {}
             # neutral sink: the counter-ion leaves with the charge the drug's two forms carry
             charge_removed = sum(model.charge[i] * k * model.porosity * c[i] for i in self.cleared)
             charge_removed += sum(
-                int(model.partner_charge[i]) * k * model.porosity * ratio[i] * c[i] for i in self.cleared if i in ratio
+                int(model.partner_charge[i]) * k * model.porosity * weak.ratio(model, i, c) * c[i]  # type: ignore[union-attr]
+                for i in weak_ones
             )
             rates[j] = -charge_removed / model.species[j].charge
+        if model.moving_pH and weak_ones:  # the cleared drug takes its protons out of the H+ balance
+            assert weak is not None
+            h = model.index("H+")
+            protons = sum(k * model.porosity * weak.protonated_part(model, i, c) for i in weak_ones)
+            rates[h] = protons if rates[h] is None else rates[h] + protons
         return rates
 
     def build(self, model: Model) -> None:
@@ -84,6 +90,6 @@ class CapillaryClearance(Term):
 
     def ledger(self, model: Model) -> list[LedgerEntry]:
         def current(ledger: Ledger) -> float:
-            return FARADAY * float((model.mean_charges() * ledger.rates_of("cleared")).sum())
+            return FARADAY * float((model.row_charges() * ledger.rates_of("cleared")).sum())
 
         return [LedgerEntry("cleared", rates=lambda: model.per_region(self.sink_form), current=current)]

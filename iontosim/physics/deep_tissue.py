@@ -59,7 +59,7 @@ class InterstitialBoundary(Term):
 
     def ledger(self, model: Model) -> list[LedgerEntry]:
         def current(ledger: Ledger) -> float:
-            charge = model.mean_charges()[model.deepest]
+            charge = model.row_charges()[model.deepest]
             out = ledger.rates_of("deep_outflow")[model.deepest]
             return FARADAY * sum(charge[k] * out[k] for k in range(model.ns))
 

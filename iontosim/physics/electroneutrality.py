@@ -73,11 +73,51 @@ class Electroneutrality(Term):
         update_potential(model)
 
 
-def update_potential(model: Model) -> None:
-    """Set psi pointwise from electroneutrality with the model's present mu (local, no solve)."""
+def update_potential(model: Model, entries: np.ndarray | None = None, start: np.ndarray | None = None) -> None:
+    """Set psi pointwise from electroneutrality with the model's present mu (local, no solve), at
+    every (owned cell, vertex) or at `entries` (a mask), from psi = 0 or `start`."""
     n = model.nodal
-    # the charge one ionized molecule brings: its own, its partner's, and that of the bound part
-    per_ion = n.retardation * (n.charge + n.partner_charge * n.partner_ratio)
-    psi = solve_potential(model.nodal_mu(), n.partition, n.charge, n.fixed, charge_per_ion=per_ion)
-    model.u.x.array[model.psi_dofs] = psi
+    chosen = np.ones(len(model.nodal_layer), dtype=bool) if entries is None else entries
+    mu = model.nodal_mu()[:, chosen]
+    if model.moving_pH:
+        psi = _moving_potential(model, mu, chosen, start)
+    else:
+        # the charge one ionized molecule brings: its own, its partner's, and that of the bound part
+        per_ion = (n.retardation * (n.charge + n.partner_charge * n.partner_ratio))[:, chosen]
+        psi = solve_potential(
+            mu, n.partition[:, chosen], n.charge[:, chosen], n.fixed[chosen], charge_per_ion=per_ion, start=start
+        )
+    model.u.x.array[model.psi_dofs[chosen]] = psi
     model.u.x.scatter_forward()
+
+
+def _moving_potential(model: Model, mu: np.ndarray, chosen: np.ndarray, start: np.ndarray | None) -> np.ndarray:
+    """psi with a moving pH: the partner ratios and the immobile charge follow the local H+, which
+    the potential itself sets; the net charge still falls strictly with psi (every part does), so
+    damped Newton (with a difference quotient) finds the one root."""
+    n = model.nodal
+    partition, charge = n.partition[:, chosen], n.charge[:, chosen]
+    zp, bound = n.partner_charge[:, chosen], n.retardation[:, chosen]
+
+    def net(psi: np.ndarray) -> np.ndarray:
+        c = partition * np.exp(mu - charge * psi)
+        full = np.zeros((model.ns, len(chosen)))
+        full[:, chosen] = c
+        rho = model.nodal_partner_ratio(full)[:, chosen]
+        charge_density = (bound * (charge + zp * rho) * c).sum(axis=0)
+        for term in model.terms:
+            part = term.nodal_charge(model, full)
+            if part is not None:
+                charge_density = charge_density + part[chosen]
+        return charge_density
+
+    psi = np.zeros(int(chosen.sum())) if start is None else np.array(start, dtype=float)
+    delta = 1e-7
+    for _ in range(200):
+        f = net(psi)
+        df = (net(psi + delta) - f) / delta
+        step = np.clip(-f / np.where(df < 0, df, -1e-300), -2.0, 2.0)
+        psi += step
+        if np.max(np.abs(step), initial=0.0) < 1e-11:
+            return psi
+    raise RuntimeError("electroneutrality: no potential balances the charges (is a counter-ion missing?)")

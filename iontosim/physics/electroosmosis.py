@@ -62,18 +62,19 @@ def column_velocity(drives: list[float], thicknesses: list[float], coefficients:
 OPEN_PERMEABILITY_FACTOR = 1e9
 
 
-def darcy_velocity(pressure, permeability, fixed, psi, thermal_voltage):
-    """Superficial velocity v = -(kappa/mu) (grad p - F X grad phi) [m/s], phi = psi * thermal_voltage.
+def darcy_velocity(pressure, permeability, fixed, gradient, thermal_voltage):
+    """Superficial velocity v = -(kappa/mu) (grad p - F X grad phi) [m/s], grad phi = `gradient` x
+    thermal_voltage (`gradient`: grad psi, or the current's part of it, Electroosmosis.gradient).
 
     The same law as the column's: the mobile space charge -F X feels the field."""
-    return -permeability * (ufl.grad(pressure) - FARADAY * thermal_voltage * fixed * ufl.grad(psi))
+    return -permeability * (ufl.grad(pressure) - FARADAY * thermal_voltage * fixed * gradient)
 
 
-def pressure_equation(pressure, test, permeability, fixed, psi, thermal_voltage, dx):
+def pressure_equation(pressure, test, permeability, fixed, gradient, thermal_voltage, dx):
     """Bilinear and linear forms of div v = 0 for the pressure (trial `pressure`, test `test`):
     int k grad p . grad q = int k F X grad phi . grad q; v.n = 0 where nothing is prescribed."""
     a = permeability * ufl.inner(ufl.grad(pressure), ufl.grad(test)) * dx
-    L = permeability * FARADAY * thermal_voltage * fixed * ufl.inner(ufl.grad(psi), ufl.grad(test)) * dx
+    L = permeability * FARADAY * thermal_voltage * fixed * ufl.inner(gradient, ufl.grad(test)) * dx
     return a, L
 
 
@@ -119,6 +120,25 @@ class Electroosmosis(Term):
         )
         return hydraulic_coefficient(eo.volume_per_charge, sigma, x_ref)
 
+    def gradient(self, model: Model):
+        """The potential gradient the space charge feels [1/m, in thermal units].
+
+        With a fixed pH, grad psi. With a moving pH the fixed charge varies within a layer as it
+        titrates, and so does the potential even without current (a Donnan potential that follows
+        X); that part is balanced by the pore fluid's osmotic pressure, which the flow model does
+        not carry, so the flow is driven by the current's own field only: -i / (sigma V_T), i the
+        current density, sigma the local conductivity. In a uniform layer the two are equal."""
+        if not model.moving_pH:
+            return ufl.grad(model.psi)
+        from iontosim.physics.transport import NernstPlanck
+
+        transport = model.term(NernstPlanck)
+        if model.mesh.topology.dim == 1 or self.flow_model == "column":  # the applied current, uniform
+            current = ufl.as_vector([0.0] * model.depth_axis + [model.current_density])
+        else:
+            current = transport.current_density_vector(model)
+        return -current / (transport.conductivity(model) * model.thermal_voltage())
+
     def build(self, model: Model) -> None:
         from iontosim.physics.fixed_charge import FixedCharge
 
@@ -134,7 +154,7 @@ class Electroosmosis(Term):
                 model.velocity,
                 self.hydraulic_permeability(model),
                 self.fixed,
-                model.psi,
+                self.gradient(model),
                 model.thermal_voltage(),
                 model.column.facet_tags,
                 (ELECTRODE, RETURN, DEEP),
@@ -142,7 +162,7 @@ class Electroosmosis(Term):
             )
         else:
             q = ufl.TestFunction(model.dg0)
-            self.drive_form = model.compiled(self.fixed * model.psi.dx(model.depth_axis) * q * ufl.dx)
+            self.drive_form = model.compiled(self.fixed * self.gradient(model)[model.depth_axis] * q * ufl.dx)
 
     def hydraulic_permeability(self, model: Model) -> dolfinx.fem.Function:
         """kappa/mu per cell [m^2/(Pa s)]: calibrated in charged layers; pads, uncharged layers and
@@ -159,6 +179,15 @@ class Electroosmosis(Term):
         np.add.at(per_layer, model.layer_of_cell, assembled_vector(self.drive_form)[:n])
         per_layer = model.comm.allreduce(per_layer, op=MPI.SUM) * model.thermal_voltage() / model.anode_area
         return [per_layer[k] for k, kappa in enumerate(self.kappa_over_mu) if kappa > 0]
+
+    def series(self, model: Model) -> dict[str, str]:
+        return {"electroosmotic_velocity": "m/s"} if self.flow_model == "column" else {}
+
+    def values(self, model: Model, step: Step | None, ledger) -> dict[str, float]:
+        """The column's volume flux of the step just taken (positive into the skin)."""
+        if self.flow_model != "column":
+            return {}
+        return {"electroosmotic_velocity": float(model.velocity.value[model.depth_axis]) if step is not None else 0.0}
 
     def before_step(self, model: Model, step: Step) -> None:
         if self.darcy is not None:

@@ -9,7 +9,10 @@ charge at a reference pH (the value back-calculated from the Na+ transport numbe
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from iontosim.physics.term import Term
 
@@ -60,9 +63,23 @@ def region_fixed_charge(region) -> float:
     return fixed_charge(region.pH, fc.isoelectric_point, fc.charge_at_reference_pH, fc.reference_pH)
 
 
+def titration(c_h, isoelectric_point, x_max):
+    """X [mol/m^3, signed] at H+ concentration c_h [mol/m^3] (UFL or numpy): the tanh titration
+    about the isoelectric point, pH = -log10(c_h / (1 mol/L))."""
+    from iontosim._fenics import ufl
+
+    half_ln10 = 0.5 * math.log(10.0)
+    if isinstance(c_h, np.ndarray | float):
+        return x_max * np.tanh(half_ln10 * isoelectric_point + 0.5 * np.log(c_h * 1e-3))
+    return x_max * ufl.tanh(half_ln10 * isoelectric_point + 0.5 * ufl.ln(c_h * 1e-3))
+
+
 class FixedCharge(Term):
-    """The skin proteins' fixed charge X of each region at its pH: immobile charge in electroneutrality
-    (and the mobile space charge -F X that electroosmosis drives)."""
+    """The skin proteins' fixed charge X of each region: at the region's pH (fixed pH), or titrating
+    with the local H+ about the isoelectric point (moving pH), when the groups take up and give
+    protons: the H+ balance holds X + X_max of them per pore volume (zero when all are
+    deprotonated). That titration is the stratum corneum's buffer, of capacity
+    dX/dpH = (ln 10 / 2) X_max / cosh^2(ln 10 (pI - pH) / 2): no number beyond X_max and pI."""
 
     name = "fixed_charge"
 
@@ -70,6 +87,35 @@ class FixedCharge(Term):
         self.per_region = [region_fixed_charge(region) for region in model.regions]
         self.fixed = model.cellwise(self.per_region, "fixed_charge")
         model.nodal.fixed = model.nodal.fixed + model.per_vertex(self.per_region)
+        self.moving = model.moving_pH and any(x != 0.0 for x in self.per_region)
+        if self.moving:
+            self.h = model.index("H+")
+            specs = [getattr(r.spec, "fixed_charge", None) if r.is_skin else None for r in model.regions]
+            self.x_max = [
+                max_charge(fc.isoelectric_point, fc.charge_at_reference_pH, fc.reference_pH) if fc else 0.0
+                for fc in specs
+            ]
+            self.pI = [fc.isoelectric_point if fc else 7.0 for fc in specs]
+            self.x_max_field = model.cellwise(self.x_max, "x_max")
+            self.pI_field = model.cellwise(self.pI, "isoelectric_point")
+            self.nodal_x_max, self.nodal_pI = model.per_vertex(self.x_max), model.per_vertex(self.pI)
+
+    def local(self, c: Sequence[Any]) -> Any:
+        """X at the state of ionized forms `c` (UFL)."""
+        return titration(c[self.h], self.pI_field, self.x_max_field) if self.moving else self.fixed
+
+    def build(self, model: Model) -> None:
+        if self.moving:
+            self.fixed = self.local(model.c)  # what electroosmosis drives: the local charge
 
     def immobile_charge(self, model: Model, c) -> Any:
-        return self.fixed
+        return self.local(c)
+
+    def held(self, model: Model, species: int, amount: Any, c: Sequence[Any]) -> Any:
+        if self.moving and species == self.h:
+            return amount + self.local(c) + self.x_max_field
+        return amount
+
+    def nodal_charge(self, model: Model, ionized: np.ndarray) -> np.ndarray | None:
+        """X at every (owned cell, vertex) at the nodal H+ (moving pH)."""
+        return titration(ionized[self.h], self.nodal_pI, self.nodal_x_max) if self.moving else None

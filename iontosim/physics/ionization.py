@@ -1,24 +1,36 @@
-"""Weak acids and bases (Henderson-Hasselbalch), MODEL.md section 2.
+"""Weak acids and bases (Henderson-Hasselbalch).
 
 A weak electrolyte exists in two forms: its ionized form (charge z, the one the species library
 names) and its conjugate partner, one proton apart: B (z - 1) for a base BH+ (z), HA (z + 1) for
-an acid A (z). Each layer's pH is buffered (a parameter, not an unknown), so the two forms are in
-local equilibrium at a fixed ratio
+an acid A (z). The two forms are in local equilibrium at the ratio
 
-    rho = c_partner / c_ionized = 10^(pH - pKa) for a base,  10^(pKa - pH) for an acid,
+    rho = c_partner / c_ionized = Ka / c_H for a base,  c_H / Ka for an acid,
 
 and both are transported, each by its own diffusion and migration (the partner form of a
 monovalent base is neutral and only diffuses). The model's unknown is the ionized form's
 electrochemical potential; the total is c (1 + rho). Partner forms share the ionized form's
-diffusivity and partition (an estimate: no per-form values in shared/reference).
+diffusivity and partition (an estimate: no per-form values are published for the drugs here).
+
+Where the pH comes from (scenario.pH_model):
+- fixed: each region's pH is a parameter, so rho is a constant of the region. The protons the
+  forms exchange on passing from one region to another go to the regions' buffers: a current the
+  ledger carries (`buffer_proton_uptake`).
+- moving: H+ is transported and c_H is the local one. The equilibrium BH+ = B + H+ makes the
+  partner's electrochemical potential mu_B = mu_BH - mu_H + ln(Ka / K_H) (mu_HA = mu_A + mu_H +
+  ln(K_H / Ka) for an acid): the potential drops out, and the protons are conserved exactly,
+  the protonated form (BH+, HA) entering the H+ balance with its storage and its flux.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from iontosim._fenics import ufl
+from iontosim.physics import transport
 from iontosim.physics.constants import FARADAY
 from iontosim.physics.term import Ledger, LedgerEntry, Step, Term, TransportedForm
 
@@ -57,11 +69,15 @@ def effective_charge(charge: int, pH: float, pKa: float | None, acid_base: str |
     return (charge + partner_charge(charge, acid_base) * rho) / (1.0 + rho)
 
 
+def acid_constant(pKa: float) -> float:
+    """Ka in mol/m^3 from a pKa (Ka in mol/L = 10^-pKa)."""
+    return 1e3 * 10.0 ** (-pKa)
+
+
 class WeakElectrolytes(Term):
-    """Both forms of every weak acid and base: the partner form moves by its own charge (the
-    neutral form of a monovalent base only diffuses), each region's buffered pH fixes the ratio
-    of the forms. The protons the forms exchange on passing from one region to another go to the
-    regions' buffers: that exchange is a current the ledger carries (`buffer_proton_uptake`)."""
+    """Both forms of every weak acid and base (module docstring): the partner form moves by its own
+    charge, the local pH sets the ratio of the forms (each region's own with a fixed pH, H+'s
+    local concentration with a moving one)."""
 
     name = "weak_electrolytes"
 
@@ -74,48 +90,126 @@ class WeakElectrolytes(Term):
         return cls(weak) if scenario.ionization == "weak_electrolyte" and weak else None
 
     def setup(self, model: Model) -> None:
+        self.moving = model.moving_pH
+        self.h = model.index("H+") if self.moving else -1
+        self.base = {i: model.species[i].acid_base == "base" for i in self.weak}
+        self.ka = {i: acid_constant(float(model.species[i].pKa or 0.0)) for i in self.weak}  # weak: a pKa
         self.ratio_field = {}
         for i in self.weak:
             sp = model.species[i]
             ratios = [partner_ratio(region.pH, sp.pKa, sp.acid_base) for region in model.regions]
-            model.partner_ratio[:, i] = ratios
+            model.partner_ratio[:, i] = ratios  # at each region's own pH: its starting composition
             model.partner_charge[i] = partner_charge(sp.charge, sp.acid_base)
             self.ratio_field[i] = model.cellwise(ratios, f"rho_{i}")
         model.nodal.partner_ratio = model.partner_ratio.T[:, model.nodal_layer]
         model.nodal.partner_charge = np.repeat(model.partner_charge[:, None], len(model.nodal_layer), axis=1)
+        if self.moving:
+            model.nodal_ratio_of = self.nodal_ratio
         # the part of each species that carries a proton, per (region, species)
         rho = model.partner_ratio
         self.protonated = np.zeros_like(rho)
         for i in self.weak:
-            base = model.species[i].acid_base == "base"
-            self.protonated[:, i] = 1.0 / (1.0 + rho[:, i]) if base else rho[:, i] / (1.0 + rho[:, i])
+            self.protonated[:, i] = 1.0 / (1.0 + rho[:, i]) if self.base[i] else rho[:, i] / (1.0 + rho[:, i])
         self.protons_before = 0.0
         self.uptake = 0.0
 
+    # ------------------------------------------------------------------ the ratio of the forms
+    def ratio(self, model: Model, species: int, c: Sequence[Any]) -> Any:
+        """rho of a weak electrolyte (UFL) from the ionized forms `c`: the region's, or the local H+'s."""
+        if not self.moving:
+            return self.ratio_field[species]
+        ka = self.ka[species]
+        return ka / c[self.h] if self.base[species] else c[self.h] / ka
+
+    def nodal_ratio(self, ionized: np.ndarray) -> np.ndarray:
+        """rho of every species at every (owned cell, vertex) from the nodal ionized forms (moving pH)."""
+        rho = np.zeros_like(ionized)
+        c_h = ionized[self.h]
+        for i in self.weak:
+            rho[i] = self.ka[i] / c_h if self.base[i] else c_h / self.ka[i]
+        return rho
+
+    def protonated_part(self, model: Model, species: int, c: Sequence[Any]) -> Any:
+        """The form of a weak electrolyte that carries the proton (BH+ of a base, HA of an acid), UFL."""
+        return c[species] if self.base[species] else self.ratio(model, species, c) * c[species]
+
+    def protonated_amounts(self, model: Model, region: int, ionized: np.ndarray) -> np.ndarray:
+        """mol/m^3 of each weak electrolyte's protonated form in a fluid of ionized forms `ionized`
+        at `region`'s own pH (zeros elsewhere)."""
+        out = np.zeros(len(ionized))
+        for i in self.weak:
+            rho = model.partner_ratio[region, i]
+            out[i] = ionized[i] if self.base[i] else rho * ionized[i]
+        return out
+
     def transported_forms(self, model: Model) -> list[TransportedForm]:
-        # the partner form: c_p = rho c, potential ln(c_p) + z_p psi = mu - (z - z_p) psi + ln(rho K)
+        """The partner forms: c_p = rho c. Fixed pH: potential ln(c_p / (rho K)) + z_p psi = mu - (z -
+        z_p) psi, partition rho K. Moving pH: potential mu -+ mu_H + ln(Ka / K_H)^(+-1), psi-free for
+        a monovalent one, partition K; an acid's partner HA carries the proton into the H+ balance."""
         forms = []
         for i in self.weak:
-            rho, zp = self.ratio_field[i], int(model.partner_charge[i])
-            forms.append(
-                TransportedForm(
-                    rho * model.c[i], model.mu[i] - (model.charge[i] - zp) * model.psi, rho * model.partition[i], zp, i
-                )
-            )
+            zp = int(model.partner_charge[i])
+            if not self.moving:
+                rho = self.ratio_field[i]
+                potential = model.mu[i] - (model.charge[i] - zp) * model.psi
+                forms.append(TransportedForm(rho * model.c[i], potential, rho * model.partition[i], zp, i))
+                continue
+            k_h, ka = model.partition[self.h], self.ka[i]
+            if self.base[i]:
+                potential = model.mu[i] - model.mu[self.h] + ufl.ln(ka / k_h)
+            else:
+                potential = model.mu[i] + model.mu[self.h] + ufl.ln(k_h / ka)
+            concentration = transport.concentration(potential, model.psi, model.partition[i], zp)
+            carries = () if self.base[i] else (self.h,)
+            forms.append(TransportedForm(concentration, potential, model.partition[i], zp, i, carries))
         return forms
 
-    def total(self, model: Model, species: int, c: Any) -> Any:
-        return c * (1.0 + self.ratio_field[species]) if species in self.ratio_field else c
+    def adjust_forms(self, model: Model, forms: list[TransportedForm]) -> list[TransportedForm]:
+        """Moving pH: a base's ionized form BH+ carries its proton into the H+ balance."""
+        if not self.moving:
+            return forms
+        bases = {i for i in self.weak if self.base[i]}
+        return [
+            dataclasses.replace(f, also=(*f.also, self.h))
+            if f.species in bases and f.potential is model.mu[f.species]
+            else f
+            for f in forms
+        ]
 
-    def build(self, model: Model) -> None:
-        # Protons the weak electrolytes hold (the base's ionized form, the acid's partner form;
-        # bound drug keeps its protons): their change beyond transport is what the buffers took up.
+    def total(self, model: Model, species: int, c: Any, ionized: Sequence[Any]) -> Any:
+        if species in self.ratio_field:
+            return c * (1.0 + self.ratio(model, species, ionized))
+        if self.moving and species == self.h:  # the H+ balance: free protons and those on weak electrolytes
+            for i in self.weak:
+                c = c + self.protonated_part(model, i, ionized)
+        return c
+
+    def held(self, model: Model, species: int, amount: Any, c: Sequence[Any]) -> Any:
+        """Moving pH: bound drug keeps its protons (the H+ balance holds them too)."""
         from iontosim.physics.binding import TissueBinding
 
+        if not (self.moving and species == self.h):
+            return amount
+        binding = model.find(TissueBinding)
+        if binding is None:
+            return amount
+        for i in self.weak:
+            if i in binding.retardation:
+                amount = amount + (binding.retardation[i] - 1.0) * self.protonated_part(model, i, c)
+        return amount
+
+    def build(self, model: Model) -> None:
+        # Fixed pH: the protons the weak electrolytes hold (the base's ionized form, the acid's
+        # partner form; bound drug keeps its protons): their change beyond transport is what the
+        # buffers took up.
+        from iontosim.physics.binding import TissueBinding
+
+        if self.moving:
+            return
         binding = model.find(TissueBinding)
         protons: list[Any] = [None] * model.ns
         for i in self.weak:
-            carrier = model.c[i] if model.species[i].acid_base == "base" else self.ratio_field[i] * model.c[i]
+            carrier = self.protonated_part(model, i, model.c)
             protons[i] = binding.held(model, i, carrier, model.c) if binding is not None else carrier
         self.proton_form = model.per_species_form([model.porosity * p if p is not None else None for p in protons])
 
@@ -124,22 +218,29 @@ class WeakElectrolytes(Term):
         return float(model.per_region(self.proton_form).sum())
 
     def start(self, model: Model, ledger: Ledger) -> None:
-        self.protons_before = self.protons_held(model)
+        if not self.moving:
+            self.protons_before = self.protons_held(model)
 
     def after_step(self, model: Model, step: Step, ledger: Ledger) -> None:
         # what left the system took its protons along: the rest of the change went to the buffers
+        if self.moving:
+            return
         now = self.protons_held(model)
         carried = sum(float((self.protonated * ledger.rates_of(e)).sum()) for e in ledger.last)
         self.uptake = -(now - self.protons_before) / step.length - carried
         self.protons_before = now
 
     def ledger(self, model: Model) -> list[LedgerEntry]:
+        if self.moving:  # the protons are in the H+ balance
+            return []
         return [LedgerEntry("buffer_proton_uptake", current=lambda _: FARADAY * self.uptake, recorded=False)]
 
     def series(self, model: Model) -> dict[str, str]:
-        return {"buffer_proton_uptake": "mol/m^2/s"}
+        return {} if self.moving else {"buffer_proton_uptake": "mol/m^2/s"}
 
     def values(self, model: Model, step: Step | None, ledger: Ledger) -> dict[str, float]:
+        if self.moving:
+            return {}
         return {"buffer_proton_uptake": self.uptake if step is not None else 0.0}
 
     def state(self) -> dict[str, Any]:

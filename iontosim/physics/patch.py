@@ -92,7 +92,7 @@ class PatchChanges(Term):
         interstitial fluid's, a drug-free placeholder for the pads taken off; psi from
         electroneutrality."""
         from iontosim.model.compositions import body_fluid, donor_fluid, initial_region, return_fluid
-        from iontosim.physics.electroneutrality import solve_potential
+        from iontosim.physics.electroneutrality import update_potential
 
         fluids = {1: donor_fluid(model) if fresh else body_fluid(model)}
         if RETURN_PAD in model.region_names():
@@ -106,20 +106,11 @@ class PatchChanges(Term):
                 chosen = (where == region) & above
                 model.u.x.array[model.maps[i][chosen]] = np.log(fluid[i])
         model.u.x.scatter_forward()
-        # psi in the pads' cells from electroneutrality with the new mu (pointwise; the skin's is unchanged)
-        n = model.nodal
+        # psi in the pads' cells from electroneutrality with the new mu (pointwise; the skin's is
+        # unchanged): the refilled nodes' level is the fluid's own (0), the surface nodes keep theirs
         entries = np.isin(model.nodal_layer, self.pads)
-        per_ion = n.retardation * (n.charge + n.partner_charge * n.partner_ratio)
-        model.u.x.array[model.psi_dofs[entries]] = solve_potential(
-            model.nodal_mu()[:, entries],
-            n.partition[:, entries],
-            n.charge[:, entries],
-            n.fixed[entries],
-            charge_per_ion=per_ion[:, entries],
-            # the refilled nodes' level is the fluid's own (0); the surface nodes keep theirs
-            start=np.where(model.vertex_depths()[entries] < 0.0, 0.0, model.nodal_psi()[entries]),
-        )
-        model.u.x.scatter_forward()
+        start = np.where(model.vertex_depths()[entries] < 0.0, 0.0, model.nodal_psi()[entries])
+        update_potential(model, entries, start)
 
     def ledger(self, model: Model) -> list[LedgerEntry]:
         return [LedgerEntry(self.ENTRY, instantaneous=True)]

@@ -88,6 +88,9 @@ class StirredReceptor(Term, GlobalUnknowns):
         self.g = np.log(c0)
         self.g_previous = self.g.copy()
         self.c_start = c0.copy()
+        # With a moving pH the receptor is buffered: its H+ and OH- stay as they were (a large
+        # buffer takes every proton that arrives), and the weak electrolytes keep its pH's ratio.
+        self.pinned = [model.index("H+"), model.index("OH-")] if model.moving_pH else []
         self.sampled = np.zeros(model.ns)  # mol/m^2 the samples took, net of the fresh fluid
 
     def boundary_conditions(self, model: Model) -> list:
@@ -147,7 +150,9 @@ class StirredReceptor(Term, GlobalUnknowns):
 
     def equations(self) -> np.ndarray:
         storage = self.capacity * (np.exp(self.g) - np.exp(self.g_previous)) / float(self.model.dt.value)
-        return storage + self._leaving()
+        out = storage + self._leaving()
+        out[self.pinned] = (self.g - np.log(self.c_start))[self.pinned]
+        return out
 
     def coupling(self) -> tuple[list[PETSc.Vec], list[PETSc.Vec], np.ndarray]:
         forms = self._build()
@@ -162,6 +167,9 @@ class StirredReceptor(Term, GlobalUnknowns):
             vec.array[mine[mine < owned]] = -1.0  # ... of its own species
             columns.append(vec)
         D = np.diag(self.capacity * np.exp(self.g) / float(self.model.dt.value))
+        for i in self.pinned:
+            rows[i].set(0.0)
+            D[i, i] = 1.0
         return columns, rows, D
 
     def _assembled(self, parts: list) -> PETSc.Vec:
@@ -200,11 +208,14 @@ class StirredReceptor(Term, GlobalUnknowns):
 
     def ledger(self, model: Model) -> list[LedgerEntry]:
         # both forms of a weak electrolyte arrive: their mean charge at the receptor's pH
-        charges = model.mean_charges()[model.deepest]
+        charges = model.row_charges()[model.deepest]
 
         def rates() -> np.ndarray:
             gained = self.capacity / model.anode_area * (np.exp(self.g) - np.exp(self.g_previous))
-            return model.region_rates(model.deepest, gained / float(model.dt.value))
+            rate = gained / float(model.dt.value)
+            if self.pinned:  # what arrived of H+ (and protons on weak electrolytes) went to the buffer
+                rate[self.pinned] = -self._leaving()[self.pinned] / model.anode_area
+            return model.region_rates(model.deepest, rate)
 
         def current(ledger: Ledger) -> float:  # the receptor is a free solution: its ions carry their own charge
             return FARADAY * float((ledger.rates_of("permeated").sum(axis=0) * charges).sum())

@@ -61,8 +61,13 @@ class StirredDonor(Term):
 
         if not self.replenished:
             return
+        from iontosim.physics.ionization import WeakElectrolytes
+
         ionized = donor_fluid(model)
         start = ionized * (1.0 + model.partner_ratio[0])  # both forms of a weak electrolyte
+        weak = model.find(WeakElectrolytes)
+        if model.moving_pH and weak is not None:  # the H+ balance counts the protons they carry
+            start[model.index("H+")] += weak.protonated_amounts(model, 0, ionized).sum()
         self.rates = [
             self.in_donor * model.porosity * (model.totals[i] - float(start[i])) / self.mixing_time
             for i in range(model.ns)
@@ -82,7 +87,7 @@ class StirredDonor(Term):
     def ledger(self, model: Model) -> list[LedgerEntry]:
         if not self.replenished:
             return []
-        charges = model.mean_charges()
+        charges = model.row_charges()
 
         def current(ledger) -> float:
             from iontosim.physics.constants import FARADAY

@@ -45,6 +45,9 @@ class TransportedForm:
     partition: Any
     charge: Any
     species: int
+    #: other species whose conservation law the form's flux also enters (with moving pH, a
+    #: protonated form carries a proton: it enters the H+ balance too)
+    also: tuple[int, ...] = ()
 
 
 @dataclass
@@ -166,10 +169,16 @@ class Term:
         """Mobile forms this term brings (the ionized forms, a weak electrolyte's partner form)."""
         return ()
 
-    def total(self, model: Model, species: int, c: Any) -> Any:
+    def total(self, model: Model, species: int, c: Any, ionized: Sequence[Any]) -> Any:
         """All dissolved forms of `species` per pore volume, from the one before this term's
-        (starting with the ionized form's concentration c)."""
+        (starting with the ionized form's concentration c); `ionized` every species' ionized form
+        at the same state."""
         return c
+
+    def adjust_forms(self, model: Model, forms: list[TransportedForm]) -> list[TransportedForm]:
+        """The mobile forms, changed where this term says more of them (which equations beside
+        their own species' a form's flux enters: a protonated form carries a proton)."""
+        return forms
 
     def held(self, model: Model, species: int, amount: Any, c: Sequence[Any]) -> Any:
         """What a unit of pore volume holds of `species`, from `amount` (the total, and what terms
@@ -178,6 +187,11 @@ class Term:
 
     def immobile_charge(self, model: Model, c: Sequence[Any]) -> Any:
         """Charge density [mol/m^3 of pore fluid] of what does not move: fixed charge, buffers, bound ions."""
+        return None
+
+    def nodal_charge(self, model: Model, ionized: np.ndarray) -> np.ndarray | None:
+        """The immobile charge [mol/m^3] at every (owned cell, vertex) from the nodal ionized forms
+        (species, entries), where it follows the local state (a moving pH); None otherwise."""
         return None
 
     # ------------------------------------------------------------------ equations

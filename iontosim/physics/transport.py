@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from iontosim._fenics import ufl
+import numpy as np
+
+from iontosim._fenics import MPI, ufl
 from iontosim.physics.constants import BOLTZMANN, FARADAY
 from iontosim.physics.term import Term, TransportedForm
 
@@ -105,6 +107,15 @@ def stokes_radius(diffusivity: float, temperature: float, viscosity: float) -> f
     return BOLTZMANN * temperature / (6 * pi * viscosity * diffusivity)
 
 
+def _tested(model: Model, form: TransportedForm) -> Any:
+    """The test function of every conservation law the form's flux enters: its species' and those
+    it carries along (form.also)."""
+    test = model.tests[form.species]
+    for row in form.also:
+        test = test + model.tests[row]
+    return test
+
+
 class NernstPlanck(Term):
     """Nernst-Planck transport of every mobile form: accumulation of what a unit of pore volume
     holds, diffusion with migration (the fitted flux on a 1D column when numerics.flux asks for
@@ -120,6 +131,56 @@ class NernstPlanck(Term):
         # the fitted flux is 1D: on a larger mesh the lumped flux is used
         self.fitted = model.scenario.numerics.flux == "fitted" and model.mesh.topology.dim == 1
         model.flux_used = "fitted" if self.fitted else "lumped"
+        # With a moving pH a species' conservation law may hold another's forms (H+ holds the
+        # protonated ones): the share of the current each species carries is then read off its
+        # own forms' fluxes where they enter the skin (series charge_flux/<species>).
+        self.charge_fluxes = model.moving_pH
+
+    def build(self, model: Model) -> None:
+        if not self.charge_fluxes:
+            return
+        w = model.species_test
+        parts = []
+        for form in model.forms:
+            if self.fitted:
+                J = fitted_flux(
+                    form.potential, model.psi, form.partition, form.charge, self.diffusivity[form.species], model.mesh
+                )
+                parts.append(form.charge * J * w[form.species] * model.dx_midpoint)
+            else:
+                J = self.form_flux(model, form)[model.depth_axis]
+                parts.append(form.charge * J * w[form.species] * model.dx)
+        # convection (lagged velocity) is in form_flux for the lumped flux; the fitted one adds it
+        if self.fitted and model.velocity is not None:
+            for form in model.forms:
+                parts.append(
+                    form.charge * form.concentration * model.velocity[model.depth_axis] * w[form.species] * model.dx
+                )
+        self.charge_flux_form = model.compiled(sum(parts[1:], parts[0]))
+        volume = ufl.TestFunction(model.dg0)
+        self.cell_volume_form = model.compiled(volume * ufl.dx)
+
+    def charge_flux(self, model: Model) -> np.ndarray:
+        """A/m^2 each species carries (all its forms) into the skin through its surface row of
+        cells under the donor electrode: mean of z J over those cells."""
+        from iontosim.model import assembled_vector
+
+        n = len(model.layer_of_cell)
+        per_cell = assembled_vector(self.charge_flux_form)[: n * model.ns].reshape(n, model.ns)
+        volume = assembled_vector(self.cell_volume_form)[:n]
+        under = model.surface_row_cells & model.under_donor_cells()
+        totals = np.append(per_cell[under].sum(axis=0), volume[under].sum())
+        totals = model.comm.allreduce(totals, op=MPI.SUM)
+        return FARADAY * totals[:-1] / totals[-1]
+
+    def series(self, model: Model) -> dict[str, str]:
+        return {f"charge_flux/{n}": "A/m^2" for n in model.names} if self.charge_fluxes else {}
+
+    def values(self, model: Model, step, ledger) -> dict[str, float]:
+        if not self.charge_fluxes:
+            return {}
+        fluxes = self.charge_flux(model) if step is not None else np.zeros(model.ns)
+        return {f"charge_flux/{n}": float(j) for n, j in zip(model.names, fluxes)}
 
     def transported_forms(self, model: Model) -> list[TransportedForm]:
         """The ionized form of every species."""
@@ -136,11 +197,7 @@ class NernstPlanck(Term):
         if not self.fitted:
             for form in model.forms:
                 F += electrodiffusion(
-                    form.concentration,
-                    form.potential,
-                    self.diffusivity[form.species],
-                    model.tests[form.species],
-                    model.dx,
+                    form.concentration, form.potential, self.diffusivity[form.species], _tested(model, form), model.dx
                 )
         return F
 
@@ -149,14 +206,13 @@ class NernstPlanck(Term):
             return None
         F = 0
         for form in model.forms:
-            i = form.species
             F += fitted_electrodiffusion(
                 form.potential,
                 model.psi,
                 form.partition,
                 form.charge,
-                self.diffusivity[i],
-                model.tests[i],
+                self.diffusivity[form.species],
+                _tested(model, form),
                 model.dx_midpoint,
             )
         return F
@@ -173,6 +229,13 @@ class NernstPlanck(Term):
         for form in model.forms:
             fluxes[form.species] = fluxes[form.species] + self.form_flux(model, form)
         return fluxes
+
+    def conductivity(self, model: Model) -> Any:
+        """Local conductivity [S/m]: F^2 / (R T) sum z^2 D c over every mobile form."""
+        from iontosim.physics.constants import GAS_CONSTANT
+
+        scale = FARADAY**2 / (GAS_CONSTANT * model.temperature)
+        return scale * sum(form.charge**2 * self.diffusivity[form.species] * form.concentration for form in model.forms)
 
     def current_density_vector(self, model: Model, diffusion: bool = True) -> Any:
         """Current density [A/m^2]: F times the charge each mobile form carries (0 when nothing is left)."""

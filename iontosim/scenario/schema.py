@@ -672,6 +672,11 @@ class Scenario(_Model):
     #: Weak acids and bases (MODEL.md section 2): "weak_electrolyte" transports both forms, each
     #: layer's buffered pH fixing their ratio; "strong_electrolyte" transports the ionized form alone.
     ionization: Literal["weak_electrolyte", "strong_electrolyte"] = "weak_electrolyte"
+    #: "fixed": each region keeps its pH (a parameter; fastest). "moving": H+ and OH- are
+    #: transported (added to species when not listed), every region's pH is its own outcome, held
+    #: by its buffers: the fixed charge titrates about the isoelectric point with the local pH,
+    #: weak electrolytes ionize at the local pH, and the formulation's pH reaches the skin.
+    pH_model: Literal["fixed", "moving"] = "fixed"
     safety: Safety = Field(default_factory=lambda: Safety())
     clearance: Clearance
     systemic: dict[str, Pharmacokinetics] = {}
@@ -742,6 +747,8 @@ class Scenario(_Model):
         data = dict(data)
         if "protocol" in data:
             data["protocol"], _ = expand_protocol(data["protocol"])
+        if data.get("pH_model") == "moving" and isinstance(data.get("species"), list):
+            data["species"] = data["species"] + [n for n in ("H+", "OH-") if n not in data["species"]]
         out = data.get("outputs")
         if isinstance(out, dict) and isinstance(out.get("penetration_threshold"), str):
             data["outputs"] = {

@@ -27,7 +27,7 @@ class DarcyFlow:
         velocity: dolfinx.fem.Function,
         permeability,
         fixed,
-        psi,
+        gradient,
         thermal_voltage: float,
         facet_tags,
         open_tags: Sequence[int],
@@ -37,7 +37,7 @@ class DarcyFlow:
         mesh = velocity.function_space.mesh
         P = fem.functionspace(mesh, ("Lagrange", 1))
         p, q = ufl.TrialFunction(P), ufl.TestFunction(P)
-        a, L = electroosmosis.pressure_equation(p, q, permeability, fixed, psi, thermal_voltage, ufl.dx)
+        a, L = electroosmosis.pressure_equation(p, q, permeability, fixed, gradient, thermal_voltage, ufl.dx)
         self.pressure = fem.Function(P, name="pressure")
         fdim = mesh.topology.dim - 1
         facets = [f for tag in open_tags for f in facet_tags.find(tag)]
@@ -56,7 +56,7 @@ class DarcyFlow:
         self.ksp.getPC().setType("lu")
         self.ksp.getPC().setFactorSolverType("petsc" if mesh.comm.size == 1 and linear_solver == "petsc" else "mumps")
         self.ksp.setFromOptions()
-        v = electroosmosis.darcy_velocity(self.pressure, permeability, fixed, psi, thermal_voltage)
+        v = electroosmosis.darcy_velocity(self.pressure, permeability, fixed, gradient, thermal_voltage)
         self.expression = fem.Expression(v, velocity.function_space.element.interpolation_points)
         self.velocity = velocity
 

@@ -50,7 +50,7 @@ def test_darcy_flow_on_a_uniform_strip_is_the_column_flow(default_scenario_short
         velocity,
         flow_term.hydraulic_permeability(model),
         model.find(FixedCharge).fixed,
-        ufl.split(model.u)[model.ns],
+        ufl.grad(ufl.split(model.u)[model.ns]),
         model.thermal_voltage(),
         model.column.facet_tags,
         (ELECTRODE, DEEP),
