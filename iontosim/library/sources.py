@@ -93,13 +93,12 @@ SOURCES: dict[str, str] = {
     "DEXSP_LABEL": "Dexamethasone Sodium Phosphate Injection USP label (Cardinal Health), DailyMed "
     "setid 8ed678e2-8a6a-418d-af99-af46d54ae5c4: C22H28FNa2O8P, MW 516.41; 4.37 mg salt = 4 mg "
     "dexamethasone phosphate per mL; pH 7 to 8.5",
-    "SYLVESTRE2008": "Sylvestre JP, Guy RH, Delgado-Charro MB. Phys Ther 2008;88(10):1177-1185, "
-    "doi:10.2522/ptj.20080043 (PMC2557054)",
+    "SYLVESTRE2008": "Sylvestre JP, Guy RH, Delgado-Charro MB. In vitro optimization of dexamethasone phosphate "
+    "delivery by iontophoresis. Phys Ther 2008;88(10):1177-1185, doi:10.2522/ptj.20080043 (PMC2557054)",
     "DEXP_CL_JCR2008": "Chloride competition from a Ag/AgCl cathode on dexamethasone phosphate iontophoresis, "
     "J Control Release 2008 (authors not shown in the copy read; daneshyari.com/en/article/1426472)",
-    "ANDERSON2003": "Anderson CR, Morris RL, Boeh SD, et al. Effects of iontophoresis current magnitude and "
-    "duration on dexamethasone deposition and localized drug retention. Phys Ther (abstract at "
-    "dc.etsu.edu/etsu-works/13955; year and pages not shown in the copy read)",
+    "ANDERSON2003": "Anderson CR, Morris RL, Boeh SD, Panus PC, Sembrowich WL. Effects of iontophoresis current "
+    "magnitude and duration on dexamethasone deposition and localized drug retention. Phys Ther 2003;83:161-170",
     "GURNEY2008": "The effect of skin thickness and time in the absorption of dexamethasone in human tendons using "
     "iontophoresis. J Orthop Sports Phys Ther 2008;38(5):238-245, PubMed 18448879 "
     "(via shared/reference/published_data.md 4c)",
@@ -164,6 +163,41 @@ SOURCES: dict[str, str] = {
     "found (published_data.md 5: NOT FOUND)",
     "ZEMPSKY2004": "Zempsky WT, Sullivan J, Paulson DM, Hoath SB. Clin Ther 2004;26(7):1110-1119, "
     "doi:10.1016/s0149-2918(04)90183-x (LidoSite trial, n = 548)",
+    # ---- the lipid route, moving pH, Franz cells (issue 13); read as abstracts, labels, data pages
+    "POTTS_GUY1992": "Potts RO, Guy RH. Predicting skin permeability. Pharm Res 1992;9:663-669: log kp [cm/h] = "
+    "-2.72 + 0.71 log Kow - 0.0061 MW (coefficients as reproduced in public analysis code)",
+    "MITRAGOTRI2002": "Mitragotri S. A theoretical analysis of permeation of small hydrophobic solutes across the "
+    "stratum corneum based on scaled particle theory. J Pharm Sci 2002;91:744-752, doi:10.1002/jps.10048",
+    "LIAN2008": "Lian G, Chen L, Han L. An evaluation of mathematical models for predicting skin permeability. "
+    "J Pharm Sci 2008;97:584-598, doi:10.1002/jps.21074",
+    "SC_CORNEOCYTES": "Stratum corneum structure, book chapter doi:10.4324/9780203912867-11 (Taylor & Francis): "
+    "'corneocyte cells (80-90 vol %) are embedded in a lipid matrix'",
+    "SIRIUS_LOGP": "Sirius Analytical, methods of measuring log P (pH-metric): 'the log P of Lidocaine has been "
+    "measured, with a result of 2.30', sirius-analytical.com/science/log-p/methods-measuring-log-p",
+    "FENTANYL_LOGP": "Fentanyl property table of a review (encyclopedia.pub entry 43417) citing DrugBank: log P "
+    "4.05 (experimental); consistent with the IONSYS label's octanol:water 860:1 as the pH 7.4 value at pKa 8.4",
+    "KUSHLA1991": "Kushla GP, Zatz JL. Correlation of water and lidocaine flux enhancement by cationic "
+    "surfactants in vitro. Int J Pharm 1991;71:167-173 (EDETOX database studies 1107 and 1110)",
+    "ROY1989": "Roy SD, Flynn GL. Transdermal delivery of narcotic analgesics: comparative permeabilities of "
+    "narcotic analgesics through human cadaver skin. Pharm Res 1989;6:825-832, doi:10.1023/A:1015944018555",
+    "ROY1989_PKA": "Roy SD, Flynn GL. Solubility behavior of narcotic analgesics in aqueous media. Pharm Res "
+    "1989;6:147-151, doi:10.1023/A:1015932610010",
+    "ROY1990": "Roy SD, Flynn GL. Transdermal delivery of narcotic analgesics: pH, anatomical, and subject "
+    "influences on cutaneous permeability of fentanyl and sufentanil. Pharm Res 1990;7:842-847",
+    "LARSEN2003": "Larsen RH, Nielsen F, Sørensen JA, Nielsen JB. Dermal penetration of fentanyl: inter- and "
+    "intraindividual variations. Pharmacol Toxicol 2003;93:244-248, doi:10.1046/j.1600-0773.2003.pto930508.x",
+    "SIDDIQUI1985": "Siddiqui O, Roberts MS, Polack AE. Topical absorption of methotrexate and lignocaine "
+    "iontophoresis. J Pharm Pharmacol 1985;37:732-735, PubMed 2867145",
+    "SYLVESTRE2008_JCR": "Sylvestre JP, Díaz-Marín C, Delgado-Charro MB, Guy RH. Iontophoresis of dexamethasone "
+    "phosphate: competition with chloride ions. J Control Release 2008;131:41-46",
+    "MARRO2001_JCR": "Marro D, Kalia YN, Delgado-Charro MB, Guy RH. Contributions of electromigration and "
+    "electroosmosis to iontophoretic drug delivery (isoelectric point of human and porcine skin)",
+    "JOHNSON1996": "Johnson EM, Berk DA, Jain RK, Deen WM. Hindered diffusion in agarose gels: test of effective "
+    "medium model. Biophys J 1996;70:1017-1026",
+    "WAGNER2003": "Wagner H, Kostka KH, Lehr CM, Schaefer UF. pH profiles in human skin: influence of two in "
+    "vitro test systems for drug delivery testing. Eur J Pharm Biopharm 2003;55:57-65",
+    "MANJ2018": "Lidocaine iontophoresis through ex vivo human skin, 2.5 and 5 % lidocaine at 0.5 mA/cm2 "
+    "(validation dataset A3 of the project's literature notes)",
 }
 
 

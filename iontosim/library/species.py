@@ -33,6 +33,8 @@ class Species:
     salts: dict[str, float] = field(default_factory=dict)
     role: Literal["drug", "background"] = "background"
     sources: dict[str, str] = field(default_factory=dict)
+    #: log10 of the octanol/water partition coefficient of the neutral form (the lipid route's input)
+    log_P: float | None = None
 
     def __post_init__(self) -> None:
         if self.molar_mass <= 0 or self.diffusivity_25C <= 0 or self.diffusivity_37C <= 0:
@@ -72,6 +74,8 @@ class Species:
         ]
         if self.pKa is not None:
             rows.append(("pKa", f"{self.pKa:g} ({self.acid_base})"))
+        if self.log_P is not None:
+            rows.append(("log_P", f"{self.log_P:g}"))
         rows += [(f"salts.{salt}", f"{mass * 1e3:.6g} g/mol") for salt, mass in self.salts.items()]
         return [(name, value, self.sources.get(name, "-")) for name, value in rows]
 
@@ -104,7 +108,9 @@ LIBRARY: dict[str, Species] = {
             acid_base="base",
             salts={"HCl": 0.27080},
             role="drug",
+            log_P=2.30,
             sources={
+                "log_P": "SIRIUS_LOGP",
                 "charge": "LIDOSITE_LABEL",
                 "molar_mass": "SMOLECULE",
                 "salts.HCl": "model_parameters.md",
@@ -123,7 +129,9 @@ LIBRARY: dict[str, Species] = {
             acid_base="base",
             salts={"HCl": 0.37293},
             role="drug",
+            log_P=4.05,
             sources={
+                "log_P": "FENTANYL_LOGP",
                 "charge": "model_parameters.md",
                 "molar_mass": "model_parameters.md",
                 "salts.HCl": "IONSYS_LABEL",

@@ -150,19 +150,28 @@ class WeakElectrolytes(Term):
         for i in self.weak:
             zp = int(model.partner_charge[i])
             if not self.moving:
-                rho = self.ratio_field[i]
-                potential = model.mu[i] - (model.charge[i] - zp) * model.psi
-                forms.append(TransportedForm(rho * model.c[i], potential, rho * model.partition[i], zp, i))
+                concentration, potential = self.partner(model, i)
+                partition = self.ratio_field[i] * model.partition[i]
+                forms.append(TransportedForm(concentration, potential, partition, zp, i))
                 continue
-            k_h, ka = model.partition[self.h], self.ka[i]
-            if self.base[i]:
-                potential = model.mu[i] - model.mu[self.h] + ufl.ln(ka / k_h)
-            else:
-                potential = model.mu[i] + model.mu[self.h] + ufl.ln(k_h / ka)
-            concentration = transport.concentration(potential, model.psi, model.partition[i], zp)
+            concentration, potential = self.partner(model, i)
             carries = () if self.base[i] else (self.h,)
             forms.append(TransportedForm(concentration, potential, model.partition[i], zp, i, carries))
         return forms
+
+    def partner(self, model: Model, i: int) -> tuple[Any, Any]:
+        """(concentration, electrochemical potential) of species i's partner form, UFL. With a fixed
+        pH the potential is mu - (z - z_p) psi, to go with partition rho K; with a moving one it is
+        the true one, ln(c_p / K) + z_p psi, to go with partition K."""
+        zp = int(model.partner_charge[i])
+        if not self.moving:
+            return self.ratio_field[i] * model.c[i], model.mu[i] - (model.charge[i] - zp) * model.psi
+        k_h, ka = model.partition[self.h], self.ka[i]
+        if self.base[i]:
+            potential = model.mu[i] - model.mu[self.h] + ufl.ln(ka / k_h)
+        else:
+            potential = model.mu[i] + model.mu[self.h] + ufl.ln(k_h / ka)
+        return transport.concentration(potential, model.psi, model.partition[i], zp), potential
 
     def adjust_forms(self, model: Model, forms: list[TransportedForm]) -> list[TransportedForm]:
         """Moving pH: a base's ionized form BH+ carries its proton into the H+ balance."""

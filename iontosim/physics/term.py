@@ -48,6 +48,9 @@ class TransportedForm:
     #: other species whose conservation law the form's flux also enters (with moving pH, a
     #: protonated form carries a proton: it enters the H+ balance too)
     also: tuple[int, ...] = ()
+    #: its own effective diffusivity [m^2/s] (a cell-wise field), where it is not its species'
+    #: (the neutral form's in the stratum corneum's lipids)
+    diffusivity: Any = None
 
 
 @dataclass

@@ -144,7 +144,7 @@ class NernstPlanck(Term):
         for form in model.forms:
             if self.fitted:
                 J = fitted_flux(
-                    form.potential, model.psi, form.partition, form.charge, self.diffusivity[form.species], model.mesh
+                    form.potential, model.psi, form.partition, form.charge, self.form_diffusivity(form), model.mesh
                 )
                 parts.append(form.charge * J * w[form.species] * model.dx_midpoint)
             else:
@@ -197,7 +197,7 @@ class NernstPlanck(Term):
         if not self.fitted:
             for form in model.forms:
                 F += electrodiffusion(
-                    form.concentration, form.potential, self.diffusivity[form.species], _tested(model, form), model.dx
+                    form.concentration, form.potential, self.form_diffusivity(form), _tested(model, form), model.dx
                 )
         return F
 
@@ -211,7 +211,7 @@ class NernstPlanck(Term):
                 model.psi,
                 form.partition,
                 form.charge,
-                self.diffusivity[form.species],
+                self.form_diffusivity(form),
                 _tested(model, form),
                 model.dx_midpoint,
             )
@@ -220,7 +220,7 @@ class NernstPlanck(Term):
     def form_flux(self, model: Model, form: TransportedForm, diffusion: bool = True) -> Any:
         """Flux density [mol/(m^2 s)] of one mobile form: -D c grad(mu) + c v (the lumped flux's
         integrand; `diffusion` False leaves the first part out, where the fitted flux gives it)."""
-        J = -self.diffusivity[form.species] * form.concentration * ufl.grad(form.potential) if diffusion else 0
+        J = -self.form_diffusivity(form) * form.concentration * ufl.grad(form.potential) if diffusion else 0
         return J + form.concentration * model.velocity if model.velocity is not None else J
 
     def flux_vectors(self, model: Model) -> list:
@@ -230,12 +230,16 @@ class NernstPlanck(Term):
             fluxes[form.species] = fluxes[form.species] + self.form_flux(model, form)
         return fluxes
 
+    def form_diffusivity(self, form: TransportedForm) -> Any:
+        """The effective diffusivity of one mobile form: its own, else its species'."""
+        return form.diffusivity if form.diffusivity is not None else self.diffusivity[form.species]
+
     def conductivity(self, model: Model) -> Any:
         """Local conductivity [S/m]: F^2 / (R T) sum z^2 D c over every mobile form."""
         from iontosim.physics.constants import GAS_CONSTANT
 
         scale = FARADAY**2 / (GAS_CONSTANT * model.temperature)
-        return scale * sum(form.charge**2 * self.diffusivity[form.species] * form.concentration for form in model.forms)
+        return scale * sum(form.charge**2 * self.form_diffusivity(form) * form.concentration for form in model.forms)
 
     def current_density_vector(self, model: Model, diffusion: bool = True) -> Any:
         """Current density [A/m^2]: F times the charge each mobile form carries (0 when nothing is left)."""
@@ -247,7 +251,7 @@ class NernstPlanck(Term):
         return FARADAY * sum(
             form.charge
             * fitted_flux(
-                form.potential, model.psi, form.partition, form.charge, self.diffusivity[form.species], model.mesh
+                form.potential, model.psi, form.partition, form.charge, self.form_diffusivity(form), model.mesh
             )
             for form in model.forms
         )

@@ -161,6 +161,14 @@ class Buffer(_Model):
     acid_charge: int = 0
 
 
+class Lipids(_Model):
+    """The intercellular lipids of a layer (the stratum corneum's): the neutral form of every drug
+    with a log P takes a route through them, parallel to the aqueous one (physics/lipid_route.py)."""
+
+    #: volume fraction of the layer the lipids fill
+    volume_fraction: Fraction
+
+
 class Layer(_Model):
     """One skin layer, top (electrode side) first."""
 
@@ -174,6 +182,8 @@ class Layer(_Model):
     fixed_charge: FixedCharge | None = None
     clearance_rate: Rate = 0.0
     buffer: Buffer | None = None
+    #: the lipid route of neutral drug forms (the stratum corneum's lipids)
+    lipids: Lipids | None = None
     cells: Annotated[int, Field(gt=0)] | None = None
     grading: PositiveNumber = 1.0
 
@@ -216,6 +226,7 @@ class Appendages(_Model):
             fixed_charge=self.fixed_charge,
             clearance_rate=0.0,
             buffer=None,
+            lipids=None,
             cells=None,
             grading=1.0,
         )

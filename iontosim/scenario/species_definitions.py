@@ -13,6 +13,7 @@ labelled an estimate) or as ``{value, source | estimate, note}``::
         salts: {HCl: 336.5 g/mol}           # optional
         partition: 1                        # optional tissue/water partition (default 1)
         binding: 0                          # optional fraction bound in tissue, 0 <= b < 1 (default 0)
+        log_P: 2.3                          # optional octanol/water log P of the neutral form (lipid route)
 
 Units are read by the scenario layer's own parser (pint), so a definition is checked exactly like
 every other quantity, and the result is a plain Species whose ``__post_init__`` checks it exactly
@@ -88,6 +89,9 @@ class SpeciesDefinition(BaseModel):
     partition: Partition = 1.0
     #: fraction bound in tissue (immobile); the caller decides how it slows transport
     binding: BoundFraction = 0.0
+    #: log10 octanol/water partition of the neutral form: it takes the stratum corneum's lipid
+    #: route where a layer has one (physics/lipid_route.py)
+    log_P: Annotated[float, SI("dimensionless", what="log P")] | None = None
 
     #: provenance of {value: ...} fields given to this model directly, keyed by field ("salts.HCl");
     #: empty when the scenario loader unwrapped them first (it keeps them in Scenario.provenance)
@@ -151,6 +155,8 @@ def to_species(
     sources |= {f"salts.{salt}": source(f"salts.{salt}") for salt in d.salts}
     if d.pKa is not None:
         sources["pKa"] = source("pKa")
+    if d.log_P is not None:
+        sources["log_P"] = source("log_P")
     if d.diffusivity is None:
         d25, d37 = hayduk_laudie(d.molar_mass, MU_25C), hayduk_laudie(d.molar_mass, MU_37C)
         sources["diffusivity_25C"] = _HL_FROM_M.format(mu=MU_25C)
@@ -170,6 +176,7 @@ def to_species(
             salts=dict(d.salts),
             role="drug",
             sources=sources,
+            log_P=d.log_P,
         )
     except ValueError as exc:
         raise ScenarioError(where, str(exc)) from None
