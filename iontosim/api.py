@@ -221,7 +221,7 @@ def solve(
     result = Result(
         scenario,
         record,
-        run_summary(record, scenario.outputs.penetration_threshold, wall, comm.size),
+        run_summary(record, scenario.outputs, wall, comm.size),
         picture=comm.bcast(fields.picture, root=0),
     )
     if stage is not None:

@@ -170,6 +170,21 @@ SOURCES: dict[str, str] = {
     "stratum corneum based on scaled particle theory. J Pharm Sci 2002;91:744-752, doi:10.1002/jps.10048",
     "LIAN2008": "Lian G, Chen L, Han L. An evaluation of mathematical models for predicting skin permeability. "
     "J Pharm Sci 2008;97:584-598, doi:10.1002/jps.21074",
+    "BICARBONATE_HH": "The bicarbonate buffer of extracellular fluid, Henderson-Hasselbalch pH = 6.1 + "
+    "log10([HCO3-]/(0.03 PCO2)): pKa 6.1 at body temperature, plasma [HCO3-] 22-26 mEq/L (24 normal); "
+    "textbook acid-base physiology (Harper's Illustrated Biochemistry, 32nd ed., as quoted by review material)",
+    "ARDILOUZE2004": "Ardilouze JL, Karpe F, Currie JM, Frayn KN, Fielding BA. Subcutaneous adipose tissue blood "
+    "flow varies between superior and inferior levels of the anterior abdominal wall. Int J Obes 2004;28:228-233, "
+    "doi:10.1038/sj.ijo.0802541: fasting 133Xe washout 4.4 +- 0.3 (upper) and 3.8 +- 0.2 (lower) mL/min/100 g",
+    "DEXSP_INJECTION_FK": "Dexamethasone Sodium Phosphate Injection, USP (Fresenius Kabi) label, DailyMed setid "
+    "4fedef4f-ec96-4f36-b2f0-01e243e3b89e: per mL dexamethasone sodium phosphate equivalent to 4 mg "
+    "dexamethasone phosphate; benzyl alcohol 10 mg; sodium citrate dihydrate 11 mg; sodium sulfite 1 mg; "
+    "pH 7.0 to 8.5",
+    "BATES_PINCHING1949": "Bates RG, Pinching GD. J Am Chem Soc 1949;71:1274: the thermodynamic dissociation "
+    "constants of citric acid (pK 3.13, 4.76, 6.40 at 25 C as tabulated since)",
+    "LIDOCAINE_AXON_EC50": "Differential nerve block: direct measurements on individual myelinated and "
+    "unmyelinated dorsal root axons. Anesthesiology 1996;84(6):1455: steady-state EC50 of lidocaine conduction "
+    "block 232 uM (myelinated) and 228 uM (unmyelinated) dorsal root axons of the rat, in vitro at 37 C",
     "SC_CORNEOCYTES": "Stratum corneum structure, book chapter doi:10.4324/9780203912867-11 (Taylor & Francis): "
     "'corneocyte cells (80-90 vol %) are embedded in a lipid matrix'",
     "SIRIUS_LOGP": "Sirius Analytical, methods of measuring log P (pH-metric): 'the log P of Lidocaine has been "

@@ -351,6 +351,18 @@ class Model:
             out.append(total)
         return out
 
+    def dissolved_of(self, c: Sequence[Any]) -> list:
+        """Each species' own dissolved forms per pore volume (UFL), from the ionized forms `c`: what
+        `nodal_totals` gives at the vertices. It differs from `totals_of` only in H+'s row under a
+        moving pH, which there holds the free protons alone (its conservation law also counts the
+        protons the weak electrolytes carry)."""
+        from iontosim.physics.ionization import WeakElectrolytes
+
+        weak = self.find(WeakElectrolytes)
+        if weak is None:
+            return list(c)
+        return [ci * (1.0 + weak.ratio(self, i, c)) if i in weak.weak else ci for i, ci in enumerate(c)]
+
     def held_of(self, c: Sequence[Any]) -> list:
         """What a unit of pore volume holds of each species (dissolved, bound, on buffers)."""
         out = []

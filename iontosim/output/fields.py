@@ -4,7 +4,8 @@ and maps of the section.
 Fields (all collective over ``model.comm``; names carry their units):
 
 - ``c_<species> [mol/m^3]``: total pore-fluid concentration of every species (both forms of a weak
-  electrolyte, ``model.totals_of``) at every vertex of every cell. Partition and Donnan jumps make it
+  electrolyte, ``model.dissolved_of``; for H+ the free protons) at every vertex of every cell.
+  Partition and Donnan jumps make it
   discontinuous at layer interfaces, so it lives in the discontinuous P1/Q1 space (DG1), which
   holds exactly the nodal values the solver works with.
 - ``potential [V]``: psi times the thermal voltage RT/F, DG1 (it jumps at interfaces too).
@@ -100,7 +101,7 @@ class _Fields:
         self.fitted = flow.fitted
         # with the fitted flux, its diffusion-migration part comes at the midpoint (below)
         current = flow.current_density_vector(model, diffusion=not self.fitted)
-        values = list(model.totals) + [model.psi * self._vt]
+        values = model.dissolved_of(model.c) + [model.psi * self._vt]
         moving = ufl.shape(ufl.as_ufl(current)) == (gdim,)  # else nothing moves at the vertices
         values += [current[k] for k in range(gdim)] if moving else [0.0 * model.psi] * gdim
         self._expression = fem.Expression(ufl.as_vector(values), self.V.element.interpolation_points)

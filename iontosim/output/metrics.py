@@ -9,13 +9,17 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import units as u
 from .record import Profile, RunRecord
+
+if TYPE_CHECKING:  # pragma: no cover
+    from iontosim.scenario.schema import Outputs
 
 
 def drug_species(record: RunRecord) -> list[str]:
@@ -65,6 +69,18 @@ def penetration_depth(depth: np.ndarray, conc: np.ndarray, threshold: float) -> 
         return float(x[i])
     # c[i] >= threshold > c[i+1]: linear crossing inside the segment
     return float(x[i] + (c[i] - threshold) / (c[i] - c[i + 1]) * (x[i + 1] - x[i]))
+
+
+def concentration_at(depth: np.ndarray, conc: np.ndarray, at: float) -> float:
+    """``conc`` at skin depth ``at`` [m], piecewise linear; at an interface depth the value just
+    below it (in the deeper layer, where a probe or a slice would sit); nan outside the skin."""
+    x, c = skin_part(depth, conc)
+    if x.size == 0 or not x[0] <= at <= x[-1]:
+        return math.nan
+    i = int(np.searchsorted(x, at, side="right")) - 1  # the last point at or above `at`
+    if i >= x.size - 1:
+        return float(c[-1])
+    return float(c[i] + (at - x[i]) / (x[i + 1] - x[i]) * (c[i + 1] - c[i]))
 
 
 def dose_depth(depth: np.ndarray, tissue_conc: np.ndarray, fraction: float = 0.9) -> float:
@@ -157,11 +173,14 @@ def transport_numbers(record: RunRecord) -> dict[str, float]:
     return out
 
 
-def summarize(record: RunRecord, threshold: float) -> dict[str, Any]:
+def summarize(
+    record: RunRecord, threshold: float, sampling_depths: Sequence[float] = (), effective: float | None = None
+) -> dict[str, Any]:
     """Named scalars of a run; each key carries its unit.
 
     ``threshold`` is the drug's pore-fluid concentration [mol/m^3] that defines the
-    penetration depth (e.g. a minimum effective concentration).
+    penetration depth; ``sampling_depths`` [m] and ``effective`` [mol/m^3] add the depth measures
+    of `depth_measures`.
     """
     drug = drug_species(record)
     m_drug = record.molar_mass[drug[0]]
@@ -229,6 +248,7 @@ def summarize(record: RunRecord, threshold: float) -> dict[str, Any]:
         out["depth_90pct_tissue_dose_um"] = math.nan
     out["penetration_threshold_ug_per_mL"] = float(u.mol_per_m3_to_ug_per_ml(threshold, m_drug))
     out["penetration_threshold_mol_per_m3"] = float(threshold)
+    out |= depth_measures(record, sampling_depths, effective)
 
     out["mass_balance_relative_error"] = _max_abs(v for k, v in s.items() if k.startswith("mass_balance_error/"))
     out["charge_balance_relative_error"] = _max_abs([s[k] for k in ("charge_balance_error",) if k in s])
@@ -240,12 +260,46 @@ def summarize(record: RunRecord, threshold: float) -> dict[str, Any]:
     return out
 
 
-def run_summary(record: RunRecord, threshold: float, wall_time: float, ranks: int) -> dict:
-    """What summary.json holds for a run: summarize's scalars, how it was run, the safety section,
-    every warning, and the return electrode's own column when it was solved as one."""
+def depth_measures(record: RunRecord, sampling_depths: Sequence[float], effective: float | None) -> dict[str, Any]:
+    """The drug's depth as published studies measure it, from the recorded profiles (pore fluid,
+    so interstitial, concentrations; peaks are over the profile times):
+
+    - concentration_at_depth_ug_per_mL: at each sampling depth, the peak and the last value, as a
+      microdialysis probe or a biopsy slice at that depth samples it;
+    - effective_depth_um (and _end_um): the deepest depth where the drug exceeds the concentration
+      it acts above, as an anaesthetic's depth of numbness is read.
+    """
+    out: dict[str, Any] = {}
+    if not record.profiles or (not sampling_depths and effective is None):
+        return out
+    drug = drug_species(record)
+    m_drug = record.molar_mass[drug[0]]
+    pore = [drug_sum(p.concentration, drug) for p in record.profiles]
+    if sampling_depths:
+        table = {}
+        for at in sampling_depths:
+            values = [
+                u.mol_per_m3_to_ug_per_ml(concentration_at(p.depth, c, at), m_drug)
+                for p, c in zip(record.profiles, pore)
+            ]
+            table[f"{at * u.UM_PER_M:.0f}_um"] = {"peak": float(np.nanmax(values)), "end": float(values[-1])}
+        out["concentration_at_depth_ug_per_mL"] = table
+    if effective is not None:
+        reach = [penetration_depth(p.depth, c, effective) for p, c in zip(record.profiles, pore)]
+        out["effective_concentration_ug_per_mL"] = float(u.mol_per_m3_to_ug_per_ml(effective, m_drug))
+        out["effective_depth_um"] = max(reach) * u.UM_PER_M
+        out["effective_depth_end_um"] = reach[-1] * u.UM_PER_M
+    return out
+
+
+def run_summary(record: RunRecord, outputs: Outputs, wall_time: float, ranks: int) -> dict:
+    """What summary.json holds for a run: summarize's scalars (with the scenario's `outputs`), how
+    it was run, the safety section, every warning, and the return electrode's own column when it
+    was solved as one."""
     from .safety import safety_report
 
-    summary: dict = summarize(record, threshold)
+    threshold = outputs.penetration_threshold
+    summary: dict = summarize(record, threshold, outputs.sampling_depths, outputs.effective_concentration)
     summary["wall_time_s"] = wall_time
     summary["mpi_ranks"] = ranks
     summary["flux_discretization"] = record.flux_discretization

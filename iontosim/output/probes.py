@@ -19,6 +19,7 @@ def lowest_on_face(model: Model, tag: int, species: int) -> float:
     mesh = model.mesh
     fdim = mesh.topology.dim - 1
     mesh.topology.create_connectivity(fdim, 0)
+    mesh.topology.create_connectivity(0, mesh.topology.dim)  # locate_dofs_topological on vertices
     vertices = dolfinx.mesh.compute_incident_entities(mesh.topology, model.column.facet_tags.find(tag), fdim, 0)
     V, _ = model.W.sub(species).collapse()
     on = dolfinx.fem.locate_dofs_topological(V, 0, vertices)

@@ -609,6 +609,12 @@ class Outputs(_Model):
 
     profile_times: list[ProfileTime]
     penetration_threshold: Annotated[float, BeforeValidator(_threshold), Dim("concentration")]
+    #: depths at which to report the drug's interstitial concentration over time, where a
+    #: microdialysis probe or a biopsy slice samples it (summary: concentration_at_depth_ug_per_mL)
+    sampling_depths: list[Length] = []
+    #: the concentration the drug acts above (an anaesthetic's nerve-blocking one): the summary
+    #: reports the deepest skin depth it reaches (effective_depth_um)
+    effective_concentration: Annotated[float, BeforeValidator(_threshold), Dim("concentration")] | None = None
 
 
 # ---------------------------------------------------------------- protocol repeat
@@ -761,13 +767,12 @@ class Scenario(_Model):
         if data.get("pH_model") == "moving" and isinstance(data.get("species"), list):
             data["species"] = data["species"] + [n for n in ("H+", "OH-") if n not in data["species"]]
         out = data.get("outputs")
-        if isinstance(out, dict) and isinstance(out.get("penetration_threshold"), str):
-            data["outputs"] = {
-                **out,
-                "penetration_threshold": _molar_threshold(
-                    out["penetration_threshold"], data.get("drug"), _user_species(info)
-                ),
-            }
+        if isinstance(out, dict):
+            out = dict(out)
+            for key in ("penetration_threshold", "effective_concentration"):  # ug/mL -> mol/m^3
+                if isinstance(out.get(key), str):
+                    out[key] = _molar_threshold(out[key], data.get("drug"), _user_species(info))
+            data["outputs"] = out
         return data
 
     @model_validator(mode="after")
@@ -937,6 +942,16 @@ class Scenario(_Model):
             names.add(layer.name)
             for name in layer.partition if isinstance(layer.partition, dict) else ():
                 self._need(name, f"skin[{i}].partition.{name}")
+            if layer.lipids is not None and self.pH_model == "fixed" and self.protocol_charge() > 0:
+                # measured: lidocaine_only with SC lipids and a fixed pH reached 149 V after 0.7 s
+                # (6.4 V without lipids): with the forms' ratio pinned and no H+ transported, the
+                # lipids' uptake of the neutral form empties the layer of mobile counter-ions
+                raise ScenarioError(
+                    f"skin[{i}].lipids",
+                    "under a current the lipid route needs pH_model: moving (with a fixed pH the "
+                    "lipids' uptake of the neutral form empties the layer of counter-ions and the "
+                    "voltage diverges)",
+                )
         self._need(self.clearance.counter_ion, "clearance.counter_ion")
         for name in self.appendages.partition if isinstance(self.appendages.partition, dict) else ():
             self._need(name, f"appendages.partition.{name}")
@@ -947,6 +962,13 @@ class Scenario(_Model):
             raise ScenarioError(
                 "appendages",
                 "describes channels that geometry.appendages does not place (radius and spacing or positions)",
+            )
+        if geometry is not None and geometry.kind != "column" and self.pH_model == "moving":
+            # measured: a planar patch's surface current differs by 0.5 % between 1 and 2 ranks,
+            # and with the lipid route and electroosmosis its first steps fail
+            raise ScenarioError(
+                "pH_model",
+                f"the moving pH is verified on 1D columns only; a {geometry.kind} patch needs pH_model: fixed",
             )
         if geometry is None or geometry.return_gap is None:
             return

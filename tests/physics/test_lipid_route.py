@@ -81,3 +81,21 @@ def test_without_lipids_only_the_aqueous_route_carries_it():
     figures = permeation_summary(_through_lipids(False))
     flux = figures["steady_state_flux_ug_per_cm2_per_h"] * 1e-9 / 1e-4 / 3600 / lido.molar_mass
     assert flux == pytest.approx(_aqueous_permeability(lido) * C0, rel=0.01)
+
+
+def test_a_current_through_lipids_needs_the_moving_pH():
+    """With a fixed pH the lipids' uptake of the neutral form empties the layer of counter-ions
+    under current (the voltage diverged): refused, naming the layer's lipids."""
+    from iontosim.scenario.errors import ScenarioError
+
+    layer = {"name": "stratum_corneum", "thickness": "18 um", "pH": 5.9, "lipids": {"volume_fraction": 0.15}}
+    with pytest.raises(ScenarioError) as err:
+        membrane_scenario(layers=[layer], protocol=[{"current_density": "0.1 mA/cm^2", "duration": "1 min"}])
+    assert err.value.field == "skin[0].lipids" and "pH_model: moving" in err.value.reason
+    membrane_scenario(layers=[layer], protocol=[{"rest": "1 min"}])  # passive: allowed
+    membrane_scenario(
+        layers=[layer],
+        protocol=[{"current_density": "0.1 mA/cm^2", "duration": "1 min"}],
+        species=["lidocaine", "Na+", "Cl-", "H+", "OH-"],
+        pH_model="moving",
+    )

@@ -187,3 +187,20 @@ def test_a_weak_base_crossing_regions_of_different_pH_keeps_every_proton():
     numbers = transport_numbers(record)
     assert sum(numbers.values()) == pytest.approx(1.0, abs=1e-6)
     assert 0.0 < numbers["lidocaine"] < 1.0
+
+
+def test_a_patch_is_refused_the_moving_pH():
+    """On 2D/3D patches the moving pH is not verified (1 vs 2 ranks differed): one clear error."""
+    from iontosim.scenario.errors import ScenarioError
+
+    layer = [{"name": "membrane", "thickness": "20 um", "pH": 7.4}]
+    geometry = {"kind": "planar", "width": "1 mm", "anode_width": "2 mm"}
+    with pytest.raises(ScenarioError) as err:
+        membrane_scenario(
+            layers=layer,
+            protocol=[{"rest": "1 min"}],
+            pH_model="moving",
+            geometry=geometry,
+            species=["lidocaine", "Na+", "Cl-", "H+", "OH-"],
+        )
+    assert err.value.field == "pH_model" and "1D columns only" in err.value.reason

@@ -35,6 +35,7 @@ EXEMPT_KEYS = {
     "rest",
     "repeat",
     "reference_pH",
+    "acid_charge",  # a charge number: the definition of the acid form, not a measured value
     "surface_cells",
     "resolution",
     "growth",
