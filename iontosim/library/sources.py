@@ -39,7 +39,9 @@ SOURCES: dict[str, str] = {
     "LUZARDO1998": "Luzardo-Alvarez A et al. Iontophoretic permselectivity of mammalian skin. Pharm Res "
     "1998;15:984-987",
     "PIKAL1990_II": "Pikal MJ, Shah S. Transport mechanisms in iontophoresis II. Pharm Res 1990;7:213-221",
-    "PIKAL1990_III": "Pikal MJ, Shah S. Transport mechanisms in iontophoresis III. Pharm Res 1990",
+    "PIKAL1990_III": "Pikal MJ, Shah S. Transport mechanisms in iontophoresis. III. An experimental study of "
+    "the contributions of electroosmotic flow and permeability change in transport of low and high molecular "
+    "weight solutes. Pharm Res 1990;7:222-229",
     "KIM1993": "Kim A et al. Convective solvent flow across the skin during iontophoresis. Pharm Res 1993",
     "GRATIERI2013": "Gratieri T, Kalia YN. Adv Drug Deliv Rev 2013;65:315-329",
     "SPRINGER_CH5": "Percutaneous Penetration Enhancers: Physical Methods, Springer 2017, ch. 5, "
@@ -191,8 +193,9 @@ SOURCES: dict[str, str] = {
     "measured, with a result of 2.30', sirius-analytical.com/science/log-p/methods-measuring-log-p",
     "FENTANYL_LOGP": "Fentanyl property table of a review (encyclopedia.pub entry 43417) citing DrugBank: log P "
     "4.05 (experimental); consistent with the IONSYS label's octanol:water 860:1 as the pH 7.4 value at pKa 8.4",
-    "KUSHLA1991": "Kushla GP, Zatz JL. Correlation of water and lidocaine flux enhancement by cationic "
-    "surfactants in vitro. Int J Pharm 1991;71:167-173 (EDETOX database studies 1107 and 1110)",
+    "KUSHLA1991": "Kushla GP, Zatz JL. Influence of pH on lidocaine penetration through human and hairless "
+    "mouse skin in vitro. Int J Pharm 1991;71:167-173 (EDETOX database in vitro studies 1107 and 1110, "
+    "apps.ncl.ac.uk/edetox/invitrodetails.aspx?id=1107)",
     "ROY1989": "Roy SD, Flynn GL. Transdermal delivery of narcotic analgesics: comparative permeabilities of "
     "narcotic analgesics through human cadaver skin. Pharm Res 1989;6:825-832, doi:10.1023/A:1015944018555",
     "ROY1989_PKA": "Roy SD, Flynn GL. Solubility behavior of narcotic analgesics in aqueous media. Pharm Res "
@@ -201,18 +204,20 @@ SOURCES: dict[str, str] = {
     "influences on cutaneous permeability of fentanyl and sufentanil. Pharm Res 1990;7:842-847",
     "LARSEN2003": "Larsen RH, Nielsen F, Sørensen JA, Nielsen JB. Dermal penetration of fentanyl: inter- and "
     "intraindividual variations. Pharmacol Toxicol 2003;93:244-248, doi:10.1046/j.1600-0773.2003.pto930508.x",
-    "SIDDIQUI1985": "Siddiqui O, Roberts MS, Polack AE. Topical absorption of methotrexate and lignocaine "
-    "iontophoresis. J Pharm Pharmacol 1985;37:732-735, PubMed 2867145",
+    "SIDDIQUI1985": "Siddiqui O, Roberts MS, Polack AE. The effect of iontophoresis and vehicle pH on the "
+    "in-vitro permeation of lignocaine through human stratum corneum. J Pharm Pharmacol 1985;37:732-735, "
+    "doi:10.1111/j.2042-7158.1985.tb04954.x, PubMed 2867145",
     "SYLVESTRE2008_JCR": "Sylvestre JP, Díaz-Marín C, Delgado-Charro MB, Guy RH. Iontophoresis of dexamethasone "
     "phosphate: competition with chloride ions. J Control Release 2008;131:41-46",
-    "MARRO2001_JCR": "Marro D, Kalia YN, Delgado-Charro MB, Guy RH. Contributions of electromigration and "
-    "electroosmosis to iontophoretic drug delivery (isoelectric point of human and porcine skin)",
+    "MARRO2001_JCR": "Marro D, Guy RH, Delgado-Charro MB. Characterization of the iontophoretic "
+    "permselectivity properties of human and pig skin. J Control Release 2001;70:213-217, "
+    "doi:10.1016/s0168-3659(00)00350-3 (the paper of MARRO2001)",
     "JOHNSON1996": "Johnson EM, Berk DA, Jain RK, Deen WM. Hindered diffusion in agarose gels: test of effective "
     "medium model. Biophys J 1996;70:1017-1026",
     "WAGNER2003": "Wagner H, Kostka KH, Lehr CM, Schaefer UF. pH profiles in human skin: influence of two in "
     "vitro test systems for drug delivery testing. Eur J Pharm Biopharm 2003;55:57-65",
-    "MANJ2018": "Lidocaine iontophoresis through ex vivo human skin, 2.5 and 5 % lidocaine at 0.5 mA/cm2 "
-    "(validation dataset A3 of the project's literature notes)",
+    "MANJ2018": "Manjunatha RG, Sharma S, Narayan RP, Koul V. Effective permeation of 2.5 and 5% lidocaine "
+    "hydrochloride in human skin using iontophoresis technique. Int J Dermatol 2018, doi:10.1111/ijd.14107",
 }
 
 

@@ -31,6 +31,19 @@ def _ug_per_cm2(record: RunRecord, prefix: str) -> np.ndarray:
     return out
 
 
+def permeated_ug_per_cm2(record: RunRecord) -> np.ndarray:
+    """Cumulative amount of the drug permeated into the receptor per cm^2 at each time, ug/cm^2."""
+    return _ug_per_cm2(record, "permeated")
+
+
+def retained_ug_per_cm2(record: RunRecord) -> np.ndarray:
+    """Drug held in the membrane (every layer of it together) per cm^2 at each time, ug/cm^2."""
+    membrane = np.zeros(len(record.times))
+    for layer in record.skin_layers:
+        membrane = membrane + _ug_per_cm2(record, f"layer_amount/{layer.name}")
+    return membrane
+
+
 def has_receptor(record: RunRecord) -> bool:
     return f"permeated/{drug_species(record)[0]}" in record.series
 
@@ -61,12 +74,10 @@ def lag_time_fit(times: np.ndarray, cumulative: np.ndarray, window: tuple[float,
 def permeation_summary(record: RunRecord) -> dict[str, Any]:
     """The permeation figures of one run, units in their keys."""
     t = np.asarray(record.times, dtype=float)
-    permeated = _ug_per_cm2(record, "permeated")
+    permeated = permeated_ug_per_cm2(record)
     window = steady_window(record)
     flux, lag = lag_time_fit(t, permeated, window)
-    membrane = np.zeros(len(t))
-    for layer in record.skin_layers:
-        membrane = membrane + _ug_per_cm2(record, f"layer_amount/{layer.name}")
+    membrane = retained_ug_per_cm2(record)
     receptor = np.zeros(len(t))
     for d in drug_species(record):
         c = np.asarray(record.series[f"receptor_concentration/{d}"])

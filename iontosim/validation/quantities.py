@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from ..output import metrics
+from ..output import metrics, permeation
 from ..output import units as u
 from ..physics.constants import thermal_voltage
 from ..scenario.quantities import parser
@@ -420,6 +420,106 @@ def penetration_depth(run: Run, o: PenetrationDepth) -> Reading:
                 value_on_x=True,
             )
     return Reading(best, curve)
+
+
+# ---------------------------------------------------------------- a Franz cell (output/permeation.py)
+
+#: output/permeation.py reports in ug/cm^2 and h; the quantities are in SI
+_UG_PER_CM2 = 1e-9 / 1e-4  # kg/m^2
+
+
+def _franz(run: Run):
+    """The record of a Franz-cell run (one with a receptor), else ValueError."""
+    if not permeation.has_receptor(run.record):
+        raise ValueError("the scenario has no receptor: the permeation quantities need setup: {kind: franz_cell}")
+    return run.record
+
+
+def _permeated_curve(run: Run) -> Curve:
+    rec = run.record
+    q = permeation.permeated_ug_per_cm2(rec) * _UG_PER_CM2
+    return Curve(
+        _minutes(rec.times), q.tolist(), "time [min]", "permeated", y_unit="kg/m^2", y_name="cumulative permeated"
+    )
+
+
+def _lag_time_summary(run: Run) -> dict[str, Any]:
+    """output/permeation.py's figures of the run (its lag-time fit; one definition of every formula)."""
+    return permeation.permeation_summary(_franz(run))
+
+
+@quantity(
+    "cumulative_permeated",
+    "kg/m^2",
+    "cumulative amount of the drug permeated into the receptor per membrane area (a Franz cell; all that "
+    "crossed, as studies report after correcting for their samples)",
+    AtTime,
+)
+def cumulative_permeated(run: Run, o: AtTime) -> Reading:
+    rec = _franz(run)
+    q = permeation.permeated_ug_per_cm2(rec) * _UG_PER_CM2
+    curve = _permeated_curve(run)
+    curve.y_unit = None  # the checked quantity itself
+    return Reading(_at_time(run, q, o.at), curve, None if o.at is None else o.at / u.SECONDS_PER_MINUTE)
+
+
+@quantity(
+    "steady_state_flux",
+    "kg/m^2/s",
+    "steady-state flux into the receptor by the lag-time method: slope of the cumulative amount over the "
+    "second half of the longest constant-current interval (output/permeation.py)",
+    _Options,
+)
+def steady_state_flux(run: Run, o: _Options) -> Reading:
+    figures = _lag_time_summary(run)
+    flux = figures["steady_state_flux_ug_per_cm2_per_h"] * _UG_PER_CM2 / u.SECONDS_PER_HOUR
+    return Reading(float(flux), _permeated_curve(run))
+
+
+@quantity(
+    "lag_time",
+    "s",
+    "lag time by the lag-time method: where the steady line through the cumulative amount meets the time "
+    "axis, counted from the start of the interval fitted (output/permeation.py)",
+    _Options,
+)
+def lag_time(run: Run, o: _Options) -> Reading:
+    figures = _lag_time_summary(run)
+    return Reading(float(figures["lag_time_h"] * u.SECONDS_PER_HOUR), _permeated_curve(run))
+
+
+@quantity(
+    "permeability_coefficient",
+    "m/s",
+    "steady-state flux over the drug's starting donor concentration (both forms), k_p = J_ss / C_donor: "
+    "the permeability coefficient of an infinite-dose study",
+    _Options,
+)
+def permeability_coefficient(run: Run, o: _Options) -> Reading:
+    figures = _lag_time_summary(run)
+    flux = figures["steady_state_flux_ug_per_cm2_per_h"] * _UG_PER_CM2 / u.SECONDS_PER_HOUR
+    sc = run.scenario
+    drug = sc.species_by_name(sc.drug)
+    donor = sc.donor.concentrations(sc.species_by_name).get(sc.drug)
+    if not donor:
+        raise ValueError(f"the donor holds no {sc.drug}: no permeability coefficient")
+    return Reading(float(flux / (donor * drug.molar_mass)), _permeated_curve(run))
+
+
+@quantity(
+    "retained_in_membrane",
+    "kg/m^2",
+    "drug held in the membrane (every layer of it together) per membrane area (a Franz cell)",
+    AtTime,
+)
+def retained_in_membrane(run: Run, o: AtTime) -> Reading:
+    rec = _franz(run)
+    held = permeation.retained_ug_per_cm2(rec) * _UG_PER_CM2
+    return Reading(
+        _at_time(run, held, o.at),
+        Curve(_minutes(rec.times), held.tolist(), "time [min]", "in the membrane"),
+        None if o.at is None else o.at / u.SECONDS_PER_MINUTE,
+    )
 
 
 # ---------------------------------------------------------------- verification against theory

@@ -520,6 +520,8 @@ _DISPLAY_UNITS = {
     "kg/m^3": "ug/mL",
     "m": "mm",
     "m/s": "uL/cm^2/h",
+    "kg/m^2/s": "ug/cm^2/h",
+    "s": "h",
     "ohm*m^2": "kohm*cm^2",
     "1": "",
 }

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from iontosim.validation import quantities as Q
-from tests.output.conftest import C0, J_ON, PHI, T_ON, L, make_record
+from tests.output.conftest import C0, J_ON, LAYER_END_AMOUNT, M_G_PER_MOL, PHI, T_END, T_ON, L, make_record
 
 
 class _Scenario:
@@ -60,3 +61,62 @@ def test_options_are_checked():
         Q.parse_options("peak_concentration_at_depth", {"depth": "-1 mm"})
     with pytest.raises(ValueError, match="unknown option"):
         Q.parse_options("drug_delivered", {"when": "1 min"})
+
+
+# ---------------------------------------------------------------- a Franz cell
+J_P, LAG, C_DONOR = 2e-7, 150.0, 50.0  # permeated flux [mol/m^2/s], lag [s], donor drug [mol/m^3]
+
+
+class _FranzScenario:
+    drug = "lidocaine"
+
+    class donor:
+        @staticmethod
+        def concentrations(species_by_name):
+            return {"lidocaine": C_DONOR}
+
+    @staticmethod
+    def species_by_name(name):
+        class _Species:
+            molar_mass = M_G_PER_MOL / 1000
+
+        return _Species()
+
+
+def franz_run() -> Q.Run:
+    """The synthetic record with a receptor: after the current stops at 600 s (the last of two
+    equal constant-current intervals, so the one fitted), the receptor gains J_P (t - 600 - LAG),
+    a straight line over the fitted second half (900-1200 s); before, something else."""
+    rec = make_record()
+    t = rec.times
+    permeated = np.where(t >= 900.0, J_P * (t - 600.0 - LAG), 1e-9 * t)
+    for s in rec.species:
+        drug = s == "lidocaine+"
+        rec.series[f"permeated/{s}"] = permeated if drug else 0.0 * t
+        rec.series[f"receptor_concentration/{s}"] = permeated / 0.01 if drug else np.full_like(t, 100.0)
+    return Q.Run(_FranzScenario(), rec)
+
+
+def test_franz_cell_quantities_read_the_lag_time_fit():
+    m = M_G_PER_MOL / 1000
+    read = {name: Q.QUANTITIES[name].read for name in Q.QUANTITIES}
+    run = franz_run()
+    assert read["steady_state_flux"](run, Q.parse_options("steady_state_flux", {})).value == pytest.approx(
+        J_P * m, rel=1e-9
+    )
+    assert read["lag_time"](run, Q.parse_options("lag_time", {})).value == pytest.approx(LAG, rel=1e-9)
+    kp = read["permeability_coefficient"](run, Q.parse_options("permeability_coefficient", {})).value
+    assert kp == pytest.approx(J_P / C_DONOR, rel=1e-9)
+    at_end = read["cumulative_permeated"](run, Q.parse_options("cumulative_permeated", {})).value
+    assert at_end == pytest.approx(J_P * (T_END - 600.0 - LAG) * m, rel=1e-9)
+    at_1050 = read["cumulative_permeated"](run, Q.parse_options("cumulative_permeated", {"at": "17.5 min"}))
+    assert at_1050.value == pytest.approx(J_P * (1050.0 - 600.0 - LAG) * m, rel=1e-9)
+    assert at_1050.marker_x == pytest.approx(17.5)
+    # the membrane: every skin layer's amount, half of it at mid-run (the layers' amounts ramp)
+    retained = read["retained_in_membrane"](run, Q.parse_options("retained_in_membrane", {"at": "10 min"})).value
+    assert retained == pytest.approx(0.5 * sum(LAYER_END_AMOUNT.values()) * m, rel=1e-9)
+
+
+def test_franz_cell_quantities_need_a_receptor():
+    with pytest.raises(ValueError, match="no receptor"):
+        Q.QUANTITIES["steady_state_flux"].read(run(), Q.parse_options("steady_state_flux", {}))
