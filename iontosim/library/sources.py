@@ -198,6 +198,14 @@ SOURCES: dict[str, str] = {
     "vitro test systems for drug delivery testing. Eur J Pharm Biopharm 2003;55:57-65",
     "MANJ2018": "Lidocaine iontophoresis through ex vivo human skin, 2.5 and 5 % lidocaine at 0.5 mA/cm2 "
     "(validation dataset A3 of the project's literature notes)",
+    # ---- in vivo / clinical validation datasets (val_b)
+    "LIDODERM_LABEL": "LIDODERM (lidocaine patch 5%) US prescribing information (Endo Pharmaceuticals; Teikoku "
+    "Seiyaku): 10 x 14 cm patch, 700 mg lidocaine at 50 mg per gram adhesive; Table 1, three patches on 420 cm2 "
+    "for 12 h (n = 15): dose absorbed 64 +/- 32 mg, Cmax 0.13 +/- 0.06 ug/mL, Tmax 11 h. Read on copies at "
+    "drugs-library.com/drugs/lidoderm_d499efc5.html and theswissbay.ch (PDR 2003); Table 1 on "
+    "kembeo.com/how-many-lidocaine-patches-can-i-wear-1659633240",
+    "GAMMAITONI2002": "Gammaitoni AR, Davis MW. Pharmacokinetics and tolerability of lidocaine patch 5% with "
+    "extended dosing. Ann Pharmacother 2002;36(2):236-240, doi:10.1345/aph.1A185 (abstract, PubMed 11847940)",
 }
 
 
