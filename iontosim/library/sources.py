@@ -206,6 +206,9 @@ SOURCES: dict[str, str] = {
     "kembeo.com/how-many-lidocaine-patches-can-i-wear-1659633240",
     "GAMMAITONI2002": "Gammaitoni AR, Davis MW. Pharmacokinetics and tolerability of lidocaine patch 5% with "
     "extended dosing. Ann Pharmacother 2002;36(2):236-240, doi:10.1345/aph.1A185 (abstract, PubMed 11847940)",
+    "SATHYAN2005_FREQ": "Sathyan G, Zomorodi K, Gidwani S, Gupta S. The effect of dosing frequency on the "
+    "pharmacokinetics of a fentanyl HCl patient-controlled transdermal system (PCTS). Clin Pharmacokinet "
+    "2005;44 Suppl 1:17-24 (abstract, metajournal.com/articles/631400)",
 }
 
 
