@@ -209,6 +209,10 @@ SOURCES: dict[str, str] = {
     "SATHYAN2005_FREQ": "Sathyan G, Zomorodi K, Gidwani S, Gupta S. The effect of dosing frequency on the "
     "pharmacokinetics of a fentanyl HCl patient-controlled transdermal system (PCTS). Clin Pharmacokinet "
     "2005;44 Suppl 1:17-24 (abstract, metajournal.com/articles/631400)",
+    "LUZ2003": "In vivo iontophoretic administration of ropinirole hydrochloride. J Pharm Sci 2003;92(12):"
+    "2441-2448, doi:10.1002/jps.10502 (abstract, pubmed.gov/14603489; authors not shown on the page read, "
+    "presumably Luzardo-Alvarez A, Delgado-Charro MB, Blanco-Mendez J, of the in vitro study "
+    "doi:10.1023/a:1013322613436)",
 }
 
 
