@@ -213,6 +213,9 @@ SOURCES: dict[str, str] = {
     "2441-2448, doi:10.1002/jps.10502 (abstract, pubmed.gov/14603489; authors not shown on the page read, "
     "presumably Luzardo-Alvarez A, Delgado-Charro MB, Blanco-Mendez J, of the in vitro study "
     "doi:10.1023/a:1013322613436)",
+    "LUZ2001": "Luzardo-Alvarez A, Delgado-Charro MB, Blanco-Mendez J. Iontophoretic delivery of ropinirole "
+    "hydrochloride: effect of current density and vehicle formulation. Pharm Res 2001;18, "
+    "doi:10.1023/a:1013322613436 (abstract, bohrium.dp.tech/paper/arxiv/812431096393236480)",
 }
 
 
