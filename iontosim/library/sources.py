@@ -218,6 +218,24 @@ SOURCES: dict[str, str] = {
     "vitro test systems for drug delivery testing. Eur J Pharm Biopharm 2003;55:57-65",
     "MANJ2018": "Manjunatha RG, Sharma S, Narayan RP, Koul V. Effective permeation of 2.5 and 5% lidocaine "
     "hydrochloride in human skin using iontophoresis technique. Int J Dermatol 2018, doi:10.1111/ijd.14107",
+    # ---- in vivo / clinical validation datasets (val_b)
+    "LIDODERM_LABEL": "LIDODERM (lidocaine patch 5%) US prescribing information (Endo Pharmaceuticals; Teikoku "
+    "Seiyaku): 10 x 14 cm patch, 700 mg lidocaine at 50 mg per gram adhesive; Table 1, three patches on 420 cm2 "
+    "for 12 h (n = 15): dose absorbed 64 +/- 32 mg, Cmax 0.13 +/- 0.06 ug/mL, Tmax 11 h. Read on copies at "
+    "drugs-library.com/drugs/lidoderm_d499efc5.html and theswissbay.ch (PDR 2003); Table 1 on "
+    "kembeo.com/how-many-lidocaine-patches-can-i-wear-1659633240",
+    "GAMMAITONI2002": "Gammaitoni AR, Davis MW. Pharmacokinetics and tolerability of lidocaine patch 5% with "
+    "extended dosing. Ann Pharmacother 2002;36(2):236-240, doi:10.1345/aph.1A185 (abstract, PubMed 11847940)",
+    "SATHYAN2005_FREQ": "Sathyan G, Zomorodi K, Gidwani S, Gupta S. The effect of dosing frequency on the "
+    "pharmacokinetics of a fentanyl HCl patient-controlled transdermal system (PCTS). Clin Pharmacokinet "
+    "2005;44 Suppl 1:17-24 (abstract, metajournal.com/articles/631400)",
+    "LUZ2003": "In vivo iontophoretic administration of ropinirole hydrochloride. J Pharm Sci 2003;92(12):"
+    "2441-2448, doi:10.1002/jps.10502 (abstract, pubmed.gov/14603489; authors not shown on the page read, "
+    "presumably Luzardo-Alvarez A, Delgado-Charro MB, Blanco-Mendez J, of the in vitro study "
+    "doi:10.1023/a:1013322613436)",
+    "LUZ2001": "Luzardo-Alvarez A, Delgado-Charro MB, Blanco-Mendez J. Iontophoretic delivery of ropinirole "
+    "hydrochloride: effect of current density and vehicle formulation. Pharm Res 2001;18, "
+    "doi:10.1023/a:1013322613436 (abstract, bohrium.dp.tech/paper/arxiv/812431096393236480)",
 }
 
 

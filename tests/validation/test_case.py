@@ -21,6 +21,11 @@ def test_the_issue_cases_are_there():
         "vasoconstrictor_riviere",
         "penetration_depth_1mm",
         "fentanyl_dose_proportional_to_charge",
+        "ashburn_fentanyl_iontophoresis",
+        "etrans_fentanyl_basal",
+        "lidoderm_passive_lidocaine",
+        "fentanyl_dosing_frequency",
+        "ropinirole_rat_in_vivo",
     ):
         assert name in names
 
