@@ -45,6 +45,7 @@ def print_summary(summary: dict) -> None:
         "mean_drug_transport_number",
         "penetration_depth_um",
         "depth_90pct_tissue_dose_um",
+        "effective_depth_um",
         "peak_voltage_V",
         "skin_resistance_kohm_cm2",
         "peak_plasma_concentration_ng_per_mL",
@@ -66,6 +67,9 @@ def print_summary(summary: dict) -> None:
         if k in summary:
             v = summary[k]
             typer.echo(f"  {k:<{width}}  {v:.4g}" if isinstance(v, float) else f"  {k:<{width}}  {v}")
+    for depth, values in summary.get("concentration_at_depth_ug_per_mL", {}).items():
+        label = f"at {depth.replace('_um', ' um')}"
+        typer.echo(f"  {label:<{width}}  peak {values['peak']:.4g} ug/mL, end {values['end']:.4g} ug/mL")
     if "permeation" in summary:
         print_permeation(summary["permeation"])
     if "safety" in summary:

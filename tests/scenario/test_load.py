@@ -35,7 +35,8 @@ EXEMPT_KEYS = {
     "rest",
     "repeat",
     "reference_pH",
-    "acid_charge",  # a charge number: the definition of the acid form, not a measured value
+    "acid_charge",  # charge numbers: definitions of a form, not measured values
+    "charge",
     "surface_cells",
     "resolution",
     "growth",
