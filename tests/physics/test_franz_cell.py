@@ -137,7 +137,7 @@ def test_a_passive_control_gives_the_goldman_enhancement():
     record = simulate(sc, MPI.COMM_SELF)
     assert record.passive_record is not None
     assert not np.any(record.passive_record.series["current_density"])
-    summary = run_summary(record, sc.outputs.penetration_threshold, 0.0, 1)
+    summary = run_summary(record, sc.outputs, 0.0, 1)
     active, passive = summary["permeation"], summary["passive_control"]["permeation"]
     ratio = active["cumulative_permeated_ug_per_cm2"] / passive["cumulative_permeated_ug_per_cm2"]
     assert active["enhancement_ratio"] == pytest.approx(ratio, rel=1e-12)
