@@ -282,7 +282,9 @@ def depth_measures(record: RunRecord, sampling_depths: Sequence[float], effectiv
                 u.mol_per_m3_to_ug_per_ml(concentration_at(p.depth, c, at), m_drug)
                 for p, c in zip(record.profiles, pore)
             ]
-            table[f"{at * u.UM_PER_M:.0f}_um"] = {"peak": float(np.nanmax(values)), "end": float(values[-1])}
+            finite = [v for v in values if math.isfinite(v)]  # none: the depth is below the modelled skin
+            peak = max(finite) if finite else math.nan
+            table[f"{at * u.UM_PER_M:.0f}_um"] = {"peak": float(peak), "end": float(values[-1])}
         out["concentration_at_depth_ug_per_mL"] = table
     if effective is not None:
         reach = [penetration_depth(p.depth, c, effective) for p, c in zip(record.profiles, pore)]

@@ -78,3 +78,9 @@ def test_a_mass_concentration_is_converted_with_the_drug_molar_mass():
     outputs = {"profile_times": [], "penetration_threshold": "1 uM", "effective_concentration": "234.3 ug/mL"}
     scenario = membrane_scenario(layers=LAYER, protocol=PROTOCOL, outputs=outputs)
     assert scenario.outputs.effective_concentration == pytest.approx(1.0, rel=1e-3)  # mol/m^3
+
+
+def test_a_sampling_depth_below_the_modelled_skin_is_nan_without_warnings(recwarn):
+    out = depth_measures(_Record([1.0, 2.0]), [5e-3], None)
+    assert math.isnan(out["concentration_at_depth_ug_per_mL"]["5000_um"]["peak"])
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
