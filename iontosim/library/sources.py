@@ -187,6 +187,10 @@ SOURCES: dict[str, str] = {
     "LIDOCAINE_AXON_EC50": "Differential nerve block: direct measurements on individual myelinated and "
     "unmyelinated dorsal root axons. Anesthesiology 1996;84(6):1455: steady-state EC50 of lidocaine conduction "
     "block 232 uM (myelinated) and 228 uM (unmyelinated) dorsal root axons of the rat, in vitro at 37 C",
+    "GELTHEORY": "Theory of diffusion in gels (title and abstract read at biocloudy.com/literatureDetail/"
+    "NDIxNDA0MQ==; authors, journal and year not shown there): in a gel Fick's laws hold with "
+    "D' = D (1 - alpha phi)/(1 - phi), phi the volume fraction of the gel substance, alpha = 5/3 for "
+    "randomly oriented rods",
     "SC_CORNEOCYTES": "Stratum corneum structure, book chapter doi:10.4324/9780203912867-11 (Taylor & Francis): "
     "'corneocyte cells (80-90 vol %) are embedded in a lipid matrix'",
     "SIRIUS_LOGP": "Sirius Analytical, methods of measuring log P (pH-metric): 'the log P of Lidocaine has been "

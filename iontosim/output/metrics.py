@@ -240,6 +240,8 @@ def summarize(
         last = record.profiles[-1]
         out["penetration_depth_um"] = max(reach(p) for p in record.profiles) * u.UM_PER_M
         out["penetration_depth_end_um"] = reach(last) * u.UM_PER_M
+        # the front against time (a gel phantom's reading)
+        out["penetration_depth_by_time_um"] = {f"{p.time / 60:g}_min": reach(p) * u.UM_PER_M for p in record.profiles}
         out["depth_90pct_tissue_dose_um"] = (
             dose_depth(last.depth, drug_sum(last.tissue_concentration, drug), 0.9) * u.UM_PER_M
         )

@@ -61,6 +61,8 @@ def modelled_scenario(scenario: Scenario) -> tuple[Scenario, list[str]]:
     A Franz cell keeps the membrane's layers only, without blood flow: no clearance and no
     systemic model (the scenario's settings for them are not used; a note says so)."""
     setup = scenario.setup
+    if setup.kind == "gel_phantom":
+        return gel_scenario(scenario)
     if setup.kind != "franz_cell":
         return scenario, []
     assert setup.membrane is not None  # Setup._parts
@@ -74,3 +76,34 @@ def modelled_scenario(scenario: Scenario) -> tuple[Scenario, list[str]]:
         unused += [f"systemic.{name}" for name in scenario.systemic]
         notes.append(f"a Franz cell has no blood flow: {' and '.join(unused)} are not used")
     return scenario.model_copy(update={"skin": layers, "systemic": {}}), notes
+
+
+def gel_diffusivity_factor(fibre_fraction: float, obstruction: float) -> float:
+    """D_gel / D of a fibre gel, (1 - alpha phi) / (1 - phi) (GELTHEORY)."""
+    return (1.0 - obstruction * fibre_fraction) / (1.0 - fibre_fraction)
+
+
+def gel_scenario(scenario: Scenario) -> tuple[Scenario, list[str]]:
+    """A gel phantom: one layer of gel in place of the skin, no blood flow, no systemic model.
+
+    The pore fluid fills 1 - phi of the gel, and the transport model's flux per area is
+    diffusivity_factor x D x grad c: so the layer's porosity is 1 - phi and its diffusivity factor
+    (1 - phi) D_gel / D = 1 - alpha phi, which makes the fluid's concentration diffuse with D_gel."""
+    from iontosim.scenario.schema import Layer
+
+    gel = scenario.setup.gel
+    assert gel is not None  # Setup._parts
+    factor = gel_diffusivity_factor(gel.fibre_fraction, gel.obstruction) * (1.0 - gel.fibre_fraction)
+    layer = Layer.model_construct(  # values already in SI, checked by the schema's Gel
+        name="gel_phantom",
+        thickness=gel.thickness,
+        pH=gel.pH,
+        porosity=1.0 - gel.fibre_fraction,
+        diffusivity_factor=factor,
+        cells=gel.cells,
+        grading=gel.grading,
+    )
+    notes = ["a gel phantom: the skin layers, their clearance and the systemic model are not used"]
+    return scenario.model_copy(
+        update={"skin": [layer], "systemic": {}, "appendages": type(scenario.appendages)()}
+    ), notes

@@ -409,6 +409,26 @@ class Receptor(_Model):
     sampling: Sampling | None = None
 
 
+class Gel(_Model):
+    """A gel phantom in place of the skin: a slab of agarose (or another fibre gel) soaked in the
+    interstitial fluid's composition, without fixed charge, blood flow or systemic uptake. Its
+    fibres obstruct diffusion: D_gel = D (1 - alpha phi) / (1 - phi) (GELTHEORY), phi the fibres'
+    volume fraction, alpha 5/3 for randomly oriented rods."""
+
+    #: the gel fibres' volume fraction phi (a 2 % w/v agarose gel is about 0.02 by mass)
+    fibre_fraction: Fraction
+    #: the slab's depth below the donor
+    thickness: Length
+    #: the gel's pH
+    pH: PH = 7.4
+    #: the obstruction coefficient alpha: 5/3 for randomly oriented rods (GELTHEORY)
+    obstruction: PositiveNumber = 5.0 / 3.0
+    #: numerics: cells across the slab (unset: the default cell size)
+    cells: Annotated[int, Field(gt=0)] | None = None
+    #: numerics: how much the cells grow from the top of the slab to its bottom
+    grading: PositiveNumber = 1.0
+
+
 class Setup(_Model):
     """The experiment the scenario reproduces.
 
@@ -416,20 +436,32 @@ class Setup(_Model):
       the interstitial fluid; capillaries clear, a systemic model may follow the plasma.
     - franz_cell: a donor chamber (donor.kind), a membrane cut from the skin, a stirred receptor
       sampled on a schedule; no blood flow, so no clearance and no systemic model.
+    - gel_phantom: the donor on a gel slab (`gel`) instead of skin: the drug's front in the gel
+      against time (the penetration depth at every profile time).
     With `passive_control`, the run is repeated without current, and the enhancement reported.
     """
 
-    #: in_vivo_patch (a patch on living skin) or franz_cell (a diffusion cell in vitro)
-    kind: Literal["in_vivo_patch", "franz_cell"] = "in_vivo_patch"
+    #: in_vivo_patch (a patch on living skin), franz_cell (a diffusion cell in vitro) or
+    #: gel_phantom (a gel slab in place of the skin)
+    kind: Literal["in_vivo_patch", "franz_cell", "gel_phantom"] = "in_vivo_patch"
     #: a Franz cell's membrane, cut from the skin section
     membrane: Membrane | None = None
     #: a Franz cell's receptor chamber
     receptor: Receptor | None = None
+    #: a gel phantom's gel
+    gel: Gel | None = None
     #: run the experiment again without current and report the enhancement
     passive_control: bool = False
 
     @model_validator(mode="after")
     def _parts(self) -> Setup:
+        if (self.kind == "gel_phantom") != (self.gel is not None):
+            raise ScenarioError(
+                "gel",
+                "a gel_phantom needs its gel (fibre_fraction, thickness)"
+                if self.gel is None
+                else f"only a gel_phantom has a gel, not a {self.kind}",
+            )
         if self.kind == "franz_cell":
             if self.receptor is None:
                 raise ScenarioError("receptor", "a Franz cell needs its receptor (volume, and its sampling if any)")
@@ -800,17 +832,19 @@ class Scenario(_Model):
         return self
 
     def _check_setup(self) -> None:
-        """A Franz cell: a 1D column, its membrane within the skin, samples within the run."""
+        """A Franz cell or a gel phantom: a 1D column; a Franz cell's membrane within the skin, its
+        samples within the run."""
         setup = self.setup
         if setup.passive_control and self.protocol_charge() == 0:
             raise ScenarioError("setup.passive_control", "the protocol passes no current: there is nothing to compare")
+        if setup.kind != "in_vivo_patch" and self.geometry is not None and self.geometry.kind != "column":
+            what = {"franz_cell": "a Franz cell", "gel_phantom": "a gel phantom"}[setup.kind]
+            raise ScenarioError("geometry", f"{what} is modelled as a 1D column: leave the geometry out")
         if setup.kind != "franz_cell":
             for where, pad in self._pads():
                 if pad.kind != "finite_gel":
                     raise ScenarioError(f"{where}.kind", f"a {pad.kind} is a Franz cell's donor: set setup.kind")
             return
-        if self.geometry is not None and self.geometry.kind != "column":
-            raise ScenarioError("geometry", "a Franz cell is modelled as a 1D column: leave the geometry out")
         if self.return_electrode is not None:
             raise ScenarioError(
                 "return_electrode", "a Franz cell's return electrode sits in its receptor: leave the section out"
