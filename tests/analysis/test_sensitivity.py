@@ -59,7 +59,7 @@ def test_default_parameters_are_the_values_written_with_provenance(lidocaine):
     # not: what is done (protocol), how (numerics, cells), what is reported; nor plain values
     assert not any(p.startswith(("protocol", "outputs", "numerics")) for p in chosen)
     assert f"{SC}.cells" not in chosen and f"{SC}.fixed_charge.reference_pH" not in chosen
-    assert len(chosen) == 40
+    assert len(chosen) == 41  # the gel's Na+ among them
     # logarithms already: stepped in pH units; a charge 'at reference pH' is a concentration
     assert chosen["donor.pH"].scale == PH and chosen[f"{SC}.fixed_charge.isoelectric_point"].scale == PH
     assert chosen[f"{SC}.fixed_charge.charge_at_reference_pH"].scale == RELATIVE
