@@ -471,9 +471,13 @@ def cumulative_permeated(run: Run, o: AtTime) -> Reading:
     _Options,
 )
 def steady_state_flux(run: Run, o: _Options) -> Reading:
+    return Reading(_steady_flux(run), _permeated_curve(run))
+
+
+def _steady_flux(run: Run) -> float:
+    """The lag-time method's steady flux [kg/(m^2 s)] (output/permeation.py)."""
     figures = _lag_time_summary(run)
-    flux = figures["steady_state_flux_ug_per_cm2_per_h"] * _UG_PER_CM2 / u.SECONDS_PER_HOUR
-    return Reading(float(flux), _permeated_curve(run))
+    return float(figures["steady_state_flux_ug_per_cm2_per_h"] * _UG_PER_CM2 / u.SECONDS_PER_HOUR)
 
 
 @quantity(
@@ -496,8 +500,7 @@ def lag_time(run: Run, o: _Options) -> Reading:
     _Options,
 )
 def permeability_coefficient(run: Run, o: _Options) -> Reading:
-    figures = _lag_time_summary(run)
-    flux = figures["steady_state_flux_ug_per_cm2_per_h"] * _UG_PER_CM2 / u.SECONDS_PER_HOUR
+    flux = _steady_flux(run)
     sc = run.scenario
     drug = sc.species_by_name(sc.drug)
     donor = sc.donor.concentrations(sc.species_by_name).get(sc.drug)
