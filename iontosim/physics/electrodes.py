@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from iontosim.physics.constants import FARADAY
+from iontosim.physics.stirring import REPLENISHED
 from iontosim.physics.term import Ledger, LedgerEntry, Step, Term
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -167,7 +168,9 @@ class DonorElectrode(_Electrode):
 
         patch = model.find(PatchChanges)
         exchanged = patch.donor_exchanged if patch is not None else 0.0
-        return self.donor0 - model.inventory[0] - ledger.cumulative[self.entry] - exchanged
+        # a fixed reservoir's top-ups (physics/stirring.py; negative amounts: put in) left too
+        topped_up = ledger.cumulative.get(REPLENISHED, 0.0)
+        return self.donor0 - model.inventory[0] - ledger.cumulative[self.entry] - exchanged - topped_up
 
     def after_step(self, model: Model, step: Step, ledger: Ledger) -> None:
         delivered = self.delivered(model, ledger)

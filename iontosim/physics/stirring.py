@@ -35,6 +35,9 @@ def eddy_diffusivity(depth: float, mixing_time: float) -> float:
     return depth**2 / mixing_time
 
 
+#: the ledger entry of a fixed reservoir's top-ups (negative amounts: put in)
+REPLENISHED = "replenished"
+
 class StirredDonor(Term):
     """Eddy mixing of every dissolved form in the donor region; with `replenished`, relaxation of
     the donor to its starting composition (a fixed reservoir)."""
@@ -92,6 +95,6 @@ class StirredDonor(Term):
         def current(ledger) -> float:
             from iontosim.physics.constants import FARADAY
 
-            return FARADAY * float((charges * ledger.rates_of("replenished")).sum())
+            return FARADAY * float((charges * ledger.rates_of(REPLENISHED)).sum())
 
-        return [LedgerEntry("replenished", rates=lambda: model.per_region(self.rate_form), current=current)]
+        return [LedgerEntry(REPLENISHED, rates=lambda: model.per_region(self.rate_form), current=current)]

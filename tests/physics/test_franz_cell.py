@@ -65,6 +65,10 @@ def test_a_fixed_reservoir_permeates_as_crank_says():
     # the reservoir kept its composition: what it lost was replenished
     donor = record.series["donor_amount/lidocaine"]
     assert np.ptp(donor) < 1e-3 * donor[0]
+    # and what crossed the skin surface is what the membrane gained and the receptor took (1e-6)
+    held = np.ptp(record.series["layer_amount/membrane/lidocaine"][[0, -1]])
+    permeated = record.series["permeated/lidocaine"][-1]
+    assert record.series["delivered/lidocaine"][-1] == pytest.approx(held + permeated, rel=1e-6)
 
 
 def test_a_stirred_donor_empties_as_one_well_mixed_compartment():
