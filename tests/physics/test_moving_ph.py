@@ -204,3 +204,51 @@ def test_a_patch_is_refused_the_moving_pH():
             species=["lidocaine", "Na+", "Cl-", "H+", "OH-"],
         )
     assert err.value.field == "pH_model" and "1D columns only" in err.value.reason
+
+
+def _moving_default(on: str, rest: str) -> dict:
+    """The default scenario with the moving pH, the bicarbonate buffer and the lipid route (what
+    benchmarks/moving_ph_cost.py calls 'lipids'), at half resolution and a short protocol."""
+    import yaml
+
+    from tests.conftest import CONFIGS
+
+    data = yaml.safe_load((CONFIGS / "lidocaine_epinephrine.yaml").read_text())
+    data["pH_model"] = "moving"
+    data["skin"][0]["lipids"] = {"volume_fraction": 0.15}
+    for layer in data["skin"][1:]:
+        layer["buffer"] = {"concentration": "24 mM", "pKa": 6.1, "acid_charge": 0}
+    data["protocol"] = [{"current": "1.77 mA", "duration": on}, {"rest": rest}]
+    data["outputs"]["profile_times"] = [on]
+    data["numerics"] = {"refinement": 0.5}
+    return data
+
+
+@pytest.mark.mpi
+def test_two_ranks_give_the_moving_pH_answer_of_one():
+    """1D with the moving pH (the electroneutral potential solved pointwise per rank, the lipid
+    route, the buffers): the same dose, plasma and peak voltage on 2 ranks as on 1 (1e-6, as the
+    fixed pH's test_cli; the dose agrees to 1e-11, the 32 V peak voltage to 4e-7)."""
+    import json
+
+    from iontosim.output.metrics import summarize
+    from iontosim.scenario.load import scenario_from_dict
+    from tests.conftest import python_on_two_ranks
+
+    keys = ("drug_delivered_ug_per_cm2", "peak_plasma_concentration_ng_per_mL", "peak_voltage_V")
+    data = _moving_default("2 min", "1 min")
+    sc = scenario_from_dict(data)
+    record = simulate(sc, MPI.COMM_SELF)
+    one = summarize(record, sc.outputs.penetration_threshold)
+    code = (
+        "import json, sys\nfrom mpi4py import MPI\n"
+        "from iontosim.output.metrics import summarize\nfrom iontosim.scenario.load import scenario_from_dict\n"
+        "from iontosim.simulation import simulate\n"
+        "sc = scenario_from_dict(json.loads(sys.argv[1]))\n"
+        "record = simulate(sc, MPI.COMM_WORLD)\n"
+        "if MPI.COMM_WORLD.rank == 0:\n"
+        "    s = summarize(record, sc.outputs.penetration_threshold)\n"
+        f"    print(json.dumps([s[k] for k in {keys!r}]))\n"
+    )
+    two = json.loads(python_on_two_ranks(code, json.dumps(data)).strip().splitlines()[-1])
+    assert two == pytest.approx([one[k] for k in keys], rel=1e-6)
