@@ -38,6 +38,7 @@ def eddy_diffusivity(depth: float, mixing_time: float) -> float:
 #: the ledger entry of a fixed reservoir's top-ups (negative amounts: put in)
 REPLENISHED = "replenished"
 
+
 class StirredDonor(Term):
     """Eddy mixing of every dissolved form in the donor region; with `replenished`, relaxation of
     the donor to its starting composition (a fixed reservoir)."""
