@@ -193,6 +193,14 @@ class Electroosmosis(Term):
         if self.darcy is not None:
             self.darcy.update()
             return
+        from iontosim.physics.patch import PatchChanges
+
+        patch = model.find(PatchChanges)
+        if patch is not None and not patch.on:
+            # the surface is closed: no volume crosses the column (the flow the last step's current
+            # drove through the detached gel made the fitted flux's Newton solve fail)
+            model.velocity.value[model.depth_axis] = 0.0
+            return
         charged = [(r.thickness, k) for r, k in zip(model.regions, self.kappa_over_mu) if k > 0]
         model.velocity.value[model.depth_axis] = column_velocity(
             self.drives(model), [t for t, _ in charged], [k for _, k in charged]

@@ -100,3 +100,23 @@ def test_patch_changes_that_cannot_be(protocol, field, reason):
         scenario_from_dict(data)
     assert err.value.field == field
     assert reason in str(err.value)
+
+
+def test_no_flow_crosses_the_column_while_the_patch_is_off():
+    """Electroosmosis in a column: once the gel is off, the skin surface is closed and no volume
+    crosses (the velocity of the last step with current, carried on, made the fitted flux fail at
+    the removal and the run fall back to the lumped flux)."""
+    import iontosim
+
+    protocol = [{"current": "1.77 mA", "duration": "2 min"}, "remove_patch", {"rest": "2 min"}]
+    result = iontosim.run(
+        iontosim.load(
+            "lidocaine_only",
+            **{"protocol": protocol, "outputs.profile_times": ["4 min"], "numerics.flux": "fitted"},
+        )
+    )
+    record = result.record
+    assert record.flux_discretization == "fitted" and not any("fitted flux failed" in w for w in record.warnings)
+    velocity = np.asarray(record.series["electroosmotic_velocity"])
+    on, off = record.times <= 120.0, record.times > 120.0
+    assert np.abs(velocity[on]).max() > 0 and np.all(velocity[off] == 0.0)
