@@ -238,10 +238,11 @@ def summarize(
 
     if record.profiles:
         last = record.profiles[-1]
-        out["penetration_depth_um"] = max(reach(p) for p in record.profiles) * u.UM_PER_M
-        out["penetration_depth_end_um"] = reach(last) * u.UM_PER_M
+        fronts = [reach(p) * u.UM_PER_M for p in record.profiles]
+        out["penetration_depth_um"] = max(fronts)
+        out["penetration_depth_end_um"] = fronts[-1]
         # the front against time (a gel phantom's reading)
-        out["penetration_depth_by_time_um"] = {f"{p.time / 60:g}_min": reach(p) * u.UM_PER_M for p in record.profiles}
+        out["penetration_depth_by_time_um"] = {f"{p.time / 60:g}_min": f for p, f in zip(record.profiles, fronts)}
         out["depth_90pct_tissue_dose_um"] = (
             dose_depth(last.depth, drug_sum(last.tissue_concentration, drug), 0.9) * u.UM_PER_M
         )

@@ -24,13 +24,14 @@ from .safety import device_voltage
 _FLOOR_DECADES = 6  # log plots show at most this many decades below the maximum
 
 
-def _shade_on(ax, record: RunRecord) -> None:
+def _shade_on(ax, record: RunRecord, seconds_per_unit: float = u.SECONDS_PER_MINUTE, alpha: float = 0.25) -> None:
+    """Shade the intervals the current was on, on a time axis in units of `seconds_per_unit`."""
     for k, (a, b) in enumerate(record.current_on_intervals):
         ax.axvspan(
-            a / u.SECONDS_PER_MINUTE,
-            b / u.SECONDS_PER_MINUTE,
+            a / seconds_per_unit,
+            b / seconds_per_unit,
             color="gold",
-            alpha=0.25,
+            alpha=alpha,
             label="current on" if k == 0 else None,
         )
 
@@ -206,14 +207,7 @@ def draw_permeation(record: RunRecord, axes: Any = None) -> Figure:
             line = np.array([start, window[1]])
             ax.plot(line / u.SECONDS_PER_HOUR, flux * (line - start), color=color, ls=":", lw=1.2)
         ax.plot(t / u.SECONDS_PER_HOUR, permeated, color=color, label=label)
-    for k, (a, b) in enumerate(record.current_on_intervals):
-        ax.axvspan(
-            a / u.SECONDS_PER_HOUR,
-            b / u.SECONDS_PER_HOUR,
-            color="gold",
-            alpha=0.2,
-            label="current on" if k == 0 else None,
-        )
+    _shade_on(ax, record, u.SECONDS_PER_HOUR, alpha=0.2)
     ax.set_xlabel("time [h]")
     ax.set_ylabel(f"cumulative {record.drug} permeated [ug/cm^2]")
     ax.set_title(f"{record.scenario_name}: into the receptor")

@@ -89,7 +89,7 @@ def gel_scenario(scenario: Scenario) -> tuple[Scenario, list[str]]:
     The pore fluid fills 1 - phi of the gel, and the transport model's flux per area is
     diffusivity_factor x D x grad c: so the layer's porosity is 1 - phi and its diffusivity factor
     (1 - phi) D_gel / D = 1 - alpha phi, which makes the fluid's concentration diffuse with D_gel."""
-    from iontosim.scenario.schema import Layer
+    from iontosim.scenario.schema import Appendages, Layer
 
     gel = scenario.setup.gel
     assert gel is not None  # Setup._parts
@@ -104,6 +104,4 @@ def gel_scenario(scenario: Scenario) -> tuple[Scenario, list[str]]:
         grading=gel.grading,
     )
     notes = ["a gel phantom: the skin layers, their clearance and the systemic model are not used"]
-    return scenario.model_copy(
-        update={"skin": [layer], "systemic": {}, "appendages": type(scenario.appendages)()}
-    ), notes
+    return scenario.model_copy(update={"skin": [layer], "systemic": {}, "appendages": Appendages()}), notes

@@ -38,6 +38,12 @@ def titrated_donnan(bath_pH: float) -> tuple[float, float, float]:
     return bath_pH + psi / math.log(10.0), SALT * math.exp(-psi), cl * math.exp(psi)
 
 
+def charged_membrane(**extra) -> list[dict]:
+    """A 20 um membrane whose fixed charge titrates about PI (X_REF at pH 7.4), in 20 cells."""
+    fixed_charge = {"isoelectric_point": PI, "charge_at_reference_pH": f"{X_REF} mM", "reference_pH": 7.4}
+    return [{"name": "membrane", "thickness": "20 um", "pH": 7.4, "cells": 20, **extra, "fixed_charge": fixed_charge}]
+
+
 def bath_at(pH: float) -> dict:
     h = 1e3 * 10.0**-pH
     return {"Na+": f"{SALT} mM", "H+": f"{h!r} mM", "OH-": f"{KW_37C / h!r} mM", "balance_with": "Cl-"}
@@ -51,17 +57,8 @@ def test_a_titrated_donnan_membrane(bath_pH):
     across the membrane); after 6 h only the solver's tolerance is left. Tolerance 1e-6 on the pH
     and 1e-6 relative on Na+ and Cl-, set before the run; the protons are all accounted for (the
     mass balance of H+, its fixed-charge part included, to 1e-7)."""
-    layers = [
-        {
-            "name": "membrane",
-            "thickness": "20 um",
-            "pH": 7.4,
-            "cells": 20,
-            "fixed_charge": {"isoelectric_point": PI, "charge_at_reference_pH": f"{X_REF} mM", "reference_pH": 7.4},
-        }
-    ]
     data = membrane_scenario(
-        layers=layers,
+        layers=charged_membrane(),
         drug="Na+",
         species=["Na+", "Cl-"],
         salt_mM=SALT,
@@ -94,18 +91,8 @@ def _eo_after_equilibration(donor_pH: float, bath_pH: float) -> float:
     OH- included), the receptor's pH held at `bath_pH`."""
     from iontosim.scenario.load import scenario_from_dict
 
-    layers = [
-        {
-            "name": "membrane",
-            "thickness": "20 um",
-            "pH": 7.4,
-            "cells": 20,
-            "diffusivity_factor": 0.1,
-            "fixed_charge": {"isoelectric_point": PI, "charge_at_reference_pH": f"{X_REF} mM", "reference_pH": 7.4},
-        }
-    ]
     data = membrane_scenario(
-        layers=layers,
+        layers=charged_membrane(diffusivity_factor=0.1),
         drug="Na+",
         species=["Na+", "Cl-"],
         salt_mM=SALT,
