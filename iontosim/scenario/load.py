@@ -49,23 +49,74 @@ def load_scenario(path: str | Path) -> Scenario:
     return scenario_from_dict(read_scenario_file(catalogue.locate(path)))
 
 
+#: A scenario or sweep file is a few kB; refuse anything far larger before reading it (a 256 MB
+#: file took minutes to parse).
+MAX_FILE_BYTES = 1_000_000
+#: Values in a file once its anchors are expanded: a 1.5 kB "billion laughs" file of nested
+#: aliases expands to millions, which the checks after it would walk one by one.
+MAX_EXPANDED_VALUES = 100_000
+
+
+def read_yaml(path: str | Path, field: str = FILE, error: type[ScenarioError] = ScenarioError) -> Any:
+    """The document of a YAML file, refused as one `error` on `field` when it cannot be read, is
+    not UTF-8, is larger than MAX_FILE_BYTES, is not YAML, or expands (through its aliases) to more
+    than MAX_EXPANDED_VALUES values. Checked before the document is built."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise error(
+                field,
+                f"{path.name} is {size / 1e6:.1f} MB; a scenario file is a few kB (limit {MAX_FILE_BYTES / 1e6:g} MB)",
+            )
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise error(field, f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise error(
+            field, f"{path.name} is not UTF-8 text (byte {exc.start} is {exc.object[exc.start]:#04x})"
+        ) from None
+    loader = StrictLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_size(node, {}) > MAX_EXPANDED_VALUES:
+            raise error(field, f"{path.name} expands through its aliases to more than {MAX_EXPANDED_VALUES} values")
+        return loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise error(field, f"YAML error in {path.name}{where}: {problem}") from None
+    except RecursionError:
+        raise error(field, f"{path.name} is nested too deeply to be a scenario") from None
+    finally:
+        loader.dispose()
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """Number of values `node` stands for with every alias expanded; an alias is the same node
+    object as its anchor, so each distinct node is counted once (`sizes`, by id)."""
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    size = 1
+    if isinstance(node, yaml.SequenceNode):
+        size += sum(_expanded_size(item, sizes) for item in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        size += sum(_expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value)
+    sizes[id(node)] = size = min(size, MAX_EXPANDED_VALUES + 1)
+    return size
+
+
 def read_scenario_file(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     """The scenario mapping of a YAML file, with its ``extends`` chain resolved."""
     path = Path(path)
     field = "extends" if _seen else FILE
     if path.resolve() in _seen:
         raise ScenarioError("extends", f"{path.name} extends itself (through {' -> '.join(p.name for p in _seen)})")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioError(field, f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
-    try:
-        data = yaml.load(text, Loader=StrictLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ScenarioError(field, f"YAML error in {path.name}{where}: {problem}") from None
+    data = read_yaml(path, field)
     if not isinstance(data, dict):
         raise ScenarioError(field, f"{path.name} must hold a mapping of scenario fields, got {type(data).__name__}")
     base = data.pop("extends", None)

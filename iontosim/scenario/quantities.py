@@ -28,6 +28,25 @@ def _bounds_text(gt, ge, lt, le) -> str:
     return " and ".join(t for t in (low, high) if t)
 
 
+#: The largest magnitude a value of each dimension may take, in SI units: far beyond any skin
+#: iontophoresis set-up, so that an absurd finite value (a 1e300 m layer, a 1e300 A current) is
+#: refused here, naming its field, instead of reaching the solver as an overflow.
+PLAUSIBLE_MAGNITUDE: dict[str, tuple[float, str]] = {
+    "length": (1.0, "1 m"),
+    "area": (1.0, "1 m^2"),
+    "volume": (10.0, "10 m^3"),
+    "time": (3.2e7, "a year"),
+    "mass": (1.0, "1 kg"),
+    "concentration": (1e5, "100 M"),
+    "mass_concentration": (1e4, "10 g/mL"),
+    "current": (1.0, "1 A"),
+    "current_density": (1e3, "100 mA/cm^2"),
+    "charge": (1e5, "1e5 C"),
+    "temperature": (400.0, "400 K"),
+    "voltage": (1e3, "1 kV"),
+}
+
+
 def parser(
     dimension: str,
     *,
@@ -55,6 +74,11 @@ def parser(
             else:
                 need = f"must be {_bounds_text(gt, ge, lt, le)}"
             raise ValueError(f"{what or 'value'} {need}, got {value!r}")
+        if dimension in PLAUSIBLE_MAGNITUDE and not abs(x) <= PLAUSIBLE_MAGNITUDE[dimension][0]:
+            limit = PLAUSIBLE_MAGNITUDE[dimension][1]
+            raise ValueError(
+                f"{what or dimension.replace('_', ' ')} {value!r} is beyond any skin set-up (at most {limit} in size)"
+            )
         return x
 
     return validate

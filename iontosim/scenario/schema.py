@@ -29,10 +29,14 @@ from . import provenance as prov
 from .errors import ScenarioError, join_path
 from .membrane import membrane_layers
 from .quantities import SI, Dim, dimension_of, parser
-from .species_definitions import SpeciesDefinition, register, resolve
+from .species_definitions import PKa, SpeciesDefinition, register, resolve
 from .units import DIMENSIONS, format_si, parse_text, to_si
 
 # ---------------------------------------------------------------- field types
+
+#: cells of a 1D column beyond which a run is refused: a guard against a typo, far above the few
+#: hundred cells at which the shipped scenarios' doses converge (benchmarks/RESULTS.md)
+MAX_COLUMN_CELLS = 200_000
 
 Length = Annotated[float, SI("length", gt=0, what="length")]
 Area = Annotated[float, SI("area", gt=0, what="area")]
@@ -157,7 +161,7 @@ class Buffer(_Model):
     or gives protons where H+ is a species (inert electrodes)."""
 
     concentration: PositiveConcentration  # total, per pore volume
-    pKa: Annotated[float, BeforeValidator(parser("dimensionless", ge=0, le=14, what="pKa"))]
+    pKa: PKa
     acid_charge: int = 0
 
 
@@ -829,7 +833,28 @@ class Scenario(_Model):
         self._check_protocol()
         self._check_profile_times()
         self._check_setup()
+        self._check_column_size()
         return self
+
+    def _check_column_size(self) -> None:
+        """The 1D column's cell count (the model's: each layer's cells times numerics.refinement)
+        stays under MAX_COLUMN_CELLS, before any mesh is built."""
+        if self.geometry is not None and self.geometry.kind != "column":
+            return  # a patch's mesh: geometry.resolution, checked against --max-cells
+        num = self.numerics
+        counts = [("donor.cells", self.donor.cells) if self.donor.cells else ("numerics.donor_cells", num.donor_cells)]
+        for i, layer in enumerate(self.skin):
+            counts.append(
+                (f"skin[{i}].cells", layer.cells) if layer.cells else ("numerics.default_cells", num.default_cells)
+            )
+        total = sum(max(1, round(n * num.refinement)) for _, n in counts)
+        if total > MAX_COLUMN_CELLS:
+            field = "numerics.refinement" if num.refinement > 1 else max(counts, key=lambda item: item[1])[0]
+            raise ScenarioError(
+                field,
+                f"the 1D column would have {total} cells, more than {MAX_COLUMN_CELLS} "
+                "(the shipped scenarios converge to 0.05 % with a few hundred)",
+            )
 
     def _check_setup(self) -> None:
         """A Franz cell or a gel phantom: a 1D column; a Franz cell's membrane within the skin, its
@@ -928,6 +953,45 @@ class Scenario(_Model):
                         f"a{'n' if pad.electrode == 'inert' else ''} "
                         f"{pad.electrode} electrode needs {name!r} in species",
                     )
+            self._check_neutral(where, pad.concentrations(self.species_by_name), pad.pH, pad.balance_with, pad)
+
+    def _check_neutral(self, where: str, totals: dict[str, float], pH: float, balance_with: str | None, part) -> None:
+        """A fluid must be electroneutral as filled: its `balance_with` species makes it so (and may
+        not come out negative), or its contents must already be. The same charges as the model's
+        starting compositions (model/compositions.py): each species' mean charge at the fluid's pH,
+        H+ and OH- from the pH where they are species, an immobile buffer's charge where H+ is one."""
+        from iontosim.physics.buffers import buffer_charge, region_buffer
+        from iontosim.physics.ionization import effective_charge
+        from iontosim.physics.water import neutral_pair
+
+        totals = dict(totals)
+        if "H+" in self.species and "OH-" in self.species:
+            for name, value in zip(("H+", "OH-"), neutral_pair(pH)):
+                totals.setdefault(name, value)
+        weak = self.ionization == "weak_electrolyte"
+
+        def charge(name: str) -> float:
+            sp = self.species_by_name(name)
+            return effective_charge(sp.charge, pH, sp.pKa, sp.acid_base) if weak else float(sp.charge)
+
+        net = sum(charge(name) * c for name, c in totals.items() if name != balance_with)
+        if "H+" in self.species:
+            net += buffer_charge(totals.get("H+", 0.0), *region_buffer(part))
+        scale = sum(abs(charge(name)) * c for name, c in totals.items()) or 1.0
+        if balance_with is None:
+            if abs(net) > 1e-6 * scale:
+                raise ScenarioError(
+                    f"{where}.balance_with",
+                    f"the {where.replace('_', ' ')}'s contents carry a net charge of {net:+.4g} mol/m^3 at pH "
+                    f"{pH:g}: name the counter-ion that makes it neutral (balance_with) or give it in contents",
+                )
+        elif charge(balance_with) == 0 or -net / charge(balance_with) < 0:
+            raise ScenarioError(
+                f"{where}.balance_with",
+                f"{balance_with!r} cannot balance the {where.replace('_', ' ')}'s net charge of {net:+.4g} mol/m^3 "
+                f"at pH {pH:g}: it would need a {'zero charge' if charge(balance_with) == 0 else 'negative amount'}; "
+                "balance it with an ion of the opposite sign",
+            )
 
     def _check_water(self) -> None:
         """Buffers need water's ions; H+ without OH- must be given in every fluid."""
@@ -963,6 +1027,8 @@ class Scenario(_Model):
         for name in self.interstitial_fluid.concentrations:
             self._need(name, f"interstitial_fluid.{name}")
         self._need(self.interstitial_fluid.balance_with, "interstitial_fluid.balance_with")
+        fluid = self.interstitial_fluid  # balanced at the deepest layer's pH, as the model does
+        self._check_neutral("interstitial_fluid", fluid.concentrations, self.skin[-1].pH, fluid.balance_with, None)
         names: set[str] = set()
         for i, layer in enumerate(self.skin):
             if layer.name in names:

@@ -69,7 +69,9 @@ def _charge(value: object) -> int:
 
 MolarMass = Annotated[float, SI("molar_mass", gt=0, what="molar mass")]
 Diffusivity = Annotated[float, SI("diffusivity", gt=0, what="diffusivity")]
-PKa = Annotated[float, SI("dimensionless", what="pKa")]
+#: a pKa on water's scale, as a buffer's (schema.Buffer): outside it one form holds at every pH a
+#: scenario can set, so leave the pKa out (a strong electrolyte) instead
+PKa = Annotated[float, SI("dimensionless", ge=0, le=14, what="pKa")]
 Partition = Annotated[float, SI("dimensionless", gt=0, what="partition coefficient")]
 BoundFraction = Annotated[float, SI("dimensionless", ge=0, lt=1, what="bound fraction")]
 

@@ -215,10 +215,10 @@ def test_current_density_form_and_nested_repeat():
 def test_donor_concentration_form_and_explicit_fluid():
     data = lido()
     data["donor"]["contents"]["lidocaine"] = {"concentration": "300 mM"}
-    data["interstitial_fluid"] = {"concentrations": {"Na+": "140 mM", "Cl-": "110 mM"}}
+    data["interstitial_fluid"] = {"concentrations": {"Na+": "140 mM", "Cl-": "140 mM"}}
     s = scenario_from_dict(data)
     assert s.donor.concentrations()["lidocaine"] == 300.0
-    assert s.interstitial_fluid.concentrations == {"Na+": 140.0, "Cl-": 110.0}
+    assert s.interstitial_fluid.concentrations == {"Na+": 140.0, "Cl-": 140.0}
     assert s.interstitial_fluid.balance_with is None
 
 
