@@ -410,6 +410,14 @@ class Geometry(BaseModel):
             for a, b, fa, fb in zip(breaks[:-1], breaks[1:], fine[:-1], fine[1:])
         ]
 
+    def cell_count_at_least(self, layers: Sequence[LayerSpec]) -> int:
+        """A lower bound of cell_count in closed form, with no list of sizes built: the stratum
+        corneum's cells in depth times, along each lateral axis, the width over the largest cell.
+        A guard uses it first, so that an absurd resolution is refused at once."""
+        h0, _, cap = self.size_function(layers)
+        across = math.ceil(self._width / cap) ** (self.dim - 1) if self.kind != "column" else 1
+        return max(1, round(layers[0][1] / h0)) * across
+
     def cell_count(self, layers: Sequence[LayerSpec], donor_thickness: float, return_thickness: float = 0.0) -> int:
         """Number of cells the mesh will have (with a return pad of `return_thickness` m if the
         geometry has a return electrode): to check a 3D size before meshing it."""

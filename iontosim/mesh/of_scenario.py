@@ -27,10 +27,18 @@ def check_size(scenario, max_cells: int) -> None:
 
     if not on_mesh(scenario):
         return
+    layers, _, _ = _parts(scenario)
+    at_least = scenario.geometry.to_geometry().cell_count_at_least(layers)
+    if at_least > max_cells:  # the exact count would build every cell size first
+        raise ScenarioError(
+            "geometry.resolution",
+            f"the mesh would have at least {at_least:.3g} cells, more than --max-cells {max_cells}; "
+            "lower geometry.resolution or the width",
+        )
     cells = mesh_cell_count(scenario)
     if cells > max_cells:
         raise ScenarioError(
-            "geometry",
+            "geometry.resolution",
             f"the mesh would have {cells} cells, more than --max-cells {max_cells}; "
             "lower geometry.resolution or the width",
         )

@@ -57,6 +57,9 @@ def sweep(
         bool, typer.Option(help="Draw each case's profiles/delivery/voltage PNGs, as iontosim run does")
     ] = False,
     progress: Annotated[bool, typer.Option(help="Show the progress")] = True,
+    max_cases: Annotated[
+        int | None, typer.Option(help="Refuse a design with more cases than this (default: 100000)")
+    ] = None,
 ) -> None:
     """Run the cases of a sweep (each into DIR/cases/<id>/, as `iontosim run` writes), gather their
     summaries into DIR/summaries.h5 and .csv, and with --report draw the outputs against each
@@ -67,11 +70,13 @@ def sweep(
     tasks run their slice with --array-index."""
     from mpi4py import MPI
 
-    from .spec import SweepError, read_sweep
+    from .spec import MAX_CASES, SweepError, read_sweep
 
     world = MPI.COMM_WORLD
+    if max_cases is not None and max_cases < 1:
+        _refuse(world, f"--max-cases: must be at least 1, got {max_cases}")
     try:
-        plan = read_sweep(sweep_file)
+        plan = read_sweep(sweep_file, MAX_CASES if max_cases is None else max_cases)
     except SweepError as err:
         _refuse(world, f"{sweep_file}: {err}")
     options = _Options(

@@ -29,12 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from iontosim.scenario import catalogue
 from iontosim.scenario.errors import ScenarioError, from_validation
-from iontosim.scenario.load import StrictLoader, read_scenario_file, scenario_from_dict
+from iontosim.scenario.load import read_scenario_file, read_yaml, scenario_from_dict
 from iontosim.scenario.parameters import canonical_path, get_parameter, with_parameter
 from iontosim.scenario.units import DIMENSIONS, parse_text
 
@@ -346,26 +345,32 @@ def _checked_against_base(sweep_name: str, base: dict, parameter: Parameter, spe
             raise SweepError(field, f"the base scenario refuses {as_written!r} ({err.field}: {err.reason})") from None
 
 
-def read_sweep(path: str | Path) -> Sweep:
-    """Read and validate a sweep file and its base scenario. Raises SweepError naming the field."""
+#: cases a sweep may have unless --max-cases allows more: a typo (levels: 1e9) would otherwise
+#: build every level in memory before anything else is checked
+MAX_CASES = 100_000
+
+
+def read_sweep(path: str | Path, max_cases: int = MAX_CASES) -> Sweep:
+    """Read and validate a sweep file and its base scenario. Raises SweepError naming the field,
+    also when the design has more than `max_cases` cases (counted before any level is built)."""
     path = Path(path)
-    try:
-        # the scenario loader's YAML: a parameter written twice is refused, not silently dropped
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=StrictLoader)
-    except OSError as err:
-        raise SweepError("<file>", f"cannot read {str(path)!r}: {err.strerror or err}") from None
-    except UnicodeDecodeError as err:
-        raise SweepError("<file>", f"{path.name} is not UTF-8 text (byte {err.start}): {err.reason}") from None
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise SweepError(
-            "<file>", f"YAML error in {path.name}{where}: {getattr(err, 'problem', None) or err}"
-        ) from None
-    return sweep_from_dict(data, path)
+    # the scenario loader's YAML: a parameter written twice is refused, not silently dropped
+    data = read_yaml(path, "<file>", SweepError)
+    return sweep_from_dict(data, path, max_cases)
 
 
-def sweep_from_dict(data: Any, file: Path) -> Sweep:
+def _planned_cases(spec: SweepSpec) -> tuple[str, int]:
+    """(the field that sets it, the number of cases) of a design, from the file's numbers alone."""
+    design = spec.design
+    if design.kind == "grid":
+        count = math.prod(len(p.values) if p.values is not None else (p.levels or 1) for p in spec.parameters.values())
+        return "parameters", count
+    d = len(spec.parameters)
+    factor = ((2 * d + 2) if design.second_order else (d + 2)) if design.kind == "sobol" else 1
+    return "design.samples", (design.samples or 0) * factor
+
+
+def sweep_from_dict(data: Any, file: Path, max_cases: int = MAX_CASES) -> Sweep:
     """Validate a sweep given as the file's mapping; `file` locates the base scenario."""
     if not isinstance(data, dict):
         raise SweepError(
@@ -375,6 +380,13 @@ def sweep_from_dict(data: Any, file: Path) -> Sweep:
         spec = SweepSpec.model_validate(data)
     except ValidationError as exc:
         raise _located(exc) from None
+    field, count = _planned_cases(spec)
+    if count > max_cases:
+        raise SweepError(
+            field,
+            f"the {spec.design.kind} design has {count:.3g} cases, more than {max_cases}; "
+            "give fewer levels or samples, or allow them with --max-cases",
+        )
     name = spec.name or Path(file).stem
     try:
         base_path = catalogue.locate(spec.base, "base", Path(file).parent).resolve()
@@ -385,7 +397,17 @@ def sweep_from_dict(data: Any, file: Path) -> Sweep:
         raise SweepError("base", f"{spec.base}:{where} {err.reason}") from None
     parameters = []
     spelled: dict[str, str] = {}  # canonical path -> the path as written
+    resolved: dict[str, Any] | None = None
     for p, pspec in spec.parameters.items():
+        try:
+            get_parameter(base, p)
+        except ScenarioError:
+            # a field the base does not write but the scenario has (a default): write it in
+            resolved = resolved or scenario_from_dict(base).resolved_dict()
+            try:
+                base = with_parameter(base, p, get_parameter(resolved, p), create=True)
+            except ScenarioError as err:
+                raise SweepError(f"parameters[{p}]", err.reason) from None
         try:
             same = canonical_path(base, p)
         except ScenarioError as err:

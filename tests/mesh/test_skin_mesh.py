@@ -240,6 +240,8 @@ def test_cell_count_is_known_before_meshing(meshes, name):
     domain = meshes[name].mesh
     built = domain.topology.index_map(domain.topology.dim).size_global
     assert geometry.cell_count(layers, DONOR_THICKNESS, pad) == built
+    # the closed-form bound the size guard uses first (it refuses resolution 1e6 at once)
+    assert 0 < geometry.cell_count_at_least(layers) <= built
 
 
 def test_column_tags_match_the_1d_column(meshes):
