@@ -93,10 +93,11 @@ def run(
     `extra_terms` are physical terms of the caller's (physics/term.py); `on_output(model, t)` is
     called on every rank at each of outputs.profile_times; `notes(text)` hears what the user should
     know before the run (rank 0)."""
-    from iontosim._fenics import MPI
+    from iontosim._fenics import MPI, check_jit_cache
     from iontosim.mesh.of_scenario import check_size
 
     comm = comm if comm is not None else MPI.COMM_SELF
+    check_jit_cache()
     if isinstance(scenario, (str, Path)):
         scenario = load(scenario)
     check_size(scenario, max_cells)

@@ -6,6 +6,8 @@ device gave up, 128 + the signal's number when stopped (130 Ctrl-C, 143 SIGTERM)
 
 from __future__ import annotations
 
+import errno
+import logging
 import math
 import sys
 from collections.abc import Iterator
@@ -24,6 +26,10 @@ app = typer.Typer(
 
 DEFAULT_SCENARIO = "lidocaine_epinephrine"
 
+# matplotlib falls back to a temporary folder when the cache folder is unwritable, with a warning
+# of its own at import; the JIT cache check (api.run) names the cause and the fix in one line
+logging.getLogger("matplotlib").setLevel(logging.ERROR)
+
 
 def _comm():
     from iontosim._fenics import MPI
@@ -39,6 +45,7 @@ def _say(comm, text: str, err: bool = False) -> None:
 @contextmanager
 def exit_codes(comm, where: str) -> Iterator[None]:
     """One line and an exit status for every way a command can fail, the same on every rank."""
+    from iontosim._fenics import JitCacheError
     from iontosim.api import ResumeError, RunFailed
     from iontosim.interruption import Interrupted
     from iontosim.rundir import OutputError
@@ -54,6 +61,22 @@ def exit_codes(comm, where: str) -> Iterator[None]:
         _fail(comm, f"--resume: {err}", 2)
     except RunFailed as err:
         _fail(comm, str(err), 1)
+    except JitCacheError as err:
+        _fail(comm, str(err), 2)
+    except OSError as err:
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+            raise
+        # a full disk or a read-only file system: one line from the rank that met it, and the
+        # whole job stopped (the other ranks may be waiting for it in a collective call)
+        typer.echo(
+            f"error: cannot write {err.filename or 'the results'}: {err.strerror}; free space or "
+            "write --out (and XDG_CACHE_HOME) to another disk",
+            err=True,
+        )
+        if comm.size > 1:
+            sys.stderr.flush()
+            comm.Abort(1)
+        raise typer.Exit(1) from None
     except Interrupted as stop:
         _say(comm, stop.message(), err=True)
         raise typer.Exit(stop.exit_status) from None
@@ -119,9 +142,10 @@ def run(
     holds the fields at outputs.profile_times (fields.bp for ParaView) and their pictures.
     Ctrl-C or SIGTERM stops it after the current step and keeps a checkpoint for --resume."""
     from iontosim import api, interruption
-    from iontosim.output.terminal import print_summary
 
     comm = _comm()
+    if max_cells < 1:
+        _fail(comm, f"--max-cells: must be at least 1, got {max_cells}", 2)
     if not checkpoint_every >= 0:  # also NaN
         _fail(comm, f"--checkpoint-every: give minutes >= 0 (0: every step), not {checkpoint_every}", 2)
     interruption.install()
@@ -144,7 +168,9 @@ def run(
             notes=lambda text: typer.echo(f"note: {text}", err=True),
         )
         if comm.rank == 0:
-            print_summary(result.summary)
+            from iontosim.output.terminal import print_summary
+
+            print_summary(result.summary, result.scenario)
         _say(comm, f"run directory: {out}")
 
 
@@ -173,6 +199,8 @@ def mesh(
     from iontosim.scenario.errors import ScenarioError
 
     comm = _comm()
+    if max_cells < 1:
+        _fail(comm, f"--max-cells: must be at least 1, got {max_cells}", 2)
     with exit_codes(comm, config):
         scenario = api.load(config)
         if scenario.geometry is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -223,3 +224,39 @@ def test_a_patch_run_writes_its_fields_and_patch_summary(tmp_path):
     assert 0.5 < patch["appendage_current_fraction"] <= 1.0 and 0.5 < patch["appendage_drug_fraction"] <= 1.0
     assert patch["peak_local_current_density_mA_per_cm2"] > 10 * summary["safety"]["current_density_limit_mA_per_cm2"]
     assert any("local current density" in w and "r = " in w for w in summary["warnings"])
+
+
+def test_unwritable_jit_cache_is_one_line(tmp_path):
+    """A cache folder that cannot be made (here: under a file) stops the run before any form is
+    compiled, with the cause and the fix in one line (it was a 230-line traceback)."""
+    (tmp_path / "a_file").write_text("")
+    env = dict(os.environ, OMP_NUM_THREADS="1", XDG_CACHE_HOME=str(tmp_path / "a_file" / "cache"))
+    proc = subprocess.run(
+        CLI + ["run", "passive_lidocaine", "--out", "r", "--no-progress"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2, proc.stderr
+    assert len(lines) == 1 and "set XDG_CACHE_HOME to a writable folder" in lines[0], proc.stderr
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS])
+def test_full_disk_is_one_line(capsys, code):
+    import typer
+
+    from iontosim._fenics import MPI
+    from iontosim.cli import exit_codes
+
+    with pytest.raises(typer.Exit) as stop, exit_codes(MPI.COMM_SELF, "x"):
+        raise OSError(code, os.strerror(code), "/full/results.h5")
+    assert stop.value.exit_code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"error: cannot write /full/results.h5: {os.strerror(code)}; free space or write --out "
+        "(and XDG_CACHE_HOME) to another disk"
+    ]

@@ -258,19 +258,23 @@ class NewtonSolver:
         # others, and where it sits next to a loaded cell its diagonal is far below its coupling.
         indptr, _, values = A.getValuesCSR()
         row_max = np.maximum.reduceat(np.abs(values), indptr[:-1]) if len(values) else np.ones(0)
-        row_max[np.diff(indptr) == 0] = 1.0
-        self.scale.array[:] = 1.0 / np.where(row_max == 0.0, 1.0, row_max)
+        row_max[(np.diff(indptr) == 0) | (row_max == 0.0)] = 1.0
+        # a subnormal row maximum (strong fields) would overflow 1/row_max: the smallest normal
+        # float keeps the scale finite; a non-finite entry is left to fail the step (below)
+        row_max = np.maximum(row_max, np.finfo(float).tiny)
+        self.scale.array[:] = 1.0 / row_max
         # Then columns: a nearly absent species' unknown enters every row only through terms
         # ~c. Row scaling alone left condition numbers of ~1e17 where a strongly upwinded
         # stratum corneum separates the gel from the tissue; both together, ~1e9.
         _, columns, values = A.getValuesCSR()
-        values = np.abs(values) * np.repeat(self.scale.array, np.diff(indptr))
+        with np.errstate(invalid="ignore"):  # inf * 0 where the matrix is not finite: NaN, failing the step
+            values = np.abs(values) * np.repeat(self.scale.array, np.diff(indptr))  # each about 1 at most
         col_max = np.zeros(A.getSize()[1])
         np.maximum.at(col_max, columns, values)
         self.comm.Allreduce(MPI.IN_PLACE, col_max, op=MPI.MAX)
         lo, hi = A.getOwnershipRangeColumn()
         owned = col_max[lo:hi]
-        self.column_scale.array[:] = 1.0 / np.where(owned == 0.0, 1.0, owned)
+        self.column_scale.array[:] = 1.0 / np.where(owned == 0.0, 1.0, np.maximum(owned, np.finfo(float).tiny))
         A.diagonalScale(self.scale, self.column_scale)
         b.pointwiseMult(b, self.scale)
 

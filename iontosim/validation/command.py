@@ -78,6 +78,7 @@ def validate(
                 refuse(name, err)
         return out
 
+    _check_cases_dir(cases_dir, say)
     names = list_cases(cases_dir)
     if list_cases_:
         listed = [p.case for p in prepared(names)]
@@ -125,3 +126,10 @@ def validate(
         typer.echo(f"report: {out / 'report.md'}")
     if any(c.status == "error" for r in results for c in r.checks):
         raise typer.Exit(1)
+
+
+def _check_cases_dir(cases_dir: Path | None, say) -> None:
+    """A --cases-dir that is not a folder: one line, exit status 2."""
+    if cases_dir is not None and not cases_dir.is_dir():
+        say(f"error: --cases-dir: {cases_dir} is not a folder of validation cases", err=True)
+        raise typer.Exit(2)
