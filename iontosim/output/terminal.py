@@ -3,6 +3,7 @@ after. Rank 0 only (the callers see to it)."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import typer
@@ -37,70 +38,142 @@ class RunProgress:
         self.progress.update(self.task, completed=t, t=t / 60)
 
 
-def print_summary(summary: dict) -> None:
-    keys = [
-        "drug_delivered_ug_per_cm2",
-        "drug_delivered_ug",
-        "drug_cleared_ug_per_cm2",
-        "mean_drug_transport_number",
-        "penetration_depth_um",
-        "depth_90pct_tissue_dose_um",
-        "effective_depth_um",
-        "peak_voltage_V",
-        "skin_resistance_kohm_cm2",
-        "peak_plasma_concentration_ng_per_mL",
-        "mass_balance_relative_error",
-        "charge_balance_relative_error",
-        "wall_time_s",
-    ]
-    if "permeation" in summary:  # a Franz cell: no blood flow, no plasma
-        keys = [k for k in keys if k not in ("drug_cleared_ug_per_cm2", "peak_plasma_concentration_ng_per_mL")]
-    patch = summary.get("patch", {})
-    for key in ("appendage_current_fraction", "appendage_drug_fraction"):
-        if patch.get(key) is not None:
-            keys.append(key)
-            summary = summary | {key: patch[key]}
-    for warning in summary.get("warnings", []):
-        typer.echo(f"warning: {warning}", err=True)
-    width = max(len(k) for k in keys)
-    for k in keys:
-        if k in summary:
-            v = summary[k]
-            typer.echo(f"  {k:<{width}}  {v:.4g}" if isinstance(v, float) else f"  {k:<{width}}  {v}")
+#: a reported balance error above this is a warning (the 1D core conserves to ~1e-8)
+BALANCE_WARNING = 1e-6
+
+
+def _number(value: Any, fmt: str = ".3g") -> str:
+    """A value for people: NaN shows as NaN, never as a blank or a dropped line."""
+    if value is None:
+        return "n/a"
+    return "NaN" if isinstance(value, float) and math.isnan(value) else format(value, fmt)
+
+
+def summary_lines(summary: dict, scenario=None) -> list[str]:
+    """The summary as labelled lines with units (the keys of summary.json stay for programs).
+    `scenario` adds the protocol and says which outputs it does not model."""
+    drug = summary.get("drug", "drug")
+    what = "acid (H+)" if drug == "H+" else drug
+    current = (summary.get("charge_mC_per_cm2") or 0.0) > 0
+    rows: list[tuple[str, str]] = []
+    per_cm2, total = summary.get("drug_delivered_ug_per_cm2"), summary.get("drug_delivered_ug")
+    if per_cm2 is not None:
+        text = f"{_number(per_cm2)} µg/cm²"
+        if total is not None and per_cm2:
+            text += f" ({_number(total)} µg over {total / per_cm2:.3g} cm²)"
+        rows.append((f"{what} delivered", text))
+    if "drug_cleared_ug_per_cm2" in summary and "permeation" not in summary:
+        rows.append(("cleared to the blood", f"{_number(summary['drug_cleared_ug_per_cm2'])} µg/cm²"))
+    number = summary.get("mean_drug_transport_number")
+    rows.append(
+        (
+            "transport number",
+            f"{_number(number)} (the share of the current {drug} carried)" if current else "n/a (no current)",
+        )
+    )
+    if "penetration_depth_um" in summary:
+        threshold = summary.get("penetration_threshold_ug_per_mL")
+        rows.append(
+            (
+                "penetration front",
+                f"{_number(summary['penetration_depth_um'], '.0f')} µm (where it falls to {_number(threshold)} µg/mL)",
+            )
+        )
+    if "depth_90pct_tissue_dose_um" in summary:
+        rows.append(("90 % of tissue dose", f"above {_number(summary['depth_90pct_tissue_dose_um'], '.0f')} µm"))
+    if "effective_depth_um" in summary:
+        level = summary.get("effective_concentration_ug_per_mL")
+        rows.append(
+            ("effective depth", f"{_number(summary['effective_depth_um'], '.0f')} µm (above {_number(level)} µg/mL)")
+        )
     for depth, values in summary.get("concentration_at_depth_ug_per_mL", {}).items():
-        label = f"at {depth.replace('_um', ' um')}"
-        typer.echo(f"  {label:<{width}}  peak {values['peak']:.4g} ug/mL, end {values['end']:.4g} ug/mL")
+        rows.append(
+            (
+                f"at {depth.removesuffix('_um')} µm",
+                f"peak {_number(values['peak'])} µg/mL, end {_number(values['end'])} µg/mL",
+            )
+        )
+    if current:
+        rows.append(("skin voltage", f"{_number(summary.get('peak_voltage_V'), '+.3g')} V peak, donor to deep tissue"))
+        rows.append(("skin resistance", f"{_number(summary.get('skin_resistance_kohm_cm2'))} kΩ·cm²"))
+    if "permeation" not in summary:
+        modelled = scenario is None or drug in getattr(scenario, "systemic", {})
+        rows.append(
+            (
+                "plasma peak",
+                f"{_number(summary.get('peak_plasma_concentration_ng_per_mL'))} ng/mL"
+                if modelled
+                else f"not modelled (no systemic section for {drug})",
+            )
+        )
+    patch = summary.get("patch", {})
+    if patch.get("appendage_current_fraction") is not None:
+        rows.append(
+            (
+                "through appendages",
+                f"{patch['appendage_current_fraction']:.3g} of the current, "
+                f"{_number(patch.get('appendage_drug_fraction'))} of the drug",
+            )
+        )
+    mass, charge = summary.get("mass_balance_relative_error"), summary.get("charge_balance_relative_error")
+    rows.append(("balance errors", f"mass {_number(mass, '.1e')}, charge {_number(charge, '.1e')} (relative)"))
+    rows.append(("wall time", f"{_number(summary.get('wall_time_s'), '.1f')} s"))
+    width = max(len(label) for label, _ in rows)
+    head = [f"{summary.get('scenario', '')}: {scenario.protocol_text()}"] if scenario is not None else []
+    return head + [f"  {label:<{width}}  {text}" for label, text in rows]
+
+
+def balance_warnings(summary: dict) -> list[str]:
+    """The balance errors a person should see: above BALANCE_WARNING, or not a number."""
+    out = []
+    for key, what in (("mass_balance_relative_error", "mass"), ("charge_balance_relative_error", "charge")):
+        value = summary.get(key)
+        if isinstance(value, float) and (math.isnan(value) or value > BALANCE_WARNING):
+            out.append(
+                f"the {what} balance error is {_number(value, '.1e')}, above {BALANCE_WARNING:.0e}: "
+                "the run did not conserve it; try finer cells or a smaller numerics.dt_max"
+            )
+    return out
+
+
+def print_summary(summary: dict, scenario=None) -> None:
+    for warning in summary.get("warnings", []) + balance_warnings(summary):
+        typer.echo(f"warning: {warning}", err=True)
+    for line in summary_lines(summary, scenario):
+        typer.echo(line)
     if "permeation" in summary:
         print_permeation(summary["permeation"])
     if "safety" in summary:
         print_safety(summary["safety"])
     if "return_electrode" in summary:
         typer.echo("return electrode (its own column, opposite polarity):")
-        print_safety(summary["return_electrode"]["safety"])
+        print_safety(summary["return_electrode"]["safety"], voltage="across its skin column")
 
 
-def print_safety(safety: dict) -> None:
+def print_safety(safety: dict, voltage: str = "between the electrodes") -> None:
+    """The safety checks, one line each; `voltage` says which voltage the voltage line is."""
+
     def verdict(ok) -> str:
         return "n/a" if ok is None else ("ok" if ok else "OVER")
 
     typer.echo("safety:")
     typer.echo(
-        f"  current density  {safety['peak_current_density_mA_per_cm2']:.3g} mA/cm^2 peak, "
-        f"limit {safety['current_density_limit_mA_per_cm2']:.3g}: {verdict(safety['current_density_ok'])}"
+        f"  current density  {safety['peak_current_density_mA_per_cm2']:.3g} mA/cm² peak, "
+        f"limit {safety['current_density_limit_mA_per_cm2']:.3g} mA/cm²: {verdict(safety['current_density_ok'])}"
     )
     stated = safety.get("stated_dose_mA_min")
-    dose = f"{safety['charge_mA_min']:.4g} mA.min"
+    dose = f"{safety['charge_mA_min']:.4g} mA·min"
     if stated is not None:
         dose += f", stated {stated:.4g}: {'ok' if safety['dose_matches_stated'] else 'DIFFERS'}"
     typer.echo(f"  charge           {dose}")
     typer.echo(
-        f"  voltage          {safety['peak_voltage_V']:.3g} V peak, device limit "
-        f"{safety['device_voltage_limit_V']:.3g}: {verdict(safety['voltage_ok'])}"
+        f"  voltage          {_number(safety['peak_voltage_V'])} V peak {voltage}, device limit "
+        f"{safety['device_voltage_limit_V']:.3g} V: {verdict(safety['voltage_ok'])}"
     )
     if "local_current_density_ok" in safety:
         where = ", ".join(f"{x:.3g}" for x in safety["peak_local_current_density_position_mm"])
         typer.echo(
-            f"  local peak       {safety['peak_local_current_density_mA_per_cm2']:.3g} mA/cm^2 at ({where}) mm: "
+            f"  local peak       {safety['peak_local_current_density_mA_per_cm2']:.3g} mA/cm² at ({where}) mm: "
             f"{verdict(safety['local_current_density_ok'])}"
         )
     if "skin_pH_ok" in safety:
@@ -115,10 +188,10 @@ def print_permeation(permeation: dict) -> None:
     """A Franz cell's figures, as studies report them (output/permeation.py)."""
     typer.echo("permeation (into the receptor):")
     rows = [
-        ("cumulative", "cumulative_permeated_ug_per_cm2", "ug/cm^2"),
-        ("steady flux", "steady_state_flux_ug_per_cm2_per_h", "ug/cm^2/h"),
+        ("cumulative", "cumulative_permeated_ug_per_cm2", "µg/cm²"),
+        ("steady flux", "steady_state_flux_ug_per_cm2_per_h", "µg/cm²/h"),
         ("lag time", "lag_time_h", "h"),
-        ("in membrane", "retained_in_membrane_ug_per_cm2", "ug/cm^2 at the end"),
+        ("in membrane", "retained_in_membrane_ug_per_cm2", "µg/cm² at the end"),
         ("enhancement", "enhancement_ratio", "x passive (cumulative)"),
         ("flux ratio", "flux_enhancement_ratio", "x passive (steady flux)"),
     ]

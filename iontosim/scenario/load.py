@@ -76,8 +76,9 @@ def read_yaml(path: str | Path, field: str = FILE, error: type[ScenarioError] = 
         raise error(
             field, f"{path.name} is not UTF-8 text (byte {exc.start} is {exc.object[exc.start]:#04x})"
         ) from None
-    loader = StrictLoader(text)
+    loader = None
     try:
+        loader = StrictLoader(text)  # its reader refuses control characters (a NUL byte) at once
         node = loader.get_single_node()
         if node is None:
             return None
@@ -87,12 +88,13 @@ def read_yaml(path: str | Path, field: str = FILE, error: type[ScenarioError] = 
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
+        problem = (getattr(exc, "problem", None) or str(exc)).splitlines()[0]  # one line
         raise error(field, f"YAML error in {path.name}{where}: {problem}") from None
     except RecursionError:
         raise error(field, f"{path.name} is nested too deeply to be a scenario") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:

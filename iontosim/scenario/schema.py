@@ -493,6 +493,31 @@ class Pulse(_Model):
 PATCH_CHANGES = ("remove_patch", "new_patch")
 
 
+def _minutes(seconds: float) -> str:
+    """A duration for people: "10 min", "90 s", "2.5 h"."""
+    if seconds < 60:
+        return f"{seconds:.3g} s"
+    if seconds < 3 * 3600:
+        return f"{seconds / 60:.3g} min"
+    return f"{seconds / 3600:.3g} h"
+
+
+def _step_text(step: Step) -> str:
+    """One protocol step for people: "1.77 mA × 10 min", "50 min passive", "patch removed"."""
+    if step.kind == "remove_patch":
+        return "patch removed"
+    if step.kind == "new_patch":
+        return "new patch"
+    current = step.current if step.current is not None else (step.current_density or 0.0) * 1e-4
+    amps = f"{current * 1e3:.3g} mA" if step.current is not None else f"{current * 1e3:.3g} mA/cm²"
+    extra = []
+    if step.pulse is not None:
+        extra.append(f"pulsed {step.pulse.duty_cycle:.0%}")
+    if step.reverse_every is not None:
+        extra.append(f"reversed every {_minutes(step.reverse_every)}")
+    return f"{amps} × {_minutes(step.duration)}" + (f" ({', '.join(extra)})" if extra else "")
+
+
 class Step(_Model):
     """One protocol step. YAML: {current: 1.77 mA, duration: 10 min}, {current_density: ..., duration: ...},
     {rest: 50 min}; a current step may add pulse: {frequency: 1 kHz, duty_cycle: 0.5} (current is
@@ -656,11 +681,17 @@ class Outputs(_Model):
 # ---------------------------------------------------------------- protocol repeat
 
 
+#: protocol steps after repeats are expanded: far above any clinical protocol, and a guard
+#: against a typo (repeat: 1000000000 built a billion steps before any other check)
+MAX_PROTOCOL_STEPS = 10_000
+
+
 def expand_protocol(steps: Any, path: str = "protocol") -> tuple[Any, list[str]]:
     """Expand ``{repeat: N, steps: [...]}`` items in place; also return each step's original path."""
     if not isinstance(steps, list):
         return steps, []
-    out, origins = [], []
+    out: list[Any] = []
+    origins: list[str] = []
     for i, item in enumerate(steps):
         where = join_path(path, i)
         if isinstance(item, dict) and "repeat" in item:
@@ -673,6 +704,11 @@ def expand_protocol(steps: Any, path: str = "protocol") -> tuple[Any, list[str]]
             if not isinstance(item.get("steps"), list) or not item["steps"]:
                 raise ScenarioError(join_path(where, "steps"), "a repeat block needs a non-empty list of steps")
             inner, inner_origins = expand_protocol(item["steps"], join_path(where, "steps"))
+            if len(out) + n * len(inner) > MAX_PROTOCOL_STEPS:
+                raise ScenarioError(
+                    join_path(where, "repeat"),
+                    f"{n} repeats make more than {MAX_PROTOCOL_STEPS} protocol steps; give fewer",
+                )
             for _ in range(n):
                 out.extend(copy.deepcopy(inner))
                 origins.extend(inner_origins)
@@ -686,7 +722,7 @@ class Safety(_Model):
     """Limits the run is checked against (summary.json "safety" and the terminal)."""
 
     #: 0.5 mA/cm^2: "a continuous direct current of 0.5 mA/cm2 or less" (MYLES_OCULAR)
-    max_current_density: CurrentDensity = 5.0
+    max_current_density: Annotated[float, SI("current_density", gt=0, what="current density limit")] = 5.0
     #: 10 V: "low voltage (10 V or less)" (MYLES_OCULAR); set it to the device's compliance voltage
     device_voltage_limit: Voltage = 10.0
     #: the dose the protocol is meant to give (e.g. 40 mA.min); the run reports its own charge against it
@@ -783,6 +819,37 @@ class Scenario(_Model):
     def protocol_end(self) -> float:
         """Total protocol duration, s."""
         return sum(step.duration for step in self.protocol)
+
+    def protocol_text(self, most: int = 3) -> str:
+        """The protocol for people, as titles and the terminal show it: "1.77 mA × 10 min, then
+        50 min passive"; repeated step pairs are counted, and past `most` parts the rest is summed."""
+        parts: list[str] = []
+        passive = 0.0  # adjacent passive steps (rests, zero currents) read as one
+        for step in self.protocol:
+            if step.kind == "rest" or (step.kind == "current" and not step.current_density):
+                passive += step.duration
+                continue
+            if passive:
+                parts.append(f"{_minutes(passive)} passive")
+                passive = 0.0
+            parts.append(_step_text(step))
+        if passive:
+            parts.append(f"{_minutes(passive)} passive")
+        grouped: list[str] = []
+        i = 0
+        while i < len(parts):
+            pair, n = parts[i : i + 2], 1
+            while len(pair) == 2 and parts[i + 2 * n : i + 2 * n + 2] == pair:
+                n += 1
+            if n > 1:
+                grouped.append(f"{n} × ({', '.join(pair)})")
+                i += 2 * n
+            else:
+                grouped.append(parts[i])
+                i += 1
+        if len(grouped) > most:
+            grouped = grouped[:most] + [f"… ({_minutes(self.protocol_end())} in all)"]
+        return ", then ".join(grouped)
 
     def resolved_dict(self) -> dict[str, Any]:
         """Plain nested dict (YAML-dumpable) with defaults filled in, quantities as SI strings

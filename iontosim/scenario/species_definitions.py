@@ -93,7 +93,8 @@ class SpeciesDefinition(BaseModel):
     binding: BoundFraction = 0.0
     #: log10 octanol/water partition of the neutral form: it takes the stratum corneum's lipid
     #: route where a layer has one (physics/lipid_route.py)
-    log_P: Annotated[float, SI("dimensionless", what="log P")] | None = None
+    #: bounded where measured drugs lie (about -5 to 8) with room: K_lip = K_ow^0.71 overflows past ~400
+    log_P: Annotated[float, SI("dimensionless", ge=-10, le=10, what="log P")] | None = None
 
     #: provenance of {value: ...} fields given to this model directly, keyed by field ("salts.HCl");
     #: empty when the scenario loader unwrapped them first (it keeps them in Scenario.provenance)
