@@ -145,8 +145,18 @@ class Case:
     files: dict[str, Text | None] = field(default_factory=dict)
 
 
+#: cases the guards do not meet yet, each with the reason (strict: a fixed one must drop its mark)
+NOT_YET = {
+    "units-absurd-area-tiny": "quantities have upper physical bounds only; no lower ones yet",
+    "args-checkpoint-every-a-word": "typer/click usage errors print a usage box, not one line",
+    "args-unknown-option": "typer/click usage errors print a usage box, not one line",
+}
+
+
 def case(group: str, name: str, field_: str, text: Text | None = None, args=RUN, files=None):
-    return pytest.param(Case(field_, text, tuple(args), dict(files or {})), id=f"{group}-{name}")
+    ident = f"{group}-{name}"
+    marks = [pytest.mark.xfail(reason=NOT_YET[ident], strict=True)] if ident in NOT_YET else []
+    return pytest.param(Case(field_, text, tuple(args), dict(files or {})), id=ident, marks=marks)
 
 
 def _content(text: Text) -> bytes:
