@@ -175,19 +175,10 @@ class Model:
             self.mesh = self.column.mesh
             return
         sc = self.scenario
-        num = sc.numerics
-        r = num.refinement
-        geo = [
-            LayerGeometry(
-                "donor", sc.donor.thickness, max(1, round((sc.donor.cells or num.donor_cells) * r)), grading=1.0 / 8.0
-            )
-        ]  # fine next to the skin surface
-        for layer in sc.skin:
-            geo.append(
-                LayerGeometry(
-                    layer.name, layer.thickness, max(1, round((layer.cells or num.default_cells) * r)), layer.grading
-                )
-            )
+        (_, donor_cells), *layer_cells = sc.column_cells()
+        geo = [LayerGeometry("donor", sc.donor.thickness, donor_cells, grading=1.0 / 8.0)]  # fine next to the skin
+        for layer, (_, cells) in zip(sc.skin, layer_cells):
+            geo.append(LayerGeometry(layer.name, layer.thickness, cells, layer.grading))
         self.column = build_column(self.comm, geo, top=-sc.donor.thickness)
         self.mesh = self.column.mesh
 

@@ -903,20 +903,25 @@ class Scenario(_Model):
         self._check_column_size()
         return self
 
-    def _check_column_size(self) -> None:
-        """The 1D column's cell count (the model's: each layer's cells times numerics.refinement)
-        stays under MAX_COLUMN_CELLS, before any mesh is built."""
-        if self.geometry is not None and self.geometry.kind != "column":
-            return  # a patch's mesh: geometry.resolution, checked against --max-cells
+    def column_cells(self) -> list[tuple[str, int]]:
+        """Cells of the 1D column's donor, then of each skin layer, with the field that sets each:
+        the part's own `cells` or the numerics default, times numerics.refinement (at least 1)."""
         num = self.numerics
-        counts = [("donor.cells", self.donor.cells) if self.donor.cells else ("numerics.donor_cells", num.donor_cells)]
+        given = [("donor.cells", self.donor.cells) if self.donor.cells else ("numerics.donor_cells", num.donor_cells)]
         for i, layer in enumerate(self.skin):
-            counts.append(
+            given.append(
                 (f"skin[{i}].cells", layer.cells) if layer.cells else ("numerics.default_cells", num.default_cells)
             )
-        total = sum(max(1, round(n * num.refinement)) for _, n in counts)
+        return [(field, max(1, round(n * num.refinement))) for field, n in given]
+
+    def _check_column_size(self) -> None:
+        """The 1D column's cell count stays under MAX_COLUMN_CELLS, before any mesh is built."""
+        if self.geometry is not None and self.geometry.kind != "column":
+            return  # a patch's mesh: geometry.resolution, checked against --max-cells
+        counts = self.column_cells()
+        total = sum(n for _, n in counts)
         if total > MAX_COLUMN_CELLS:
-            field = "numerics.refinement" if num.refinement > 1 else max(counts, key=lambda item: item[1])[0]
+            field = "numerics.refinement" if self.numerics.refinement > 1 else max(counts, key=lambda item: item[1])[0]
             raise ScenarioError(
                 field,
                 f"the 1D column would have {total} cells, more than {MAX_COLUMN_CELLS} "

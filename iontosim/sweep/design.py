@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .spec import Sweep
+from .spec import Sweep, planned_cases
 
 
 @dataclass(frozen=True)
@@ -39,13 +39,9 @@ def _samples(sweep: Sweep) -> int:
 
 
 def case_count(sweep: Sweep) -> int:
-    design = sweep.spec.design
-    d = len(sweep.parameters)
-    if design.kind == "grid":
-        return int(np.prod([len(levels) for levels in _grid_levels(sweep)]))
-    if design.kind == "sobol":
-        return _samples(sweep) * ((2 * d + 2) if design.second_order else (d + 2))
-    return _samples(sweep)
+    """Cases of the sweep's design: the product of a grid's levels, a random or Latin hypercube
+    design's samples, a Sobol design's N(2D + 2) (N(D + 2) without second order)."""
+    return planned_cases(sweep.spec)[1]
 
 
 def unit_points(sweep: Sweep) -> np.ndarray:

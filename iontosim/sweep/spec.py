@@ -359,8 +359,9 @@ def read_sweep(path: str | Path, max_cases: int = MAX_CASES) -> Sweep:
     return sweep_from_dict(data, path, max_cases)
 
 
-def _planned_cases(spec: SweepSpec) -> tuple[str, int]:
-    """(the field that sets it, the number of cases) of a design, from the file's numbers alone."""
+def planned_cases(spec: SweepSpec) -> tuple[str, int]:
+    """(the field that sets it, the number of cases) of a design, from the file's numbers alone:
+    known before any level is built (design.case_count is this count)."""
     design = spec.design
     if design.kind == "grid":
         count = math.prod(len(p.values) if p.values is not None else (p.levels or 1) for p in spec.parameters.values())
@@ -380,7 +381,7 @@ def sweep_from_dict(data: Any, file: Path, max_cases: int = MAX_CASES) -> Sweep:
         spec = SweepSpec.model_validate(data)
     except ValidationError as exc:
         raise _located(exc) from None
-    field, count = _planned_cases(spec)
+    field, count = planned_cases(spec)
     if count > max_cases:
         raise SweepError(
             field,
