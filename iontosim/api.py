@@ -243,7 +243,7 @@ def write_directory(result: Result, folder: Path, plots: bool = True) -> None:
         if record.passive_record is not None:
             results.write_results(folder / "passive_control.h5", record.passive_record)
         if plots:
-            plot_all(record, folder)
+            plot_all(record, folder, result.summary)
             if result.picture is not None:
                 fields.write_pictures(result.picture, folder)
         metrics.write_summary(folder / "summary.json", result.summary)
@@ -273,11 +273,13 @@ def save(result: Result, directory: str | Path, overwrite: bool = False) -> Path
 
 class _FieldOutput:
     """At each of outputs.profile_times: the fields file of a patch (fields.bp, when writing a run
-    directory), the caller's `on_output`, and at the last time the pictures' data (Result.picture)."""
+    directory), the caller's `on_output`, and the pictures' data (Result.picture) at the last
+    profile time the current is on (the end of a current phase, when it is a profile time), else at
+    the last: after the current stops, the current density is zero everywhere."""
 
     def __init__(self, scenario: Scenario, stage: Path | None, on_output=None):
         self.scenario, self.stage, self.on_output = scenario, stage, on_output
-        self.last = max(scenario.outputs.profile_times, default=None)
+        self.last, self.current_on = _picture_time(scenario)
         self.writer: Any = None  # output.fields.FieldWriter, made at the first profile time
         self.picture: FieldPicture | None = None
 
@@ -295,12 +297,25 @@ class _FieldOutput:
                 )
             self.writer.write(t)
         if self.last is not None and abs(t - self.last) <= 1e-9 * max(1.0, self.last):
-            self.picture = fields.capture(model, self.scenario.drug, t)
+            self.picture = fields.capture(model, self.scenario.drug, t, current_on=self.current_on)
 
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
             self.writer = None
+
+
+def _picture_time(scenario: Scenario) -> tuple[float | None, bool]:
+    """The profile time [s] the field pictures show, and whether the current is on then."""
+    from iontosim.solver.protocol import build_schedule
+
+    times = sorted(float(t) for t in scenario.outputs.profile_times)
+    if not times:
+        return None, False
+    schedule = build_schedule(scenario.protocol, scenario.donor.polarity, scenario.numerics.min_resolved_pulse_period)
+    on = schedule.on_intervals()
+    during = [t for t in times if any(a < t <= b * (1 + 1e-12) for a, b in on)]
+    return (during[-1], True) if during else (times[-1], False)
 
 
 def _fields_file_name(comm: Comm, stage: Path) -> str:

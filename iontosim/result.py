@@ -242,15 +242,17 @@ class Result:
 
     # ------------------------------------------------------------------ pictures
     def plot_profiles(self, ax: Any = None) -> Figure:
-        """Depth profiles of the drug and the other species (two axes)."""
-        return plots.draw_profiles(self.record, ax)
+        """Depth profiles of the drug and the other species, with the penetration threshold and front
+        (two axes)."""
+        return plots.draw_profiles(self.record, ax, summary=self.summary)
 
     def plot_delivery(self, ax: Any = None) -> Figure:
         """The drug's flux into the skin and the amount delivered against time (two axes)."""
         return plots.draw_delivery(self.record, ax)
 
     def plot_voltage(self, ax: Any = None) -> Figure:
-        """Voltage and current density against time (two axes)."""
+        """Voltage and current density over the run and over the first seconds of current, with the
+        limits (four axes: voltage, switch-on voltage, current, switch-on current)."""
         return plots.draw_voltage(self.record, ax)
 
     def plot_skin_ph(self, ax: Any = None) -> Figure:

@@ -443,6 +443,7 @@ class TimeLoop:
             units=dict(self.units),
             profiles=[p for p in self.profiles if p is not None],
             protocol_end=self.schedule.end,
+            protocol=sc.protocol_text(),
             patch=facts.get("patch"),
             solver=self.effort,
             current_on_intervals=self.schedule.on_intervals(),

@@ -76,9 +76,9 @@ def test_profiles_table_and_csv(result, tmp_path):
 def test_pictures_draw_on_given_axes(result):
     from iontosim.output.figures import new_figure
 
-    for draw in (result.plot_profiles, result.plot_delivery, result.plot_voltage):
+    for draw, count in ((result.plot_profiles, 2), (result.plot_delivery, 2), (result.plot_voltage, 4)):
         assert draw().axes
-        fig, grid = new_figure(1, 2, (8, 3))
+        fig, grid = new_figure(1, count, (8, 3))
         assert draw(ax=list(grid[0])) is fig
     with pytest.raises(ValueError, match="no field pictures"):
         result.plot_fields()
@@ -132,3 +132,17 @@ def test_the_api_is_the_same_run_as_the_command_line(result, tmp_path):
     for key in ("drug_delivered_ug_per_cm2", "peak_voltage_V", "penetration_depth_um"):
         assert cli[key] == pytest.approx(result.summary[key], rel=1e-12), key
     assert np.isfinite(cli["mass_balance_relative_error"])
+
+
+@pytest.mark.parametrize(
+    ("name", "changes", "expected"),
+    [
+        ("lidocaine_epinephrine_2d", {}, (600.0, True)),  # the end of the 10 min of current
+        ("tap_water_hyperhidrosis", {}, (1200.0, True)),  # current on to the end
+        ("lidocaine_epinephrine_2d", {"outputs.profile_times": ["20 min", "60 min"]}, (3600.0, False)),
+    ],
+)
+def test_field_pictures_are_taken_while_the_current_is_on(name, changes, expected):
+    from iontosim.api import _picture_time
+
+    assert _picture_time(iontosim.load(name, **changes)) == expected

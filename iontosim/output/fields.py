@@ -331,10 +331,21 @@ class FieldPicture:
     current: np.ndarray
     limit: float | None  # A/m^2, the safety limit of the current density
     geometry: Any = None  # iontosim.mesh.geometry.Geometry of a patch
+    protocol: str = ""  # the scenario's protocol, as titles show it
+    current_on: bool | None = None  # whether the current was on at `time` (None: not known)
+
+    @property
+    def moment(self) -> str:
+        """When the picture was taken, for titles: "at 20 min (current on)"."""
+        state = {True: " (current on)", False: " (current off)", None: ""}[self.current_on]
+        return f"at {self.time / 60:.3g} min{state}"
 
 
-def capture(model, species: str | None = None, time: float = 0.0) -> FieldPicture | None:
-    """The pictures' data of the model's present state (collective; rank 0 gets it, the others None)."""
+def capture(
+    model, species: str | None = None, time: float = 0.0, current_on: bool | None = None
+) -> FieldPicture | None:
+    """The pictures' data of the model's present state at `time` [s] (collective; rank 0 gets it,
+    the others None)."""
     species = species or model.scenario.drug
     index = model.names.index(species)
     fields = _fields(model)
@@ -358,6 +369,8 @@ def capture(model, species: str | None = None, time: float = 0.0) -> FieldPictur
         current=current,
         limit=model.scenario.safety.max_current_density,
         geometry=geometry,
+        protocol=model.scenario.protocol_text(),
+        current_on=current_on,
     )
 
 
@@ -392,11 +405,49 @@ def _triangles(n_cells: int, nv: int) -> np.ndarray:
     return (np.arange(n_cells)[:, None, None] * nv + local[None]).reshape(-1, 3)
 
 
+def _heading(fig: Figure, p: FieldPicture, what: str = "") -> None:
+    """The scenario, the species (or `what`), the moment and the protocol."""
+    name = p.title if not what else f"{p.title.split(':')[0]}: {what}"
+    fig.suptitle(f"{name} {p.moment}" + (f"\n{p.protocol}" if p.protocol else ""), fontsize=11)
+
+
+def _channel_spans(p: FieldPicture) -> list[tuple[float, float]]:
+    """The appendage channels' lateral (start, end) [m] along the drawn axis (x or r)."""
+    geometry = p.geometry
+    if geometry is None or p.kind == "column":
+        return []
+    return [footprint[0] for footprint in geometry.appendage_footprints()]
+
+
+def _zoom(p: FieldPicture) -> tuple[tuple[float, float] | None, tuple[float, float]]:
+    """Where the physics is [m]: a lateral window (None: the whole width) and a depth window (top,
+    bottom). Laterally, around the first appendage channel (the current and the drug crowd into
+    it), else around the anode's edge; in depth, a little of the donor through the top two skin
+    layers."""
+    interfaces = p.interfaces
+    skin = interfaces[interfaces >= 0]
+    top_layer = skin[1] - skin[0] if len(skin) > 1 else 20e-6
+    above = -max(0.5 * top_layer, 10e-6)
+    channels = _channel_spans(p)
+    if channels:  # the channel's mouth, its length and where it opens below
+        lo, hi = channels[0]
+        return (max(0.0, lo - 6.0 * (hi - lo)), hi + 6.0 * (hi - lo)), (above, top_layer * 1.5)
+    depth = (above, skin[min(2, len(skin) - 1)] if len(skin) > 1 else interfaces[-1])
+    geometry = p.geometry
+    if geometry is not None and p.kind != "column" and not geometry.laterally_uniform:
+        edge = geometry.edges[0]
+        reach = depth[1] - depth[0]
+        return (max(0.0, edge - reach), edge + reach), depth
+    return None, depth
+
+
 def draw_fields(picture: FieldPicture, axes: Any = None) -> Figure:
-    """Maps of the species' total concentration (log colour scale, mol/m^3) and of the potential [V]
-    over the section, whole and near the skin surface; lateral in mm, depth in um pointing down
-    (four axes). 2D meshes are drawn cell by cell with their discontinuous (DG1) values, 3D meshes
-    by their y = 0 mirror plane; a 1D column as depth profiles (two axes)."""
+    """Maps of the species' total concentration (log colour scale, mol/m³) and of the potential [V]
+    over the section: the skin with a little of the donor (left) and where the physics is (right:
+    an appendage channel or the anode's edge, the top skin layers); lateral in mm, depth in µm
+    pointing down, channels outlined (four axes). 2D meshes are drawn cell by cell with their
+    discontinuous (DG1) values, 3D meshes by their y = 0 mirror plane; a 1D column as depth
+    profiles (two axes)."""
     from matplotlib.colors import LogNorm
 
     p = picture
@@ -409,38 +460,45 @@ def draw_fields(picture: FieldPicture, axes: Any = None) -> Figure:
     fig, grid = axes_or_new(axes, 4, (13, 9), columns=2)
     n_cells, nv = c.shape
     lateral = p.x[:, :, 0].ravel() * 1e3  # mm
-    depth = p.x[:, :, 1].ravel() * 1e6  # um
+    depth = p.x[:, :, 1].ravel() * 1e6  # µm
     triangles = _triangles(n_cells, nv)
     skin = interfaces[interfaces >= 0]
-    zoom = (
-        -max(2.0 * (skin[1] - skin[0]) if len(skin) > 1 else 20e-6, 20e-6),
-        skin[min(2, len(skin) - 1)] if len(skin) > 1 else interfaces[-1],
+    skin_depth = skin[-1] if len(skin) else interfaces[-1]
+    whole = (None, (max(interfaces[0], -0.2 * skin_depth), skin_depth))  # the donor at most a sixth
+    lateral_zoom, depth_zoom = _zoom(p)
+    zoom_name = (
+        "near the channel" if _channel_spans(p) else "near the anode edge" if lateral_zoom else "near the surface"
     )
     lateral_label = {"axisymmetric": "r [mm]", "block": "x [mm] (y = 0 plane)"}.get(p.kind, "x [mm]")
     maps = (
         (
             c.ravel(),
-            f"{p.species} total concentration [mol/m^3]",
+            f"{p.species} total concentration [mol/m³]",
             LogNorm(vmin=floor, vmax=max(peak, floor * 10)),
             "viridis",
         ),
         (p.phi.ravel(), "potential [V]", None, "coolwarm"),
     )
     for row, (values, label, norm, cmap) in enumerate(maps):
-        for col, window in enumerate((None, zoom)):
+        for col, (across, down) in enumerate((whole, (lateral_zoom, depth_zoom))):
             ax = grid[2 * row + col]
             if n_cells:
                 art = ax.tripcolor(lateral, depth, triangles, values, shading="gouraud", norm=norm, cmap=cmap)
                 fig.colorbar(art, ax=ax, label=label)
             for z in interfaces:
                 ax.axhline(z * 1e6, color="0.3", ls="--", lw=0.5)
-            if window is not None:
-                ax.set_ylim(window[0] * 1e6, window[1] * 1e6)
-            ax.invert_yaxis()  # depth grows downward
+            for lo, hi in _channel_spans(p):  # the channels cross the top skin layer
+                bottom = skin[1] if len(skin) > 1 else skin_depth
+                ax.plot([lo * 1e3, lo * 1e3, hi * 1e3, hi * 1e3], [0, bottom * 1e6, bottom * 1e6, 0], color="w", lw=0.8)
+            if across is not None:
+                ax.set_xlim(across[0] * 1e3, across[1] * 1e3)
+            ax.set_ylim(down[1] * 1e6, down[0] * 1e6)  # depth grows downward
             ax.set_xlabel(lateral_label)
-            ax.set_ylabel("depth [um]")
-            ax.set_title(f"{label.split(' [')[0]}" + (" (near the skin surface)" if window else ""))
-    fig.suptitle(p.title)
+            ax.set_ylabel("depth [µm]")
+            ax.set_title(
+                label.split(" [")[0] + (f" ({zoom_name})" if col else " (skin, top of the donor)"), fontsize=10
+            )
+    _heading(fig, p)
     return fig
 
 
@@ -450,33 +508,35 @@ def _draw_column(p: FieldPicture, c: np.ndarray, axes: Any) -> Figure:
     order = np.argsort(depth, kind="stable")
     ax_c.plot(depth[order], c.ravel()[order], color="tab:blue")
     ax_c.set_yscale("log")
-    ax_c.set_ylabel(f"{p.species} total concentration [mol/m^3]")
+    ax_c.set_ylabel(f"{p.species} total concentration [mol/m³]")
     ax_p.plot(depth[order], p.phi.ravel()[order], color="tab:purple")
     ax_p.set_ylabel("potential [V]")
     skin = p.interfaces[p.interfaces >= 0]
     linthresh = (skin[1] - skin[0]) * 1e6 if len(skin) > 1 else 10.0
     for ax in (ax_c, ax_p):
         ax.set_xscale("symlog", linthresh=max(linthresh, 1e-3))  # linear across the top skin layer
-        ax.set_xlabel("depth [um] (symlog)")
+        ax.set_xlabel("depth [µm] (linear across the top skin layer, logarithmic below)")
         for z in p.interfaces:
             ax.axvline(z * 1e6, color="0.5", ls="--", lw=0.6)
         ax.grid(alpha=0.3)
-    ax_c.set_title(p.title)
-    ax_p.set_title("potential")
+    ax_c.set_title(p.species, fontsize=10)
+    ax_p.set_title("potential", fontsize=10)
+    _heading(fig, p)
     return fig
 
 
 def draw_surface_current(picture: FieldPicture, axes: Any = None) -> Figure:
-    """Current density into the skin [mA/cm^2] along the skin surface, with the safety limit (and
-    its negative when current also leaves the skin) and the electrodes shaded. On a block the row
-    of cells nearest y = 0 is drawn."""
+    """Current density into the skin [mA/cm²] along the skin surface, with the safety limit (and
+    its negative when current also leaves the skin), the electrodes shaded and the appendage
+    channels marked; a symmetric-log axis when a channel's spike would flatten the rest. On a block
+    the row of cells nearest y = 0 is drawn."""
     p = picture
     positions, values = np.asarray(p.positions, dtype=float), np.asarray(p.current, dtype=float)
     geometry, kind, limit = p.geometry, p.kind, p.limit
     if positions.ndim == 2:  # block: the first row of cells in y
         row = np.isclose(positions[:, 1], positions[:, 1].min(initial=0.0), rtol=1e-9, atol=0.0)
         positions, values = positions[row, 0], values[row]
-    fig, (ax,) = axes_or_new(axes, 1, (8, 4.5))
+    fig, (ax,) = axes_or_new(axes, 1, (8, 4.8))
     ma = values * A_PER_M2_TO_MA_PER_CM2
     ax.plot(
         positions * 1e3,
@@ -488,28 +548,41 @@ def draw_surface_current(picture: FieldPicture, axes: Any = None) -> Figure:
     )
     if geometry is not None and kind not in (None, "column"):
         if geometry.laterally_uniform:
-            ax.axvspan(0.0, geometry.width * 1e3, color="tab:red", alpha=0.1, label="anode")
+            ax.axvspan(0.0, geometry.width * 1e3, color="tab:red", alpha=0.08, lw=0, label="anode")
         else:
             anode, inner, outer = geometry.edges
-            ax.axvspan(0.0, anode * 1e3, color="tab:red", alpha=0.1, label="anode")
-            ax.axvspan(inner * 1e3, outer * 1e3, color="tab:blue", alpha=0.1, label="return electrode")
-    if limit is not None:
+            ax.axvspan(0.0, anode * 1e3, color="tab:red", alpha=0.08, lw=0, label="anode")
+            ax.axvspan(inner * 1e3, outer * 1e3, color="tab:blue", alpha=0.1, lw=0, label="return electrode")
+    for k, (lo, hi) in enumerate(_channel_spans(p)):
+        ax.axvspan(
+            lo * 1e3, hi * 1e3, color="tab:purple", alpha=0.25, lw=0, label="appendage channel" if k == 0 else None
+        )
+    limit_ma = None if limit is None else limit * A_PER_M2_TO_MA_PER_CM2
+    if limit_ma is not None:
         signs = [1, -1] if np.any(values < 0) else [1]
         for sign in signs:
             ax.axhline(
-                sign * limit * A_PER_M2_TO_MA_PER_CM2,
+                sign * limit_ma,
                 color="tab:red",
-                ls=":",
+                ls="--",
                 lw=1,
-                label=f"+-{limit * A_PER_M2_TO_MA_PER_CM2:g} mA/cm^2 limit"
-                if sign == 1 and len(signs) > 1
-                else (f"{limit * A_PER_M2_TO_MA_PER_CM2:g} mA/cm^2 limit" if sign == 1 else None),
+                label=(f"±{limit_ma:g} mA/cm² limit" if len(signs) > 1 else f"{limit_ma:g} mA/cm² limit")
+                if sign == 1
+                else None,
             )
+    magnitude = np.abs(ma[np.isfinite(ma)])
+    typical = float(np.median(magnitude)) if magnitude.size else 0.0
+    if magnitude.size and typical > 0 and magnitude.max() > 30 * typical:
+        ax.set_yscale("symlog", linthresh=min(typical, limit_ma or typical))
+        low = float(np.min(ma[np.isfinite(ma)]))
+        ax.set_ylim(min(low * 2, -(limit_ma or 0) * 2) if low < 0 else 0.0, magnitude.max() * 2)
+        ax.set_ylabel("current density into the skin [mA/cm²]\n(linear near 0, logarithmic beyond)")
+    else:
+        ax.set_ylabel("current density into the skin [mA/cm²]")
     ax.axhline(0.0, color="0.5", lw=0.5)
     lateral = {"axisymmetric": "r", "block": "x (y = first cell row)"}.get(kind, "x")
     ax.set_xlabel(f"{lateral} along the skin surface [mm]")
-    ax.set_ylabel("current density into the skin [mA/cm^2]")
-    ax.set_title("current density across the skin surface")
+    _heading(fig, p, "current density across the skin surface")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return fig

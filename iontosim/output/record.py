@@ -57,6 +57,7 @@ class RunRecord:
     units: dict[str, str] = field(default_factory=dict)  # series key -> unit
     current_on_intervals: list[tuple[float, float]] = field(default_factory=list)  # s
     applied_charge: float = 0.0  # C/m^2
+    protocol: str = ""  # the protocol for people ("1.77 mA × 10 min, then 50 min passive")
     flux_discretization: str = ""  # the flux the numbers come from ("fitted" or "lumped")
     current_density_limit: float = 5.0  # A/m^2 (0.5 mA/cm^2, MYLES_OCULAR), from scenario.safety
     voltage_limit: float = 10.0  # V (MYLES_OCULAR), the device's compliance voltage

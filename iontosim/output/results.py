@@ -2,7 +2,7 @@
 
 Layout (every dataset carries a ``units`` attribute):
 
-    /                      attrs: scenario, drug, area (+ area_units), protocol_end,
+    /                      attrs: scenario, drug, protocol (as titles show it), area (+ area_units), protocol_end,
                            applied_charge (+ *_units), format_version
     /species/{name, charge, molar_mass}
     /layers/{name, top, bottom}
@@ -44,6 +44,7 @@ def write_results(path: str | Path, record: RunRecord) -> Path:
         f.attrs["format_version"] = FORMAT_VERSION
         f.attrs["scenario"] = record.scenario_name
         f.attrs["drug"] = record.drug
+        f.attrs["protocol"] = record.protocol
         f.attrs["area"] = float(record.area)
         f.attrs["area_units"] = "m^2"
         f.attrs["protocol_end"] = float(record.protocol_end)
@@ -161,6 +162,7 @@ def read_results(path: str | Path) -> RunRecord:
             units=units,
             profiles=profiles,
             protocol_end=float(f.attrs["protocol_end"]),
+            protocol=_str(f.attrs.get("protocol", "")),
             current_on_intervals=[(float(a), float(b)) for a, b in f["current_on_intervals"][()]],
             applied_charge=float(f.attrs["applied_charge"]),
         )
