@@ -19,9 +19,7 @@ def test_labels_typeset_units_and_leave_dimensionless_ones_bare():
 
 def test_grid_points_that_share_the_other_values_form_one_line_each():
     pI, current = "skin[stratum_corneum].fixed_charge.isoelectric_point", "protocol[0].current"
-    sweep = SimpleNamespace(
-        parameters=(SimpleNamespace(path=pI, unit=""), SimpleNamespace(path=current, unit="mA"))
-    )
+    sweep = SimpleNamespace(parameters=(SimpleNamespace(path=pI, unit=""), SimpleNamespace(path=current, unit="mA")))
     # a 3 x 2 grid in the design's order (pI slowest), case 4 failed
     table = SimpleNamespace(
         parameters={pI: np.array([4.0, 4.0, 4.5, 4.5, 5.0, 5.0]), current: np.array([3.0, 1.0, 3.0, 1.0, 3.0, 1.0])}
