@@ -17,10 +17,38 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+from typer.core import TyperGroup
+
+
+class _OneLineErrors(TyperGroup):
+    """The commands, with a wrong option or value told in one line (as every other bad input is),
+    not click's usage box: "error: Invalid value for '--checkpoint-every': 'soon' is not a valid
+    float (iontosim run --help)". Exit 2, as click's."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            status = super().main(args, prog_name, complete_var, False, **extra)
+        except NoArgsIsHelpError as err:  # `iontosim` alone: the help, as before
+            err.show()
+            sys.exit(err.exit_code)
+        except UsageError as err:
+            where = err.ctx.command_path if err.ctx is not None else "iontosim"
+            typer.echo(f"error: {err.format_message().rstrip('.')} (see {where} --help)", err=True)
+            sys.exit(err.exit_code)
+        except ClickException as err:
+            err.show()
+            sys.exit(err.exit_code)
+        sys.exit(status if isinstance(status, int) else 0)
+
 
 app = typer.Typer(
+    cls=_OneLineErrors,
     add_completion=False,
     no_args_is_help=True,
+    rich_markup_mode=None,  # plain help: paragraphs rewrapped, no <bool> beside every flag, no rich import
     help="iontosim: drug transport through layered skin under iontophoresis.",
 )
 

@@ -148,8 +148,6 @@ class Case:
 #: cases the guards do not meet yet, each with the reason (strict: a fixed one must drop its mark)
 NOT_YET = {
     "units-absurd-area-tiny": "quantities have upper physical bounds only; no lower ones yet",
-    "args-checkpoint-every-a-word": "typer/click usage errors print a usage box, not one line",
-    "args-unknown-option": "typer/click usage errors print a usage box, not one line",
 }
 
 

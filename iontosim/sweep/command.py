@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .directory import SweepDirectory
+if TYPE_CHECKING:  # pragma: no cover
+    from .directory import SweepDirectory
 
 
 def _say(world, text: str, err: bool = False) -> None:
@@ -70,6 +71,7 @@ def sweep(
     tasks run their slice with --array-index."""
     from mpi4py import MPI
 
+    from .directory import SweepDirectory
     from .spec import MAX_CASES, SweepError, read_sweep
 
     world = MPI.COMM_WORLD
@@ -164,6 +166,7 @@ def _check_options(world, plan, o: _Options) -> None:
 
 def _open_directory(world, plan, o: _Options) -> list:
     """The sweep's cases, from its directory (created when new, unless only reporting); every rank."""
+    from .directory import SweepDirectory
     from .spec import SweepError
 
     cases, problem = None, None
@@ -216,6 +219,7 @@ def _run(world, plan, o: _Options, cases: list) -> None:
     from iontosim.api import on_root
     from iontosim.rundir import OutputError
 
+    from .directory import SweepDirectory
     from .engines import array_slice
 
     selection = cases

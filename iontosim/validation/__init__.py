@@ -9,8 +9,26 @@ For notebooks and scripts::
         print(check.id, check.simulated, check.unit, check.status)
 """
 
-from .case import Case, CaseError, load_case
-from .suite import CASES_DIR, CaseResult, CheckResult, RunCache, list_cases, prepare_case, run_case
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .case import Case, CaseError, load_case
+    from .suite import CASES_DIR, CaseResult, CheckResult, RunCache, list_cases, prepare_case, run_case
+
+#: imported on first use: the command line imports `iontosim.validation.command` for its --help,
+#: and the suite pulls in the solver and matplotlib
+_FROM = {"Case": "case", "CaseError": "case", "load_case": "case"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in __all__:
+        raise AttributeError(f"module 'iontosim.validation' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f".{_FROM.get(name, 'suite')}", __name__), name)
+
 
 __all__ = [
     "CASES_DIR",
