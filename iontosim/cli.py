@@ -26,7 +26,7 @@ class _OneLineErrors(TyperGroup):
     not click's usage box: "error: Invalid value for '--checkpoint-every': 'soon' is not a valid
     float (iontosim run --help)". Exit 2, as click's."""
 
-    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
         try:
