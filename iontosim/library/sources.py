@@ -14,6 +14,12 @@ import difflib
 SOURCES: dict[str, str] = {
     "model_parameters.md": "shared/reference/model_parameters.md: value derived there from sourced numbers (tag "
     "D), working shown",
+    # ---- the project's own keys: values computed or chosen here, not read from a publication
+    "DERIVED": "Derived in this project from the cited primary sources: computed, not printed in any source. "
+    "The working, with the source keys it uses, is in docs/derivations.md (one section per value); a config "
+    "cites DERIVED with those keys and names the section in its note",
+    "PROJECT_ESTIMATE": "An estimate of this project where no published value was found: a choice inside a "
+    "sourced range or an engineering assumption, not a measurement; the reasoning is in docs/derivations.md",
     "SANDBY2003": "Sandby-Møller J, Poulsen T, Wulf HC. Acta Derm Venereol 2003;83:410-413",
     "TSUGITA2013": "Tsugita T, Nishijima T, Kitahara T, Takema Y. Skin Res Technol, doi:10.1111/srt.12021",
     "JEB2019": "Dielectrical properties of living epidermis and dermis 1 kHz-1 MHz. J Electr Bioimp 2019;10:14",
@@ -241,6 +247,10 @@ SOURCES: dict[str, str] = {
     "hydrochloride: effect of current density and vehicle formulation. Pharm Res 2001;18, "
     "doi:10.1023/a:1013322613436 (abstract, bohrium.dp.tech/paper/arxiv/812431096393236480)",
 }
+
+
+#: the keys that name no publication: values derived or estimated in this project
+PROJECT_KEYS = frozenset({"DERIVED", "PROJECT_ESTIMATE"})
 
 
 def check_source(key: str) -> str:
