@@ -166,9 +166,11 @@ SOURCES: dict[str, str] = {
     "(biomedsearch.com copy and sportsmedres.org summary)",
     "FRIEDMANN1988": "Friedmann B, Stilla U, Meyer-Waarden K. Beitrag zur Iontophorese. Biomed Technik 1988;33:2-6, "
     "English abstract at stilla.de/pub/usti_bmt88_abs.html",
-    "MODEL_MD_DEPTH": "shared/MODEL.md section 9 (the project's reference model): ions 'are usually considered to "
-    "penetrate less than about 1 mm before local capillaries carry them off'; no primary source "
-    "found (published_data.md 5: NOT FOUND)",
+    "DEPTH_RULE_OF_THUMB": "A modelling rule of thumb, not a publication: ions 'are usually considered to "
+    "penetrate less than about 1 mm before local capillaries carry them off', deeper presence being attributed "
+    "to circulation. No primary source was found for the number; the depth findings that were found are "
+    "RIVIERE1992 (lidocaine raised down to 3 mm in pigs), COGLIANESE2011 and DRAPER2011 (detected at 3 and 5 mm "
+    "in the human calf) and a vendor's 'at least 1 cm' (IONTOPATCH_VENDOR)",
     "ZEMPSKY2004": "Zempsky WT, Sullivan J, Paulson DM, Hoath SB. Clin Ther 2004;26(7):1110-1119, "
     "doi:10.1016/s0149-2918(04)90183-x (LidoSite trial, n = 548)",
     # ---- the lipid route, moving pH, Franz cells (issue 13); read as abstracts, labels, data pages
@@ -249,8 +251,8 @@ SOURCES: dict[str, str] = {
 }
 
 
-#: the keys that name no publication: values derived or estimated in this project
-PROJECT_KEYS = frozenset({"DERIVED", "PROJECT_ESTIMATE"})
+#: the keys that name no publication: values derived or estimated in this project, and a rule of thumb
+PROJECT_KEYS = frozenset({"DERIVED", "PROJECT_ESTIMATE", "DEPTH_RULE_OF_THUMB"})
 
 
 def check_source(key: str) -> str:
