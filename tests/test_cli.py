@@ -59,7 +59,7 @@ def test_run_directory_is_complete(serial_run):
     } <= names
     summary = json.loads((serial_run / "summary.json").read_text())
     assert summary["drug_delivered_ug_per_cm2"] > 0
-    # conservation (MODEL.md section 8.5): to solver tolerance
+    # conservation (delivered = in tissue + cleared; current in = out): to solver tolerance
     assert summary["mass_balance_relative_error"] < 1e-5
     assert summary["charge_balance_relative_error"] < 1e-4
     assert 0 < summary["mean_drug_transport_number"] < 1

@@ -1,6 +1,6 @@
 """A peer of iontosim: the same 1D/2D electroneutral Nernst-Planck problem solved with FiPy.
 
-Written from the equations of MODEL.md sections 2-6 (not from iontosim's or FiPy's example code)
+Written from the model's equations (docs/physics.md; not from iontosim's or FiPy's example code)
 so that the comparison in compare.py measures two independent discretizations of one problem.
 The parameters are taken from the same iontosim Scenario object (problem_from_scenario), so
 both solve the same problem with the same numbers; compare.py checks them against iontosim's
@@ -16,7 +16,7 @@ c_i [mol/m^3 of pore fluid] is the concentration of the ionized form of species 
 ratio partner/ionized form at the layer's (buffered) pH (0 for strong electrolytes), zp_i the
 partner's charge, R_i the retardation by binding, psi = F phi / (R T), eps the porosity, D_i the
 effective diffusivity (D_aq times the layer's factor), X the fixed charge from the isoelectric
-point (MODEL.md section 3), v the electroosmotic superficial velocity (uniform across the
+point (docs/physics.md, Fixed charge), v the electroosmotic superficial velocity (uniform across the
 column, from the charged layers' drive, updated at the start of every time step as iontosim
 does), S_i the capillary sink k_eff eps (1 + rho_i) c_i of the drugs with k_eff lowered by the
 vasoconstrictor (Emax law) and the counter-ion leaving with the charge the drug carried.

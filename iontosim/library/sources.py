@@ -1,10 +1,16 @@
-"""Source keys for parameter provenance.
+"""Source keys for parameter provenance: the project's bibliography.
 
-Keys are those of shared/reference/model_parameters.md section 10 (plus KOO2005 from
-published_data.md 3b, and the pseudo-key "model_parameters.md" for values derived there), then the
-keys of docs/sources_practice.md (clinical practice: dexamethasone, acetic acid, wearable patches,
-skin pH, tap-water iontophoresis) and docs/sources_appendages.md (sweat ducts, palm skin, tap
-water), each with the address where it was read.
+Each key maps to the full reference of a primary source (paper, drug label, handbook table, or a
+secondary page where that is all that was read, said so in the text). Every config value, built-in
+species value and validation target cites one of these keys or is an estimate with its reason.
+The keys are listed with the configs citing them in docs/sources.md (generated from this dict);
+the values, with the quotes or working they came from, are in the configs' notes,
+docs/derivations.md (values computed from sourced numbers), docs/sources_practice.md (clinical
+practice: dexamethasone, acetic acid, wearable patches, skin pH, tap-water iontophoresis) and
+docs/sources_appendages.md (sweat ducts, palm skin, tap water).
+
+PROJECT_KEYS name no publication: DERIVED (computed in this project; working in
+docs/derivations.md), PROJECT_ESTIMATE and DEPTH_RULE_OF_THUMB.
 """
 
 from __future__ import annotations
@@ -12,8 +18,12 @@ from __future__ import annotations
 import difflib
 
 SOURCES: dict[str, str] = {
-    "model_parameters.md": "shared/reference/model_parameters.md: value derived there from sourced numbers (tag "
-    "D), working shown",
+    # ---- the project's own keys: values computed or chosen here, not read from a publication
+    "DERIVED": "Derived in this project from the cited primary sources: computed, not printed in any source. "
+    "The working, with the source keys it uses, is in docs/derivations.md (one section per value); a config "
+    "cites DERIVED with those keys and names the section in its note",
+    "PROJECT_ESTIMATE": "An estimate of this project where no published value was found: a choice inside a "
+    "sourced range or an engineering assumption, not a measurement; the reasoning is in docs/derivations.md",
     "SANDBY2003": "Sandby-Møller J, Poulsen T, Wulf HC. Acta Derm Venereol 2003;83:410-413",
     "TSUGITA2013": "Tsugita T, Nishijima T, Kitahara T, Takema Y. Skin Res Technol, doi:10.1111/srt.12021",
     "JEB2019": "Dielectrical properties of living epidermis and dermis 1 kHz-1 MHz. J Electr Bioimp 2019;10:14",
@@ -102,11 +112,10 @@ SOURCES: dict[str, str] = {
     "ANDERSON2003": "Anderson CR, Morris RL, Boeh SD, Panus PC, Sembrowich WL. Effects of iontophoresis current "
     "magnitude and duration on dexamethasone deposition and localized drug retention. Phys Ther 2003;83:161-170",
     "GURNEY2008": "The effect of skin thickness and time in the absorption of dexamethasone in human tendons using "
-    "iontophoresis. J Orthop Sports Phys Ther 2008;38(5):238-245, PubMed 18448879 "
-    "(via shared/reference/published_data.md 4c)",
+    "iontophoresis. J Orthop Sports Phys Ther 2008;38(5):238-245, PubMed 18448879 (abstract)",
     "GLASS1980_SECONDARY": "Monkey tritiated dexamethasone sodium phosphate iontophoresis, attributed to Glass JM, "
-    "Stephen RL, Jacobson SC 1980 (secondary page isokineticsinc.com/category/abstract5, via "
-    "shared/reference/published_data.md 4a; verify before citing)",
+    "Stephen RL, Jacobson SC 1980 (secondary page isokineticsinc.com/category/abstract5, which does not name the "
+    "paper: attributed by its content; verify before citing)",
     "NIRSCHL2003": "Nirschl RP et al. Am J Sports Med 2003;31(2):189-195, doi:10.1177/03635465030310020601",
     "DALUZ2019": "da Luz DC et al. J Shoulder Elbow Surg 2019;28(9):1743-1749, doi:10.1016/j.jse.2019.05.020",
     "PERRON1997": "Perron M, Malouin F. Arch Phys Med Rehabil 1997;78(4):379-384, doi:10.1016/s0003-9993(97)90229-x",
@@ -136,8 +145,11 @@ SOURCES: dict[str, str] = {
     "KIM2017_TWI": "Kim, Kim, Lee & Lee. Ann Dermatol 2017;29(6), tap water iontophoresis RCT, "
     "synapse.koreamed.org/articles/1096670",
     "KARAKOC_DC": "Karakoc Y et al. Placebo-controlled evaluation of direct electrical current administration for "
-    "palmoplantar hyperhidrosis (journal/year not captured; shared/reference/published_data.md 6)",
-    "RAFISCHER_VENDOR": "R.A. Fischer (device vendor), as quoted in shared/reference/published_data.md 6",
+    "palmoplantar hyperhidrosis (journal/year not captured; abstract at discovery.researcher.life/article/"
+    "placebo-controlled-evaluation-of-direct-electrical-current-administration-for-palmoplantar-hyperhidrosis/"
+    "028130ae3f7d3a2eb69e383291d8d2c9)",
+    "RAFISCHER_VENDOR": "R.A. Fischer (device vendor), vendor text: desired amperage '10 to 18 milliamps', "
+    "treatments every 2-3 days for 5-10 sessions (the page address was not recorded)",
     "HIDREX1994": "HIDREX GmbH. Modification and optimisation of tap water iontophoresis (1994, vendor study page), "
     "hidrex-therapy.com/studies/modification-and-optimisation-of-tap-water-iontophoresis-pdf-de-1994/",
     "SHRIVASTAVA1977": "Shrivastava SN, Singh G. Br J Dermatol 1977, doi:10.1111/j.1365-2133.1977.tb12542.x",
@@ -151,7 +163,7 @@ SOURCES: dict[str, str] = {
     "by iontophoresis in water (J Appl Physiol 1993;75:2258-2264, journal to verify)",
     "DK_WATER2015": "BMJ Open 2015;5:e007385, Table 1 (Danish drinking water composition), "
     "pmc.ncbi.nlm.nih.gov/articles/PMC4420976",
-    # validation data (iontosim/validation/cases/; quotes in shared/reference/published_data.md)
+    # validation data (iontosim/validation/cases/; the quotes are in the case files)
     "DRAPER2011": "Draper DO, Coglianese M, Castel C. Absorption of iontophoresis-driven 2% lidocaine with epinephrine "
     "in the tissues at 5 mm below the surface of the skin. J Athl Train 2011;46(3):277-281, "
     "doi:10.4085/1062-6050-46.3.277, pmc.ncbi.nlm.nih.gov/articles/PMC3419556",
@@ -160,9 +172,11 @@ SOURCES: dict[str, str] = {
     "(biomedsearch.com copy and sportsmedres.org summary)",
     "FRIEDMANN1988": "Friedmann B, Stilla U, Meyer-Waarden K. Beitrag zur Iontophorese. Biomed Technik 1988;33:2-6, "
     "English abstract at stilla.de/pub/usti_bmt88_abs.html",
-    "MODEL_MD_DEPTH": "shared/MODEL.md section 9 (the project's reference model): ions 'are usually considered to "
-    "penetrate less than about 1 mm before local capillaries carry them off'; no primary source "
-    "found (published_data.md 5: NOT FOUND)",
+    "DEPTH_RULE_OF_THUMB": "A modelling rule of thumb, not a publication: ions 'are usually considered to "
+    "penetrate less than about 1 mm before local capillaries carry them off', deeper presence being attributed "
+    "to circulation. No primary source was found for the number; the depth findings that were found are "
+    "RIVIERE1992 (lidocaine raised down to 3 mm in pigs), COGLIANESE2011 and DRAPER2011 (detected at 3 and 5 mm "
+    "in the human calf) and a vendor's 'at least 1 cm' (IONTOPATCH_VENDOR)",
     "ZEMPSKY2004": "Zempsky WT, Sullivan J, Paulson DM, Hoath SB. Clin Ther 2004;26(7):1110-1119, "
     "doi:10.1016/s0149-2918(04)90183-x (LidoSite trial, n = 548)",
     # ---- the lipid route, moving pH, Franz cells (issue 13); read as abstracts, labels, data pages
@@ -241,6 +255,10 @@ SOURCES: dict[str, str] = {
     "hydrochloride: effect of current density and vehicle formulation. Pharm Res 2001;18, "
     "doi:10.1023/a:1013322613436 (abstract, bohrium.dp.tech/paper/arxiv/812431096393236480)",
 }
+
+
+#: the keys that name no publication: values derived or estimated in this project, and a rule of thumb
+PROJECT_KEYS = frozenset({"DERIVED", "PROJECT_ESTIMATE", "DEPTH_RULE_OF_THUMB"})
 
 
 def check_source(key: str) -> str:

@@ -89,11 +89,15 @@ class Species:
         return self.salts[salt]
 
 
-_HL = "estimate: Hayduk-Laudie (model_parameters.md 2a), +/-30 %"
-_ATOMIC = "estimate: standard atomic weight; not in shared/reference"
-_DEX = "estimate: not in shared/reference"
-#: 37 C from 25 C for ions: model_parameters.md 2a's "x 1.3" rule (CRC_VANYSEK: +2-3 %/K above 25 C)
-_ION37 = "estimate: 25 C value x 1.3, the ion rule of model_parameters.md 2a (CRC_VANYSEK +2-3 %/K)"
+#: the working of the derived and estimated values: docs/derivations.md (section named in each string)
+_HL = "estimate: Hayduk-Laudie correlation, +/-30 % (docs/derivations.md#drug-diffusivities)"
+_ATOMIC = "estimate: standard atomic weight (textbook value; no primary source retrieved)"
+_DEX = "estimate: no published value found"
+#: 37 C from 25 C for ions: x 1.3 (CRC_VANYSEK: +2-3 %/K above 25 C, over 12 K)
+_ION37 = "estimate: 25 C value x 1.3, the ion rule of docs/derivations.md#ion-diffusivities-37c (CRC_VANYSEK +2-3 %/K)"
+#: the ions' 37 C diffusivities: their 25 C value (KIRK_TABLE, CRC_VANYSEK) x 1.3 (CRC_VANYSEK)
+_ION37_KIRK = "DERIVED, KIRK_TABLE, CRC_VANYSEK"
+_ION37_CRC = "DERIVED, CRC_VANYSEK"
 
 LIBRARY: dict[str, Species] = {
     s.name: s
@@ -113,7 +117,7 @@ LIBRARY: dict[str, Species] = {
                 "log_P": "SIRIUS_LOGP",
                 "charge": "LIDOSITE_LABEL",
                 "molar_mass": "SMOLECULE",
-                "salts.HCl": "model_parameters.md",
+                "salts.HCl": "DERIVED",  # 234.34 + 36.46 (docs/derivations.md#molar-masses)
                 "diffusivity_25C": _HL,
                 "diffusivity_37C": _HL,
                 "pKa": "CLINICALGATE_LA",
@@ -132,8 +136,8 @@ LIBRARY: dict[str, Species] = {
             log_P=4.05,
             sources={
                 "log_P": "FENTANYL_LOGP",
-                "charge": "model_parameters.md",
-                "molar_mass": "model_parameters.md",
+                "charge": "DERIVED, IONSYS_LABEL",  # a base, pKa 8.4, as HCl in the anode gel
+                "molar_mass": "DERIVED",  # C22H28N2O (docs/derivations.md#molar-masses)
                 "salts.HCl": "IONSYS_LABEL",
                 "diffusivity_25C": _HL,
                 "diffusivity_37C": _HL,
@@ -152,8 +156,8 @@ LIBRARY: dict[str, Species] = {
             role="drug",
             sources={
                 "charge": "LIDOSITE_LABEL",
-                "molar_mass": "model_parameters.md",
-                "salts.bitartrate": "model_parameters.md",
+                "molar_mass": "DERIVED",  # C9H13NO3 (docs/derivations.md#molar-masses)
+                "salts.bitartrate": "DERIVED, LIDOSITE_LABEL",  # 1.91 mg bitartrate = 1.05 mg base
                 "diffusivity_25C": _HL,
                 "diffusivity_37C": _HL,
                 "pKa": "BRETTI2015",
@@ -175,7 +179,7 @@ LIBRARY: dict[str, Species] = {
                 "charge": _DEX + " (dianion of the phosphate monoester; an anion, delivered from the "
                 "cathode: SYLVESTRE2008)",
                 "molar_mass": "estimate: computed from the formula C22H30FO8P (free acid), 472.4; "
-                "not in shared/reference (DEXSP_LABEL's 4.37 mg salt = 4 mg acid gives 472.7)",
+                "no published value found (DEXSP_LABEL's 4.37 mg salt = 4 mg acid gives 472.7)",
                 "salts.disodium": "DEXSP_LABEL",
                 "diffusivity_25C": _DEX + " (size-scaled like fentanyl, Hayduk-Laudie form)",
                 "diffusivity_37C": _DEX + " (25 C value x 1.35 as for the other drugs)",
@@ -207,7 +211,7 @@ LIBRARY: dict[str, Species] = {
             molar_mass=0.022990,
             diffusivity_25C=1.33e-9,
             diffusivity_37C=1.73e-9,
-            sources={"molar_mass": _ATOMIC, "diffusivity_25C": "KIRK_TABLE", "diffusivity_37C": "model_parameters.md"},
+            sources={"molar_mass": _ATOMIC, "diffusivity_25C": "KIRK_TABLE", "diffusivity_37C": _ION37_KIRK},
         ),
         Species(
             "Cl-",
@@ -215,7 +219,7 @@ LIBRARY: dict[str, Species] = {
             molar_mass=0.035453,
             diffusivity_25C=2.03e-9,
             diffusivity_37C=2.64e-9,
-            sources={"molar_mass": _ATOMIC, "diffusivity_25C": "KIRK_TABLE", "diffusivity_37C": "model_parameters.md"},
+            sources={"molar_mass": _ATOMIC, "diffusivity_25C": "KIRK_TABLE", "diffusivity_37C": _ION37_KIRK},
         ),
         Species(
             "H+",
@@ -223,7 +227,7 @@ LIBRARY: dict[str, Species] = {
             molar_mass=0.0010080,
             diffusivity_25C=9.311e-9,
             diffusivity_37C=1.21e-8,
-            sources={"molar_mass": _ATOMIC, "diffusivity_25C": "CRC_VANYSEK", "diffusivity_37C": "model_parameters.md"},
+            sources={"molar_mass": _ATOMIC, "diffusivity_25C": "CRC_VANYSEK", "diffusivity_37C": _ION37_CRC},
         ),
         Species(
             "OH-",
@@ -231,7 +235,7 @@ LIBRARY: dict[str, Species] = {
             molar_mass=0.017007,
             diffusivity_25C=5.27e-9,
             diffusivity_37C=6.85e-9,
-            sources={"molar_mass": _ATOMIC, "diffusivity_25C": "KIRK_TABLE", "diffusivity_37C": "model_parameters.md"},
+            sources={"molar_mass": _ATOMIC, "diffusivity_25C": "KIRK_TABLE", "diffusivity_37C": _ION37_KIRK},
         ),
     ]
 }

@@ -1,9 +1,10 @@
-"""Fixed charge of skin proteins from the isoelectric point and the local pH, MODEL.md section 3.
+"""Fixed charge of skin proteins from the isoelectric point and the local pH (docs/physics.md, Fixed charge).
 
     X(pH) = X_max * tanh( ln(10) * (pI - pH) / 2 )      [mol/m^3 of pore fluid, signed]
 
 zero at pI, -X_max well above it (anionic skin), +X_max well below it. X_max is fixed by the
-charge at a reference pH (the value back-calculated from the Na+ transport number at pH 7.4).
+charge at a reference pH (the value back-calculated from the Na+ transport number at pH 7.4,
+docs/derivations.md#fixed-charge).
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ def donnan_salt(fixed: float, salt: float) -> tuple[float, float]:
 def donnan_potential(fixed: float, salt: float) -> float:
     """Dimensionless Donnan potential psi_D = asinh(X / (2 c0)) of the layer against the bath.
 
-    MODEL.md section 8.3: the magnitude is asinh(|X| / (2 c0)), the sign that of the fixed charge.
+    Donnan equilibrium of a 1:1 salt (c+ c- = c0^2, c+ - c- = -X): the magnitude is asinh(|X| / (2 c0)),
+    the sign that of the fixed charge.
     """
     return math.asinh(fixed / (2.0 * salt))
 

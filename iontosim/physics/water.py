@@ -22,10 +22,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 #: Ionic product of water at 37 C, (mol/m^3)^2: pKw 13.6, i.e. 2.4e-14 M^2. Estimate: textbook
-#: value, not in shared/reference. Neutral pH at 37 C is then 6.8.
+#: value, no primary source retrieved. Neutral pH at 37 C is then 6.8.
 KW_37C = 2.4e-14 * 1e6
 #: Recombination rate constant, m^3/(mol s): 1.4e11 L/(mol s), Eigen's diffusion-limited value.
-#: Estimate: not in shared/reference; the results do not depend on it once it is this fast.
+#: Estimate: no primary source retrieved; the results do not depend on it once it is this fast.
 RECOMBINATION_RATE = 1.4e11 * 1e-3
 
 

@@ -758,7 +758,7 @@ class Scenario(_Model):
     geometry: GeometrySection | None = None
     #: transport in the appendage channels of geometry.appendages
     appendages: Appendages = Field(default_factory=lambda: Appendages())
-    #: Weak acids and bases (MODEL.md section 2): "weak_electrolyte" transports both forms, each
+    #: Weak acids and bases (Henderson-Hasselbalch): "weak_electrolyte" transports both forms, each
     #: layer's buffered pH fixing their ratio; "strong_electrolyte" transports the ionized form alone.
     ionization: Literal["weak_electrolyte", "strong_electrolyte"] = "weak_electrolyte"
     #: "fixed": each region keeps its pH (a parameter; fastest). "moving": H+ and OH- are

@@ -35,26 +35,27 @@ from .quantities import SI
 
 PATH = "species_definitions"
 
-#: Water viscosity (cP) at 25 and 37 C: the values model_parameters.md 2a uses in Hayduk-Laudie.
+#: Water viscosity (cP) at 25 and 37 C: the values the built-in drugs use in Hayduk-Laudie
+#: (docs/derivations.md#drug-diffusivities).
 MU_25C, MU_37C = 0.890, 0.692
 #: Le Bas molar volume per gram of solute (cm^3/g), so that a molar mass alone gives a volume: the mean
-#: of V/M for the three drugs of model_parameters.md 2a (lidocaine-H+ 307.5/234.34 = 1.31,
+#: of V/M for the three built-in drugs (lidocaine-H+ 307.5/234.34 = 1.31,
 #: fentanyl-H+ 416.9/336.48 = 1.24, epinephrine-H+ 204.2/183.21 = 1.11).
 LE_BAS_PER_GRAM = 1.22
 #: D(37 C) / D(25 C) in Hayduk-Laudie: (0.890/0.692)^1.14 = 1.33.
 HL_37_OVER_25 = (MU_25C / MU_37C) ** 1.14
 
 _HL_FROM_M = (
-    "estimate: Hayduk-Laudie from molar mass (model_parameters.md 2a: D = 13.26e-5/(mu^1.14 "
+    "estimate: Hayduk-Laudie from molar mass (docs/derivations.md#drug-diffusivities: D = 13.26e-5/(mu^1.14 "
     "V^0.589) cm^2/s, V = 1.22 cm^3/g x M, mu = {mu} cP), +/-30 %"
 )
-_HL_37 = "estimate: D(25 C) x 1.33, the Hayduk-Laudie viscosity ratio (0.890/0.692)^1.14 of model_parameters.md 2a"
+_HL_37 = "estimate: D(25 C) x 1.33, the Hayduk-Laudie viscosity ratio (0.890/0.692)^1.14 (docs/derivations.md)"
 
 
 def hayduk_laudie(molar_mass: float, viscosity_cP: float) -> float:
     """Free-solution diffusivity (m^2/s) of a solute of ``molar_mass`` (kg/mol) in water.
 
-    Hayduk-Laudie as model_parameters.md 2a applies it to the built-in drugs, with the Le Bas volume
+    Hayduk-Laudie as the built-in drugs use it (docs/derivations.md#drug-diffusivities), with the Le Bas volume
     estimated as LE_BAS_PER_GRAM x M because a user gives a molar mass, not a structure. Expect +/-30 %.
     """
     volume = LE_BAS_PER_GRAM * molar_mass * 1e3  # cm^3/mol (molar mass in g/mol)

@@ -1,4 +1,4 @@
-"""Protocols as readable steps: apply a current for a time, rest, repeat, pulse, reverse (MODEL.md section 5).
+"""Protocols as readable steps: apply a current for a time, rest, repeat, pulse, reverse (docs/physics.md).
 
 The scenario's steps become a schedule: consecutive intervals of constant signed current density
 (positive: the donor electrode is the anode, so current flows from it into the skin).

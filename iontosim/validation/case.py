@@ -85,8 +85,10 @@ class Published(_Model):
     uncertainty_kind: Literal["SD", "SEM", "half-range", "none stated"] | None = None
     source: SourceKey
     quote: str | None = None
-    #: confidence as in shared/reference/published_data.md; ESTIMATE: the project's own estimate (a calibration
-    #: target that no publication gives as a number)
+    #: confidence: QUOTE (the number verbatim in the source read), PARAPHRASE, SECONDARY (a review or page
+    #: citing the primary), DERIVED (computed from sourced numbers, docs/derivations.md), NOT FOUND (looked for,
+    #: not in the source); ESTIMATE: the project's own estimate (a calibration target that no publication
+    #: gives as a number)
     tag: Literal["QUOTE", "PARAPHRASE", "SECONDARY", "DERIVED", "ESTIMATE", "NOT FOUND"]
     note: str | None = None
     not_found: str | None = None

@@ -2,7 +2,7 @@
 
 The toy model (toy_model.py) has power-law and exponential outputs, whose central log differences
 are exact at any step: the elasticities must come out to rounding (tolerance 1e-9). The real
-model is checked against Faraday's law (MODEL.md section 7: t_d = z F J_d / i), which ties the
+model is checked against Faraday's law (t_d = z F J_d / i), which ties the
 dose to the charge and the transport number at any current.
 """
 

@@ -1,4 +1,4 @@
-"""Appendage channels through the stratum corneum as parallel conductors (MODEL.md section 1).
+"""Appendage channels through the stratum corneum as parallel conductors (docs/physics.md, Patches).
 
 A uniform NaCl solution over a layer crossed by channels of area fraction f, on the grounded deep
 tissue: at the first instant of current (no concentration change yet) the layer and its channels

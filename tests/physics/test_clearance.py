@@ -1,4 +1,4 @@
-"""Steady diffusion with first-order clearance, MODEL.md section 8.2: c(x) = c0 exp(-x / sqrt(D/k)).
+"""Steady diffusion with first-order clearance in a semi-infinite layer: c(x) = c0 exp(-x / sqrt(D/k)).
 
 A trace drug (10 uM in 150 mM NaCl, so no diffusion potential) diffuses from a thick,
 well-mixed gel into a 4 mm clearing layer (k = 1e-3 1/s, D = 0.5 D_aq) with no current. After

@@ -1,4 +1,4 @@
-"""Ag/AgCl electrodes of either polarity (physics/electrodes.py, MODEL.md section 5).
+"""Ag/AgCl electrodes of either polarity (physics/electrodes.py; AGCL_WIKI: AgCl + e- <-> Ag + Cl-).
 
 The anode takes Cl- out of the gel at i/F; the cathode puts it back. In a charged membrane
 (X = -100 mM at pH 7.4) between well-mixed 154 mM NaCl, the Na+ transport number at steady state

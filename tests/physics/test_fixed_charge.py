@@ -1,4 +1,4 @@
-"""Fixed charge from pI and pH, Donnan equilibrium and TMS permselectivity (MODEL.md sections 3, 8.3)."""
+"""Fixed charge from pI and pH, Donnan equilibrium and TMS permselectivity (docs/derivations.md#fixed-charge)."""
 
 import math
 
@@ -6,7 +6,7 @@ import pytest
 
 from iontosim.physics.fixed_charge import donnan_potential, donnan_salt, fixed_charge
 
-PI, X74 = 4.8, -100.0  # MARRO2001 pI, model_parameters.md X(7.4)
+PI, X74 = 4.8, -100.0  # MARRO2001 pI; X(7.4) back-calculated from t_Na (MUDRY2007, KIRK_TABLE)
 
 
 def test_charge_vanishes_at_isoelectric_point_and_flips_sign():
@@ -27,7 +27,7 @@ def test_donnan_equilibrium_exact():
 
 
 def test_tms_sodium_transport_number_matches_calibration():
-    """X(7.4) = -100 mM in 154 mM NaCl gives t_Na = 0.55 (model_parameters.md section 3, tag D), to 0.01."""
+    """X(7.4) = -100 mM in 154 mM NaCl gives t_Na = 0.55 (docs/derivations.md#fixed-charge), to 0.01."""
     cp, cm = donnan_salt(X74, 154.0)
     d_na, d_cl = 1.73e-9, 2.64e-9  # 37 C, KIRK_TABLE x 1.3
     t_na = d_na * cp / (d_na * cp + d_cl * cm)

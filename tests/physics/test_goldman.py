@@ -1,4 +1,4 @@
-"""Constant-field (Goldman) enhancement, MODEL.md section 8.1 (Kasting & Keister 1989).
+"""Constant-field (Goldman) enhancement (Kasting & Keister 1989, KASTING_KEISTER1989).
 
 Trace lidocaine (1 mM, a weak base, fully ionized at pH 4) crosses a homogeneous uncharged membrane in 150 mM NaCl. The
 background fixes a uniform field, so at steady state the flux enhancement over passive diffusion

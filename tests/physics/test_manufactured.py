@@ -1,4 +1,4 @@
-"""Manufactured solutions for the composed weak-form terms (MODEL.md section 8).
+"""Manufactured solutions for the composed weak-form terms (docs/physics.md, Verification).
 
 A binary electrolyte (z = +1, -1; D = 1, 2) with a fixed charge X = 0.3 on the unit interval,
 electroneutral, with

@@ -1,5 +1,5 @@
 """Pulsed direct current at equal charge delivers what the constant-field physics says, not the
-same as constant current (MODEL.md section 5).
+same as constant current (docs/physics.md, Electrodes and protocols).
 
 Trace lidocaine (0.1 mM, fully ionized at pH 4, in 15 mM NaCl) crosses a thin uncharged membrane
 (20 um, lag time ~10 s) from a large, well-mixed gel. Pulses of 20 min period are far longer than the lag time, so

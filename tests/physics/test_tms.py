@@ -1,4 +1,4 @@
-"""Teorell-Meyer-Sievers membrane potential, MODEL.md section 8.3.
+"""Teorell-Meyer-Sievers membrane potential (docs/physics.md, Verification).
 
 A membrane with fixed charge X = -100 mM separates 100 mM NaCl (a large, well-mixed gel) from
 10 mM NaCl (deep boundary, psi = 0), with no current. At steady state the potential of the gel
