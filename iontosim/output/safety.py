@@ -1,4 +1,5 @@
-"""The safety section of a run (summary.json "safety" and the terminal), MODEL.md section 7.
+"""The safety section of a run (summary.json "safety" and the terminal); the limits and
+their sources are in docs/physics.md, "Safety".
 
 Each check compares what the run did with a limit of the scenario (scenario.safety): peak current
 density against the comfort/safety limit (on a 2D/3D patch also the local peak at the skin
