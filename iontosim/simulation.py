@@ -40,7 +40,7 @@ class DeviceLimit(SimulationError):
 def simulate(
     scenario,
     comm: MPI.Comm,
-    progress: Callable[[float, float], None] | None = None,
+    progress: Callable[[float, float, dict], None] | None = None,
     skin_mesh=None,
     checkpoint: Callable[[dict], None] | None = None,
     checkpoint_every: float = 600.0,
@@ -399,7 +399,7 @@ class TimeLoop:
                 continue
             self._accept(step)
             if self.progress is not None:
-                self.progress(self.t, t_end)
+                self.progress(self.t, t_end, self.effort)
             if self.checkpoint is not None and self.t < t_end * (1 - 1e-12):
                 due = self.comm.allreduce(time.monotonic() - last_checkpoint >= self.checkpoint_every, op=MPI.LOR)
                 if due:  # every rank together: the writer gathers

@@ -10,32 +10,69 @@ import typer
 
 
 class RunProgress:
-    """A rich progress bar of simulated time against the protocol's end; use as a context manager,
-    call it with (t, t_end) [s]."""
+    """A rich progress bar of simulated time against the protocol's end, with the time steps done,
+    the wall time and a rough time left; use as a context manager, call it with (t, t_end [s],
+    solver effort) after each step. The first call prints the start line: the size of the problem.
 
-    def __init__(self, scenario):
+    Time left is extrapolated from the wall time per simulated second since the start, so it is
+    rough: switching the current on costs many short steps, a passive phase few long ones."""
+
+    def __init__(self, scenario, console=None):
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
         columns = [
             TextColumn(f"[bold]{scenario.name}"),
             BarColumn(),
             TextColumn("{task.fields[t]:>6.1f} / {task.fields[end]:.1f} min"),
+            TextColumn("{task.fields[steps]:>6d} steps"),
             TimeElapsedColumn(),
+            TextColumn("{task.fields[left]}"),
         ]
+        self.scenario = scenario
         self.end = scenario.protocol_end()
-        self.progress = Progress(*columns, transient=False)
+        self.progress = Progress(*columns, transient=False, console=console)
         self.task = None
+        self.started = False
 
     def __enter__(self) -> RunProgress:
         self.progress.__enter__()
-        self.task = self.progress.add_task("run", total=self.end, t=0.0, end=self.end / 60)
+        self.task = self.progress.add_task("run", total=self.end, t=0.0, end=self.end / 60, steps=0, left="")
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.progress.__exit__(*exc)
 
-    def __call__(self, t: float, t_end: float) -> None:
-        self.progress.update(self.task, completed=t, t=t / 60)
+    def __call__(self, t: float, t_end: float, effort: dict | None = None) -> None:
+        effort = effort or {}
+        if not self.started:
+            self.started = True
+            self.progress.console.print(start_line(self.scenario, effort))
+        task = self.progress.tasks[0]
+        elapsed = task.elapsed or 0.0
+        left = f"~{_duration(elapsed * (t_end - t) / t)} left" if t > 0 and elapsed > 1.0 else ""
+        self.progress.update(self.task, completed=t, t=t / 60, steps=int(effort.get("time_steps", 0)), left=left)
+
+
+def start_line(scenario, effort: dict) -> str:
+    """What is being solved: "lidocaine_epinephrine: 60 min simulated, 2 030 unknowns on 1 rank,
+    linear solver petsc"."""
+    unknowns = effort.get("unknowns")
+    size = f"{unknowns:,} unknowns".replace(",", " ") if unknowns else "unknowns not known"
+    ranks = effort.get("ranks", 1)
+    solver = f", linear solver {effort['linear_solver']}" if effort.get("linear_solver") else ""
+    return (
+        f"{scenario.name}: {_duration(scenario.protocol_end())} simulated, {size} on {ranks} "
+        f"rank{'s' if ranks != 1 else ''}{solver}"
+    )
+
+
+def _duration(seconds: float) -> str:
+    """A time span for people: 45 s, 12 min, 2.5 h."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 #: a reported balance error above this is a warning (the 1D core conserves to ~1e-8)

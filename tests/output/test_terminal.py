@@ -69,3 +69,27 @@ def test_balance_errors_nan_shown_and_large_warned(value, warned):
 )
 def test_protocol_text(name, text):
     assert iontosim.load(name).protocol_text() == text
+
+
+def test_the_start_line_names_the_size_of_the_problem():
+    from iontosim.output.terminal import start_line
+
+    effort = {"unknowns": 28292, "ranks": 2, "linear_solver": "mumps"}
+    assert start_line(iontosim.load("lidocaine_epinephrine"), effort) == (
+        "lidocaine_epinephrine: 60 min simulated, 28 292 unknowns on 2 ranks, linear solver mumps"
+    )
+
+
+def test_the_progress_bar_counts_steps_and_estimates_the_time_left():
+    from rich.console import Console
+
+    from iontosim.output.terminal import RunProgress
+
+    bar = RunProgress(iontosim.load("lidocaine_epinephrine"), Console(record=True, width=150, force_terminal=False))
+    with bar:
+        bar.progress.tasks[0].start_time -= 100.0  # 100 s of wall time for a quarter of the run
+        bar(900.0, 3600.0, {"time_steps": 37, "unknowns": 2030, "ranks": 1})
+        bar.progress.refresh()
+    text = bar.progress.console.export_text()
+    assert text.splitlines()[0].startswith("lidocaine_epinephrine: 60 min simulated, 2 030 unknowns on 1 rank")
+    assert "37 steps" in text and "~5 min left" in text  # 100 s x 3 quarters = 300 s
