@@ -115,10 +115,10 @@ def _on_weights(times: np.ndarray, intervals) -> np.ndarray:
 
 
 def _max_abs(arrays) -> float:
-    values = [np.abs(np.asarray(a, dtype=float)) for a in arrays]
-    values = [v[np.isfinite(v)] for v in values]
-    values = [v for v in values if v.size]
-    return float(max(v.max() for v in values)) if values else math.nan
+    """The largest magnitude; NaN when there is none or when any is NaN (a balance that could not
+    be computed must show, not be dropped)."""
+    values = np.concatenate([np.abs(np.asarray(a, dtype=float)).ravel() for a in arrays] or [np.array([])])
+    return float(np.max(values)) if values.size and not np.isnan(values).any() else math.nan
 
 
 def _layer_key(name: str) -> str:

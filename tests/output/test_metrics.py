@@ -136,3 +136,26 @@ def test_every_key_carries_a_unit(summary):
         if isinstance(value, str):
             continue
         assert key.endswith(units), key
+
+
+def test_a_nan_balance_error_shows_as_nan():
+    from iontosim.output.metrics import _max_abs
+
+    assert _max_abs([np.array([1e-9, 2e-9]), np.array([3e-10])]) == 2e-9
+    assert math.isnan(_max_abs([np.array([1e-9, np.nan])]))
+    assert math.isnan(_max_abs([]))
+
+
+def test_balance_errors_are_relative_to_the_largest_amount_moved_in_the_run():
+    from types import SimpleNamespace
+
+    from iontosim.simulation import _IMBALANCE, _MOVED, TimeLoop
+
+    # roundoff of 2e-19 mol/m^2 at the first step, when only 3e-15 had moved; 1e-4 moves by the end
+    run = SimpleNamespace(
+        model=SimpleNamespace(names=["acetate"]),
+        rows={f"{_IMBALANCE}acetate": [0.0, 2e-19, 3e-14], f"{_MOVED}acetate": [1e-300, 3e-15, 1e-4]},
+    )
+    errors = TimeLoop._balance_errors(run)["mass_balance_error/acetate"]
+    assert errors == pytest.approx([0.0, 2e-15, 3e-10])  # not 6.7e-5 at the first step
+    assert not run.rows  # the raw rows are not series
