@@ -362,6 +362,10 @@ def patch_summary(patch: dict) -> dict:
         "peak_local_current_density_mA_per_cm2": abs(patch["peak_local_current_density"]) * u.A_PER_M2_TO_MA_PER_CM2,
         "peak_local_current_density_position_mm": [1e3 * float(x) for x in patch["peak_position"]],
         "peak_local_current_density_time_min": patch["peak_time"] / u.SECONDS_PER_MINUTE,
+        "local_current_density_mA_per_cm2": abs(patch["local_current_density"]) * u.A_PER_M2_TO_MA_PER_CM2,
+        "local_current_density_position_mm": [1e3 * float(x) for x in patch["local_position"]],
+        "local_current_density_time_min": patch["local_time"] / u.SECONDS_PER_MINUTE,
+        "local_averaging_length_mm": patch["local_averaging_length"] * 1e3,
     }
     for key in ("appendage_current_fraction", "appendage_drug_fraction"):
         if key in patch:

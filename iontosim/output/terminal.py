@@ -208,10 +208,14 @@ def print_safety(safety: dict, voltage: str = "between the electrodes") -> None:
         f"{safety['device_voltage_limit_V']:.3g} V: {verdict(safety['voltage_ok'])}"
     )
     if "local_current_density_ok" in safety:
-        where = ", ".join(f"{x:.3g}" for x in safety["peak_local_current_density_position_mm"])
+        where = ", ".join(f"{x:.3g}" for x in safety["local_current_density_position_mm"])
         typer.echo(
-            f"  local peak       {safety['peak_local_current_density_mA_per_cm2']:.3g} mA/cm² at ({where}) mm: "
-            f"{verdict(safety['local_current_density_ok'])}"
+            f"  local density    {safety['local_current_density_mA_per_cm2']:.3g} mA/cm² over "
+            f"{safety['local_averaging_length_mm']:g} mm at ({where}) mm: {verdict(safety['local_current_density_ok'])}"
+        )
+        typer.echo(
+            f"  one cell's peak  {safety['peak_cell_current_density_mA_per_cm2']:.3g} mA/cm² "
+            "(information: it grows as the mesh is refined)"
         )
     if "skin_pH_ok" in safety:
         low, high = safety["skin_pH_range"]
