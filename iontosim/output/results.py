@@ -1,17 +1,26 @@
 """HDF5 results file: write a RunRecord and read it back.
 
-Layout (every dataset carries a ``units`` attribute):
+Layout (format_version 2; every dataset carries a ``units`` attribute):
 
     /                      attrs: scenario, drug, area (+ area_units), protocol_end,
                            applied_charge (+ *_units), format_version
-    /species/{name, charge, molar_mass}
-    /layers/{name, top, bottom}
+    /species/{name, charge, molar_mass}      attrs: names (the species' names as strings)
+    /layers/{name, top, bottom}              attrs: names (the regions' names as strings)
     /current_on_intervals  (n, 2) [s]
     /timeseries/time       [s]
     /timeseries/<key>      one dataset per series key; "/" in a key nests groups,
                            e.g. /timeseries/delivered/lidocaine+
-    /profiles/<index>      attrs time, time_units; datasets depth, potential,
-                           concentration/<species>, tissue_concentration/<species>
+    /profiles/t=<time>s    one group per profile time, named by its time in seconds, zero-padded
+                           so that the names sort in time order (t=00000600.000s); attrs time,
+                           time_units; datasets depth, potential, concentration/<species>,
+                           tissue_concentration/<species>
+
+Names: h5py 3 reads a string dataset as bytes (``f["layers/name"][()]`` gives ``[b"donor", ...]``);
+``f["layers/name"].asstr()[()]`` gives str, and so does the group attribute
+``f["layers"].attrs["names"]`` (attributes read as str).
+
+Format version 1 (before profile groups were named by time) numbered the profile groups
+/profiles/0, /profiles/1, ...; read_results reads both.
 """
 
 from __future__ import annotations
@@ -23,8 +32,17 @@ import numpy as np
 
 from .record import LayerSpan, Profile, RunRecord
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _STR = h5py.string_dtype()
+
+
+def profile_group_name(time: float, group: h5py.Group | None = None) -> str:
+    """The name of the profile group at `time` [s]: t=00000600.000s (sorts in time order up to
+    10^8 s; a time that rounds onto a name `group` has already gets a suffix)."""
+    name = f"t={time:012.3f}s"
+    if group is None or name not in group:
+        return name
+    return next(f"{name}.{k}" for k in range(1, len(group) + 2) if f"{name}.{k}" not in group)
 
 
 def _dataset(group: h5py.Group, name: str, data, units: str) -> h5py.Dataset:
@@ -52,12 +70,14 @@ def write_results(path: str | Path, record: RunRecord) -> Path:
         f.attrs["applied_charge_units"] = "C/m^2"
 
         sp = f.create_group("species")
+        sp.attrs["names"] = np.array(record.species, dtype=_STR)
         _dataset(sp, "name", np.array(record.species, dtype=_STR), "1")
         _dataset(sp, "charge", [int(record.charges[s]) for s in record.species], "1")
         _dataset(sp, "molar_mass", [float(record.molar_mass[s]) for s in record.species], "kg/mol")
 
         lay = f.create_group("layers")
         lay.attrs["description"] = "depth below the skin surface; donor has negative depths"
+        lay.attrs["names"] = np.array([layer.name for layer in record.layers], dtype=_STR)
         _dataset(lay, "name", np.array([layer.name for layer in record.layers], dtype=_STR), "1")
         _dataset(lay, "top", np.array([layer.top for layer in record.layers], dtype=float), "m")
         _dataset(lay, "bottom", np.array([layer.bottom for layer in record.layers], dtype=float), "m")
@@ -76,8 +96,8 @@ def write_results(path: str | Path, record: RunRecord) -> Path:
             _dataset(ts, key, np.asarray(values, dtype=float), record.units[key])
 
         pr = f.create_group("profiles")
-        for i, prof in enumerate(record.profiles):
-            g = pr.create_group(str(i))
+        for prof in record.profiles:
+            g = pr.create_group(profile_group_name(prof.time, pr))
             g.attrs["time"] = float(prof.time)
             g.attrs["time_units"] = "s"
             g.attrs["units"] = (
@@ -134,8 +154,9 @@ def read_results(path: str | Path) -> RunRecord:
         series = _datasets_under(f["timeseries"], order=[_str(k) for k in keys])
         units = _units_under(f["timeseries"])
         times = series.pop("time")
+        version = int(f.attrs.get("format_version", 1))
         profiles = []
-        for name in sorted(f["profiles"], key=int):
+        for name in sorted(f["profiles"], key=int if version < 2 else None):
             g = f["profiles"][name]
             profiles.append(
                 Profile(
