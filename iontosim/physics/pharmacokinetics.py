@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from iontosim.physics.term import Ledger, Step, Term
+from iontosim.physics.term import Ledger, Series, Step, Term
 
 if TYPE_CHECKING:  # pragma: no cover
     from iontosim.model import Model
@@ -57,8 +57,15 @@ class SystemicCirculation(Term):
         for name, compartment in self.compartments.items():
             compartment.advance(model.scenario.donor.area * cleared[:, model.index(name)].sum(), step.length)
 
-    def series(self, model: Model) -> dict[str, str]:
-        return {f"plasma_concentration/{n}": "mol/m^3" for n in model.names}
+    def series(self, model: Model) -> dict[str, Series | str]:
+        return {
+            f"plasma_concentration/{n}": Series(
+                "mol/m^3",
+                f"plasma concentration of {n}: its one-compartment systemic model (scenario.systemic) fed by what "
+                "the capillaries cleared over the donor electrode's area; 0 for a species without one",
+            )
+            for n in model.names
+        }
 
     def values(self, model: Model, step: Step | None, ledger: Ledger) -> dict[str, float]:
         return {
