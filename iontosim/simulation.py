@@ -24,8 +24,9 @@ from iontosim.solver.newton import NewtonSolver
 from iontosim.solver.protocol import build_schedule
 from iontosim.solver.stepping import StepController
 
-#: what a checkpoint's state holds changes with this number (4: protocol events)
-CHECKPOINT_VERSION = 4
+#: what a checkpoint's state holds changes with this number (4: protocol events; 5: plasma series
+#: of the species with a systemic model only)
+CHECKPOINT_VERSION = 5
 
 
 class SimulationError(RuntimeError):

@@ -41,7 +41,9 @@ class OneCompartment:
 
 class SystemicCirculation(Term):
     """One compartment per species with systemic data (scenario.systemic), fed by what the
-    capillaries cleared over the donor electrode's area in each step (ledger entry `cleared`)."""
+    capillaries cleared over the donor electrode's area in each step (ledger entry `cleared`).
+    Only those species have a series plasma_concentration/<species>: the others have no plasma
+    model, and a series of zeros would read as a measured nothing."""
 
     name = "systemic"
 
@@ -62,16 +64,13 @@ class SystemicCirculation(Term):
             f"plasma_concentration/{n}": Series(
                 "mol/m^3",
                 f"plasma concentration of {n}: its one-compartment systemic model (scenario.systemic) fed by what "
-                "the capillaries cleared over the donor electrode's area; 0 for a species without one",
+                "the capillaries cleared over the donor electrode's area",
             )
-            for n in model.names
+            for n in self.compartments
         }
 
     def values(self, model: Model, step: Step | None, ledger: Ledger) -> dict[str, float]:
-        return {
-            f"plasma_concentration/{n}": self.compartments[n].concentration if n in self.compartments else 0.0
-            for n in model.names
-        }
+        return {f"plasma_concentration/{n}": c.concentration for n, c in self.compartments.items()}
 
     def state(self) -> dict:
         return {n: c.amount for n, c in self.compartments.items()}

@@ -76,3 +76,18 @@ def test_signed_series_say_which_way_is_positive(runs):
     record = iontosim.output.read_results(runs["lidocaine_epinephrine"] / "results.h5")
     assert record.descriptions["time"] and set(record.descriptions) == set(record.units)
     assert record.sign_conventions["surface_flux/lidocaine"] == "positive into the skin"
+
+
+def test_plasma_series_only_for_species_with_a_systemic_model(runs):
+    import json
+
+    with h5py.File(runs["lidocaine_epinephrine"] / "results.h5", "r") as f:
+        assert sorted(f["timeseries/plasma_concentration"]) == ["epinephrine", "lidocaine"]  # not Na+, Cl-
+        assert f["timeseries/plasma_concentration/lidocaine"][-1] > 0
+    with h5py.File(runs["acetic_acid_cathodal"] / "results.h5", "r") as f:  # no systemic section
+        assert "plasma_concentration" not in f["timeseries"]
+        assert not [k for k in f["timeseries"].attrs["keys"] if k.startswith("plasma")]
+    lido = json.loads((runs["lidocaine_epinephrine"] / "summary.json").read_text())
+    acid = json.loads((runs["acetic_acid_cathodal"] / "summary.json").read_text())
+    assert lido["peak_plasma_concentration_ng_per_mL"] > 0
+    assert acid["peak_plasma_concentration_ng_per_mL"] == 0.0  # as before: the terminal says "not modelled"
