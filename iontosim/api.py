@@ -231,17 +231,19 @@ def solve(
 
 
 def write_directory(result: Result, folder: Path, plots: bool = True) -> None:
-    """The run directory's files from a result (one process): results.h5, the pictures, summary.json
-    last (its presence marks a finished run)."""
-    from iontosim.output import fields, metrics, plot_all, results
+    """The run directory's files from a result (one process): results.h5 and its CSV tables
+    (timeseries.csv, profiles.csv; the return electrode's and the passive control's prefixed with
+    their name), the pictures, summary.json last (its presence marks a finished run)."""
+    from iontosim.output import fields, metrics, plot_all, results, tables
 
     try:
         record = result.record
         results.write_results(folder / "results.h5", record)
-        if record.return_record is not None:
-            results.write_results(folder / "return_electrode.h5", record.return_record)
-        if record.passive_record is not None:
-            results.write_results(folder / "passive_control.h5", record.passive_record)
+        tables.write_tables(folder, record)
+        for name, other in (("return_electrode", record.return_record), ("passive_control", record.passive_record)):
+            if other is not None:
+                results.write_results(folder / f"{name}.h5", other)
+                tables.write_tables(folder, other, prefix=f"{name}_")
         if plots:
             plot_all(record, folder)
             if result.picture is not None:
