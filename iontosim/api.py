@@ -191,6 +191,7 @@ def solve(
 ) -> Result:
     """Solve `scenario` on `comm` and, with a `stage` folder, write the run directory's content
     into it (rank 0 writes): the body of every run, also used for each case of a sweep."""
+    from iontosim import interruption
     from iontosim.mesh.skin_mesh import MeshError
     from iontosim.output.metrics import run_summary
     from iontosim.rundir import software_versions, write_json, write_yaml
@@ -215,6 +216,9 @@ def solve(
     except (SimulationError, ValueError, MeshError) as err:
         fields.close()
         raise RunFailed(f"{scenario.name}: {err}") from err
+    except interruption.Interrupted:  # every rank at the same step: the fields files close whole, for --resume
+        fields.close()
+        raise
     wall = time.perf_counter() - started
     record.profiles = comm.bcast(record.profiles if comm.rank == 0 else None, root=0)  # every rank alike
     from iontosim.result import Result
@@ -274,13 +278,18 @@ def save(result: Result, directory: str | Path, overwrite: bool = False) -> Path
 
 
 class _FieldOutput:
-    """At each of outputs.profile_times: the fields file of a patch (fields.bp, when writing a run
-    directory), the caller's `on_output`, and at the last time the pictures' data (Result.picture)."""
+    """At each of outputs.profile_times: the fields files of a patch (fields.bp and fields.xdmf with
+    its fields.h5, when writing a run directory), the caller's `on_output`, and at the last time the
+    pictures' data (Result.picture)."""
+
+    #: the formats of the fields files (output.fields.FieldWriter) with their suffixes: VTX for
+    #: ParaView's ADIOS2 reader, XDMF for any ParaView (and other readers of XDMF)
+    FORMATS = (("vtx", ".bp"), ("xdmf", ".xdmf"))
 
     def __init__(self, scenario: Scenario, stage: Path | None, on_output=None):
         self.scenario, self.stage, self.on_output = scenario, stage, on_output
         self.last = max(scenario.outputs.profile_times, default=None)
-        self.writer: Any = None  # output.fields.FieldWriter, made at the first profile time
+        self.writers: list[Any] = []  # output.fields.FieldWriter of each format, made at the first profile time
         self.picture: FieldPicture | None = None
 
     def __call__(self, model, t: float) -> None:
@@ -291,26 +300,27 @@ class _FieldOutput:
         from iontosim.output import fields
 
         if self.stage is not None:
-            if self.writer is None:
-                self.writer = fields.FieldWriter(
-                    model, self.stage / _fields_file_name(model.comm, self.stage), format="vtx"
-                )
-            self.writer.write(t)
+            if not self.writers:
+                stem = _fields_file_name(model.comm, self.stage)
+                self.writers = [fields.FieldWriter(model, self.stage / (stem + s), format=f) for f, s in self.FORMATS]
+            for writer in self.writers:
+                writer.write(t)
         if self.last is not None and abs(t - self.last) <= 1e-9 * max(1.0, self.last):
             self.picture = fields.capture(model, self.scenario.drug, t)
 
     def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = None
+        for writer in self.writers:
+            writer.close()
+        self.writers = []
 
 
 def _fields_file_name(comm: Comm, stage: Path) -> str:
-    """fields.bp, or a new name beside the fields an interrupted run wrote before it was resumed."""
+    """The fields files' name without suffix: fields (fields.bp, fields.xdmf), or a new one beside
+    the fields an interrupted run wrote before it was resumed (fields.resumed1.bp, ...)."""
     name = None
     if comm.rank == 0:
-        taken = {p.name for p in stage.glob("fields*.bp")}
-        name = next(n for n in ("fields.bp", *(f"fields.resumed{k}.bp" for k in range(1, 1000))) if n not in taken)
+        taken = {p.name[: -len(suffix)] for _, suffix in _FieldOutput.FORMATS for p in stage.glob(f"fields*{suffix}")}
+        name = next(n for n in ("fields", *(f"fields.resumed{k}" for k in range(1, 1000))) if n not in taken)
     return comm.bcast(name, root=0)
 
 
