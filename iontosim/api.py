@@ -191,6 +191,7 @@ def solve(
 ) -> Result:
     """Solve `scenario` on `comm` and, with a `stage` folder, write the run directory's content
     into it (rank 0 writes): the body of every run, also used for each case of a sweep."""
+    from iontosim import interruption
     from iontosim.mesh.skin_mesh import MeshError
     from iontosim.output.metrics import run_summary
     from iontosim.rundir import software_versions, write_json, write_yaml
@@ -215,6 +216,9 @@ def solve(
     except (SimulationError, ValueError, MeshError) as err:
         fields.close()
         raise RunFailed(f"{scenario.name}: {err}") from err
+    except interruption.Interrupted:  # every rank at the same step: the fields files close whole, for --resume
+        fields.close()
+        raise
     wall = time.perf_counter() - started
     record.profiles = comm.bcast(record.profiles if comm.rank == 0 else None, root=0)  # every rank alike
     from iontosim.result import Result
@@ -231,17 +235,19 @@ def solve(
 
 
 def write_directory(result: Result, folder: Path, plots: bool = True) -> None:
-    """The run directory's files from a result (one process): results.h5, the pictures, summary.json
-    last (its presence marks a finished run)."""
-    from iontosim.output import fields, metrics, plot_all, results
+    """The run directory's files from a result (one process): results.h5 and its CSV tables
+    (timeseries.csv, profiles.csv; the return electrode's and the passive control's prefixed with
+    their name), the pictures, summary.json last (its presence marks a finished run)."""
+    from iontosim.output import fields, metrics, plot_all, results, tables
 
     try:
         record = result.record
         results.write_results(folder / "results.h5", record)
-        if record.return_record is not None:
-            results.write_results(folder / "return_electrode.h5", record.return_record)
-        if record.passive_record is not None:
-            results.write_results(folder / "passive_control.h5", record.passive_record)
+        tables.write_tables(folder, record)
+        for name, other in (("return_electrode", record.return_record), ("passive_control", record.passive_record)):
+            if other is not None:
+                results.write_results(folder / f"{name}.h5", other)
+                tables.write_tables(folder, other, prefix=f"{name}_")
         if plots:
             plot_all(record, folder, result.summary)
             if result.picture is not None:
@@ -272,15 +278,20 @@ def save(result: Result, directory: str | Path, overwrite: bool = False) -> Path
 
 
 class _FieldOutput:
-    """At each of outputs.profile_times: the fields file of a patch (fields.bp, when writing a run
-    directory), the caller's `on_output`, and the pictures' data (Result.picture) at the last
-    profile time the current is on (the end of a current phase, when it is a profile time), else at
-    the last: after the current stops, the current density is zero everywhere."""
+    """At each of outputs.profile_times: the fields files of a patch (fields.bp and fields.xdmf with
+    its fields.h5, when writing a run directory), the caller's `on_output`, and the pictures' data
+    (Result.picture) at the last profile time the current is on (the end of a current phase, when
+    it is a profile time), else at the last: after the current stops, the current density is zero
+    everywhere."""
+
+    #: the formats of the fields files (output.fields.FieldWriter) with their suffixes: VTX for
+    #: ParaView's ADIOS2 reader, XDMF for any ParaView (and other readers of XDMF)
+    FORMATS = (("vtx", ".bp"), ("xdmf", ".xdmf"))
 
     def __init__(self, scenario: Scenario, stage: Path | None, on_output=None):
         self.scenario, self.stage, self.on_output = scenario, stage, on_output
         self.last, self.current_on = _picture_time(scenario)
-        self.writer: Any = None  # output.fields.FieldWriter, made at the first profile time
+        self.writers: list[Any] = []  # output.fields.FieldWriter of each format, made at the first profile time
         self.picture: FieldPicture | None = None
 
     def __call__(self, model, t: float) -> None:
@@ -291,18 +302,18 @@ class _FieldOutput:
         from iontosim.output import fields
 
         if self.stage is not None:
-            if self.writer is None:
-                self.writer = fields.FieldWriter(
-                    model, self.stage / _fields_file_name(model.comm, self.stage), format="vtx"
-                )
-            self.writer.write(t)
+            if not self.writers:
+                stem = _fields_file_name(model.comm, self.stage)
+                self.writers = [fields.FieldWriter(model, self.stage / (stem + s), format=f) for f, s in self.FORMATS]
+            for writer in self.writers:
+                writer.write(t)
         if self.last is not None and abs(t - self.last) <= 1e-9 * max(1.0, self.last):
             self.picture = fields.capture(model, self.scenario.drug, t, current_on=self.current_on)
 
     def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = None
+        for writer in self.writers:
+            writer.close()
+        self.writers = []
 
 
 def _picture_time(scenario: Scenario) -> tuple[float | None, bool]:
@@ -319,11 +330,12 @@ def _picture_time(scenario: Scenario) -> tuple[float | None, bool]:
 
 
 def _fields_file_name(comm: Comm, stage: Path) -> str:
-    """fields.bp, or a new name beside the fields an interrupted run wrote before it was resumed."""
+    """The fields files' name without suffix: fields (fields.bp, fields.xdmf), or a new one beside
+    the fields an interrupted run wrote before it was resumed (fields.resumed1.bp, ...)."""
     name = None
     if comm.rank == 0:
-        taken = {p.name for p in stage.glob("fields*.bp")}
-        name = next(n for n in ("fields.bp", *(f"fields.resumed{k}.bp" for k in range(1, 1000))) if n not in taken)
+        taken = {p.name[: -len(suffix)] for _, suffix in _FieldOutput.FORMATS for p in stage.glob(f"fields*{suffix}")}
+        name = next(n for n in ("fields", *(f"fields.resumed{k}" for k in range(1, 1000))) if n not in taken)
     return comm.bcast(name, root=0)
 
 

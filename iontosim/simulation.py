@@ -19,13 +19,14 @@ from iontosim.model import Model
 from iontosim.output.probes import depth_profile
 from iontosim.output.record import LayerSpan, Profile, RunRecord
 from iontosim.physics.ionization import WeakElectrolytes
-from iontosim.physics.term import Step, Term
+from iontosim.physics.term import LEDGER_SIGN, Series, Step, Term
 from iontosim.solver.newton import NewtonSolver
 from iontosim.solver.protocol import build_schedule
 from iontosim.solver.stepping import StepController
 
-#: what a checkpoint's state holds changes with this number (4: protocol events)
-CHECKPOINT_VERSION = 5  # 5: rows hold the balance's imbalance and amount moved, not their ratio
+#: what a checkpoint's state holds changes with this number (4: protocol events; 5: plasma series
+#: of the species with a systemic model only, the balance's rows kept as imbalance and amount moved)
+CHECKPOINT_VERSION = 5
 _IMBALANCE, _MOVED = "_imbalance/", "_moved/"  # rows of the mass balance until the run ends
 
 
@@ -219,24 +220,56 @@ class TimeLoop:
         self.stops = self.schedule.breakpoints(self.profile_times)
         self.control = StepController(num.dt_initial, num.dt_max, growth=num.dt_growth)
         self.ledger = model.ledger()
-        self.units = self._units()
+        self.declared = self._declared()
+        self.units = {key: series.unit for key, series in self.declared.items()}
         self.rows: dict[str, list[float]] = {}
         self.profiles: list[Profile | None] = []
         self.t, self.stop_index, self.next_event = 0.0, 1, 0
 
     # ------------------------------------------------------------------ what is recorded
-    def _units(self) -> dict[str, str]:
-        """Every series the run records, with its unit: the loop's own, the terms', the ledger's."""
+    def _declared(self) -> dict[str, Series]:
+        """Every series the run records, with its unit, description and sign convention: the loop's
+        own, the terms', the ledger's."""
         m = self.model
-        units = {"time": "s", "current_density": "A/m^2", "charge_balance_error": "1"}
+        per_area = "per area of the donor electrode"
+        declared = {
+            "time": Series("s", "time since the start of the protocol at each accepted time step"),
+            "current_density": Series(
+                "A/m^2",
+                "applied current density over the donor electrode's area in the time step that ended at this time",
+                "positive when the donor electrode is the anode (current flows into the skin under it)",
+            ),
+            "charge_balance_error": Series(
+                "1",
+                "|current leaving the model through every ledger entry| over the applied current: a round-off "
+                "estimate of the charge balance (0 without current)",
+            ),
+        }
         for term in m.terms:
-            units |= term.series(m)
+            for key, series in term.series(m).items():
+                if not isinstance(series, Series):  # a bare unit
+                    series = Series(series, f"{key}, recorded by the term {term.name!r}")
+                declared[key] = series
         for entry in self.ledger.entries:
             if entry.recorded and (entry.rates is not None or entry.instantaneous):
-                units |= {f"{entry.name}/{n}": "mol/m^2" for n in m.names}
+                what = entry.description or f"taken out of the model by the term's ledger entry {entry.name!r}"
+                for n in m.names:
+                    declared[f"{entry.name}/{n}"] = Series(
+                        "mol/m^2", f"{n} {what}, cumulative since the start, {per_area}", LEDGER_SIGN
+                    )
         for region in m.regions[1:]:
-            units |= {f"layer_amount/{region.name}/{n}": "mol/m^2" for n in m.names}
-        return units | {f"mass_balance_error/{n}": "1" for n in m.names}
+            for n in m.names:
+                declared[f"layer_amount/{region.name}/{n}"] = Series(
+                    "mol/m^2", f"{n} held in {region.name} (all its forms, dissolved and bound), {per_area}"
+                )
+        for n in m.names:
+            declared[f"mass_balance_error/{n}"] = Series(
+                "1",
+                f"|what the model holds of {n} - what it held at the start + every ledger amount| relative to the "
+                "largest amount that entered, left or moved between regions in the run: a round-off estimate of "
+                "the mass balance",
+            )
+        return declared
 
     def _record(self, step: Step | None) -> None:
         m, ledger = self.model, self.ledger
@@ -458,6 +491,8 @@ class TimeLoop:
             times=np.asarray(self.rows.pop("time")),
             series=series,
             units=dict(self.units),
+            descriptions={key: declared.description for key, declared in self.declared.items()},
+            sign_conventions={key: s.sign_convention for key, s in self.declared.items() if s.sign_convention},
             profiles=[p for p in self.profiles if p is not None],
             protocol_end=self.schedule.end,
             protocol=sc.protocol_text(),

@@ -88,6 +88,7 @@ def test_save_writes_the_run_directory_of_the_command_line(result, tmp_path):
     out = result.save(tmp_path / "lido")
     names = {p.name for p in out.iterdir()}
     assert {"config.resolved.yaml", "versions.json", "results.h5", "summary.json", "profiles.png"} <= names
+    assert {"timeseries.csv", "profiles.csv"} <= names  # the tables beside results.h5
     assert json.loads((out / "summary.json").read_text())["drug_delivered_ug_per_cm2"] == pytest.approx(
         result.summary["drug_delivered_ug_per_cm2"], rel=1e-15
     )

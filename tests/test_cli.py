@@ -218,7 +218,9 @@ def test_a_patch_run_writes_its_fields_and_patch_summary(tmp_path):
     proc = _run(["run", str(CONFIGS / "tap_water_hyperhidrosis.yaml"), "--out", "twi", "--no-progress"], tmp_path)
     assert proc.returncode == 0, proc.stderr
     out = tmp_path / "twi"
-    assert {"fields.bp", "fields.png", "surface_current.png", "summary.json"} <= {p.name for p in out.iterdir()}
+    assert {"fields.bp", "fields.xdmf", "fields.h5", "fields.png", "surface_current.png", "summary.json"} <= {
+        p.name for p in out.iterdir()
+    }
     summary = json.loads((out / "summary.json").read_text())
     patch = summary["patch"]
     assert patch["kind"] == "axisymmetric"

@@ -154,3 +154,74 @@ def test_ctrl_c_under_mpirun_stops_every_rank_with_one_line(tmp_path):
     lines = [line for line in stopped.stderr.strip().splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("interrupted at t = "), stopped.stderr
     assert "checkpoint kept at" in lines[0]
+
+
+# ---------------------------------------------------------------------------- a patch's fields files
+#: the 2D scenario made small: coarse cells, one minute of current and one of rest
+SMALL_PATCH = {
+    "geometry.surface_cells": 6,
+    "geometry.resolution": 0.15,
+    "protocol": [{"current": "1.77 mA", "duration": "1 min"}, {"rest": "1 min"}],
+    "outputs.profile_times": ["1 min", "2 min"],
+}
+FIELD_NAMES = {"c_lidocaine [mol/m^3]", "c_Cl- [mol/m^3]", "potential [V]", "current_density [A/m^2]"}
+
+
+def _xdmf_times_and_fields(path: Path) -> tuple[set[float], set[str]]:
+    """The times and the field names of an XDMF file; every HDF5 reference it makes resolves."""
+    import xml.etree.ElementTree as ET
+
+    import h5py
+
+    root = ET.parse(path).getroot()
+    times = {float(t.get("Value")) for t in root.iter("Time")}
+    names = {a.get("Name") for a in root.iter("Attribute")}
+    with h5py.File(path.with_suffix(".h5"), "r") as h5:
+        for item in root.iter("DataItem"):
+            file, where = item.text.strip().split(":", 1)
+            assert file == path.with_suffix(".h5").name and where in h5, where
+    return times, names
+
+
+def test_a_patch_run_writes_its_fields_as_vtx_and_xdmf_and_a_resumed_run_beside_them(tmp_path):
+    """fields.bp for ParaView's ADIOS2 reader and fields.xdmf (+ fields.h5) for any ParaView; a run
+    stopped after the first profile time and resumed writes the rest beside them (fields.resumed1.*)."""
+    from iontosim import interruption
+
+    scenario = iontosim.load("lidocaine_epinephrine_2d", **SMALL_PATCH)
+    out = tmp_path / "patch"
+
+    def stop(model, t):
+        if t == 60.0:
+            interruption._requested = signal.SIGTERM  # as the signal handler notes it
+
+    try:
+        with pytest.raises(interruption.Interrupted) as stopped:
+            iontosim.run(scenario, out=out, on_output=stop)
+    finally:
+        interruption.reset()
+    assert stopped.value.t == 60.0 and (stopped.value.checkpoint / "fields.xdmf").is_file()
+    iontosim.run(scenario, out=out, resume=True)
+    names = {p.name for p in out.iterdir()}
+    for stem, time_ in (("fields", 60.0), ("fields.resumed1", 120.0)):
+        assert {f"{stem}.bp", f"{stem}.xdmf", f"{stem}.h5"} <= names
+        assert (out / f"{stem}.bp" / "md.idx").is_file()
+        times, fields = _xdmf_times_and_fields(out / f"{stem}.xdmf")
+        assert times == {time_} and FIELD_NAMES <= fields
+    assert not {"fields.resumed2.bp", "fields.resumed2.xdmf"} & names
+
+
+@pytest.mark.mpi
+@pytest.mark.slow
+def test_a_patch_run_on_two_ranks_writes_both_fields_files(tmp_path):
+    from tests.conftest import python_on_two_ranks
+
+    code = (
+        "import sys\nfrom mpi4py import MPI\nimport iontosim\nfrom tests.test_rundir import SMALL_PATCH\n"
+        "iontosim.run(iontosim.load('lidocaine_epinephrine_2d', **SMALL_PATCH), out=sys.argv[1], comm=MPI.COMM_WORLD)\n"
+    )
+    python_on_two_ranks(code, str(tmp_path / "two"))
+    times, fields = _xdmf_times_and_fields(tmp_path / "two" / "fields.xdmf")
+    assert times == {60.0, 120.0} and FIELD_NAMES <= fields
+    assert (tmp_path / "two" / "fields.bp" / "md.idx").is_file()
+    assert json.loads((tmp_path / "two" / "summary.json").read_text())["mpi_ranks"] == 2

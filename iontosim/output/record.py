@@ -39,8 +39,9 @@ class Profile:
 class RunRecord:
     """Everything a run reports: time series, profiles and protocol facts (SI units).
 
-    ``units`` holds the unit of every series key (and "time"), as the terms that record them
-    declare it.
+    ``units`` holds the unit of every series key (and "time"), ``descriptions`` what each is and
+    ``sign_conventions`` which way is positive (the series that have a sign), as the terms that
+    record them declare it (physics/term.Series).
     """
 
     scenario_name: str
@@ -55,6 +56,8 @@ class RunRecord:
     profiles: list[Profile]
     protocol_end: float  # s
     units: dict[str, str] = field(default_factory=dict)  # series key -> unit
+    descriptions: dict[str, str] = field(default_factory=dict)  # series key -> what it is
+    sign_conventions: dict[str, str] = field(default_factory=dict)  # series key -> which way is positive
     current_on_intervals: list[tuple[float, float]] = field(default_factory=list)  # s
     applied_charge: float = 0.0  # C/m^2
     protocol: str = ""  # the protocol for people ("1.77 mA × 10 min, then 50 min passive")

@@ -1,17 +1,31 @@
 """HDF5 results file: write a RunRecord and read it back.
 
-Layout (every dataset carries a ``units`` attribute):
+Layout (format_version 2). Every dataset carries a ``units`` attribute and a ``description``
+(what it is; a series' description is the one its term declares, physics/term.Series), and a
+dataset whose value has a sign a ``sign_convention`` (surface fluxes and delivered amounts:
+positive into the skin; current density: positive when the donor electrode is the anode;
+voltage: donor electrode minus deep tissue; ledger amounts such as cleared/<species>: positive
+when taken out of the model; depths: positive below the skin surface, the donor negative).
 
     /                      attrs: scenario, drug, protocol (as titles show it), area (+ area_units), protocol_end,
                            applied_charge (+ *_units), format_version
-    /species/{name, charge, molar_mass}
-    /layers/{name, top, bottom}
+    /species/{name, charge, molar_mass}      attrs: names (the species' names as strings)
+    /layers/{name, top, bottom}              attrs: names (the regions' names as strings)
     /current_on_intervals  (n, 2) [s]
     /timeseries/time       [s]
     /timeseries/<key>      one dataset per series key; "/" in a key nests groups,
                            e.g. /timeseries/delivered/lidocaine+
-    /profiles/<index>      attrs time, time_units; datasets depth, potential,
-                           concentration/<species>, tissue_concentration/<species>
+    /profiles/t=<time>s    one group per profile time, named by its time in seconds, zero-padded
+                           so that the names sort in time order (t=00000600.000s); attrs time,
+                           time_units; datasets depth, potential, concentration/<species>,
+                           tissue_concentration/<species>
+
+Names: h5py 3 reads a string dataset as bytes (``f["layers/name"][()]`` gives ``[b"donor", ...]``);
+``f["layers/name"].asstr()[()]`` gives str, and so does the group attribute
+``f["layers"].attrs["names"]`` (attributes read as str).
+
+Format version 1 (before profile groups were named by time) numbered the profile groups
+/profiles/0, /profiles/1, ...; read_results reads both.
 """
 
 from __future__ import annotations
@@ -23,14 +37,41 @@ import numpy as np
 
 from .record import LayerSpan, Profile, RunRecord
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _STR = h5py.string_dtype()
 
 
-def _dataset(group: h5py.Group, name: str, data, units: str) -> h5py.Dataset:
+def profile_group_name(time: float, group: h5py.Group | None = None) -> str:
+    """The name of the profile group at `time` [s]: t=00000600.000s (sorts in time order up to
+    10^8 s; a time that rounds onto a name `group` has already gets a suffix)."""
+    name = f"t={time:012.3f}s"
+    if group is None or name not in group:
+        return name
+    return next(f"{name}.{k}" for k in range(1, len(group) + 2) if f"{name}.{k}" not in group)
+
+
+#: the sign of a depth below the skin surface (layers, profiles)
+DEPTH_SIGN = "positive below the skin surface; the donor gel has negative depths"
+
+
+def _dataset(
+    group: h5py.Group, name: str, data, units: str, description: str = "", sign_convention: str = ""
+) -> h5py.Dataset:
     dset = group.create_dataset(name, data=data)
     dset.attrs["units"] = units
+    if description:
+        dset.attrs["description"] = description
+    if sign_convention:
+        dset.attrs["sign_convention"] = sign_convention
     return dset
+
+
+_PROFILE_DEPTH = (
+    "depth of each point under the donor electrode's centre line; an interface depth appears twice "
+    "(the value just above it, then just below)"
+)
+_PROFILE_POTENTIAL = "electric potential at each depth"
+_POTENTIAL_SIGN = "relative to the deep boundary (ground, 0 V)"
 
 
 def write_results(path: str | Path, record: RunRecord) -> Path:
@@ -53,43 +94,70 @@ def write_results(path: str | Path, record: RunRecord) -> Path:
         f.attrs["applied_charge_units"] = "C/m^2"
 
         sp = f.create_group("species")
-        _dataset(sp, "name", np.array(record.species, dtype=_STR), "1")
-        _dataset(sp, "charge", [int(record.charges[s]) for s in record.species], "1")
-        _dataset(sp, "molar_mass", [float(record.molar_mass[s]) for s in record.species], "kg/mol")
+        sp.attrs["names"] = np.array(record.species, dtype=_STR)
+        _dataset(
+            sp,
+            "name",
+            np.array(record.species, dtype=_STR),
+            "1",
+            "name of each species (the order of every per-species list)",
+        )
+        _dataset(
+            sp,
+            "charge",
+            [int(record.charges[s]) for s in record.species],
+            "1",
+            "charge number of each species' ionized form",
+        )
+        _dataset(
+            sp,
+            "molar_mass",
+            [float(record.molar_mass[s]) for s in record.species],
+            "kg/mol",
+            "molar mass of each species",
+        )
 
         lay = f.create_group("layers")
         lay.attrs["description"] = "depth below the skin surface; donor has negative depths"
-        _dataset(lay, "name", np.array([layer.name for layer in record.layers], dtype=_STR), "1")
-        _dataset(lay, "top", np.array([layer.top for layer in record.layers], dtype=float), "m")
-        _dataset(lay, "bottom", np.array([layer.bottom for layer in record.layers], dtype=float), "m")
+        lay.attrs["names"] = np.array([layer.name for layer in record.layers], dtype=_STR)
+        names = np.array([layer.name for layer in record.layers], dtype=_STR)
+        _dataset(lay, "name", names, "1", "name of each region, top first: the donor gel, then the skin layers")
+        tops = np.array([layer.top for layer in record.layers], dtype=float)
+        _dataset(lay, "top", tops, "m", "depth of each region's top", DEPTH_SIGN)
+        bottoms = np.array([layer.bottom for layer in record.layers], dtype=float)
+        _dataset(lay, "bottom", bottoms, "m", "depth of each region's bottom", DEPTH_SIGN)
 
         intervals = np.array(record.current_on_intervals, dtype=float).reshape(-1, 2)
-        _dataset(f, "current_on_intervals", intervals, "s")
+        _dataset(f, "current_on_intervals", intervals, "s", "(start, end) of every interval in which current flows")
 
         ts = f.create_group("timeseries")
         ts.attrs["keys"] = np.array(list(record.series), dtype=_STR)
-        _dataset(ts, "time", np.asarray(record.times, dtype=float), "s")
+        described = record.descriptions.get
+        signed = record.sign_conventions.get
+        _dataset(ts, "time", np.asarray(record.times, dtype=float), "s", described("time", ""), signed("time", ""))
         for key, values in record.series.items():
             if key == "time":
                 raise ValueError("series key 'time' is reserved")
             if key not in record.units:
                 raise ValueError(f"series {key!r} has no unit: the term that records it must declare one")
-            _dataset(ts, key, np.asarray(values, dtype=float), record.units[key])
+            _dataset(ts, key, np.asarray(values, dtype=float), record.units[key], described(key, ""), signed(key, ""))
 
         pr = f.create_group("profiles")
-        for i, prof in enumerate(record.profiles):
-            g = pr.create_group(str(i))
+        for prof in record.profiles:
+            g = pr.create_group(profile_group_name(prof.time, pr))
             g.attrs["time"] = float(prof.time)
             g.attrs["time_units"] = "s"
             g.attrs["units"] = (
                 "depth: m; potential: V; concentration: mol/m^3 of pore fluid; tissue_concentration: mol/m^3 of tissue"
             )
-            _dataset(g, "depth", np.asarray(prof.depth, dtype=float), "m")
-            _dataset(g, "potential", np.asarray(prof.potential, dtype=float), "V")
+            _dataset(g, "depth", np.asarray(prof.depth, dtype=float), "m", _PROFILE_DEPTH, DEPTH_SIGN)
+            _dataset(g, "potential", np.asarray(prof.potential, dtype=float), "V", _PROFILE_POTENTIAL, _POTENTIAL_SIGN)
             for s, c in prof.concentration.items():
-                _dataset(g, f"concentration/{s}", np.asarray(c, dtype=float), "mol/m^3")
+                what = f"dissolved {s} (a weak electrolyte's two forms together) per volume of pore fluid"
+                _dataset(g, f"concentration/{s}", np.asarray(c, dtype=float), "mol/m^3", what)
             for s, c in prof.tissue_concentration.items():
-                _dataset(g, f"tissue_concentration/{s}", np.asarray(c, dtype=float), "mol/m^3")
+                what = f"{s} per volume of tissue: dissolved and bound, times the porosity"
+                _dataset(g, f"tissue_concentration/{s}", np.asarray(c, dtype=float), "mol/m^3", what)
     return path
 
 
@@ -106,14 +174,16 @@ def _datasets_under(group: h5py.Group, order=()) -> dict[str, np.ndarray]:
     return {k: found[k] for k in first + [k for k in found if k not in first]}
 
 
-def _units_under(group: h5py.Group) -> dict[str, str]:
-    """The `units` attribute of every dataset below ``group``, keyed like _datasets_under."""
+def _attribute_under(group: h5py.Group, attribute: str = "units", default: str | None = "") -> dict[str, str]:
+    """The `attribute` of every dataset below ``group`` (`default` where it has none; None: left
+    out), keyed like _datasets_under."""
     found: dict[str, str] = {}
-    group.visititems(
-        lambda name, obj: (
-            found.__setitem__(name, _str(obj.attrs.get("units", ""))) if isinstance(obj, h5py.Dataset) else None
-        )
-    )
+
+    def visit(name, obj):
+        if isinstance(obj, h5py.Dataset) and (attribute in obj.attrs or default is not None):
+            found[name] = _str(obj.attrs.get(attribute, default))
+
+    group.visititems(visit)
     return found
 
 
@@ -133,10 +203,13 @@ def read_results(path: str | Path) -> RunRecord:
         ]
         keys = list(f["timeseries"].attrs["keys"]) if "keys" in f["timeseries"].attrs else []
         series = _datasets_under(f["timeseries"], order=[_str(k) for k in keys])
-        units = _units_under(f["timeseries"])
+        units = _attribute_under(f["timeseries"])
+        descriptions = _attribute_under(f["timeseries"], "description", None)
+        sign_conventions = _attribute_under(f["timeseries"], "sign_convention", None)
         times = series.pop("time")
+        version = int(f.attrs.get("format_version", 1))
         profiles = []
-        for name in sorted(f["profiles"], key=int):
+        for name in sorted(f["profiles"], key=int if version < 2 else None):
             g = f["profiles"][name]
             profiles.append(
                 Profile(
@@ -160,6 +233,8 @@ def read_results(path: str | Path) -> RunRecord:
             times=times,
             series=series,
             units=units,
+            descriptions=descriptions,
+            sign_conventions=sign_conventions,
             profiles=profiles,
             protocol_end=float(f.attrs["protocol_end"]),
             protocol=_str(f.attrs.get("protocol", "")),

@@ -92,4 +92,12 @@ class CapillaryClearance(Term):
         def current(ledger: Ledger) -> float:
             return FARADAY * float((model.row_charges() * ledger.rates_of("cleared")).sum())
 
-        return [LedgerEntry("cleared", rates=lambda: model.per_region(self.sink_form), current=current)]
+        return [
+            LedgerEntry(
+                "cleared",
+                rates=lambda: model.per_region(self.sink_form),
+                current=current,
+                description="taken up by the capillaries of the skin layers (capillary clearance, the input of the "
+                "systemic model; a counter-ion leaves with the drug)",
+            )
+        ]

@@ -65,6 +65,9 @@ class InterstitialBoundary(Term):
 
         return [
             LedgerEntry(
-                "deep_outflow", rates=lambda: model.region_rates(model.deepest, self.outflow(model)), current=current
+                "deep_outflow",
+                rates=lambda: model.region_rates(model.deepest, self.outflow(model)),
+                current=current,
+                description="that crossed the deep boundary into the tissue below the modelled skin",
             )
         ]

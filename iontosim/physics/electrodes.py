@@ -21,7 +21,7 @@ import numpy as np
 
 from iontosim.physics.constants import FARADAY
 from iontosim.physics.stirring import REPLENISHED
-from iontosim.physics.term import Ledger, LedgerEntry, Step, Term
+from iontosim.physics.term import Ledger, LedgerEntry, Series, Step, Term
 
 if TYPE_CHECKING:  # pragma: no cover
     from iontosim.model import Model
@@ -197,10 +197,35 @@ class DonorElectrode(_Electrode):
         psi_b = model.probed_field(model.probe(model.column.interfaces[-1]), model.ns)
         return (psi_s - psi_b) * model.thermal_voltage() / step.current
 
-    def series(self, model: Model) -> dict[str, str]:
-        out = {"voltage": "V", "skin_resistance": "ohm m^2"}
+    def series(self, model: Model) -> dict[str, Series | str]:
+        out: dict[str, Series | str] = {
+            "voltage": Series(
+                "V",
+                "voltage of the donor electrode: the potential its electrode reaction follows, against the deep "
+                "tissue (on a patch with a meshed return electrode, against that electrode)",
+                "donor electrode minus deep tissue (or return electrode): positive when the donor is the anode",
+            ),
+            "skin_resistance": Series(
+                "ohm m^2",
+                "the skin's resistance: the potential drop from the skin surface (gel side) to the deep boundary "
+                "over the current density; NaN while no current flows",
+            ),
+        }
+        per_area = "per area of the donor electrode"
         for n in model.names:
-            out |= {f"surface_flux/{n}": "mol/m^2/s", f"delivered/{n}": "mol/m^2", f"donor_amount/{n}": "mol/m^2"}
+            out[f"surface_flux/{n}"] = Series(
+                "mol/m^2/s",
+                f"flux of {n} (all its forms) across the skin surface under the donor electrode, the mean over the "
+                f"time step that ended at this time, {per_area}",
+                "positive into the skin",
+            )
+            out[f"delivered/{n}"] = Series(
+                "mol/m^2",
+                f"{n} that left the donor gel across the skin surface since the start (what the gel lost, less what "
+                f"its electrode reaction took, patch changes and reservoir top-ups), {per_area}",
+                "positive into the skin",
+            )
+            out[f"donor_amount/{n}"] = Series("mol/m^2", f"{n} the donor gel holds (all its forms), {per_area}")
         return out
 
     def values(self, model: Model, step: Step | None, ledger: Ledger) -> dict[str, float]:

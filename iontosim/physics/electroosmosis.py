@@ -22,7 +22,7 @@ import numpy as np
 from iontosim._fenics import MPI, dolfinx, ufl
 from iontosim.physics.constants import FARADAY, GAS_CONSTANT
 from iontosim.physics.fixed_charge import donnan_salt, fixed_charge
-from iontosim.physics.term import Step, Term
+from iontosim.physics.term import Series, Step, Term
 
 if TYPE_CHECKING:  # pragma: no cover
     from iontosim.model import Model
@@ -180,8 +180,13 @@ class Electroosmosis(Term):
         per_layer = model.comm.allreduce(per_layer, op=MPI.SUM) * model.thermal_voltage() / model.anode_area
         return [per_layer[k] for k, kappa in enumerate(self.kappa_over_mu) if kappa > 0]
 
-    def series(self, model: Model) -> dict[str, str]:
-        return {"electroosmotic_velocity": "m/s"} if self.flow_model == "column" else {}
+    def series(self, model: Model) -> dict[str, Series | str]:
+        if self.flow_model != "column":
+            return {}
+        what = (
+            "the column's electroosmotic volume flux (superficial velocity) over the time step that ended at this time"
+        )
+        return {"electroosmotic_velocity": Series("m/s", what, "positive into the skin")}
 
     def values(self, model: Model, step: Step | None, ledger) -> dict[str, float]:
         """The column's volume flux of the step just taken (positive into the skin)."""

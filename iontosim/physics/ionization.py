@@ -32,7 +32,7 @@ import numpy as np
 from iontosim._fenics import ufl
 from iontosim.physics import transport
 from iontosim.physics.constants import FARADAY
-from iontosim.physics.term import Ledger, LedgerEntry, Step, Term, TransportedForm
+from iontosim.physics.term import Ledger, LedgerEntry, Series, Step, Term, TransportedForm
 
 if TYPE_CHECKING:  # pragma: no cover
     from iontosim.model import Model
@@ -244,8 +244,15 @@ class WeakElectrolytes(Term):
             return []
         return [LedgerEntry("buffer_proton_uptake", current=lambda _: FARADAY * self.uptake, recorded=False)]
 
-    def series(self, model: Model) -> dict[str, str]:
-        return {} if self.moving else {"buffer_proton_uptake": "mol/m^2/s"}
+    def series(self, model: Model) -> dict[str, Series | str]:
+        if self.moving:
+            return {}
+        what = (
+            "rate at which the regions' buffers take up protons from the weak electrolytes (fixed pH: the protons "
+            "the forms exchange between regions), over the time step that ended at this time, per area of the "
+            "donor electrode"
+        )
+        return {"buffer_proton_uptake": Series("mol/m^2/s", what, "positive: taken up by the buffers")}
 
     def values(self, model: Model, step: Step | None, ledger: Ledger) -> dict[str, float]:
         if self.moving:

@@ -113,7 +113,13 @@ class PatchChanges(Term):
         update_potential(model, entries, start)
 
     def ledger(self, model: Model) -> list[LedgerEntry]:
-        return [LedgerEntry(self.ENTRY, instantaneous=True)]
+        return [
+            LedgerEntry(
+                self.ENTRY,
+                instantaneous=True,
+                description="that left the model with a patch taken off, less what a new patch brought",
+            )
+        ]
 
     def state(self) -> dict[str, Any]:
         return {"on": self.on, "donor_exchanged": self.donor_exchanged.copy()}

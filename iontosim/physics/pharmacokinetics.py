@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from iontosim.physics.term import Ledger, Step, Term
+from iontosim.physics.term import Ledger, Series, Step, Term
 
 if TYPE_CHECKING:  # pragma: no cover
     from iontosim.model import Model
@@ -41,7 +41,9 @@ class OneCompartment:
 
 class SystemicCirculation(Term):
     """One compartment per species with systemic data (scenario.systemic), fed by what the
-    capillaries cleared over the donor electrode's area in each step (ledger entry `cleared`)."""
+    capillaries cleared over the donor electrode's area in each step (ledger entry `cleared`).
+    Only those species have a series plasma_concentration/<species>: the others have no plasma
+    model, and a series of zeros would read as a measured nothing."""
 
     name = "systemic"
 
@@ -57,14 +59,18 @@ class SystemicCirculation(Term):
         for name, compartment in self.compartments.items():
             compartment.advance(model.scenario.donor.area * cleared[:, model.index(name)].sum(), step.length)
 
-    def series(self, model: Model) -> dict[str, str]:
-        return {f"plasma_concentration/{n}": "mol/m^3" for n in model.names}
+    def series(self, model: Model) -> dict[str, Series | str]:
+        return {
+            f"plasma_concentration/{n}": Series(
+                "mol/m^3",
+                f"plasma concentration of {n}: its one-compartment systemic model (scenario.systemic) fed by what "
+                "the capillaries cleared over the donor electrode's area",
+            )
+            for n in self.compartments
+        }
 
     def values(self, model: Model, step: Step | None, ledger: Ledger) -> dict[str, float]:
-        return {
-            f"plasma_concentration/{n}": self.compartments[n].concentration if n in self.compartments else 0.0
-            for n in model.names
-        }
+        return {f"plasma_concentration/{n}": c.concentration for n, c in self.compartments.items()}
 
     def state(self) -> dict:
         return {n: c.amount for n, c in self.compartments.items()}

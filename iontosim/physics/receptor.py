@@ -30,7 +30,7 @@ from iontosim._fenics import MPI, PETSc, dolfinx, ufl
 from iontosim.mesh.column import DEEP
 from iontosim.physics.constants import FARADAY
 from iontosim.physics.deep_tissue import InterstitialBoundary
-from iontosim.physics.term import Ledger, LedgerEntry, Step, Term
+from iontosim.physics.term import Ledger, LedgerEntry, Series, Step, Term
 from iontosim.solver.newton import GlobalUnknowns
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -220,7 +220,14 @@ class StirredReceptor(Term, GlobalUnknowns):
         def current(ledger: Ledger) -> float:  # the receptor is a free solution: its ions carry their own charge
             return FARADAY * float((ledger.rates_of("permeated").sum(axis=0) * charges).sum())
 
-        return [LedgerEntry("permeated", rates=rates, current=current)]
+        return [
+            LedgerEntry(
+                "permeated",
+                rates=rates,
+                current=current,
+                description="that crossed the membrane into the stirred receptor (what Franz-cell studies report)",
+            )
+        ]
 
     def at_event(self, model: Model, event: Any, ledger: Ledger) -> None:
         if event.kind != "sample_receptor" or self.sample_fraction == 0.0:
@@ -234,10 +241,21 @@ class StirredReceptor(Term, GlobalUnknowns):
         for value, g in zip(self.tied_values, self.g):
             value.x.array[:] = g
 
-    def series(self, model: Model) -> dict[str, str]:
-        out = {f"receptor_concentration/{n}": "mol/m^3" for n in model.names}
+    def series(self, model: Model) -> dict[str, Series | str]:
+        out: dict[str, Series | str] = {
+            f"receptor_concentration/{n}": Series("mol/m^3", f"concentration of {n} (all its forms) in the receptor")
+            for n in model.names
+        }
         if self.sample_fraction > 0.0:
-            out |= {f"receptor_sampled/{n}": "mol/m^2" for n in model.names}
+            out |= {
+                f"receptor_sampled/{n}": Series(
+                    "mol/m^2",
+                    f"{n} the receptor samples took since the start, net of the fresh fluid that replaced them, per "
+                    "area of the donor electrode",
+                    "positive: taken out of the receptor",
+                )
+                for n in model.names
+            }
         return out
 
     def values(self, model: Model, step: Step | None, ledger: Ledger) -> dict[str, float]:

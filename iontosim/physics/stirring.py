@@ -98,4 +98,11 @@ class StirredDonor(Term):
 
             return FARADAY * float((charges * ledger.rates_of(REPLENISHED)).sum())
 
-        return [LedgerEntry(REPLENISHED, rates=lambda: model.per_region(self.rate_form), current=current)]
+        return [
+            LedgerEntry(
+                REPLENISHED,
+                rates=lambda: model.per_region(self.rate_form),
+                current=current,
+                description="exchanged by the fixed reservoir's replenishment (what it put in is negative)",
+            )
+        ]

@@ -11,7 +11,8 @@ module owns one term, and the term owns everything about it:
   immobile charge (`immobile_charge`);
 - its entries in the mass and charge ledger (`ledger`): what it takes out of the modelled system
   per species, and the current it passes; the model sums them into the balances;
-- its output series with their units (`series`, `values`) and facts for the summary (`facts`);
+- its output series, each declared with its unit, what it is and its sign convention (`series`,
+  `Series`), their values (`values`), and facts for the summary (`facts`);
 - what a checkpoint must keep of it (`state`, `restore`);
 - scalar unknowns beside the fields (`global_unknowns`): a stirred compartment's composition, an
   electrode potential.
@@ -53,6 +54,21 @@ class TransportedForm:
     diffusivity: Any = None
 
 
+#: the sign of every ledger amount (LedgerEntry): what a term takes out of the modelled system
+LEDGER_SIGN = "positive: taken out of the modelled system; negative: put into it"
+
+
+@dataclass(frozen=True)
+class Series:
+    """An output series as the term that records it declares it: its SI `unit`, a `description`
+    of what it is (for a reader of results.h5, where it is the dataset's description), and, where
+    its value has a sign, which way is positive (`sign_convention`; empty otherwise)."""
+
+    unit: str
+    description: str
+    sign_convention: str = ""
+
+
 @dataclass
 class LedgerEntry:
     """An amount a term takes out of the modelled system (negative: puts in), per species.
@@ -63,7 +79,8 @@ class LedgerEntry:
     [A/m^2 of the donor electrode] is the electric current the entry takes out of the system
     (charge leaving per time); it may read the rates of this step (`ledger.rates_of`). An entry
     may have a current only (charge exchanged with something immobile, e.g. buffers).
-    `recorded` entries appear as cumulative series "<name>/<species>" [mol/m^2].
+    `recorded` entries appear as cumulative series "<name>/<species>" [mol/m^2], described by
+    `description` (what the amount is: "taken up by the dermal capillaries"; sign LEDGER_SIGN).
     An `instantaneous` entry has no rate: its term books what it takes at an instant (a patch
     taken off with what is left in it, a receptor sample) with `Ledger.book`.
     """
@@ -73,6 +90,7 @@ class LedgerEntry:
     current: Callable[[Ledger], float] | None = None
     recorded: bool = True
     instantaneous: bool = False
+    description: str = ""
 
 
 @dataclass
@@ -242,8 +260,9 @@ class Term:
         """The term's entries in the mass and charge ledger."""
         return []
 
-    def series(self, model: Model) -> dict[str, str]:
-        """Output series this term records: key -> unit (SI)."""
+    def series(self, model: Model) -> dict[str, Series | str]:
+        """Output series this term records: key -> Series (its SI unit, description and sign
+        convention); a bare unit string is accepted (the series is then described by its term's name)."""
         return {}
 
     def values(self, model: Model, step: Step | None, ledger: Ledger) -> dict[str, float]:

@@ -19,7 +19,7 @@ import numpy as np
 
 from iontosim._fenics import MPI, ufl
 from iontosim.physics.constants import BOLTZMANN, FARADAY
-from iontosim.physics.term import Term, TransportedForm
+from iontosim.physics.term import Series, Term, TransportedForm
 
 if TYPE_CHECKING:  # pragma: no cover
     from iontosim.model import Model
@@ -173,8 +173,18 @@ class NernstPlanck(Term):
         totals = model.comm.allreduce(totals, op=MPI.SUM)
         return FARADAY * totals[:-1] / totals[-1]
 
-    def series(self, model: Model) -> dict[str, str]:
-        return {f"charge_flux/{n}": "A/m^2" for n in model.names} if self.charge_fluxes else {}
+    def series(self, model: Model) -> dict[str, Series | str]:
+        if not self.charge_fluxes:
+            return {}
+        return {
+            f"charge_flux/{n}": Series(
+                "A/m^2",
+                f"current density {n} carries (all its forms) into the skin through the surface row of cells under "
+                "the donor electrode: the share of the current it carries",
+                "positive when positive charge moves into the skin",
+            )
+            for n in model.names
+        }
 
     def values(self, model: Model, step, ledger) -> dict[str, float]:
         if not self.charge_fluxes:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from iontosim.physics.constants import FARADAY
-from iontosim.physics.term import Ledger, LedgerEntry, Step, Term
+from iontosim.physics.term import Ledger, LedgerEntry, Series, Step, Term
 
 if TYPE_CHECKING:  # pragma: no cover
     from iontosim.model import Model
@@ -95,10 +95,14 @@ class SurfacePH(Term):
         self.h = model.index("H+")
         self.return_pad = model.has_return and "return_electrode" in model.region_names()
 
-    def series(self, model: Model) -> dict[str, str]:
-        out = {"skin_surface_pH": "pH"}
+    def series(self, model: Model) -> dict[str, Series | str]:
+        out: dict[str, Series | str] = {
+            "skin_surface_pH": Series("pH", "pH at the skin surface under the donor electrode (gel side, centre line)")
+        }
         if self.return_pad:
-            out["return_skin_surface_pH"] = "pH"
+            out["return_skin_surface_pH"] = Series(
+                "pH", "pH at the skin surface under the middle of the return electrode"
+            )
         return out
 
     def values(self, model: Model, step: Step | None, ledger: Ledger) -> dict[str, float]:

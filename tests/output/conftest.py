@@ -99,6 +99,10 @@ def make_record() -> RunRecord:
         times=times,
         series=series,
         units=units,
+        descriptions={key: f"synthetic {key}" for key in units},
+        sign_conventions={
+            key: "positive into the skin" for key in units if key.startswith(("surface_flux/", "delivered/"))
+        },
         profiles=[
             linear_profile(0.0, 0.0, L),
             linear_profile(300.0, C0, L / 2),  # threshold C0/2 reached at L/4

@@ -120,3 +120,14 @@ def test_franz_cell_quantities_read_the_lag_time_fit():
 def test_franz_cell_quantities_need_a_receptor():
     with pytest.raises(ValueError, match="no receptor"):
         Q.QUANTITIES["steady_state_flux"].read(run(), Q.parse_options("steady_state_flux", {}))
+
+
+def test_peak_plasma_concentration_of_a_drug_without_a_systemic_model():
+    with_model = run()
+    peak = Q.QUANTITIES["peak_plasma_concentration"].read(with_model, Q.parse_options("peak_plasma_concentration", {}))
+    assert peak.value == pytest.approx(2e-4 * M_G_PER_MOL / 1000, rel=1e-9)  # sin^2 peaks at 1 mid-run
+    without = run()
+    for key in [k for k in without.record.series if k.startswith("plasma_concentration/")]:
+        del without.record.series[key]
+    with pytest.raises(ValueError, match="not modelled"):
+        Q.QUANTITIES["peak_plasma_concentration"].read(without, Q.parse_options("peak_plasma_concentration", {}))
