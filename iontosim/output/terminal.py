@@ -46,7 +46,7 @@ class RunProgress:
         effort = effort or {}
         if not self.started:
             self.started = True
-            self.progress.console.print(start_line(self.scenario, effort))
+            self.progress.console.print(start_line(self.scenario, effort), soft_wrap=True, highlight=False)
         task = self.progress.tasks[0]
         elapsed = task.elapsed or 0.0
         left = f"~{_duration(elapsed * (t_end - t) / t)} left" if t > 0 and elapsed > 1.0 else ""
