@@ -230,11 +230,11 @@ def summarize(
     for name, value in numbers.items():
         out[f"{species_key(name)}_transport_number"] = value
 
-    # a species without a systemic model has no plasma series; the summary keeps 0 for a drug
-    # without one, as it always gave (the terminal says "not modelled")
+    # a species without a systemic model has no plasma series: its peak is not modelled (NaN here,
+    # null in summary.json, "not modelled" on the terminal), not a measured zero
     modelled = [d for d in drug if f"plasma_concentration/{d}" in s]
     plasma = sum(u.mol_per_m3_to_ng_per_ml(s[f"plasma_concentration/{d}"], record.molar_mass[d]) for d in modelled)
-    out["peak_plasma_concentration_ng_per_mL"] = float(np.max(plasma)) if modelled else 0.0
+    out["peak_plasma_concentration_ng_per_mL"] = float(np.max(plasma)) if modelled else math.nan
 
     def reach(p: Profile) -> float:
         return penetration_depth(p.depth, drug_sum(p.concentration, drug), threshold)
