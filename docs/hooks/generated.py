@@ -641,7 +641,7 @@ def validation_cases() -> str:
     import yaml
 
     rows = ["| case | role | what is compared | sources |", "|---|---|---|---|"]
-    for path in sorted((ROOT / "benchmarks" / "validation").glob("*/case.yaml")):
+    for path in sorted((ROOT / "iontosim" / "validation" / "cases").glob("*/case.yaml")):
         try:
             case = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as err:
@@ -659,7 +659,24 @@ def validation_cases() -> str:
     return "\n".join(rows) + "\n"
 
 
+def shipped_scenarios() -> str:
+    """The shipped scenarios (iontosim/scenarios/*.yaml), as `iontosim scenarios` lists them, with
+    their protocol and whether they run on a 1D column or a 2D/3D patch."""
+    import iontosim
+    from iontosim.scenario import catalogue
+
+    rows = ["| name | what it is | protocol | solved on |", "|---|---|---|---|"]
+    for name in catalogue.names():
+        scenario = iontosim.load(name)
+        where = "1D column" if scenario.geometry is None else f"{scenario.geometry.kind} patch"
+        rows.append(
+            f"| `{name}` | {_cell(catalogue.describe(name))} | {_cell(scenario.protocol_text())} | {where} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
 GENERATORS = {
+    "shipped-scenarios": shipped_scenarios,
     "validation-cases": validation_cases,
     "hpc-dependencies": hpc_dependencies,
     "config-fields": config_reference,
