@@ -242,15 +242,14 @@ def summarize(
     if record.profiles:
         last = record.profiles[-1]
         fronts = [reach(p) * u.UM_PER_M for p in record.profiles]
-        out["penetration_depth_um"] = max(fronts)
-        out["penetration_depth_end_um"] = fronts[-1]
-        # the front against time (a gel phantom's reading)
+        out["penetration_depth_um"] = max(fronts)  # the deepest the front reached
+        # the front at every profile time (a gel phantom's reading; the last is the front at the end)
         out["penetration_depth_by_time_um"] = {f"{p.time / 60:g}_min": f for p, f in zip(record.profiles, fronts)}
         out["depth_90pct_tissue_dose_um"] = (
             dose_depth(last.depth, drug_sum(last.tissue_concentration, drug), 0.9) * u.UM_PER_M
         )
     else:
-        out["penetration_depth_um"] = out["penetration_depth_end_um"] = math.nan
+        out["penetration_depth_um"] = math.nan
         out["depth_90pct_tissue_dose_um"] = math.nan
     out["penetration_threshold_ug_per_mL"] = float(u.mol_per_m3_to_ug_per_ml(threshold, m_drug))
     out["penetration_threshold_mol_per_m3"] = float(threshold)
