@@ -669,9 +669,7 @@ def shipped_scenarios() -> str:
     for name in catalogue.names():
         scenario = iontosim.load(name)
         where = "1D column" if scenario.geometry is None else f"{scenario.geometry.kind} patch"
-        rows.append(
-            f"| `{name}` | {_cell(catalogue.describe(name))} | {_cell(scenario.protocol_text())} | {where} |"
-        )
+        rows.append(f"| `{name}` | {_cell(catalogue.describe(name))} | {_cell(scenario.protocol_text())} | {where} |")
     return "\n".join(rows) + "\n"
 
 
