@@ -249,9 +249,14 @@ def write_directory(result: Result, folder: Path, plots: bool = True) -> None:
                 results.write_results(folder / f"{name}.h5", other)
                 tables.write_tables(folder, other, prefix=f"{name}_")
         if plots:
-            plot_all(record, folder, result.summary)
-            if result.picture is not None:
-                fields.write_pictures(result.picture, folder)
+            try:
+                plot_all(record, folder, result.summary)
+                if result.picture is not None:
+                    fields.write_pictures(result.picture, folder)
+            except (ValueError, ArithmeticError) as err:  # a picture must not lose the solved results
+                warning = f"pictures not drawn: {err}"
+                result.summary.setdefault("warnings", []).append(warning)
+                print(f"warning: {warning}", file=sys.stderr)
         metrics.write_summary(folder / "summary.json", result.summary)
     except OSError as err:
         raise OSError(f"writing the run directory failed: {err}") from err

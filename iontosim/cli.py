@@ -17,8 +17,23 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 from typer.core import TyperGroup
+
+try:  # typer >= 0.25 vendors click; before, it used click itself
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+except ImportError:  # pragma: no cover - older typer
+    from click.exceptions import ClickException, NoArgsIsHelpError, UsageError  # type: ignore[assignment]
+
+
+def _launcher_rank() -> int:
+    """This process's rank as the MPI launcher numbered it (0 without one), read before MPI is
+    started: the usage errors are told before any command imports mpi4py."""
+    import os
+
+    for name in ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "SLURM_PROCID"):
+        if os.environ.get(name, "").isdigit():
+            return int(os.environ[name])
+    return 0
 
 
 class _OneLineErrors(TyperGroup):
@@ -36,7 +51,8 @@ class _OneLineErrors(TyperGroup):
             sys.exit(err.exit_code)
         except UsageError as err:
             where = err.ctx.command_path if err.ctx is not None else "iontosim"
-            typer.echo(f"error: {err.format_message().rstrip('.')} (see {where} --help)", err=True)
+            if _launcher_rank() == 0:  # once under mpirun, as every other message
+                typer.echo(f"error: {err.format_message().rstrip('.')} (see {where} --help)", err=True)
             sys.exit(err.exit_code)
         except ClickException as err:
             err.show()

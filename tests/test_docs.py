@@ -68,10 +68,6 @@ SHIPPED = (
     "pyproject.toml",
     "dev",
 )
-#: outward references in files this branch may not edit (others are changing them), as (file, text on the
-#: line); the guard lets them pass until they are fixed. Empty it as they go: an entry that no longer
-#: matches fails test_outward_pending_still_there.
-OUTWARD_PENDING: set[tuple[str, str]] = set()
 # -- outward-reference guard: end
 #: file names a command writes (not repository files) and placeholders for the user's own files
 OUTPUT_FILES = {"config.resolved.yaml", "sweep.yaml", "report.md", "sensitivity.md"}
@@ -273,21 +269,11 @@ def outward_references() -> list[tuple[str, int, str]]:
 def test_no_outward_references():
     """The project stands alone: nothing shipped cites the reference notes beside the repository."""
     assert len(shipped_files()) > 200  # the patterns still find the code, configs, docs and tests
-    problems = [
-        f"{name}:{n}: {text[:160]}"
-        for name, n, text in outward_references()
-        if not any(name == file and snippet in text for file, snippet in OUTWARD_PENDING)
-    ]
+    problems = [f"{name}:{n}: {text[:160]}" for name, n, text in outward_references()]
     assert not problems, (
         "cite the primary source (a key of iontosim/library/sources.py) or docs/derivations.md instead of a "
         "file outside the repository:\n" + "\n".join(problems)
     )
-
-
-def test_outward_pending_still_there():
-    found = outward_references()
-    gone = [entry for entry in OUTWARD_PENDING if not any(n == entry[0] and entry[1] in t for n, _, t in found)]
-    assert not gone, f"fixed now, remove from OUTWARD_PENDING in tests/test_docs.py: {gone}"
 
 
 # -- outward-reference guard: begin (the checks of the guard itself spell out what it must catch)

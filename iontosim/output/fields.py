@@ -416,7 +416,9 @@ def _channel_spans(p: FieldPicture) -> list[tuple[float, float]]:
     geometry = p.geometry
     if geometry is None or p.kind == "column":
         return []
-    return [footprint[0] for footprint in geometry.appendage_footprints()]
+    # on a block the picture is the y = 0 plane: the channels that cross it, each x-span once
+    spans = [fp[0] for fp in geometry.appendage_footprints() if len(fp) == 1 or fp[1][0] == 0.0]
+    return sorted(set(spans))
 
 
 def _zoom(p: FieldPicture) -> tuple[tuple[float, float] | None, tuple[float, float]]:

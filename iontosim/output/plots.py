@@ -103,6 +103,12 @@ def _depth_axis(ax, record: RunRecord) -> None:
     _layer_lines(ax, record)
 
 
+def _log_limits(ax, low: float, high: float) -> None:
+    """y limits of a log axis, when they are usable (an all-zero or NaN panel keeps matplotlib's)."""
+    if math.isfinite(low) and math.isfinite(high) and 0 < low < high:
+        ax.set_ylim(low, high)
+
+
 def _above(c: np.ndarray, floor: float) -> np.ndarray:
     """`c` with the values below `floor` left out (NaN): a log axis must not draw them at the floor."""
     c = np.asarray(c, dtype=float)
@@ -110,7 +116,7 @@ def _above(c: np.ndarray, floor: float) -> np.ndarray:
 
 
 def _mark_penetration(ax, record: RunRecord, summary: Mapping[str, Any] | None) -> float | None:
-    """The reported penetration threshold (dotted) and the deepest front (dashed); returns the
+    """The reported penetration threshold (dotted) and the deepest front (dash-dot); returns the
     threshold [mol/m³] when drawn."""
     if not summary:
         return None
@@ -136,23 +142,25 @@ def draw_profiles(record: RunRecord, axes: Any = None, summary: Mapping[str, Any
     n = max(len(record.profiles), 1)
     colours = [cmap(k / max(n - 1, 1)) for k in range(n)]
 
-    peak = max((float(np.nanmax(drug_sum(p.concentration, drug))) for p in record.profiles), default=1.0)
-    floor = max(peak, 1e-300) * 10.0**-_DRUG_DECADES
+    peak = max((float(np.nanmax(drug_sum(p.concentration, drug), initial=0.0)) for p in record.profiles), default=1.0)
+    peak = peak if math.isfinite(peak) and peak > 0 else 1.0
+    floor = peak * 10.0**-_DRUG_DECADES
     for p, colour in zip(record.profiles, colours):
         x, c = skin_part(p.depth, drug_sum(p.concentration, drug))
         ax_d.plot(x * u.UM_PER_M, _above(c, floor), color=colour, label=f"{p.time / u.SECONDS_PER_MINUTE:.3g} min")
     threshold = _mark_penetration(ax_d, record, summary)
     bottom = floor if threshold is None else min(floor, threshold / 3)
-    ax_d.set_ylim(bottom=bottom, top=peak * 3)
+    _log_limits(ax_d, bottom, peak * 3)
     ax_d.set_ylabel(f"{record.drug}, pore fluid [mM]")
     ax_d.set_title(f"{record.drug} (colour: time)", fontsize=10)
     ax_d.legend(fontsize=LEGEND_FONT, loc="lower left", ncols=2 if n > 6 else 1)
 
     top = max(
-        (float(np.nanmax(p.concentration[s])) for p in record.profiles for s in others),
+        (float(np.nanmax(p.concentration[s], initial=0.0)) for p in record.profiles for s in others),
         default=1.0,
     )
-    floor_o = max(top, 1e-300) * 10.0**-_OTHER_DECADES
+    top = top if math.isfinite(top) and top > 0 else 1.0
+    floor_o = top * 10.0**-_OTHER_DECADES
     styles = ["-", "--", ":", "-."]
     for k, (p, colour) in enumerate(zip(record.profiles, colours)):
         last = k == n - 1
@@ -170,7 +178,7 @@ def draw_profiles(record: RunRecord, axes: Any = None, summary: Mapping[str, Any
         shown = [
             np.nanmin(_above(p.concentration[s], floor_o), initial=np.inf) for p in record.profiles for s in others
         ]
-        ax_o.set_ylim(bottom=max(floor_o, min(shown, default=floor_o) / 3), top=top * 3)
+        _log_limits(ax_o, max(floor_o, min(shown, default=floor_o) / 3), top * 3)
         handles = [Line2D([], [], color="0.2", ls=styles[j % len(styles)], label=s) for j, s in enumerate(others)]
         if record.profiles:
             end = record.profiles[-1].time / u.SECONDS_PER_MINUTE
@@ -237,7 +245,9 @@ def draw_voltage(record: RunRecord, axes: Any = None) -> Figure:
     skin = np.asarray(record.series["voltage"], dtype=float)
     device = device_voltage(record)
     density = np.asarray(record.series["current_density"], dtype=float) * u.A_PER_M2_TO_MA_PER_CM2
-    curves = [(skin, "tab:purple", "skin: donor electrode to deep tissue")]
+    against_return = (record.patch or {}).get("return_area", 0.0) > 0  # a meshed return electrode
+    label = "donor to return electrode (meshed)" if against_return else "skin: donor electrode to deep tissue"
+    curves = [(skin, "tab:purple", label)]
     if record.return_record is not None:
         curves.append((device, "black", "device: donor to return electrode"))
     for v, colour, label in curves:

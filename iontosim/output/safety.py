@@ -2,8 +2,9 @@
 their sources are in docs/physics.md, "Safety".
 
 Each check compares what the run did with a limit of the scenario (scenario.safety): peak current
-density against the comfort/safety limit (on a 2D/3D patch also the local peak at the skin
-surface, where current crowds at the electrode edges), the charge passed against the protocol's stated dose,
+density against the comfort/safety limit (on a 2D/3D patch also the local current density at the
+skin surface as its mean over safety.local_averaging_length, where current crowds at the electrode
+edges), the charge passed against the protocol's stated dose,
 the applied voltage against the device's compliance voltage and, where H+ is modelled (inert
 electrodes), the pH at the skin surface against a safe range. A failed check becomes a warning.
 """
@@ -69,6 +70,7 @@ def safety_report(record: RunRecord) -> dict:
             "local_current_density_mA_per_cm2": local,
             "local_current_density_position_mm": [1e3 * x for x in patch["local_position"]],
             "local_averaging_length_mm": length_mm,
+            "local_window_covers_patch": bool(patch.get("local_window_covers_patch", False)),
             "local_current_density_ok": bool(local <= limit_density * (1 + 1e-9)),
             # information: the largest single cell's, which grows as the mesh is refined
             "peak_cell_current_density_mA_per_cm2": abs(patch["peak_local_current_density"]) * u.A_PER_M2_TO_MA_PER_CM2,

@@ -15,10 +15,6 @@ import numpy as np
 from iontosim._fenics import MPI, dolfinx, ufl
 from iontosim.physics.term import Ledger, Step, Term
 
-#: windows are centred at this many cells of the largest local current density (the largest mean
-#: lies around them; all cells' windows would cost the square of a 3D surface's cell count)
-WINDOW_CENTRES = 64
-
 if TYPE_CHECKING:  # pragma: no cover
     from iontosim.model import Model
 
@@ -55,6 +51,9 @@ class SurfaceCurrent(Term):
         i_depth = transport.current_density_vector(model)[model.depth_axis]
         j_depth = transport.flux_vectors(model)[model.drug_index][model.depth_axis]
         self.crossing_form = model.compiled((i_depth * crossing[0] + j_depth * crossing[1]) * model.dx)
+        # the patch's lateral extent [m] per axis, from 0 (the windows' mirror planes)
+        x = model.mesh.geometry.x[:, : model.depth_axis]
+        self.extent = np.max(model.comm.allgather(x.max(axis=0, initial=0.0)), axis=0)
 
     def cell_crossing(self, model: Model) -> tuple[np.ndarray, np.ndarray]:
         """Per owned cell: the integrals of the depth components of the current density [A m] and of
@@ -91,11 +90,13 @@ class SurfaceCurrent(Term):
         )  # the surface row: small beside the mesh
         lateral = np.concatenate([p[0] for p in parts]).reshape(-1, model.cell_lateral_coordinates.shape[1])
         current, volumes = np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts])
+        order = np.lexsort(lateral.T[::-1])  # by position, not by partition: the same on any ranks
+        lateral, current, volumes = lateral[order], current[order], volumes[order]
         local = current / volumes
         if not len(local):
             return {"integrals": sums, "peak": 0.0, "where": [], "mean": 0.0, "mean_where": []}
         k = int(np.argmax(np.abs(local)))
-        mean, centre = windowed_peak(lateral, current, volumes, self.averaging_length)
+        mean, centre = windowed_peak(lateral, current, volumes, self.averaging_length, self.extent)
         return {"integrals": sums, "peak": local[k], "where": lateral[k].tolist(), "mean": mean, "mean_where": centre}
 
     def after_step(self, model: Model, step: Step, ledger: Ledger) -> None:
@@ -118,6 +119,8 @@ class SurfaceCurrent(Term):
             "local_time": self.averaged["time"],
             "local_position": list(self.averaged["position"]),
             "local_averaging_length": self.averaging_length,
+            # a window as wide as the modelled patch sees only its mean density (a duct's unit cell)
+            "local_window_covers_patch": bool(self.averaging_length >= float(np.max(self.extent))),
             "anode_area": model.anode_area,
             "return_area": model.return_area,
         }
@@ -137,7 +140,7 @@ class SurfaceCurrent(Term):
 
 
 def windowed_peak(
-    lateral: np.ndarray, current: np.ndarray, volumes: np.ndarray, length: float
+    lateral: np.ndarray, current: np.ndarray, volumes: np.ndarray, length: float, extent: np.ndarray | None = None
 ) -> tuple[float, list[float]]:
     """The largest (by magnitude) mean current density over a lateral window of width `length` [m]
     (a square of that side when there are two lateral axes), and its centre [m].
@@ -146,15 +149,77 @@ def windowed_peak(
     component of the current density over each cell [A m, x 2 pi r on a disc] and `volumes` the
     cells' volumes with the same weight, so that sum(current) / sum(volume) over a window is the
     mean current density across the top skin layer there. A cell counts when its centre lies in
-    the window (an error of a cell's width at the window's edges, which vanishes under refinement).
-    A window reaching past the patch's mirror plane (x = 0, r = 0) is cut there.
+    the window (an error of a cell's width at the window's edges, which vanishes under
+    refinement). The patch spans [0, extent] along each axis (default: to its last cell centre),
+    and both ends are mirror planes (the centre line, the far wall or the next cell of a lattice):
+    a window lies inside the patch, or is centred on a mirror plane, where its half inside has the
+    whole window's mean; one longer than the patch is the whole patch. Every window whose centre,
+    start or end is a cell centre is tried, exactly, with running sums over the cells sorted by
+    position (a summed-area table on a block's grid of cells): O(n log n), the same on any ranks.
     """
-    local = np.abs(current / volumes)
-    centres = np.argsort(-local, kind="stable")[:WINDOW_CENTRES]
-    best, where = 0.0, []
-    for c in centres:
-        inside = np.all(np.abs(lateral - lateral[c]) <= 0.5 * length, axis=1)
-        mean = float(current[inside].sum() / volumes[inside].sum())
-        if abs(mean) > abs(best):
-            best, where = mean, lateral[c].tolist()
-    return best, where
+    if extent is None:
+        extent = lateral.max(axis=0, initial=0.0)
+    extent = np.broadcast_to(np.asarray(extent, dtype=float), (lateral.shape[1],))
+    if lateral.shape[1] == 1:
+        return _windowed_peak_1d(lateral[:, 0], current, volumes, length, float(extent[0]))
+    return _windowed_peak_2d(lateral, current, volumes, length, extent)
+
+
+def _best(means: np.ndarray, centres: np.ndarray) -> tuple[float, list[float]]:
+    if not means.size:
+        return 0.0, []
+    k = int(np.argmax(np.abs(means)))
+    return float(means[k]), np.atleast_1d(centres[k]).tolist()
+
+
+def _windows(axis: np.ndarray, length: float, extent: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The windows along one sorted axis of cell centres: each one's first and past-last index and
+    its centre (module docstring of windowed_peak)."""
+    tol = 1e-9 * max(extent, length)
+    lo = np.concatenate([axis - length / 2, axis, axis - length])
+    hi = lo + length
+    inside = (lo >= -tol) & (hi <= extent + tol)
+    lo, hi = lo[inside], hi[inside]
+    half = min(length / 2, extent)  # centred on the mirror planes (the whole patch if longer)
+    lo = np.concatenate([lo, [0.0, extent - half]])
+    hi = np.concatenate([hi, [half, extent]])
+    centres = np.concatenate([0.5 * (lo[:-2] + hi[:-2]), [0.0, extent]])
+    first = np.searchsorted(axis, lo - tol, side="left")
+    past = np.searchsorted(axis, hi + tol, side="right")
+    return first, past, centres
+
+
+def _windowed_peak_1d(x: np.ndarray, current: np.ndarray, volumes: np.ndarray, length: float, extent: float):
+    order = np.lexsort((current, x))  # by position, ties broken by value: rank-independent
+    x, current, volumes = x[order], current[order], volumes[order]
+    sum_i = np.concatenate([[0.0], np.cumsum(current)])
+    sum_v = np.concatenate([[0.0], np.cumsum(volumes)])
+    a, b, centres = _windows(x, length, extent)
+    volume = sum_v[b] - sum_v[a]
+    ok = volume > 0
+    return _best((sum_i[b] - sum_i[a])[ok] / volume[ok], centres[ok])
+
+
+def _windowed_peak_2d(lateral: np.ndarray, current: np.ndarray, volumes: np.ndarray, length: float, extent: np.ndarray):
+    xs, ix = np.unique(lateral[:, 0], return_inverse=True)
+    ys, iy = np.unique(lateral[:, 1], return_inverse=True)
+    if len(xs) * len(ys) > 4 * len(lateral):  # a block's surface is a grid of cells (mesh/skin_mesh.py)
+        raise ValueError(f"the surface cells do not form a grid ({len(xs)} x {len(ys)} for {len(lateral)} cells)")
+    grid_i = np.zeros((len(xs), len(ys)))
+    grid_v = np.zeros((len(xs), len(ys)))
+    np.add.at(grid_i, (ix, iy), current)
+    np.add.at(grid_v, (ix, iy), volumes)
+    table_i = np.zeros((len(xs) + 1, len(ys) + 1))
+    table_v = np.zeros_like(table_i)
+    table_i[1:, 1:] = grid_i.cumsum(0).cumsum(1)
+    table_v[1:, 1:] = grid_v.cumsum(0).cumsum(1)
+    (ax, bx, cx), (ay, by, cy) = _windows(xs, length, extent[0]), _windows(ys, length, extent[1])
+    A, B = np.meshgrid(ax, ay, indexing="ij"), np.meshgrid(bx, by, indexing="ij")
+
+    def box(table: np.ndarray) -> np.ndarray:
+        return table[B[0], B[1]] - table[A[0], B[1]] - table[B[0], A[1]] + table[A[0], A[1]]
+
+    volume = box(table_v)
+    ok = volume > 0
+    centres = np.stack(np.meshgrid(cx, cy, indexing="ij"), axis=-1)[ok]
+    return _best(box(table_i)[ok] / volume[ok], centres)

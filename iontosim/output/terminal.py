@@ -4,9 +4,12 @@ after. Rank 0 only (the callers see to it)."""
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import typer
+
+_clock = time.monotonic  # the wall clock of the time-left estimate (a test sets its own)
 
 
 class RunProgress:
@@ -14,8 +17,10 @@ class RunProgress:
     the wall time and a rough time left; use as a context manager, call it with (t, t_end [s],
     solver effort) after each step. The first call prints the start line: the size of the problem.
 
-    Time left is extrapolated from the wall time per simulated second since the start, so it is
-    rough: switching the current on costs many short steps, a passive phase few long ones."""
+    Time left is extrapolated from the wall time per simulated second since the first step this
+    bar saw of the present run (a resumed run starts late; a 1D return electrode's column is a
+    second run from t = 0), so it is rough: switching the current on costs many short steps, a
+    passive phase few long ones."""
 
     def __init__(self, scenario, console=None):
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -33,6 +38,7 @@ class RunProgress:
         self.progress = Progress(*columns, transient=False, console=console)
         self.task = None
         self.started = False
+        self.since: tuple[float, float] | None = None  # (wall clock [s], simulated t [s]) the estimate starts from
 
     def __enter__(self) -> RunProgress:
         self.progress.__enter__()
@@ -47,9 +53,11 @@ class RunProgress:
         if not self.started:
             self.started = True
             self.progress.console.print(start_line(self.scenario, effort), soft_wrap=True, highlight=False)
-        task = self.progress.tasks[0]
-        elapsed = task.elapsed or 0.0
-        left = f"~{_duration(elapsed * (t_end - t) / t)} left" if t > 0 and elapsed > 1.0 else ""
+        now = _clock()
+        if self.since is None or t < self.since[1]:  # the first step of a run
+            self.since = (now, t)
+        wall, simulated = now - self.since[0], t - self.since[1]
+        left = f"~{_duration(wall * (t_end - t) / simulated)} left" if simulated > 0 and wall > 1.0 else ""
         self.progress.update(self.task, completed=t, t=t / 60, steps=int(effort.get("time_steps", 0)), left=left)
 
 
@@ -209,9 +217,11 @@ def print_safety(safety: dict, voltage: str = "between the electrodes") -> None:
     )
     if "local_current_density_ok" in safety:
         where = ", ".join(f"{x:.3g}" for x in safety["local_current_density_position_mm"])
+        covers = " (the window spans the modelled patch: its mean)" if safety.get("local_window_covers_patch") else ""
         typer.echo(
             f"  local density    {safety['local_current_density_mA_per_cm2']:.3g} mA/cm² over "
-            f"{safety['local_averaging_length_mm']:g} mm at ({where}) mm: {verdict(safety['local_current_density_ok'])}"
+            f"{safety['local_averaging_length_mm']:g} mm at ({where}) mm{covers}: "
+            f"{verdict(safety['local_current_density_ok'])}"
         )
         typer.echo(
             f"  one cell's peak  {safety['peak_cell_current_density_mA_per_cm2']:.3g} mA/cm² "

@@ -731,11 +731,12 @@ class Safety(_Model):
     #: significant irritation (MURAHATA1988); checked when the scenario has H+
     skin_pH_range: tuple[PHValue, PHValue] = (4.0, 10.5)
     #: On a 2D/3D patch the local current density is checked as its mean over this lateral length
-    #: (a window of this width, a square of this side on a block), centred where it is largest.
-    #: The peak of single cells grows as the mesh is refined at an electrode edge or a duct; the
-    #: mean over a stated length converges. 1 mm is an estimate, not a standard (none found that
-    #: states an averaging area): wider than the cells of the shipped patches, narrower than any
-    #: electrode, about the depth of the dermis the current spreads through.
+    #: (a window of this width, a square of this side on a block), where it is largest. The peak
+    #: of single cells grows as the mesh is refined at an electrode edge or a duct; the mean over a
+    #: stated length converges. 1 mm is an estimate, not a standard (none found states an
+    #: averaging area): about the thickness of the dermis the current spreads through
+    #: (docs/derivations.md#estimates). A window as wide as the modelled patch sees only the mean
+    #: density; the run says so.
     local_averaging_length: Length = 1e-3
 
 

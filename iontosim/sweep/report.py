@@ -98,8 +98,11 @@ def plot_output(sweep: Sweep, table: Table, key: str, path: Path) -> Path:
         for k, (label, members) in enumerate(lines):
             colour = cmap(k / max(len(lines) - 1, 1))
             ax.plot(x[members], y[members], "-o", ms=4, lw=1.2, color=colour, label=(label or None) if named else None)
-        if not lines:
-            ax.plot(x[done], y[done], "o", ms=4, alpha=0.7, color="tab:blue", label="finished case")
+        alone = done.copy()  # finished cases on no line (a grid's neighbours failed, or no grid)
+        for _, members in lines:
+            alone[members] = False
+        if alone.any():
+            ax.plot(x[alone], y[alone], "o", ms=4, alpha=0.7, color="tab:blue", label="finished case")
         if failed.any():
             # failed cases have no output: marked along the bottom at their parameter value
             ax.plot(

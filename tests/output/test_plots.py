@@ -84,3 +84,14 @@ def test_the_depth_axis_labels_no_decade_inside_the_stratum_corneum():
     assert all(t > 1.5 * 18.0 for t in major[2:-1]) and major[2:-1] == [100.0, 1000.0]
     inside = [t for t in minor if t < 18.0]
     assert inside and all(t > 0 for t in inside)  # linear minor ticks across the first layer
+
+
+def test_profiles_of_zero_or_nan_species_draw_without_error(record):
+    """An all-zero species and a NaN profile left the log axes without limits ("Axis limits cannot
+    be NaN or Inf"), which lost the run directory's summary after the solve."""
+    for p in record.profiles:
+        p.concentration["Na+"] = np.zeros_like(p.depth)
+        p.concentration["Cl-"] = np.zeros_like(p.depth)
+    record.profiles[-1].concentration["lidocaine+"] = np.full_like(record.profiles[-1].depth, np.nan)
+    fig = draw_profiles(record)
+    assert all(np.isfinite(ax.get_ylim()).all() for ax in fig.axes)

@@ -80,16 +80,23 @@ def test_the_start_line_names_the_size_of_the_problem():
     )
 
 
-def test_the_progress_bar_counts_steps_and_estimates_the_time_left():
+def test_the_progress_bar_counts_steps_and_estimates_the_time_left(monkeypatch):
     from rich.console import Console
 
-    from iontosim.output.terminal import RunProgress
+    from iontosim.output import terminal
 
-    bar = RunProgress(iontosim.load("lidocaine_epinephrine"), Console(record=True, width=150, force_terminal=False))
+    clock = iter([1000.0, 1100.0, 5000.0, 5010.0])  # wall clock at each call
+    monkeypatch.setattr(terminal, "_clock", lambda: next(clock))
+    console = Console(record=True, width=150, force_terminal=False)
+    bar = terminal.RunProgress(iontosim.load("lidocaine_epinephrine"), console)
     with bar:
-        bar.progress.tasks[0].start_time -= 100.0  # 100 s of wall time for a quarter of the run
-        bar(900.0, 3600.0, {"time_steps": 37, "unknowns": 2030, "ranks": 1})
-        bar.progress.refresh()
-    text = bar.progress.console.export_text()
+        bar(900.0, 3600.0, {"time_steps": 37, "unknowns": 2030, "ranks": 1})  # a resumed run: starts late
+        bar(1800.0, 3600.0, {"time_steps": 80, "unknowns": 2030, "ranks": 1})  # 900 s simulated in 100 s
+        fields = bar.progress.tasks[0].fields
+        assert fields["steps"] == 80 and fields["left"] == "~3 min left"  # 100 s x 1800 / 900 = 200 s
+        bar(60.0, 3600.0, {"time_steps": 1})  # a second run (a 1D return column) from t = 0
+        bar(120.0, 3600.0, {"time_steps": 2})  # 60 s simulated in 10 s
+        assert bar.progress.tasks[0].fields["left"] == "~10 min left"  # 10 s x 3480 / 60 = 580 s
+    text = console.export_text()
     assert text.splitlines()[0].startswith("lidocaine_epinephrine: 60 min simulated, 2 030 unknowns on 1 rank")
-    assert "37 steps" in text and "~5 min left" in text  # 100 s x 3 quarters = 300 s
+    assert "2 steps" in text and "~10 min left" in text
