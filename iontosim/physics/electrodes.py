@@ -8,6 +8,17 @@ With the current density i [A/m^2] positive for an anode (current flowing into t
   H+/OH- generation rate i/F), and the gel's pH drifts.
 Every other species is blocked, so the drug competes with every other ion for the current.
 
+On a 2D/3D patch an electrode may be a metal of one potential over its face
+(geometry.electrodes: equipotential, Ag/AgCl only). Its potential is then a scalar unknown (MetalPotential):
+the electrochemical potential of the electrode's ion, mu = ln c + z psi, takes one value g on every
+node of the face, the reaction takes as much of the ion as the local field brings, and g's
+equation is that the face passes the imposed total current. The current then distributes itself
+and crowds at the edges as the physics says. With "uniform_current" (and always for inert
+electrodes, and on the 1D column, where the two are the same) the reaction runs at the same
+current density everywhere on the face. Under the shipped gels the two agree to 1e-9: the skin's
+resistance dominates and the gel spreads the current evenly, so the crowding at the anode's edge is
+the gel's edge over the skin, in both.
+
 The donor electrode's term also reports what a delivery is judged by: the voltage (the electrode
 follows its ion's electrochemical potential, V = (mu_e(gel) - mu_e(deep)) / z_e x RT/F), the skin's
 resistance, and the drug that left the gel across the skin surface.
@@ -22,6 +33,7 @@ import numpy as np
 from iontosim.physics.constants import FARADAY
 from iontosim.physics.stirring import REPLENISHED
 from iontosim.physics.term import Ledger, LedgerEntry, Series, Step, Term
+from iontosim.solver.newton import GlobalUnknowns
 
 if TYPE_CHECKING:  # pragma: no cover
     from iontosim.model import Model
@@ -57,25 +69,174 @@ def boundary_terms(kind: str, current_density, tests: dict, ds):
     raise ValueError(f"unknown electrode {kind!r}; known: {', '.join(KINDS)}")
 
 
+def equipotential(scenario, kind: str, dim: int) -> bool:
+    """Whether an electrode of `kind` is one potential over its face (module docstring)."""
+    choice = scenario.geometry.electrodes if scenario.geometry is not None else "uniform_current"
+    return dim > 1 and choice == "equipotential" and kind == "Ag/AgCl"  # the scenario refuses inert ones
+
+
+class MetalPotential(GlobalUnknowns):
+    """The metal of an equipotential electrode (module docstring): the scalar unknown g, the
+    electrochemical potential (thermal units) of the electrode's ion on every node of its face,
+    tied there as the stirred receptor ties its composition (physics/receptor.py); its equation
+
+        F_ion(u; phi) + r A = 0,
+
+    F_ion(u; phi) being the residual summed over the tied nodes (minus what the field brings to
+    the face) and r A the amount the reaction takes per second at the imposed mean current
+    density (removal_rates) over the face's area A. On a laterally uniform face this is the
+    uniform-current solution exactly."""
+
+    size = 1
+
+    def __init__(self, electrode: _Electrode):
+        self.electrode = electrode
+        self.g = np.zeros(1)
+        self.g_previous = np.zeros(1)
+        self._forms: dict[str, Any] | None = None
+
+    def _locate(self, model: Model) -> None:
+        """The face's nodes of the electrode's ion, the Function that ties them, the face's area."""
+        from iontosim._fenics import dolfinx
+
+        if getattr(self, "model", None) is model:
+            return
+        fem = dolfinx.fem
+        self.model = model
+        e = self.electrode
+        fdim = model.mesh.topology.dim - 1
+        face = model.column.facet_tags.find(e.tag)
+        Vi, _ = model.W.sub(e.ion).collapse()
+        self.dofs = fem.locate_dofs_topological((model.W.sub(e.ion), Vi), fdim, face)
+        self.value = fem.Function(Vi)
+        self.tied = self.dofs[0]
+        self.area = model.area(model.ds(e.tag))
+
+    def boundary_conditions(self, model: Model) -> list:
+        from iontosim._fenics import dolfinx
+
+        self._locate(model)
+        return [dolfinx.fem.dirichletbc(self.value, self.dofs, model.W.sub(self.electrode.ion))]
+
+    def start(self, model: Model) -> None:
+        """g from the initial state: the ion's mu on the face (uniform in a fresh gel)."""
+        from iontosim._fenics import MPI
+
+        self._locate(model)
+        owned = self.tied[self.tied < model.W.dofmap.index_map.size_local * model.W.dofmap.index_map_bs]
+        local = model.u.x.array[owned]
+        total = model.comm.allreduce(float(local.sum()), op=MPI.SUM)
+        count = model.comm.allreduce(len(local), op=MPI.SUM)
+        self.set(np.array([total / max(count, 1)]))
+        self.g_previous = self.g.copy()
+
+    def set(self, g: np.ndarray) -> None:
+        self.g = np.asarray(g, dtype=float).copy()
+        self.value.x.array[:] = self.g[0]
+
+    def _build(self) -> dict[str, Any]:
+        from iontosim._fenics import dolfinx, ufl
+
+        if self._forms is not None:
+            return self._forms
+        m = self.model
+        phi = dolfinx.fem.Function(m.W)
+        phi.x.array[self.tied] = 1.0
+        actions = [ufl.action(part, phi) for part in m.residual_ufl()]
+        self._forms = {
+            "flux": [m.compiled(a) for a in actions],
+            "gradient": [m.compiled(ufl.derivative(a, m.u)) for a in actions],
+            "column": [m.compiled(ufl.derivative(part, m.u, phi)) for part in m.residual_ufl()],
+        }
+        return self._forms
+
+    def _taken(self) -> float:
+        """mol/s (per model depth in planar patches) the reaction takes of the ion at the imposed current."""
+        e, m = self.electrode, self.model
+        rate = removal_rates(e.kind, float(e.density(m).value)).get(m.names[e.ion], 0.0)
+        return rate * self.area
+
+    def equations(self) -> np.ndarray:
+        from iontosim._fenics import MPI, dolfinx
+
+        local = sum(dolfinx.fem.assemble_scalar(f) for f in self._build()["flux"])
+        return np.array([self.model.comm.allreduce(local, op=MPI.SUM) + self._taken()])
+
+    def coupling(self):
+        from iontosim._fenics import PETSc, dolfinx
+
+        forms, m = self._build(), self.model
+
+        def assembled(parts: list):
+            vec = dolfinx.fem.petsc.create_vector(m.W)
+            with vec.localForm() as local:
+                local.set(0.0)
+            for form in parts:
+                dolfinx.fem.petsc.assemble_vector(vec, form)
+            vec.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+            return vec
+
+        row = assembled(forms["gradient"])
+        column = assembled(forms["column"])
+        owned = m.W.dofmap.index_map.size_local * m.W.dofmap.index_map_bs
+        mine = self.tied[self.tied < owned]
+        column.array[mine] = -1.0  # every tied row is u + du = g + dg
+        return [column], [row], np.zeros((1, 1))
+
+    def update(self, delta: np.ndarray) -> float:
+        self.set(self.g + delta)  # a potential: not damped (solver/newton.py)
+        return float(np.max(np.abs(delta), initial=0.0))
+
+    def keep(self) -> None:
+        self.g_previous = self.g.copy()
+
+    def revert(self) -> None:
+        self.set(self.g_previous)
+
+
 class _Electrode(Term):
     """What both electrodes share: a reaction on a tagged face at a current density, and the
-    amounts it takes out of the gel (ledger entry `name`, per anode area)."""
+    amounts it takes out of the gel (ledger entry `name`, per anode area). On a patch the face may
+    be one metal potential (MetalPotential)."""
 
     tag: int
     entry: str
+    metal: MetalPotential | None = None
 
     def _setup_electrode(self, model: Model, kind: str) -> None:
         self.kind = kind
         self.ion = model.index(POTENTIAL_ION[kind])
         self.ion_charge = float(model.species[self.ion].charge)
         self.charges = np.array([float(sp.charge) for sp in model.species])
+        self.metal = MetalPotential(self) if equipotential(model.scenario, kind, model.mesh.topology.dim) else None
 
     def density(self, model: Model) -> Any:
-        """The current density on this electrode's face (a Constant)."""
+        """The current density on this electrode's face (a Constant): the mean over the face of an
+        equipotential one."""
         raise NotImplementedError
 
     def residual(self, model: Model) -> Any:
+        if self.metal is not None:
+            return None  # the metal's tie takes what reaches the face (MetalPotential)
         return boundary_terms(self.kind, self.density(model), model.tests_by_name, model.ds(self.tag))
+
+    def boundary_conditions(self, model: Model) -> list:
+        return self.metal.boundary_conditions(model) if self.metal is not None else []
+
+    def global_unknowns(self, model: Model) -> GlobalUnknowns | None:
+        return self.metal
+
+    def initial_state(self, model: Model) -> None:
+        if self.metal is not None:
+            self.metal.start(model)
+
+    def _metal_state(self) -> dict[str, Any]:
+        return {"g": self.metal.g.copy(), "g_previous": self.metal.g_previous.copy()} if self.metal else {}
+
+    def _restore_metal(self, state: dict[str, Any]) -> None:
+        if self.metal is not None and "g" in state:
+            self.metal.set(state["g"])
+            self.metal.g_previous = state["g_previous"].copy()
 
     def _removal(self, model: Model) -> np.ndarray:
         """mol/(m^2 s) per species taken out of the gel, per anode area."""
@@ -247,12 +408,13 @@ class DonorElectrode(_Electrode):
             "donor0": self.donor0.copy(),
             "previous_delivered": self.previous_delivered.copy(),
             "flux": self.flux.copy(),
-        }
+        } | self._metal_state()
 
     def restore(self, state: dict[str, Any]) -> None:
         self.donor0, self.previous_delivered, self.flux = (
             state[k].copy() for k in ("donor0", "previous_delivered", "flux")
         )
+        self._restore_metal(state)
 
 
 class ReturnElectrode(_Electrode):
@@ -297,3 +459,9 @@ class ReturnElectrode(_Electrode):
         from iontosim.model.compositions import return_fluid
 
         return self._exhausted(model, step.current < 0.0, return_fluid(model), "return_electrode.contents")
+
+    def state(self) -> dict[str, Any]:
+        return self._metal_state()
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self._restore_metal(state)

@@ -142,9 +142,17 @@ class GeometrySection(_Model):
     growth: Annotated[float, BeforeValidator(parser("dimensionless", gt=1, le=2, what="growth factor"))] = 1.3
     max_size: Length | None = None
     appendages: AppendageLayout | None = None  # not the module's Appendages: their transport
+    #: How each electrode passes its current (physics/electrodes.py): "uniform_current", the same
+    #: current density everywhere on its face; or "equipotential", a metal of one potential over
+    #: its face with the total current imposed, the current distributing itself (Ag/AgCl
+    #: electrodes only: an inert one's reaction changes with polarity). Under the shipped gels the
+    #: two agree to 1e-9, and under a 20 um one to 4e-6 (the skin's resistance dominates and the
+    #: gel spreads the current; benchmarks/RESULTS.md); equipotential costs 15-50 % more time. It
+    #: would matter where the gel's resistance nears the skin's (a dilute gel, broken skin).
+    electrodes: Literal["uniform_current", "equipotential"] = "uniform_current"
 
     def to_geometry(self) -> Geometry:
-        return Geometry(**self.model_dump())
+        return Geometry(**self.model_dump(exclude={"electrodes"}))
 
     @model_validator(mode="after")
     def _fits(self) -> GeometrySection:
@@ -1138,6 +1146,17 @@ class Scenario(_Model):
 
     def _check_geometry(self) -> None:
         geometry = self.geometry
+        if geometry is not None and geometry.electrodes == "equipotential":
+            pads = [("donor", self.donor)] + (
+                [("return_electrode", self.return_electrode)] if self.return_electrode else []
+            )
+            for where, pad in pads:
+                if pad.electrode != "Ag/AgCl":
+                    raise ScenarioError(
+                        "geometry.electrodes",
+                        f"equipotential needs Ag/AgCl electrodes, and {where}.electrode is {pad.electrode} (its "
+                        "reaction changes with polarity); use uniform_current",
+                    )
         if self.appendages != Appendages() and (geometry is None or geometry.appendages is None):
             raise ScenarioError(
                 "appendages",
