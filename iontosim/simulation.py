@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,6 +23,9 @@ from iontosim.physics.term import LEDGER_SIGN, Series, Step, Term
 from iontosim.solver.newton import NewtonSolver
 from iontosim.solver.protocol import build_schedule
 from iontosim.solver.stepping import StepController
+
+if TYPE_CHECKING:  # pragma: no cover
+    from iontosim.scenario.schema import Scenario
 
 #: what a checkpoint's state holds changes with this number (4: protocol events; 5: plasma series
 #: of the species with a systemic model only, the balance's rows kept as imbalance and amount moved)
@@ -130,7 +133,7 @@ def _return_column(scenario):
     )
 
 
-def mesh_flux_warnings(scenario) -> list[str]:
+def mesh_flux_warnings(scenario: Scenario) -> list[str]:
     """What a patch's run must say about its numerics. skin[].cells may be the 1D column's that the
     patch extends (the shipped 2D scenarios do): the mesh has its own (geometry.surface_cells x
     resolution across the stratum corneum), as documented, so they are no warning; a fitted flux

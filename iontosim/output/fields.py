@@ -47,6 +47,7 @@ from iontosim.output.figures import axes_or_new, save
 from iontosim.output.surface_current import SurfaceCurrent
 from iontosim.output.units import A_PER_M2_TO_MA_PER_CM2
 from iontosim.physics.transport import NernstPlanck
+from iontosim.scenario.units import duration_text
 
 fem = dolfinx.fem
 
@@ -338,7 +339,7 @@ class FieldPicture:
     def moment(self) -> str:
         """When the picture was taken, for titles: "at 20 min (current on)"."""
         state = {True: " (current on)", False: " (current off)", None: ""}[self.current_on]
-        return f"at {self.time / 60:.3g} min{state}"
+        return f"at {duration_text(self.time)}{state}"
 
 
 def capture(

@@ -114,6 +114,18 @@ def _on_weights(times: np.ndarray, intervals) -> np.ndarray:
     return w
 
 
+def drug_plasma(record: RunRecord) -> np.ndarray | None:
+    """The drug's plasma concentration [kg/m^3] at every time, summed over its forms that have a
+    systemic model; None when none has."""
+    modelled = [d for d in drug_species(record) if f"plasma_concentration/{d}" in record.series]
+    if not modelled:
+        return None
+    return np.sum(
+        [np.asarray(record.series[f"plasma_concentration/{d}"], dtype=float) * record.molar_mass[d] for d in modelled],
+        axis=0,
+    )
+
+
 def _max_abs(arrays) -> float:
     """The largest magnitude; NaN when there is none or when any is NaN (a balance that could not
     be computed must show, not be dropped)."""
@@ -232,9 +244,10 @@ def summarize(
 
     # a species without a systemic model has no plasma series: its peak is not modelled (NaN here,
     # null in summary.json, "not modelled" on the terminal), not a measured zero
-    modelled = [d for d in drug if f"plasma_concentration/{d}" in s]
-    plasma = sum(u.mol_per_m3_to_ng_per_ml(s[f"plasma_concentration/{d}"], record.molar_mass[d]) for d in modelled)
-    out["peak_plasma_concentration_ng_per_mL"] = float(np.max(plasma)) if modelled else math.nan
+    plasma = drug_plasma(record)
+    out["peak_plasma_concentration_ng_per_mL"] = (
+        float(np.max(u.kg_per_m3_to_ng_per_ml(plasma))) if plasma is not None else math.nan
+    )
 
     def reach(p: Profile) -> float:
         return penetration_depth(p.depth, drug_sum(p.concentration, drug), threshold)

@@ -20,6 +20,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from iontosim.scenario.units import duration_text
+
 from . import units as u
 from .figures import GRID_ALPHA, LEGEND_FONT, axes_or_new, heading, plain_number_ticks, save
 from .metrics import drug_species, drug_sum, skin_part
@@ -282,7 +284,7 @@ def draw_voltage(record: RunRecord, axes: Any = None) -> Figure:
     for v, colour, label in curves:
         ax_vs.plot(since, v[inside], color=colour, marker=".", ms=3, label=label)
     ax_is.plot(since, density[inside], color="tab:green", marker=".", ms=3)
-    ax_vs.set_title(f"switch-on: the first {_seconds(end - start)} of current", fontsize=10)
+    ax_vs.set_title(f"switch-on: the first {duration_text(end - start)} of current", fontsize=10)
     ax_vs.set_ylabel("voltage [V]")
     ax_is.set_ylabel(_CURRENT)
     ax_is.set_xlabel("time since switch-on [s] (log)")
@@ -293,10 +295,6 @@ def draw_voltage(record: RunRecord, axes: Any = None) -> Figure:
     ax_is.sharex(ax_vs)
     ax_is.sharey(ax_i)
     return fig
-
-
-def _seconds(duration: float) -> str:
-    return f"{duration:.0f} s" if duration >= 1 else f"{duration * 1e3:.0f} ms"
 
 
 def _mark_peak_and_plateau(ax, record: RunRecord, t_min: np.ndarray, voltage: np.ndarray) -> None:

@@ -5,9 +5,16 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
+
+from iontosim.scenario.units import duration_text
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rich.console import Console
+
+    from iontosim.scenario.schema import Scenario
 
 _clock = time.monotonic  # the wall clock of the time-left estimate (a test sets its own)
 
@@ -22,7 +29,7 @@ class RunProgress:
     second run from t = 0), so it is rough: switching the current on costs many short steps, a
     passive phase few long ones."""
 
-    def __init__(self, scenario, console=None):
+    def __init__(self, scenario: Scenario, console: Console | None = None) -> None:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
         columns = [
@@ -36,7 +43,7 @@ class RunProgress:
         self.scenario = scenario
         self.end = scenario.protocol_end()
         self.progress = Progress(*columns, transient=False, console=console)
-        self.task = None
+        self.task: Any = None  # the rich TaskID, once the bar is shown
         self.started = False
         self.since: tuple[float, float] | None = None  # (wall clock [s], simulated t [s]) the estimate starts from
 
@@ -57,11 +64,11 @@ class RunProgress:
         if self.since is None or t < self.since[1]:  # the first step of a run
             self.since = (now, t)
         wall, simulated = now - self.since[0], t - self.since[1]
-        left = f"~{_duration(wall * (t_end - t) / simulated)} left" if simulated > 0 and wall > 1.0 else ""
+        left = f"~{duration_text(wall * (t_end - t) / simulated)} left" if simulated > 0 and wall > 1.0 else ""
         self.progress.update(self.task, completed=t, t=t / 60, steps=int(effort.get("time_steps", 0)), left=left)
 
 
-def start_line(scenario, effort: dict) -> str:
+def start_line(scenario: Scenario, effort: dict) -> str:
     """What is being solved: "lidocaine_epinephrine: 60 min simulated, 2 030 unknowns on 1 rank,
     linear solver petsc"."""
     unknowns = effort.get("unknowns")
@@ -69,18 +76,9 @@ def start_line(scenario, effort: dict) -> str:
     ranks = effort.get("ranks", 1)
     solver = f", linear solver {effort['linear_solver']}" if effort.get("linear_solver") else ""
     return (
-        f"{scenario.name}: {_duration(scenario.protocol_end())} simulated, {size} on {ranks} "
+        f"{scenario.name}: {duration_text(scenario.protocol_end())} simulated, {size} on {ranks} "
         f"rank{'s' if ranks != 1 else ''}{solver}"
     )
-
-
-def _duration(seconds: float) -> str:
-    """A time span for people: 45 s, 12 min, 2.5 h."""
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 90 * 60:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 #: a reported balance error above this is a warning (the 1D core conserves to ~1e-8)

@@ -36,3 +36,8 @@ def mol_per_m3_to_ng_per_ml(value, molar_mass: float):
 def mol_per_m3_to_ug_per_ml(value, molar_mass: float):
     """mol/m^3 -> ug/mL: x M [kg/mol] x 1e9 ug/kg / 1e6 mL/m^3."""
     return np.asarray(value, dtype=float) * molar_mass * 1e9 / 1e6
+
+
+def kg_per_m3_to_ng_per_ml(value):
+    """kg/m^3 -> ng/mL: x 1e12 ng/kg / 1e6 mL/m^3."""
+    return np.asarray(value, dtype=float) * 1e12 / 1e6

@@ -30,7 +30,7 @@ from .errors import ScenarioError, join_path
 from .membrane import membrane_layers
 from .quantities import SI, Dim, dimension_of, parser
 from .species_definitions import PKa, SpeciesDefinition, register, resolve
-from .units import DIMENSIONS, format_si, parse_text, to_si
+from .units import DIMENSIONS, duration_text, format_si, parse_text, to_si
 
 # ---------------------------------------------------------------- field types
 
@@ -501,15 +501,6 @@ class Pulse(_Model):
 PATCH_CHANGES = ("remove_patch", "new_patch")
 
 
-def _minutes(seconds: float) -> str:
-    """A duration for people: "10 min", "90 s", "2.5 h"."""
-    if seconds < 60:
-        return f"{seconds:.3g} s"
-    if seconds < 3 * 3600:
-        return f"{seconds / 60:.3g} min"
-    return f"{seconds / 3600:.3g} h"
-
-
 def _step_text(step: Step) -> str:
     """One protocol step for people: "1.77 mA × 10 min", "50 min passive", "patch removed"."""
     if step.kind == "remove_patch":
@@ -522,8 +513,8 @@ def _step_text(step: Step) -> str:
     if step.pulse is not None:
         extra.append(f"pulsed {step.pulse.duty_cycle:.0%}")
     if step.reverse_every is not None:
-        extra.append(f"reversed every {_minutes(step.reverse_every)}")
-    return f"{amps} × {_minutes(step.duration)}" + (f" ({', '.join(extra)})" if extra else "")
+        extra.append(f"reversed every {duration_text(step.reverse_every)}")
+    return f"{amps} × {duration_text(step.duration)}" + (f" ({', '.join(extra)})" if extra else "")
 
 
 class Step(_Model):
@@ -846,11 +837,11 @@ class Scenario(_Model):
                 passive += step.duration
                 continue
             if passive:
-                parts.append(f"{_minutes(passive)} passive")
+                parts.append(f"{duration_text(passive)} passive")
                 passive = 0.0
             parts.append(_step_text(step))
         if passive:
-            parts.append(f"{_minutes(passive)} passive")
+            parts.append(f"{duration_text(passive)} passive")
         grouped: list[str] = []
         i = 0
         while i < len(parts):
@@ -864,7 +855,7 @@ class Scenario(_Model):
                 grouped.append(parts[i])
                 i += 1
         if len(grouped) > most:
-            grouped = grouped[:most] + [f"… ({_minutes(self.protocol_end())} in all)"]
+            grouped = grouped[:most] + [f"… ({duration_text(self.protocol_end())} in all)"]
         return ", then ".join(grouped)
 
     def resolved_dict(self) -> dict[str, Any]:

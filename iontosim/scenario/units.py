@@ -126,3 +126,15 @@ def format_si(value: float, dimension: str) -> str | float:
     """'1.8e-05 m' for a length; a plain float for dimensionless values."""
     unit = si_unit(dimension)
     return float(value) if not unit else f"{float(value)!r} {unit}"
+
+
+def duration_text(seconds: float) -> str:
+    """A duration for people, the one way titles, the terminal and messages write it: "250 ms",
+    "45 s", "10 min", "6.67 h"."""
+    if seconds < 1:
+        return f"{seconds * 1e3:.3g} ms"
+    if seconds < 60:
+        return f"{seconds:.3g} s"
+    if seconds < 3 * 3600:
+        return f"{seconds / 60:.3g} min"
+    return f"{seconds / 3600:.3g} h"

@@ -206,10 +206,9 @@ def fraction_cleared(run: Run, o: AtTime) -> Reading:
 )
 def peak_plasma_concentration(run: Run, o: _Options) -> Reading:
     rec = run.record
-    modelled = [s for s in _drug(rec) if f"plasma_concentration/{s}" in rec.series]
-    if not modelled:
+    plasma = metrics.drug_plasma(rec)
+    if plasma is None:
         raise ValueError(f"plasma concentration not modelled: the scenario has no systemic section for {rec.drug}")
-    plasma = sum(np.asarray(rec.series[f"plasma_concentration/{s}"], dtype=float) * rec.molar_mass[s] for s in modelled)
     k = int(np.argmax(plasma))
     return Reading(
         float(plasma[k]),

@@ -93,10 +93,10 @@ def test_the_progress_bar_counts_steps_and_estimates_the_time_left(monkeypatch):
         bar(900.0, 3600.0, {"time_steps": 37, "unknowns": 2030, "ranks": 1})  # a resumed run: starts late
         bar(1800.0, 3600.0, {"time_steps": 80, "unknowns": 2030, "ranks": 1})  # 900 s simulated in 100 s
         fields = bar.progress.tasks[0].fields
-        assert fields["steps"] == 80 and fields["left"] == "~3 min left"  # 100 s x 1800 / 900 = 200 s
+        assert fields["steps"] == 80 and fields["left"] == "~3.33 min left"  # 100 s x 1800 / 900 = 200 s
         bar(60.0, 3600.0, {"time_steps": 1})  # a second run (a 1D return column) from t = 0
         bar(120.0, 3600.0, {"time_steps": 2})  # 60 s simulated in 10 s
-        assert bar.progress.tasks[0].fields["left"] == "~10 min left"  # 10 s x 3480 / 60 = 580 s
+        assert bar.progress.tasks[0].fields["left"] == "~9.67 min left"  # 10 s x 3480 / 60 = 580 s
     text = console.export_text()
     assert text.splitlines()[0].startswith("lidocaine_epinephrine: 60 min simulated, 2 030 unknowns on 1 rank")
-    assert "2 steps" in text and "~10 min left" in text
+    assert "2 steps" in text and "~9.67 min left" in text
