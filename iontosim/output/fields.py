@@ -43,7 +43,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from iontosim._fenics import dolfinx, ufl
-from iontosim.output.figures import axes_or_new, save
+from iontosim.output.figures import axes_or_new, heading, limit_lines, save
 from iontosim.output.surface_current import SurfaceCurrent
 from iontosim.output.units import A_PER_M2_TO_MA_PER_CM2
 from iontosim.physics.transport import NernstPlanck
@@ -407,9 +407,9 @@ def _triangles(n_cells: int, nv: int) -> np.ndarray:
 
 
 def _heading(fig: Figure, p: FieldPicture, what: str = "") -> None:
-    """The scenario, the species (or `what`), the moment and the protocol."""
-    name = p.title if not what else f"{p.title.split(':')[0]}: {what}"
-    fig.suptitle(f"{name} {p.moment}" + (f"\n{p.protocol}" if p.protocol else ""), fontsize=11)
+    """The house heading (figures.heading) with the moment the picture was taken."""
+    scenario, species = p.title.split(": ", 1) if ": " in p.title else (p.title, p.species)
+    heading(fig, scenario, f"{what or species} {p.moment}", p.protocol)
 
 
 def _channel_spans(p: FieldPicture) -> list[tuple[float, float]]:
@@ -562,17 +562,7 @@ def draw_surface_current(picture: FieldPicture, axes: Any = None) -> Figure:
         )
     limit_ma = None if limit is None else limit * A_PER_M2_TO_MA_PER_CM2
     if limit_ma is not None:
-        signs = [1, -1] if np.any(values < 0) else [1]
-        for sign in signs:
-            ax.axhline(
-                sign * limit_ma,
-                color="tab:red",
-                ls="--",
-                lw=1,
-                label=(f"±{limit_ma:g} mA/cm² limit" if len(signs) > 1 else f"{limit_ma:g} mA/cm² limit")
-                if sign == 1
-                else None,
-            )
+        limit_lines(ax, limit_ma, ma, f"{limit_ma:g} mA/cm² limit")
     magnitude = np.abs(ma[np.isfinite(ma)])
     typical = float(np.median(magnitude)) if magnitude.size else 0.0
     if magnitude.size and typical > 0 and magnitude.max() > 30 * typical:

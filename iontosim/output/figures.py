@@ -60,6 +60,18 @@ def heading(fig: Figure, scenario: str, what: str, protocol: str = "") -> None:
     fig.suptitle(text, fontsize=11)
 
 
+def limit_lines(ax, limit: float, values: np.ndarray, label: str) -> None:
+    """A safety limit as dashed red lines at +limit, -limit or both: on each side where `values`
+    reach a tenth of their largest magnitude (a cathodal run is all negative; a small after-current
+    potential is not a side)."""
+    finite = np.asarray(values, dtype=float)[np.isfinite(values)]
+    largest = float(np.max(np.abs(finite), initial=0.0))
+    sides = [sign for sign in (1, -1) if np.any(sign * finite > 0.1 * largest)] or [1]
+    for k, sign in enumerate(sides):
+        both = "±" if len(sides) == 2 else ""
+        ax.axhline(sign * limit, color="tab:red", ls="--", lw=1, label=f"{both}{label}" if k == 0 else None)
+
+
 def plain_number_ticks(axis, ticks: list[float], minor: Sequence[float] = ()) -> None:
     """Ticks at `ticks` labelled as plain numbers (5, 100, 1000, not 10^2): a symlog depth axis
     otherwise labels decades inside its linear part."""

@@ -23,7 +23,7 @@ from matplotlib.lines import Line2D
 from iontosim.scenario.units import duration_text
 
 from . import units as u
-from .figures import GRID_ALPHA, LEGEND_FONT, axes_or_new, heading, plain_number_ticks, save
+from .figures import GRID_ALPHA, LEGEND_FONT, axes_or_new, heading, limit_lines, plain_number_ticks, save
 from .metrics import drug_species, drug_sum, skin_part
 from .record import RunRecord
 from .safety import device_voltage
@@ -217,16 +217,6 @@ def draw_delivery(record: RunRecord, axes: Any = None) -> Figure:
     return fig
 
 
-def _limit_lines(ax, limit: float, values: np.ndarray, label: str) -> None:
-    """The limit at +limit, -limit or both: on each side where `values` reach a tenth of their
-    largest magnitude (a cathodal run is all negative; a small after-current potential is not a side)."""
-    finite = np.asarray(values, dtype=float)[np.isfinite(values)]
-    largest = float(np.max(np.abs(finite), initial=0.0))
-    sides = [sign for sign in (1, -1) if np.any(sign * finite > 0.1 * largest)] or [1]
-    for k, sign in enumerate(sides):
-        ax.axhline(sign * limit, color="tab:red", ls="--", lw=1, label=label if k == 0 else None)
-
-
 def _switch_on(record: RunRecord) -> tuple[float, float] | None:
     """The first interval the current is on [s], cut to the switch-on window."""
     if not record.current_on_intervals:
@@ -254,14 +244,14 @@ def draw_voltage(record: RunRecord, axes: Any = None) -> Figure:
         curves.append((device, "black", "device: donor to return electrode"))
     for v, colour, label in curves:
         ax_v.plot(t_min, v, color=colour, label=label)
-    _limit_lines(ax_v, record.voltage_limit, device, f"device limit {record.voltage_limit:g} V")
+    limit_lines(ax_v, record.voltage_limit, device, f"device limit {record.voltage_limit:g} V")
     _mark_peak_and_plateau(ax_v, record, t_min, device)
     ax_v.set_ylabel("voltage [V]")
     ax_v.legend(fontsize=LEGEND_FONT, loc="best")
 
     ax_i.plot(t_min, density, color="tab:green", label="applied current density")
     limit = record.current_density_limit * u.A_PER_M2_TO_MA_PER_CM2
-    _limit_lines(ax_i, limit, density, f"limit {limit:g} mA/cm²")
+    limit_lines(ax_i, limit, density, f"limit {limit:g} mA/cm²")
     ax_i.set_ylabel(_CURRENT)
     ax_i.set_xlabel("time [min]")
     ax_i.legend(fontsize=LEGEND_FONT, loc="best")
