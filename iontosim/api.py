@@ -310,8 +310,8 @@ class _FieldOutput:
             if not self.writers:
                 stem = _fields_file_name(model.comm, self.stage)
                 self.writers = [fields.FieldWriter(model, self.stage / (stem + s), format=f) for f, s in self.FORMATS]
-            for writer in self.writers:
-                writer.write(t)
+            for k, writer in enumerate(self.writers):  # the fields once, for every format
+                writer.write(t, refresh=k == 0)
         if self.last is not None and abs(t - self.last) <= 1e-9 * max(1.0, self.last):
             self.picture = fields.capture(model, self.scenario.drug, t, current_on=self.current_on)
 

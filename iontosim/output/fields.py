@@ -234,11 +234,13 @@ class FieldWriter:
         self._writer = dolfinx.io.XDMFFile(comm, self.path, "w")
         self._writer.write_mesh(broken)
 
-    def write(self, t: float) -> None:
-        """Add the fields of the model's current state at time `t` [s]. Collective."""
+    def write(self, t: float, refresh: bool = True) -> None:
+        """Add the fields of the model's current state at time `t` [s]. Collective. `refresh`
+        False: the fields were just computed for this state (another writer's write)."""
         if self._closed:
             raise RuntimeError("this FieldWriter is closed")
-        self._fields.update()
+        if refresh:
+            self._fields.update()
         if self.format == "vtx":
             self._writer.write(float(t))
             return

@@ -64,7 +64,8 @@ class RunProgress:
         if self.since is None or t < self.since[1]:  # the first step of a run
             self.since = (now, t)
         wall, simulated = now - self.since[0], t - self.since[1]
-        left = f"~{duration_text(wall * (t_end - t) / simulated)} left" if simulated > 0 and wall > 1.0 else ""
+        going = simulated > 0 and wall > 1.0 and t < t_end * (1 - 1e-12)
+        left = f"~{duration_text(wall * (t_end - t) / simulated)} left" if going else ""
         self.progress.update(self.task, completed=t, t=t / 60, steps=int(effort.get("time_steps", 0)), left=left)
 
 

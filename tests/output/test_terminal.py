@@ -85,7 +85,7 @@ def test_the_progress_bar_counts_steps_and_estimates_the_time_left(monkeypatch):
 
     from iontosim.output import terminal
 
-    clock = iter([1000.0, 1100.0, 5000.0, 5010.0])  # wall clock at each call
+    clock = iter([1000.0, 1100.0, 5000.0, 5010.0, 5020.0])  # wall clock at each call
     monkeypatch.setattr(terminal, "_clock", lambda: next(clock))
     console = Console(record=True, width=150, force_terminal=False)
     bar = terminal.RunProgress(iontosim.load("lidocaine_epinephrine"), console)
@@ -97,6 +97,8 @@ def test_the_progress_bar_counts_steps_and_estimates_the_time_left(monkeypatch):
         bar(60.0, 3600.0, {"time_steps": 1})  # a second run (a 1D return column) from t = 0
         bar(120.0, 3600.0, {"time_steps": 2})  # 60 s simulated in 10 s
         assert bar.progress.tasks[0].fields["left"] == "~9.67 min left"  # 10 s x 3480 / 60 = 580 s
+        bar(3600.0, 3600.0, {"time_steps": 3})
+        assert bar.progress.tasks[0].fields["left"] == ""  # done: no "~0 ms left"
     text = console.export_text()
     assert text.splitlines()[0].startswith("lidocaine_epinephrine: 60 min simulated, 2 030 unknowns on 1 rank")
-    assert "2 steps" in text and "~9.67 min left" in text
+    assert "3 steps" in text and "left" not in text
