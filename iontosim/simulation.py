@@ -19,7 +19,7 @@ from iontosim.model import Model
 from iontosim.output.probes import depth_profile
 from iontosim.output.record import LayerSpan, Profile, RunRecord
 from iontosim.physics.ionization import WeakElectrolytes
-from iontosim.physics.term import LEDGER_SIGN, Series, Step, Term
+from iontosim.physics.term import LEDGER_SIGN, PER_AREA, Series, Step, Term
 from iontosim.solver.newton import NewtonSolver
 from iontosim.solver.protocol import build_schedule
 from iontosim.solver.stepping import StepController
@@ -243,7 +243,7 @@ class TimeLoop:
         """Every series the run records, with its unit, description and sign convention: the loop's
         own, the terms', the ledger's."""
         m = self.model
-        per_area = "per area of the donor electrode"
+        per_area = PER_AREA
         declared = {
             "time": Series("s", "time since the start of the protocol at each accepted time step"),
             "current_density": Series(

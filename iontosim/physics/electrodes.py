@@ -32,7 +32,7 @@ import numpy as np
 
 from iontosim.physics.constants import FARADAY
 from iontosim.physics.stirring import REPLENISHED
-from iontosim.physics.term import Ledger, LedgerEntry, Series, Step, Term
+from iontosim.physics.term import PER_AREA, Ledger, LedgerEntry, Series, Step, Term
 from iontosim.solver.newton import GlobalUnknowns
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -372,7 +372,7 @@ class DonorElectrode(_Electrode):
                 "over the current density; NaN while no current flows",
             ),
         }
-        per_area = "per area of the donor electrode"
+        per_area = PER_AREA
         for n in model.names:
             out[f"surface_flux/{n}"] = Series(
                 "mol/m^2/s",

@@ -35,6 +35,11 @@ if TYPE_CHECKING:  # pragma: no cover - imports for annotations only
     from iontosim.solver.newton import GlobalUnknowns
 
 
+#: what the amounts and fluxes of a run's series are per: the donor electrode's area, and in
+#: return_electrode.h5 (the 1D column under the return electrode, solved apart) the return pad's
+PER_AREA = "per area of the donor electrode (in return_electrode.h5: of the return pad)"
+
+
 @dataclass(frozen=True)
 class TransportedForm:
     """One mobile form of a species: its concentration c [mol/m^3 of pore fluid] and electrochemical
