@@ -44,9 +44,22 @@ def _new_or_given(record: RunRecord, axes: Any, count: int, figsize, what: str, 
     return fig, given
 
 
+def current_phases(record: RunRecord) -> list[tuple[float, float]]:
+    """The intervals the current was on [s], a pulse train's pulses joined into one phase: an
+    interval joins the one before when the gap between them is no longer than either."""
+    phases: list[tuple[float, float]] = []
+    for a, b in record.current_on_intervals:
+        if phases and a - phases[-1][1] <= min(b - a, phases[-1][1] - phases[-1][0]):
+            phases[-1] = (phases[-1][0], b)
+        else:
+            phases.append((a, b))
+    return phases
+
+
 def _shade_on(ax, record: RunRecord, seconds_per_unit: float = u.SECONDS_PER_MINUTE, alpha: float = 0.25) -> None:
-    """Shade the intervals the current was on, on a time axis in units of `seconds_per_unit`."""
-    for k, (a, b) in enumerate(record.current_on_intervals):
+    """Shade the phases the current was on (current_phases), on a time axis in units of
+    `seconds_per_unit`."""
+    for k, (a, b) in enumerate(current_phases(record)):
         ax.axvspan(
             a / seconds_per_unit,
             b / seconds_per_unit,
@@ -219,9 +232,10 @@ def draw_delivery(record: RunRecord, axes: Any = None) -> Figure:
 
 def _switch_on(record: RunRecord) -> tuple[float, float] | None:
     """The first interval the current is on [s], cut to the switch-on window."""
-    if not record.current_on_intervals:
+    phases = current_phases(record)
+    if not phases:
         return None
-    start, end = record.current_on_intervals[0]
+    start, end = phases[0]
     return start, min(end, start + _SWITCH_ON_WINDOW)
 
 
@@ -295,7 +309,7 @@ def _mark_peak_and_plateau(ax, record: RunRecord, t_min: np.ndarray, voltage: np
     k = int(np.nanargmax(np.abs(voltage)))
     ax.plot(t_min[k], voltage[k], "o", color="tab:red", ms=5, label=f"peak {voltage[k]:.3g} V")
     if record.current_on_intervals:
-        end = record.current_on_intervals[0][1]
+        end = current_phases(record)[0][1]  # a pulse train's plateau: at the end of the train
         j = int(np.searchsorted(record.times, end, side="right")) - 1
         if 0 <= j != k:
             ax.plot(t_min[j], voltage[j], "s", color="tab:blue", ms=5, label=f"plateau {voltage[j]:.3g} V")

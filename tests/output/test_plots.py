@@ -95,3 +95,14 @@ def test_profiles_of_zero_or_nan_species_draw_without_error(record):
     record.profiles[-1].concentration["lidocaine+"] = np.full_like(record.profiles[-1].depth, np.nan)
     fig = draw_profiles(record)
     assert all(np.isfinite(ax.get_ylim()).all() for ax in fig.axes)
+
+
+def test_a_pulse_train_is_one_current_phase(record):
+    """Pulses 1 s on, 1 s off for a minute, then 50 min rest, then a second train: two phases (the
+    shading and the voltage's plateau follow phases, not single pulses)."""
+    from iontosim.output.plots import current_phases
+
+    pulses = [(float(t), t + 1.0) for t in range(0, 60, 2)] + [(3060.0 + t, 3061.0 + t) for t in range(0, 60, 2)]
+    assert current_phases(dataclasses.replace(record, current_on_intervals=pulses)) == [(0.0, 59.0), (3060.0, 3119.0)]
+    doses = [(0.0, 600.0), (3600.0, 4200.0)]  # two doses an hour apart stay two
+    assert current_phases(dataclasses.replace(record, current_on_intervals=doses)) == doses
