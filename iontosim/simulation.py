@@ -243,7 +243,6 @@ class TimeLoop:
         """Every series the run records, with its unit, description and sign convention: the loop's
         own, the terms', the ledger's."""
         m = self.model
-        per_area = PER_AREA
         declared = {
             "time": Series("s", "time since the start of the protocol at each accepted time step"),
             "current_density": Series(
@@ -267,12 +266,12 @@ class TimeLoop:
                 what = entry.description or f"taken out of the model by the term's ledger entry {entry.name!r}"
                 for n in m.names:
                     declared[f"{entry.name}/{n}"] = Series(
-                        "mol/m^2", f"{n} {what}, cumulative since the start, {per_area}", LEDGER_SIGN
+                        "mol/m^2", f"{n} {what}, cumulative since the start, {PER_AREA}", LEDGER_SIGN
                     )
         for region in m.regions[1:]:
             for n in m.names:
                 declared[f"layer_amount/{region.name}/{n}"] = Series(
-                    "mol/m^2", f"{n} held in {region.name} (all its forms, dissolved and bound), {per_area}"
+                    "mol/m^2", f"{n} held in {region.name} (all its forms, dissolved and bound), {PER_AREA}"
                 )
         for n in m.names:
             declared[f"mass_balance_error/{n}"] = Series(

@@ -398,6 +398,38 @@ class Model:
         """The residual's parts as UFL forms (for terms that differentiate or test it otherwise)."""
         return list(self._residual_ufl)
 
+    def tied_node_forms(self, dofs: np.ndarray) -> dict[str, list]:
+        """Forms for nodes `dofs` of u tied to a scalar unknown (solver/newton.py GlobalUnknowns,
+        e.g. the stirred receptor, an equipotential metal): the residual summed over them ("flux",
+        a functional), its derivative in u ("gradient": dG/du) and the Jacobian's action on them
+        ("column": dF/dg). One form per part of the residual: parts of other quadratures must not
+        be compiled together (_build_forms)."""
+        phi = fem.Function(self.W)
+        phi.x.array[dofs] = 1.0
+        actions = [ufl.action(part, phi) for part in self.residual_ufl()]
+        return {
+            "flux": [self.compiled(a) for a in actions],
+            "gradient": [self.compiled(ufl.derivative(a, self.u)) for a in actions],
+            "column": [self.compiled(ufl.derivative(part, self.u, phi)) for part in self.residual_ufl()],
+        }
+
+    def summed(self, functionals: Sequence[Any]) -> float:
+        """The value the compiled functionals add up to, over every rank."""
+        return self.comm.allreduce(sum(fem.assemble_scalar(f) for f in functionals), op=MPI.SUM)
+
+    def petsc_vector(self, parts: Sequence[Any]):
+        """The PETSc vector (u's layout) the compiled vector forms `parts` add up to, ghost
+        contributions summed into their owners."""
+        from iontosim._fenics import PETSc
+
+        vec = fem.petsc.create_vector(self.W)
+        with vec.localForm() as local:
+            local.set(0.0)
+        for form in parts:
+            fem.petsc.assemble_vector(vec, form)
+        vec.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        return vec
+
     def per_species_form(self, rates: Sequence[Any]):
         """A compiled form of per-cell, per-species integrals of `rates` (None: nothing) [x dx]."""
         parts = [rate * self.species_test[i] for i, rate in enumerate(rates) if rate is not None]

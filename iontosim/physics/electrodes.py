@@ -135,19 +135,8 @@ class MetalPotential(GlobalUnknowns):
         self.value.x.array[:] = self.g[0]
 
     def _build(self) -> dict[str, Any]:
-        from iontosim._fenics import dolfinx, ufl
-
-        if self._forms is not None:
-            return self._forms
-        m = self.model
-        phi = dolfinx.fem.Function(m.W)
-        phi.x.array[self.tied] = 1.0
-        actions = [ufl.action(part, phi) for part in m.residual_ufl()]
-        self._forms = {
-            "flux": [m.compiled(a) for a in actions],
-            "gradient": [m.compiled(ufl.derivative(a, m.u)) for a in actions],
-            "column": [m.compiled(ufl.derivative(part, m.u, phi)) for part in m.residual_ufl()],
-        }
+        if self._forms is None:
+            self._forms = self.model.tied_node_forms(self.tied)
         return self._forms
 
     def _taken(self) -> float:
@@ -157,30 +146,13 @@ class MetalPotential(GlobalUnknowns):
         return rate * self.area
 
     def equations(self) -> np.ndarray:
-        from iontosim._fenics import MPI, dolfinx
-
-        local = sum(dolfinx.fem.assemble_scalar(f) for f in self._build()["flux"])
-        return np.array([self.model.comm.allreduce(local, op=MPI.SUM) + self._taken()])
+        return np.array([self.model.summed(self._build()["flux"]) + self._taken()])
 
     def coupling(self):
-        from iontosim._fenics import PETSc, dolfinx
-
         forms, m = self._build(), self.model
-
-        def assembled(parts: list):
-            vec = dolfinx.fem.petsc.create_vector(m.W)
-            with vec.localForm() as local:
-                local.set(0.0)
-            for form in parts:
-                dolfinx.fem.petsc.assemble_vector(vec, form)
-            vec.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
-            return vec
-
-        row = assembled(forms["gradient"])
-        column = assembled(forms["column"])
+        row, column = m.petsc_vector(forms["gradient"]), m.petsc_vector(forms["column"])
         owned = m.W.dofmap.index_map.size_local * m.W.dofmap.index_map_bs
-        mine = self.tied[self.tied < owned]
-        column.array[mine] = -1.0  # every tied row is u + du = g + dg
+        column.array[self.tied[self.tied < owned]] = -1.0  # every tied row is u + du = g + dg
         return [column], [row], np.zeros((1, 1))
 
     def update(self, delta: np.ndarray) -> float:
@@ -372,21 +344,20 @@ class DonorElectrode(_Electrode):
                 "over the current density; NaN while no current flows",
             ),
         }
-        per_area = PER_AREA
         for n in model.names:
             out[f"surface_flux/{n}"] = Series(
                 "mol/m^2/s",
                 f"flux of {n} (all its forms) across the skin surface under the donor electrode, the mean over the "
-                f"time step that ended at this time, {per_area}",
+                f"time step that ended at this time, {PER_AREA}",
                 "positive into the skin",
             )
             out[f"delivered/{n}"] = Series(
                 "mol/m^2",
                 f"{n} that left the donor gel across the skin surface since the start (what the gel lost, less what "
-                f"its electrode reaction took, patch changes and reservoir top-ups), {per_area}",
+                f"its electrode reaction took, patch changes and reservoir top-ups), {PER_AREA}",
                 "positive into the skin",
             )
-            out[f"donor_amount/{n}"] = Series("mol/m^2", f"{n} the donor gel holds (all its forms), {per_area}")
+            out[f"donor_amount/{n}"] = Series("mol/m^2", f"{n} the donor gel holds (all its forms), {PER_AREA}")
         return out
 
     def values(self, model: Model, step: Step | None, ledger: Ledger) -> dict[str, float]:

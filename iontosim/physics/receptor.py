@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from iontosim._fenics import MPI, PETSc, dolfinx, ufl
+from iontosim._fenics import PETSc, dolfinx
 from iontosim.mesh.column import DEEP
 from iontosim.physics.constants import FARADAY
 from iontosim.physics.deep_tissue import InterstitialBoundary
@@ -115,38 +115,18 @@ class StirredReceptor(Term, GlobalUnknowns):
         return self
 
     def _build(self) -> dict[str, Any]:
-        """Forms, built once the model's residual exists: per species the residual summed over the
-        tied nodes (a functional), its gradient (dG/du) and the Jacobian's action on the tied
-        nodes (dF/dg). One form per part of the residual: parts of other quadratures must not be
-        compiled together (Model._build_forms)."""
-        if self._forms is not None:
-            return self._forms
-        m = self.model
-        indicators, flux, gradient, column = [], [], [], []
-        for i in range(m.ns):
-            phi = fem.Function(m.W)
-            phi.x.array[self.tied[i]] = 1.0
-            indicators.append(phi)
-            actions = [ufl.action(part, phi) for part in m.residual_ufl()]
-            flux.append([m.compiled(a) for a in actions])
-            gradient.append([m.compiled(ufl.derivative(a, m.u)) for a in actions])
-            column.append([m.compiled(ufl.derivative(part, m.u, phi)) for part in m.residual_ufl()])
-        every_tied = np.concatenate(self.tied)
-        self._forms = {
-            "flux": flux,
-            "gradient": gradient,
-            "column": column,
-            "indicators": indicators,
-            "tied": every_tied,
-        }
+        """Forms, built once the model's residual exists: per species, those of its tied nodes
+        (Model.tied_node_forms)."""
+        if self._forms is None:
+            per_species = [self.model.tied_node_forms(dofs) for dofs in self.tied]
+            self._forms = {key: [forms[key] for forms in per_species] for key in ("flux", "gradient", "column")}
+            self._forms["tied"] = np.concatenate(self.tied)
         return self._forms
 
     # ------------------------------------------------------------------ the scalar unknowns
     def _leaving(self) -> np.ndarray:
         """F_i(u; phi_i): the residual summed over the tied nodes of each species."""
-        forms = self._build()
-        local = [sum(fem.assemble_scalar(f) for f in parts) for parts in forms["flux"]]
-        return np.array([self.model.comm.allreduce(v, op=MPI.SUM) for v in local])
+        return np.array([self.model.summed(parts) for parts in self._build()["flux"]])
 
     def equations(self) -> np.ndarray:
         storage = self.capacity * (np.exp(self.g) - np.exp(self.g_previous)) / float(self.model.dt.value)
@@ -156,11 +136,11 @@ class StirredReceptor(Term, GlobalUnknowns):
 
     def coupling(self) -> tuple[list[PETSc.Vec], list[PETSc.Vec], np.ndarray]:
         forms = self._build()
-        rows = [self._assembled(parts) for parts in forms["gradient"]]
+        rows = [self.model.petsc_vector(parts) for parts in forms["gradient"]]
         columns = []
         owned = self.model.W.dofmap.index_map.size_local * self.model.W.dofmap.index_map_bs
         for i, parts in enumerate(forms["column"]):
-            vec = self._assembled(parts)
+            vec = self.model.petsc_vector(parts)
             tied = forms["tied"]
             vec.array[tied[tied < owned]] = 0.0  # every tied row is u + du = g + dg ...
             mine = self.tied[i]
@@ -171,16 +151,6 @@ class StirredReceptor(Term, GlobalUnknowns):
             rows[i].set(0.0)
             D[i, i] = 1.0
         return columns, rows, D
-
-    def _assembled(self, parts: list) -> PETSc.Vec:
-        """The vector the forms `parts` add up to, ghost contributions summed into their owners."""
-        vec = fem.petsc.create_vector(self.model.W)
-        with vec.localForm() as local:
-            local.set(0.0)
-        for form in parts:
-            fem.petsc.assemble_vector(vec, form)
-        vec.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
-        return vec
 
     def update(self, delta: np.ndarray) -> float:
         damped = np.where(
