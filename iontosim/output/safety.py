@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from iontosim.output import units as u
+from iontosim.output.metrics import patch_summary
 from iontosim.output.record import RunRecord
 
 C_TO_MA_MIN = 1e3 / 60.0  # 1 C = 1000 mA.s = 16.67 mA.min
@@ -62,24 +63,24 @@ def safety_report(record: RunRecord) -> dict:
     if "local_current_density" in patch:
         # on a 2D/3D patch the current crowds at electrode edges and into ducts: the check is its
         # mean over a stated length, which converges under refinement (the single cell's does not)
-        local = abs(patch["local_current_density"]) * u.A_PER_M2_TO_MA_PER_CM2
-        length_mm = patch["local_averaging_length"] * 1e3
+        facts = patch_summary(patch)  # the same figures, in the same units, as summary.json's patch
+        local, length_mm = facts["local_current_density_mA_per_cm2"], facts["local_averaging_length_mm"]
         axes = {"axisymmetric": ("r",), "block": ("x", "y")}.get(patch["kind"], ("x",))
-        where = ", ".join(f"{a} = {1e3 * x:.3g} mm" for a, x in zip(axes, patch["local_position"]))
+        where = ", ".join(f"{a} = {x:.3g} mm" for a, x in zip(axes, facts["local_current_density_position_mm"]))
         out |= {
             "local_current_density_mA_per_cm2": local,
-            "local_current_density_position_mm": [1e3 * x for x in patch["local_position"]],
+            "local_current_density_position_mm": facts["local_current_density_position_mm"],
             "local_averaging_length_mm": length_mm,
             "local_window_covers_patch": bool(patch.get("local_window_covers_patch", False)),
             "local_current_density_ok": bool(local <= limit_density * (1 + 1e-9)),
             # information: the largest single cell's, which grows as the mesh is refined
-            "peak_cell_current_density_mA_per_cm2": abs(patch["peak_local_current_density"]) * u.A_PER_M2_TO_MA_PER_CM2,
+            "peak_cell_current_density_mA_per_cm2": facts["peak_local_current_density_mA_per_cm2"],
         }
         if not out["local_current_density_ok"]:
             warnings.append(
                 f"local current density at the skin surface reaches {local:.3g} mA/cm^2 (mean over "
-                f"{length_mm:g} mm) at {where} from the anode's centre, t = {patch['local_time'] / 60:.3g} "
-                f"min: above the {limit_density:.3g} mA/cm^2 limit"
+                f"{length_mm:g} mm) at {where} from the anode's centre, t = "
+                f"{facts['local_current_density_time_min']:.3g} min: above the {limit_density:.3g} mA/cm^2 limit"
             )
     if record.stated_dose is not None:
         stated = record.stated_dose * C_TO_MA_MIN
