@@ -178,7 +178,7 @@ def run(
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue the interrupted run of --out from its last checkpoint")
     ] = False,
-    max_cells: Annotated[int, typer.Option(help="Refuse 2D/3D meshes with more cells than this")] = 2_000_000,
+    max_cells: Annotated[int, typer.Option(min=1, help="Refuse 2D/3D meshes with more cells than this")] = 2_000_000,
 ) -> None:
     """Solve one scenario and write its run directory (config, results.h5, summary.json, plots).
 
@@ -188,8 +188,6 @@ def run(
     from iontosim import api, interruption
 
     comm = _comm()
-    if max_cells < 1:
-        _fail(comm, f"--max-cells: must be at least 1, got {max_cells}", 2)
     if not checkpoint_every >= 0:  # also NaN
         _fail(comm, f"--checkpoint-every: give minutes >= 0 (0: every step), not {checkpoint_every}", 2)
     interruption.install()
@@ -235,7 +233,7 @@ def mesh(
     config: Annotated[str, typer.Argument(help="A shipped scenario's name or a scenario YAML with a geometry section")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to create for mesh.xdmf, mesh.h5 and mesh.png")],
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace --out if it holds a finished mesh")] = False,
-    max_cells: Annotated[int, typer.Option(help="Refuse meshes with more cells than this")] = 2_000_000,
+    max_cells: Annotated[int, typer.Option(min=1, help="Refuse meshes with more cells than this")] = 2_000_000,
 ) -> None:
     """Build the 2D/3D skin mesh of a scenario and write it (XDMF) with a picture of its tags."""
     from iontosim import api
@@ -243,8 +241,6 @@ def mesh(
     from iontosim.scenario.errors import ScenarioError
 
     comm = _comm()
-    if max_cells < 1:
-        _fail(comm, f"--max-cells: must be at least 1, got {max_cells}", 2)
     with exit_codes(comm, config):
         scenario = api.load(config)
         if scenario.geometry is None:
