@@ -94,11 +94,12 @@ def write_results(path: str | Path, record: RunRecord) -> Path:
         f.attrs["applied_charge_units"] = "C/m^2"
 
         sp = f.create_group("species")
-        sp.attrs["names"] = np.array(record.species, dtype=_STR)
+        species = np.array(record.species, dtype=_STR)
+        sp.attrs["names"] = species
         _dataset(
             sp,
             "name",
-            np.array(record.species, dtype=_STR),
+            species,
             "1",
             "name of each species (the order of every per-species list)",
         )
@@ -119,8 +120,8 @@ def write_results(path: str | Path, record: RunRecord) -> Path:
 
         lay = f.create_group("layers")
         lay.attrs["description"] = "depth below the skin surface; donor has negative depths"
-        lay.attrs["names"] = np.array([layer.name for layer in record.layers], dtype=_STR)
         names = np.array([layer.name for layer in record.layers], dtype=_STR)
+        lay.attrs["names"] = names
         _dataset(lay, "name", names, "1", "name of each region, top first: the donor gel, then the skin layers")
         tops = np.array([layer.top for layer in record.layers], dtype=float)
         _dataset(lay, "top", tops, "m", "depth of each region's top", DEPTH_SIGN)
