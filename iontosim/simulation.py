@@ -20,12 +20,13 @@ from iontosim.output.probes import depth_profile
 from iontosim.output.record import LayerSpan, Profile, RunRecord
 from iontosim.physics.ionization import WeakElectrolytes
 from iontosim.physics.term import LEDGER_SIGN, PER_AREA, Series, Step, Term
+from iontosim.physics.transport import fitted_flux_available
 from iontosim.solver.newton import NewtonSolver
 from iontosim.solver.protocol import build_schedule
 from iontosim.solver.stepping import StepController
 
 if TYPE_CHECKING:  # pragma: no cover
-    from iontosim.scenario.schema import Scenario
+    pass
 
 #: what a checkpoint's state holds changes with this number (4: protocol events; 5: plasma series
 #: of the species with a systemic model only, the balance's rows kept as imbalance and amount moved)
@@ -133,20 +134,6 @@ def _return_column(scenario):
     )
 
 
-def mesh_flux_warnings(scenario: Scenario) -> list[str]:
-    """What a patch's run must say about its numerics. skin[].cells may be the 1D column's that the
-    patch extends (the shipped 2D scenarios do): the mesh has its own (geometry.surface_cells x
-    resolution across the stratum corneum), as documented, so they are no warning; a fitted flux
-    asked for on a mesh is not what the user gets."""
-    if scenario.numerics.flux != "fitted":
-        return []
-    return [
-        "numerics.flux: fitted is the 1D column's; on this mesh the flux is the first-order lumped one, with "
-        "geometry.surface_cells x resolution cells across the stratum corneum: check the answers at a higher "
-        "geometry.resolution"
-    ]
-
-
 def _simulate_column(scenario, resume: dict | None = None, **run) -> RunRecord:
     """One column (or patch), with the `auto` flux's fallback; a resumed run takes the flux it was
     checkpointed with, and falls back as the uninterrupted run would have."""
@@ -157,9 +144,13 @@ def _simulate_column(scenario, resume: dict | None = None, **run) -> RunRecord:
         run["warnings"] = resume["warnings"]
     else:
         first = "fitted" if scenario.numerics.flux == "auto" else scenario.numerics.flux
-        if skin_mesh is not None and skin_mesh.mesh.topology.dim > 1:
-            first = "lumped"  # the fitted flux is 1D (physics/transport.py): nothing to fall back from
-            run["warnings"] = run["warnings"] + mesh_flux_warnings(scenario)
+        if first == "fitted" and skin_mesh is not None and not fitted_flux_available(skin_mesh.mesh):
+            first = "lumped"  # nothing to fall back from
+            if scenario.numerics.flux == "fitted":
+                run["warnings"] = run["warnings"] + [
+                    "numerics.flux: fitted needs simplices or axis-aligned boxes; on this mesh the flux is the "
+                    "first-order lumped one: check the answers on a finer mesh"
+                ]
     try:
         return TimeLoop(_with_flux(scenario, first), **run).run(resume)
     except DeviceLimit:

@@ -197,15 +197,3 @@ def test_an_anode_that_runs_out_of_chloride_stops_the_run_with_that_reason():
     )
     with pytest.raises(DeviceLimit, match="used up the chloride at its face"):
         simulate(scenario, MPI.COMM_SELF)
-
-
-def test_the_shipped_patches_do_not_warn_about_their_own_numerics():
-    """The 2D scenarios extend 1D ones and so carry skin[].cells: no warning for that; a fitted flux
-    asked for on a mesh is one."""
-    import iontosim
-    from iontosim.simulation import mesh_flux_warnings
-
-    for name in ("lidocaine_epinephrine_2d", "tap_water_hyperhidrosis"):
-        assert mesh_flux_warnings(iontosim.load(name)) == []
-    (warning,) = mesh_flux_warnings(iontosim.load("lidocaine_epinephrine_2d", **{"numerics.flux": "fitted"}))
-    assert warning.startswith("numerics.flux: fitted")

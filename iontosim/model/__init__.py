@@ -655,3 +655,9 @@ def assembled_vector(form) -> np.ndarray:
     vec = fem.assemble_vector(form)
     vec.scatter_reverse(dolfinx.la.InsertMode.add)
     return vec.array
+
+
+def assembled_sum(forms: Sequence[Any]) -> np.ndarray:
+    """The sum of the `assembled_vector`s of `forms`: the parts of one vector that differ in
+    quadrature (physics/transport.py NernstPlanck.cell_integrals)."""
+    return np.sum([assembled_vector(form) for form in forms], axis=0)

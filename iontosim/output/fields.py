@@ -99,19 +99,18 @@ class _Fields:
 
         self._vt = fem.Constant(mesh, model.thermal_voltage())
         flow = model.find(NernstPlanck)
-        self.fitted = flow.fitted
-        # with the fitted flux, its diffusion-migration part comes at the midpoint (below)
-        current = flow.current_density_vector(model, diffusion=not self.fitted)
+        # with the fitted flux on simplices, the diffusion-migration current comes at the midpoint
+        current = flow.current_density_vector(model, diffusion=not flow.at_midpoint)
         values = model.dissolved_of(model.c) + [model.psi * self._vt]
         moving = ufl.shape(ufl.as_ufl(current)) == (gdim,)  # else nothing moves at the vertices
         values += [current[k] for k in range(gdim)] if moving else [0.0 * model.psi] * gdim
         self._expression = fem.Expression(ufl.as_vector(values), self.V.element.interpolation_points)
         self._fitted_expression = None
-        if self.fitted:  # 1D only: the Scharfetter-Gummel flux at the midpoint
+        if flow.at_midpoint:  # constant in a cell: evaluated at the midpoint
             self._midpoint_space = fem.functionspace(mesh, ("DG", 0, (gdim,)))
             self._midpoint = fem.Function(self._midpoint_space)
             self._fitted_expression = fem.Expression(
-                ufl.as_vector([flow.fitted_current_density(model)]), self._midpoint_space.element.interpolation_points
+                flow.midpoint_current_density(model), self._midpoint_space.element.interpolation_points
             )
 
     def update(self) -> None:
@@ -284,32 +283,13 @@ def surface_current_density(model) -> tuple[np.ndarray, np.ndarray]:
     cell's midpoint in m, x for a planar patch, r for an axisymmetric one, (x, y) rows for a block
     (sorted by x, then y), 0 for the 1D column (its one cell). Collective over ``model.comm``.
     """
-    fields = _fields(model)
-    mesh = model.mesh
-    x = mesh.geometry.x[fields.cell_nodes][:, :, : fields.gdim]  # (owned cells, vertices, gdim)
-    depth_axis = model.depth_axis
-    chosen = model.surface_row_cells  # the model's own row (with appendage channels)
-    centres = x[chosen].mean(axis=1)[:, :depth_axis]  # lateral coordinates
     crossing = model.find(SurfaceCurrent)
-    if crossing is not None:
-        integrals, volumes = crossing.cell_crossing(model)
-        values = integrals[chosen, 0] / volumes[chosen]
-    else:
-        values = fields.cell_current()[chosen, depth_axis]
-    parts = model.comm.allgather((centres, values))
-    values = np.concatenate([p[1] for p in parts])
-    centres = np.concatenate([p[0] for p in parts]).reshape(len(values), depth_axis)
-    positions: np.ndarray
-    if depth_axis == 0:  # the column
-        positions = np.zeros(len(values))
-        order = np.arange(len(values))
-    elif depth_axis == 1:
-        positions = centres[:, 0]
-        order = np.argsort(positions, kind="stable")
-    else:
-        positions = centres
-        order = np.lexsort((centres[:, 1], centres[:, 0]))
-    return positions[order], values[order]
+    if crossing is not None:  # a patch: its surface row of boxes
+        lateral, integrals, volumes = crossing.surface_row(model)
+        return (lateral[:, 0] if model.depth_axis == 1 else lateral), integrals / volumes
+    chosen = model.surface_row_cells  # the column: its one cell
+    values = np.concatenate(model.comm.allgather(_fields(model).cell_current()[chosen, model.depth_axis]))
+    return np.zeros(len(values)), values
 
 
 # ------------------------------------------------------------------------------------ pictures

@@ -48,9 +48,10 @@ class SurfaceCurrent(Term):
         q = ufl.TestFunction(model.dg0)
         self.cell_volume_form = model.compiled(q * ufl.dx)  # per cell, m^3 (2 pi r weighted when axisymmetric)
         crossing = ufl.TestFunction(fem.functionspace(model.mesh, ("DG", 0, (2,))))
-        i_depth = transport.current_density_vector(model)[model.depth_axis]
-        j_depth = transport.flux_vectors(model)[model.drug_index][model.depth_axis]
-        self.crossing_form = model.compiled((i_depth * crossing[0] + j_depth * crossing[1]) * model.dx)
+        axis, drug = model.depth_axis, model.drug_index
+        self.crossing_forms = transport.cell_integrals(
+            model, lambda i, J: i[axis] * crossing[0] + J[drug][axis] * crossing[1]
+        )
         # the patch's lateral extent [m] per axis, from 0 (the windows' mirror planes)
         x = model.mesh.geometry.x[:, : model.depth_axis]
         self.extent = np.max(model.comm.allgather(x.max(axis=0, initial=0.0)), axis=0)
@@ -60,19 +61,36 @@ class SurfaceCurrent(Term):
         the drug's flux [mol m/s] (rows of two; x 2 pi r on axisymmetric discs), and the cell
         volumes [m^3] they divide into for the cell means. The one definition of the local current
         that the run's peak, the surface-current plot and the appendage shares all use."""
-        from iontosim.model import assembled_vector
+        from iontosim.model import assembled_sum, assembled_vector
 
         n = len(model.layer_of_cell)
         if self._cell_volumes is None:  # the mesh does not move: once per model
             self._cell_volumes = assembled_vector(self.cell_volume_form)[:n].copy()
-        return assembled_vector(self.crossing_form)[: 2 * n].reshape(n, 2), self._cell_volumes
+        return assembled_sum(self.crossing_forms)[: 2 * n].reshape(n, 2), self._cell_volumes
+
+    def surface_row(self, model: Model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The surface row of cells, on every rank, sorted by position (not by partition: the
+        same on any ranks): lateral centres [m] (cells, axes), the integrals of the depth
+        component of the current density [A m] and the volumes [m^3] (x 2 pi r on a disc); cells
+        that share a centre are one. The one gathering of it (the run's peak, the plot)."""
+        per_cell, volume = self.cell_crossing(model)
+        surface = model.surface_row_cells
+        parts = model.comm.allgather(
+            (model.cell_lateral_coordinates[surface], per_cell[surface, 0], volume[surface])
+        )  # the surface row: small beside the mesh
+        lateral = np.concatenate([p[0] for p in parts]).reshape(-1, model.cell_lateral_coordinates.shape[1])
+        centres, cell_of = np.unique(lateral, axis=0, return_inverse=True)  # sorted by x, then y
+        current, volumes = np.zeros(len(centres)), np.zeros(len(centres))
+        np.add.at(current, cell_of.ravel(), np.concatenate([p[1] for p in parts]))
+        np.add.at(volumes, cell_of.ravel(), np.concatenate([p[2] for p in parts]))
+        return centres, current, volumes
 
     def crossed(self, model: Model) -> dict[str, Any]:
         """Current and drug flux across the top skin layer (depth components, per cell): their
         integrals over the layer under the anode, all and through appendages, per anode area
         [A/m, mol/m/s: divide by the layer's thickness for a flux density], and the largest local
         current density into the skin surface [A/m^2] with where it is (m, lateral coordinates)."""
-        per_cell, volume = self.cell_crossing(model)
+        per_cell, _ = self.cell_crossing(model)
         under = model.under_donor_cells()
         top, app = model.top_layer_cells, model.appendage_cells
         sums = np.array(
@@ -84,14 +102,7 @@ class SurfaceCurrent(Term):
             ]
         )
         sums = model.comm.allreduce(sums, op=MPI.SUM) / model.anode_area
-        surface = model.surface_row_cells
-        parts = model.comm.allgather(
-            (model.cell_lateral_coordinates[surface], per_cell[surface, 0], volume[surface])
-        )  # the surface row: small beside the mesh
-        lateral = np.concatenate([p[0] for p in parts]).reshape(-1, model.cell_lateral_coordinates.shape[1])
-        current, volumes = np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts])
-        order = np.lexsort(lateral.T[::-1])  # by position, not by partition: the same on any ranks
-        lateral, current, volumes = lateral[order], current[order], volumes[order]
+        lateral, current, volumes = self.surface_row(model)
         local = current / volumes
         if not len(local):
             return {"integrals": sums, "peak": 0.0, "where": [], "mean": 0.0, "mean_where": []}

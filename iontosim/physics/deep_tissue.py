@@ -47,9 +47,9 @@ class InterstitialBoundary(Term):
     def outflow(self, model: Model) -> np.ndarray:
         """mol/(m^2 s) of each species leaving through the deep boundary: minus the residual at its
         Dirichlet dofs (the discrete conservation law's flux there)."""
-        from iontosim.model import assembled_vector
+        from iontosim.model import assembled_sum
 
-        residual = np.sum([assembled_vector(form) for form in model.residual], axis=0)
+        residual = assembled_sum(model.residual)
         n_owned = model.W.dofmap.index_map.size_local * model.W.dofmap.index_map_bs
         out = np.zeros(model.ns)
         for i, dofs in enumerate(self.deep_dofs):

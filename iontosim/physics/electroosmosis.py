@@ -136,7 +136,7 @@ class Electroosmosis(Term):
         if model.mesh.topology.dim == 1 or self.flow_model == "column":  # the applied current, uniform
             current = ufl.as_vector([0.0] * model.depth_axis + [model.current_density])
         else:
-            current = transport.current_density_vector(model)
+            current = transport.current_density_vector(model, pointwise=True)  # at the Darcy solve's points
         return -current / (transport.conductivity(model) * model.thermal_voltage())
 
     def build(self, model: Model) -> None:

@@ -70,7 +70,7 @@ class ManufacturedBinaryElectrolyte:
             source = dc_dt + flux_exact.dx(0)
             vertex += transport.storage(ci, ci_prev, 1.0, self.dt, w, dxv) - source * w * dxv
             if flux == "fitted":
-                midpoint += transport.fitted_electrodiffusion(mu, psi, 1.0, z, d, w, dxm)
+                midpoint += transport.edge_electrodiffusion(mu, psi, 1.0, z, d, w, dxm)
             else:
                 vertex += transport.electrodiffusion(ci, mu, d, w, dxv)
         vertex += electroneutrality.residual(c, charges, FIXED_CHARGE, q, dxv)
