@@ -13,6 +13,8 @@ import numpy as np
 
 from iontosim._fenics import MPI, dolfinx
 
+from .geometry import graded_layer
+
 ELECTRODE = 1
 DEEP = 2
 
@@ -45,11 +47,7 @@ def layer_vertices(layers: list[LayerGeometry], top: float) -> tuple[np.ndarray,
         n = layer.cells
         if n < 1:
             raise ValueError(f"layer {layer.name!r} needs at least one cell")
-        if abs(layer.grading - 1.0) < 1e-12:
-            sizes = np.full(n, 1.0)
-        else:
-            sizes = layer.grading ** (np.arange(n) / max(n - 1, 1))
-        sizes *= layer.thickness / sizes.sum()
+        sizes = graded_layer(layer.thickness, n, layer.grading)
         inner = bounds[index] + np.cumsum(sizes)[:-1]
         x.extend(inner)
         x.append(bounds[index + 1])  # interfaces exactly where the layers say

@@ -21,8 +21,9 @@ product, so every channel edge is a break across the whole patch.
 
 Cell sizes. Transport is steepest across the stratum corneum (the barrier, with Donnan jumps on
 both faces) and, under a finite electrode, at the electrode edges where the current crowds. So the
-top skin layer gets ``surface_cells`` uniform cells across its thickness, the cells next to every
-electrode edge (and appendage channel edge) are as wide as those, and away from both the cell size
+top skin layer gets ``surface_cells`` cells across its thickness (uniform, or finer toward the
+skin surface by ``surface_grading``), the cells next to every electrode edge (and appendage
+channel edge) are as wide as their mean, and away from both the cell size
 grows geometrically by ``growth`` per cell up to ``max_size``. A geometric sequence has sizes that
 grow linearly with the distance d from the refined feature, h(d) ~ h0 + (growth - 1) d;
 ``resolution`` divides h0, (growth - 1) and ``max_size`` alike, so it scales the whole size
@@ -47,6 +48,16 @@ Position = NonNegativeLength | tuple[NonNegativeLength, NonNegativeLength]
 
 #: (name, thickness in m) of each skin layer, top (electrode side) first
 LayerSpec = tuple[str, float]
+
+
+def graded_layer(thickness: float, cells: int, grading: float) -> np.ndarray:
+    """Sizes (m, top to bottom) of `cells` cells across a layer of `thickness` m, in geometric
+    progression from the top cell to the bottom one, `grading` times its size (1: uniform)."""
+    if abs(grading - 1.0) < 1e-12:
+        sizes = np.full(cells, 1.0)
+    else:
+        sizes = grading ** (np.arange(cells) / max(cells - 1, 1))
+    return sizes * (thickness / sizes.sum())
 
 
 def graded_sizes(length: float, first: float, growth: float, cap: float) -> np.ndarray:
@@ -129,6 +140,9 @@ class Geometry(BaseModel):
     resolution: PositiveLength = 1.0
     #: cells across the top skin layer (the stratum corneum) at resolution 1
     surface_cells: Annotated[int, Field(gt=0)] = 6
+    #: size of the top skin layer's bottom cell over its top cell (1: uniform; > 1: finer at the
+    #: skin surface, where the drug enters), as a layer's `grading` on the 1D column
+    surface_grading: Annotated[float, Field(gt=0)] = 1.0
     #: size ratio of neighbouring cells away from the stratum corneum and the electrode edges
     growth: Annotated[float, Field(gt=1, le=2)] = 1.3
     #: largest cell size at resolution 1 (m); default: a tenth of the skin depth
@@ -382,19 +396,23 @@ class Geometry(BaseModel):
         if not layers:
             raise ValueError("at least one skin layer is needed")
         h0, growth, cap = self.size_function(layers)
-        n_top = max(1, round(layers[0][1] / h0))
-        regions = [np.full(n_top, layers[0][1] / n_top)]
+        regions = [self._surface_layer(layers)]
         for _, thickness in layers[1:]:
             regions.append(graded_sizes(thickness, regions[-1][-1] * growth, growth, cap))
         if donor_thickness > 0:
             regions.insert(0, self.pad_sizes(layers, donor_thickness))
         return regions
 
+    def _surface_layer(self, layers: Sequence[LayerSpec]) -> np.ndarray:
+        """Cell sizes (m, top to bottom) across the top skin layer."""
+        h0, _, _ = self.size_function(layers)
+        return graded_layer(layers[0][1], max(1, round(layers[0][1] / h0)), self.surface_grading)
+
     def pad_sizes(self, layers: Sequence[LayerSpec], thickness: float) -> np.ndarray:
         """Cell sizes (m, top to bottom) of an electrode pad of `thickness` m on the skin (donor or
-        return): as fine as the stratum corneum at the skin, growing away from it."""
-        h0, growth, cap = self.size_function(layers)
-        return graded_sizes(thickness, h0, growth, cap)[::-1]
+        return): as fine as the stratum corneum's top cell at the skin, growing away from it."""
+        _, growth, cap = self.size_function(layers)
+        return graded_sizes(thickness, self._surface_layer(layers)[0], growth, cap)[::-1]
 
     def lateral_sizes(self, layers: Sequence[LayerSpec], axis: int) -> list[np.ndarray]:
         """Cell sizes (m) along each segment of `lateral_breaks(axis)`, fine at electrode and

@@ -139,6 +139,7 @@ class GeometrySection(_Model):
     return_width: Length | None = None
     resolution: PositiveNumber = 1.0
     surface_cells: Annotated[int, Field(gt=0)] = 6
+    surface_grading: PositiveNumber = 1.0
     growth: Annotated[float, BeforeValidator(parser("dimensionless", gt=1, le=2, what="growth factor"))] = 1.3
     max_size: Length | None = None
     appendages: AppendageLayout | None = None  # not the module's Appendages: their transport

@@ -208,6 +208,20 @@ def test_stratum_corneum_gets_its_cells_and_resolution_scales_all_sizes():
     assert 3.0 < count2 / count < 5.0  # twice finer in two directions
 
 
+def test_a_graded_stratum_corneum_is_the_column_s_and_the_pad_meets_its_top_cell():
+    """surface_grading grades the top skin layer as `grading` grades a layer of the 1D column (one
+    definition, exact); the donor pad continues from its top cell, the next layer from its
+    bottom cell, so sizes do not jump at the interfaces."""
+    from iontosim.mesh.column import LayerGeometry, layer_vertices
+
+    geometry = CASES["planar"][0].model_copy(update={"surface_cells": 12, "surface_grading": 4.0})
+    donor, top, below = geometry.depth_sizes(SKIN, DONOR_THICKNESS)[:3]
+    vertices, _ = layer_vertices([LayerGeometry("stratum_corneum", SKIN[0][1], 12, 4.0)], 0.0)
+    assert np.allclose(top, np.diff(vertices), rtol=1e-12, atol=0)
+    assert top[-1] / top[0] == pytest.approx(4.0, rel=1e-12)
+    assert donor[-1] <= top[0] * (1 + 1e-12) and below[0] <= top[-1] * geometry.growth * (1 + 1e-12)
+
+
 def test_geometry_section_is_checked():
     with pytest.raises(ValidationError, match="extra"):
         Geometry(kind="planar", **PATCH, cells=10)

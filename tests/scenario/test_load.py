@@ -38,6 +38,7 @@ EXEMPT_KEYS = {
     "acid_charge",  # charge numbers: definitions of a form, not measured values
     "charge",
     "surface_cells",
+    "surface_grading",
     "resolution",
     "growth",
 }  # numerics of the geometry section
