@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -24,9 +24,6 @@ from iontosim.physics.transport import fitted_flux_available
 from iontosim.solver.newton import NewtonSolver
 from iontosim.solver.protocol import build_schedule
 from iontosim.solver.stepping import StepController
-
-if TYPE_CHECKING:  # pragma: no cover
-    pass
 
 #: what a checkpoint's state holds changes with this number (4: protocol events; 5: plasma series
 #: of the species with a systemic model only, the balance's rows kept as imbalance and amount moved)

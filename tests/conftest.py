@@ -103,7 +103,7 @@ def goldman_error(
 
 def default_short_data(current: str = "1.77 mA", on: str = "2 min", rest: str = "2 min") -> dict:
     """The default scenario (lidocaine with epinephrine) as a config dict, with a short protocol
-    and the lumped flux (the one every mesh uses): small enough for 2D tests."""
+    and the lumped flux (first order, the cheapest): small enough for 2D tests."""
     import yaml
 
     data = yaml.safe_load((CONFIGS / "lidocaine_epinephrine.yaml").read_text())

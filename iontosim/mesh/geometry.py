@@ -390,7 +390,8 @@ class Geometry(BaseModel):
     def depth_sizes(self, layers: Sequence[LayerSpec], donor_thickness: float) -> list[np.ndarray]:
         """Cell sizes (m, top to bottom) of the donor pad (if any) and of each skin layer.
 
-        The stratum corneum is uniform; the donor grows away from the skin surface and every
+        The stratum corneum is uniform or graded (`surface_grading`); the donor grows away from
+        the skin surface starting at the stratum corneum's top cell, and every
         deeper layer continues the growth of the one above it, so sizes never jump at interfaces.
         """
         if not layers:

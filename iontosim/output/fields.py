@@ -10,20 +10,20 @@ Fields (all collective over ``model.comm``; names carry their units):
   holds exactly the nodal values the solver works with.
 - ``potential [V]``: psi times the thermal voltage RT/F, DG1 (it jumps at interfaces too).
 - ``current_density [A/m^2]``: i = F sum over mobile forms (``model.forms``, weak-electrolyte
-  partner forms included) of z J, with J = -D c grad(mu) + c v (v only when the model has
-  electroosmotic flow): the transport term's flux (physics/transport.py). Stored constant in each
-  cell (in the same DG1 space, so that one VTX file holds every field): the cell-wise flux of the
-  discretization, see below.
+  partner forms included) of z J, J the transport term's flux (physics/transport.py: diffusion
+  with migration, fitted or lumped, plus c v when the model has electroosmotic flow). Stored
+  constant in each cell (in the same DG1 space, so that one VTX file holds every field): the
+  cell-wise flux of the discretization, see below.
 
-Cell-wise current. The lumped scheme integrates J with vertex quadrature, so the flux it balances
-in a cell is the mean over the cell's vertices of J (c and grad(mu) at each vertex, which is the
-vertex-quadrature projection of J onto cell-wise constants). That mean is what the current field
-holds. In 1D and on a laterally uniform patch it is exactly the flux of the discrete conservation
-law: the current through any horizontal section equals the applied current to solver tolerance
-when charge is conserved (strong electrolytes; weak ones exchange protons with the layers'
-buffers, see simulation.py). On a 1D column solved with the fitted (Scharfetter-Gummel) flux the
-diffusion-migration part is that flux at the cell midpoint, as the solver evaluates it. Per-vertex
-values of J would not be conservative: on the two sides of a facet they differ by O(h).
+Cell-wise current. Where the solver integrates J with vertex quadrature (the lumped flux, the
+fitted one on boxes, convection), the flux it balances in a cell is the mean over the cell's
+vertices of J (the vertex-quadrature projection of J onto cell-wise constants); where it takes J
+at the cell midpoint (the fitted flux on simplices, the 1D column's included), that value. This
+is what the current field holds. In 1D and on a laterally uniform patch it is exactly the flux of
+the discrete conservation law: the current through any horizontal section equals the applied
+current to solver tolerance when charge is conserved (strong electrolytes; weak ones exchange
+protons with the layers' buffers, see simulation.py). Per-vertex values of J would not be
+conservative: on the two sides of a facet they differ by O(h).
 
 File formats. VTX (``.bp`` folder, ADIOS2, dolfinx.io.VTXWriter) holds DG1 fields directly.
 XDMF (``.xdmf`` + ``.h5``, dolfinx.io.XDMFFile) holds only fields with the mesh's own layout, so
@@ -65,7 +65,7 @@ class _Fields:
     """The output fields of one model on its mesh, refreshed from ``model.u`` by update().
 
     Every field comes from one compiled expression evaluated at the vertices of every cell (and,
-    for the fitted 1D flux, a second one at the cell midpoints), so a model compiles them once.
+    for the fitted flux on simplices, a second one at the cell midpoints), so a model compiles them once.
     """
 
     def __init__(self, model):

@@ -7,8 +7,12 @@ layer interfaces). Then
     J_i = -D_i c_i grad(mu_i) + c_i v      (migration and diffusion in one term, plus convection)
 
 Partition (K) and Donnan jumps are exact at interfaces because mu_i is continuous there while
-K_i and psi jump. Integrals use vertex quadrature (mass lumping), which makes the 1D scheme a
-conservative finite-volume scheme with nodal electroneutrality.
+K_i and psi jump. Storage, reactions and electroneutrality use vertex quadrature (mass lumping),
+which makes the scheme a conservative finite-volume (box) scheme with nodal electroneutrality.
+The diffusion-migration flux is either that J with vertex quadrature (lumped: first order) or
+the Scharfetter-Gummel flux along each edge (fitted: exact for a constant field), at the cell
+midpoint on simplices (`edge_averaged_flux`) or at the vertices on axis-aligned boxes
+(`box_fitted_flux`).
 """
 
 from __future__ import annotations
@@ -310,7 +314,7 @@ class NernstPlanck(Term):
         return edge_averaged_flux(form.potential, model.psi, form.partition, form.charge, self.form_diffusivity(form))
 
     def form_flux(
-        self, model: Model, form: TransportedForm, diffusion: bool = True, convection: bool = True, pointwise=False
+        self, model: Model, form: TransportedForm, diffusion: bool = True, convection: bool = True, *, pointwise=False
     ) -> Any:
         """Flux density [mol/(m^2 s)] of one mobile form at the vertices (vertex quadrature):
         diffusion with migration, the lumped -D c grad(mu) or on boxes the fitted one (on
@@ -327,14 +331,6 @@ class NernstPlanck(Term):
             J = J + form.concentration * model.velocity
         return J
 
-    def flux_vectors(self, model: Model, diffusion: bool = True) -> list:
-        """Molar flux density J [mol/(m^2 s)] of each species (both forms), the lumped flux's
-        integrand (`diffusion` False: convection only)."""
-        fluxes: list[Any] = [0 for _ in range(model.ns)]
-        for form in model.forms:
-            fluxes[form.species] = fluxes[form.species] + self.form_flux(model, form, diffusion)
-        return fluxes
-
     def form_diffusivity(self, form: TransportedForm) -> Any:
         """The effective diffusivity of one mobile form: its own, else its species'."""
         return form.diffusivity if form.diffusivity is not None else self.diffusivity[form.species]
@@ -346,7 +342,7 @@ class NernstPlanck(Term):
         scale = FARADAY**2 / (GAS_CONSTANT * model.temperature)
         return scale * sum(form.charge**2 * self.form_diffusivity(form) * form.concentration for form in model.forms)
 
-    def current_density_vector(self, model: Model, diffusion: bool = True, pointwise: bool = False) -> Any:
+    def current_density_vector(self, model: Model, diffusion: bool = True, *, pointwise: bool = False) -> Any:
         """Current density [A/m^2]: F times the charge each mobile form carries (0 when nothing is
         left), at the vertices (`form_flux`; `pointwise`: anywhere, with the lumped flux)."""
         return FARADAY * sum(

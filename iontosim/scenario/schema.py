@@ -635,8 +635,9 @@ class Numerics(_Model):
     #: counts as failed (the time step is then retried shorter, as after a Newton failure).
     krylov_rtol: Annotated[float, Field(gt=0, lt=1)] | None = None
     krylov_max_iter: Annotated[int, Field(gt=0)] = 200
-    #: Flux between nodes: "fitted" (exact Scharfetter-Gummel flux of a 1D cell: exact for a
-    #: constant field; the default scenario is converged to 0.05 % at 128 stratum-corneum cells),
+    #: Flux between nodes: "fitted" (exact Scharfetter-Gummel flux along each edge, on the 1D
+    #: column and on 2D/3D meshes: exact for a constant field; the default scenario is converged to
+    #: 0.05 % at 128 stratum-corneum cells),
     #: "lumped" (arithmetic-mean concentration, first order: +1.6 % at 128 cells, but its Newton
     #: solves never failed), or "auto": fitted, and if its Newton solves fail (coarse meshes at
     #: strong fields, e.g. 4x the LidoSite current) the run is redone with lumped, with a warning.

@@ -7,8 +7,9 @@ profile time. The applied current then enters the skin uniformly and, where char
 crosses every horizontal section whole.
 
 Measured (1 and 2 ranks alike):
-- strong electrolytes (ionization: strong_electrolyte): the surface current density and the current
-  through horizontal lines in the stratum corneum, viable epidermis and hypodermis equal the applied
+- strong electrolytes (ionization: strong_electrolyte), with the lumped and with the fitted flux
+  (at the vertices of the boxes): the surface current density and the current through horizontal
+  lines in the stratum corneum, viable epidermis and hypodermis equal the applied
   current to 8e-12 (tolerance 1e-8, the solver's); the same on the 1D column with the fitted flux
   (the lumped formula there would be 2 % off: the fitted flux is what the field evaluates);
 - the default (weak electrolytes): uniform to round-off, 2.8e-4 below the applied current
@@ -39,10 +40,11 @@ EXACT = 1e-8  # where charge is conserved: the solver's tolerance
 WEAK = 1e-3  # weak electrolytes (measured 2.8e-4)
 
 
-def solve(ionization: str = "weak_electrolyte", kind: str = "planar", comm=MPI.COMM_SELF):
+def solve(ionization: str = "weak_electrolyte", kind: str = "planar", comm=MPI.COMM_SELF, flux: str = "lumped"):
     """The model after 20 s of current (its state at the profile time) and the run's record."""
     data = default_short_data(on="20 s", rest=None)
     data["ionization"] = ionization
+    data["numerics"] = {"flux": flux}
     skin_mesh = None
     if kind == "column":  # the model's own column, with the fitted flux at half resolution
         data["numerics"] = {"flux": "fitted", "refinement": 0.5}
@@ -62,9 +64,11 @@ def solve(ionization: str = "weak_electrolyte", kind: str = "planar", comm=MPI.C
     return seen["model"]
 
 
-@pytest.fixture(scope="module")
-def strong_patch():
-    return solve("strong_electrolyte")
+@pytest.fixture(scope="module", params=["lumped", "fitted"])
+def strong_patch(request):
+    model = solve("strong_electrolyte", flux=request.param)
+    assert model.flux_used == request.param
+    return model
 
 
 @pytest.fixture(scope="module")
@@ -282,7 +286,8 @@ def test_two_ranks_give_the_same_fields(strong_patch, tmp_path):
     code = (
         "import json, sys\nfrom pathlib import Path\nfrom mpi4py import MPI\n"
         "from tests.output.test_fields import solve, summary_of\n"
-        "s = summary_of(solve('strong_electrolyte', comm=MPI.COMM_WORLD), Path(sys.argv[1]))\n"
+        f"s = summary_of(solve('strong_electrolyte', comm=MPI.COMM_WORLD, flux={strong_patch.flux_used!r}), "
+        "Path(sys.argv[1]))\n"
         "pngs = MPI.COMM_WORLD.gather(s.pop('png'))\n"
         "if MPI.COMM_WORLD.rank == 0:\n"
         "    print(json.dumps(s | {'pngs': pngs}))\n"
