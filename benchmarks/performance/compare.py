@@ -19,8 +19,8 @@ coefficients are checked against iontosim's resolved layers first.
    compiled by the ladder's runs), medians and the ratio of medians are printed.
 
 2D: a laterally uniform planar strip `--width` wide (anode over it all, the deep tissue the
-return), the 1D problem in 2D: iontosim's mesh from build_skin_mesh (its 2D flux is the lumped
-one), the peer on a FiPy Grid2D with `--lateral-cells` columns. If a code cannot reach the target
+return), the 1D problem in 2D: iontosim's mesh from build_skin_mesh (with the scenario's flux:
+`auto`, the fitted one along every edge), the peer on a FiPy Grid2D with `--lateral-cells` columns. If a code cannot reach the target
 within the ladder, the comparison is made at the tighter of the two codes' best errors.
 """
 
