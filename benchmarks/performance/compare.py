@@ -20,8 +20,9 @@ coefficients are checked against iontosim's resolved layers first.
 
 2D: a laterally uniform planar strip `--width` wide (anode over it all, the deep tissue the
 return), the 1D problem in 2D: iontosim's mesh from build_skin_mesh (with the scenario's flux:
-`auto`, the fitted one along every edge), the peer on a FiPy Grid2D with `--lateral-cells` columns. If a code cannot reach the target
-within the ladder, the comparison is made at the tighter of the two codes' best errors.
+`auto`, the fitted one along every edge), the peer on a FiPy Grid2D with `--lateral-cells`
+columns. If a code cannot reach the target within the ladder, the comparison is made at the
+tighter of the two codes' best errors.
 """
 
 from __future__ import annotations
