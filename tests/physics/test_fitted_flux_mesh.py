@@ -308,3 +308,19 @@ def test_where_the_fitted_flux_is_defined():
     skewed = dolfinx.mesh.create_unit_square(MPI.COMM_SELF, 3, 3, dolfinx.mesh.CellType.quadrilateral)
     skewed.geometry.x[:, 0] += 0.2 * skewed.geometry.x[:, 1]  # parallelograms: no axis-aligned boxes
     assert not transport.fitted_flux_available(skewed)
+
+
+def test_cells_without_a_fitted_flux_run_lumped_and_say_so():
+    """A strip sheared sideways (parallelograms: neither simplices nor axis-aligned boxes) asked
+    for the fitted flux runs the lumped one, with a warning that names numerics.flux."""
+    data = _one_minute("fitted")
+    data["protocol"][0]["duration"] = "5 s"
+    data["outputs"]["profile_times"] = ["5 s"]
+    data["geometry"] = {"kind": "planar", "width": "0.2 mm", "anode_width": "0.4 mm", "resolution": 0.5}
+    scenario = scenario_from_dict(data)
+    skin_mesh = scenario_mesh(scenario, MPI.COMM_SELF)
+    x = skin_mesh.mesh.geometry.x
+    x[:, 0] += 0.05 * x[:, 1]  # shear: each cell a parallelogram
+    record = simulate(scenario, MPI.COMM_SELF, skin_mesh=skin_mesh)
+    assert record.flux_discretization == "lumped"
+    assert any(w.startswith("numerics.flux: fitted needs simplices or axis-aligned boxes") for w in record.warnings)
