@@ -20,7 +20,6 @@ from iontosim.output.probes import depth_profile
 from iontosim.output.record import LayerSpan, Profile, RunRecord
 from iontosim.physics.ionization import WeakElectrolytes
 from iontosim.physics.term import LEDGER_SIGN, PER_AREA, Series, Step, Term
-from iontosim.physics.transport import fitted_flux_available
 from iontosim.solver.newton import NewtonSolver
 from iontosim.solver.protocol import build_schedule
 from iontosim.solver.stepping import StepController
@@ -134,26 +133,26 @@ def _return_column(scenario):
 def _simulate_column(scenario, resume: dict | None = None, **run) -> RunRecord:
     """One column (or patch), with the `auto` flux's fallback; a resumed run takes the flux it was
     checkpointed with, and falls back as the uninterrupted run would have."""
-    skin_mesh = run.get("skin_mesh")
     run.setdefault("warnings", [])
     if resume is not None:
         first = resume["flux"]
         run["warnings"] = resume["warnings"]
     else:
         first = "fitted" if scenario.numerics.flux == "auto" else scenario.numerics.flux
-        if first == "fitted" and skin_mesh is not None and not fitted_flux_available(skin_mesh.mesh):
-            first = "lumped"  # nothing to fall back from
-            if scenario.numerics.flux == "fitted":
-                run["warnings"] = run["warnings"] + [
-                    "numerics.flux: fitted needs simplices or axis-aligned boxes; on this mesh the flux is the "
-                    "first-order lumped one: check the answers on a finer mesh"
-                ]
+    loop = TimeLoop(_with_flux(scenario, first), **run)
+    # the transport term takes the lumped flux where the cells have no fitted one: nothing to fall
+    # back from, and said when the fitted flux was asked for (a resumed run's checkpoint says it)
+    if resume is None and scenario.numerics.flux == "fitted" and loop.model.flux_used != "fitted":
+        loop.warnings.append(
+            "numerics.flux: fitted needs simplices or axis-aligned boxes; on this mesh the flux is the "
+            "first-order lumped one: check the answers on a finer mesh"
+        )
     try:
-        return TimeLoop(_with_flux(scenario, first), **run).run(resume)
+        return loop.run(resume)
     except DeviceLimit:
         raise
     except SimulationError as err:
-        if not (first == "fitted" and scenario.numerics.flux == "auto"):
+        if not (loop.model.flux_used == "fitted" and scenario.numerics.flux == "auto"):
             raise
         warning = (
             f"fitted flux failed ({err}); these results use the lumped flux, "

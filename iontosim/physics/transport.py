@@ -160,12 +160,6 @@ def box_edges(mesh) -> Any:
     return edges
 
 
-def fitted_flux_available(mesh) -> bool:
-    """Whether the fitted flux is defined on the cells of `mesh` (DOLFINx): simplices, or
-    axis-aligned boxes. Collective."""
-    return on_simplices(mesh) or box_edges(mesh) is not None
-
-
 def on_simplices(mesh) -> bool:
     """Whether `mesh` (DOLFINx) is made of simplices, the cells `edge_averaged_flux` is defined on."""
     return mesh.topology.cell_type.name in ("interval", "triangle", "tetrahedron")
@@ -288,10 +282,10 @@ class NernstPlanck(Term):
             F += storage(model.held[i], model.held_previous[i], model.porosity, model.dt, model.tests[i], model.dx)
             if model.velocity is not None:
                 F += convection(model.totals[i], model.velocity, model.tests[i], model.dx)
+        if self.at_midpoint:
+            return F  # the fitted flux on simplices: separate_residual
         for form in model.forms:
-            if self.at_midpoint:
-                continue  # separate_residual
-            if self.fitted:
+            if self.fitted:  # on boxes, at the vertices
                 J = self.form_flux(model, form, convection=False)
                 F += -ufl.inner(J, ufl.grad(_tested(model, form))) * model.dx
             else:

@@ -7,7 +7,7 @@ Tolerances, written before the first run:
   Scharfetter-Gummel box scheme on those cells; only round-off and the Newton tolerance differ);
 - the strip at 48 stratum-corneum cells (fewer than the 1D default's 128) delivers the converged
   1D dose within 0.5 % (the issue's target), where the lumped flux is several % off;
-- 2D manufactured solution, on right triangles and on rectangles: nodal error order 2 in
+- 2D manufactured solution, on right and crossed triangles and on rectangles: nodal error order 2 in
   [1.8, 2.3], as the 1D scheme's;
 - monotone: on a Delaunay mesh, in a field of cell Peclet number 6, the fitted flux's Jacobian
   in the concentrations has no positive off-diagonal entry (exact: an M-matrix, Xu and
@@ -28,7 +28,7 @@ from iontosim.physics import electroneutrality, transport
 from iontosim.scenario.load import scenario_from_dict
 from iontosim.simulation import simulate
 from iontosim.solver.newton import NewtonSolver
-from tests.conftest import default_short_data
+from tests.conftest import default_short_data, python_on_two_ranks, with_return_electrode
 
 fem = dolfinx.fem
 
@@ -67,8 +67,6 @@ def test_a_uniform_strip_is_the_column_on_the_same_cells():
 def test_two_ranks_give_the_one_rank_answer_on_a_patch_with_a_return_pad():
     """The fitted flux beside a return pad (current spreading sideways), 1 and 2 ranks: 1e-8
     (the Newton tolerance)."""
-    from tests.conftest import python_on_two_ranks
-
     code = (
         "from mpi4py import MPI\n"
         "from tests.physics.test_fitted_flux_mesh import _dose, _with_pad\n"
@@ -80,8 +78,6 @@ def test_two_ranks_give_the_one_rank_answer_on_a_patch_with_a_return_pad():
 
 
 def _with_pad() -> dict:
-    from tests.conftest import with_return_electrode
-
     data = with_return_electrode(default_short_data(on="5 s", rest=None), resolution=0.5)
     data["numerics"] = {"flux": "fitted"}
     return data
@@ -302,12 +298,12 @@ def test_where_the_fitted_flux_is_defined():
         Geometry(kind="block", width=4e-4, anode_width=2e-4, return_gap=1e-4, return_width=1e-4, resolution=0.3),
     ):
         mesh = build_skin_mesh(MPI.COMM_SELF, layers, 1e-4, geometry).mesh
-        assert transport.fitted_flux_available(mesh), geometry.kind
+        assert transport.box_edges(mesh) is not None, geometry.kind  # the extrusion's boxes
     square = dolfinx.mesh.create_unit_square(MPI.COMM_SELF, 3, 3, dolfinx.mesh.CellType.triangle)
-    assert transport.fitted_flux_available(square)
+    assert transport.on_simplices(square)
     skewed = dolfinx.mesh.create_unit_square(MPI.COMM_SELF, 3, 3, dolfinx.mesh.CellType.quadrilateral)
     skewed.geometry.x[:, 0] += 0.2 * skewed.geometry.x[:, 1]  # parallelograms: no axis-aligned boxes
-    assert not transport.fitted_flux_available(skewed)
+    assert not transport.on_simplices(skewed) and transport.box_edges(skewed) is None
 
 
 def test_cells_without_a_fitted_flux_run_lumped_and_say_so():
