@@ -284,7 +284,7 @@ def surface_current_density(model) -> tuple[np.ndarray, np.ndarray]:
     (sorted by x, then y), 0 for the 1D column (its one cell). Collective over ``model.comm``.
     """
     crossing = model.find(SurfaceCurrent)
-    if crossing is not None:  # a patch: its surface row of boxes
+    if crossing is not None:  # a patch: its surface row
         lateral, integrals, volumes = crossing.surface_row(model)
         return (lateral[:, 0] if model.depth_axis == 1 else lateral), integrals / volumes
     chosen = model.surface_row_cells  # the column: its one cell

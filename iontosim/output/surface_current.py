@@ -71,19 +71,17 @@ class SurfaceCurrent(Term):
     def surface_row(self, model: Model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The surface row of cells, on every rank, sorted by position (not by partition: the
         same on any ranks): lateral centres [m] (cells, axes), the integrals of the depth
-        component of the current density [A m] and the volumes [m^3] (x 2 pi r on a disc); cells
-        that share a centre are one. The one gathering of it (the run's peak, the plot)."""
+        component of the current density [A m] and the volumes [m^3] (x 2 pi r on a disc). The
+        one gathering of it (the run's peak, the plot)."""
         per_cell, volume = self.cell_crossing(model)
         surface = model.surface_row_cells
         parts = model.comm.allgather(
             (model.cell_lateral_coordinates[surface], per_cell[surface, 0], volume[surface])
         )  # the surface row: small beside the mesh
         lateral = np.concatenate([p[0] for p in parts]).reshape(-1, model.cell_lateral_coordinates.shape[1])
-        centres, cell_of = np.unique(lateral, axis=0, return_inverse=True)  # sorted by x, then y
-        current, volumes = np.zeros(len(centres)), np.zeros(len(centres))
-        np.add.at(current, cell_of.ravel(), np.concatenate([p[1] for p in parts]))
-        np.add.at(volumes, cell_of.ravel(), np.concatenate([p[2] for p in parts]))
-        return centres, current, volumes
+        order = np.lexsort(lateral.T[::-1])  # by x, then y
+        current, volumes = np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts])
+        return lateral[order], current[order], volumes[order]
 
     def crossed(self, model: Model) -> dict[str, Any]:
         """Current and drug flux across the top skin layer (depth components, per cell): their
