@@ -56,6 +56,7 @@ SHIPPED = (
     "iontosim/**/*.py",
     "iontosim/**/*.yaml",
     "iontosim/**/*.md",
+    "iontosim/meshes/*.geo",
     "docs/**/*.md",
     "docs/**/*.py",
     "README.md",

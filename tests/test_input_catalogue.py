@@ -44,6 +44,7 @@ from iontosim.scenario.catalogue import SCENARIOS_DIR as CONFIGS
 
 RUN = ("run", "{file}", "--out", "{out}", "--no-progress")
 MESH = ("mesh", "{file}", "--out", "{out}")
+STRIP = Path(__file__).resolve().parents[1] / "meshes" / "strip.geo"
 SWEEP = ("sweep", "{file}", "--out", "{out}", "--no-progress")
 SHIPPED_SWEEP = str(CONFIGS / "sweeps" / "lidocaine_isoelectric_point.yaml")
 
@@ -53,6 +54,11 @@ Text = str | bytes | Callable[[], str | bytes]
 def ext(text: str, base: str = "lidocaine_epinephrine") -> str:
     """A scenario file that takes the shipped scenario `base` and changes what `text` writes."""
     return f"extends: {base}\n{text}"
+
+
+def follicle(change: str) -> str:
+    """A change to the geometry of the shipped follicle patch (hair_follicle_2d, a mesh file)."""
+    return ext(f"geometry: {{{change}}}\n", "hair_follicle_2d")
 
 
 def ext2d(text: str) -> str:
@@ -480,6 +486,35 @@ CATALOGUE = [
     case("geometry", "return-area-mismatch", "return_electrode.area", ext2d("return_electrode: {area: 50 cm^2}\n")),
     case("geometry", "moving-pH-on-a-patch", "pH_model", ext2d("pH_model: moving\n")),
     case("geometry", "mesh-without-geometry", "geometry", ext(""), MESH),
+    # ---- a patch from a mesh file (iontosim/mesh/tagged.py)
+    case("mesh-file", "missing", "geometry.mesh", ext("geometry: {kind: planar, mesh: nowhere.geo}\n")),
+    case("mesh-file", "not-gmsh", "geometry.mesh", ext("geometry: {kind: planar, mesh: skin.vtk}\n")),
+    case(
+        "mesh-file",
+        "unreadable",
+        "geometry.mesh",
+        ext("geometry: {kind: planar, mesh: broken.geo}\n"),
+        files={"broken.geo": "Point(1) = {0, 0\n"},
+    ),
+    case("mesh-file", "group-missing", "geometry.tags.appendages", follicle("tags: {appendages: [canal]}")),
+    case("mesh-file", "tag-of-nothing", "geometry.tags.dermis", follicle("tags: {dermis: skin}")),
+    case("mesh-file", "cells-untagged", "geometry.mesh", follicle("tags: {appendages: follicle_canal}")),
+    case("mesh-file", "unit-wrong", "geometry.mesh", follicle("mesh_unit: mm")),
+    case("mesh-file", "unit-not-a-length", "geometry.mesh_unit", follicle("mesh_unit: s")),
+    case("mesh-file", "kind-3d", "geometry.kind", follicle("kind: block")),
+    case("mesh-file", "with-width", "geometry.width", follicle("width: 1 mm")),
+    case("mesh-file", "tags-without-mesh", "geometry.tags", ext2d("geometry: {tags: {donor: gel}}\n")),
+    case(
+        "mesh-file",
+        "layer-group-empty",
+        "geometry.tags.hypodermis",
+        ext("geometry: {kind: planar, mesh: strip.geo, mesh_unit: um}\n"),
+        files={
+            "strip.geo": lambda: STRIP.read_text().replace(
+                'Physical Surface("hypodermis") = {layer[5]};', 'Physical Surface("hypodermis") = {};'
+            )
+        },
+    ),
     # ---- sweep files
     case("sweep", "not-a-mapping", "<file>", "- base\n", SWEEP),
     case("sweep", "not-utf8", "<file>", sweep().encode("utf-8") + b"description: caf\xe9\n", SWEEP),

@@ -158,6 +158,12 @@ SOURCES: dict[str, str] = {
     "EGAWA2007": "Egawa M, Hirao T, Takahashi M. Acta Derm Venereol 2007;87(1):4-8 (Raman SC thickness in vivo)",
     "PHARMSCI_APPENDAGES": "Skin appendages (textbook excerpt), "
     "pharmacologicalsciences.us/elderly-patients/skin-appendages.html",
+    "SCOTT1993_AC": "Scott ER, White HS, Phipps JB. Anal Chem 1993;65:1537-1545 (scanning electrochemical "
+    "microscopy of iontophoretic fluxes through skin; follicle 'diameters on the order of tens of microns')",
+    "STATPEARLS_HAIR": "Anatomy, Hair Follicle. StatPearls (NBK470321), updated 22 June 2024, "
+    "ncbi.nlm.nih.gov/books/NBK470321 (vellus follicles 'extend only to the upper reticular dermis')",
+    "KATTOU2017": "Kattou P, Lian G, Glavin S, Sorrell I, Chen T. Development of a two-dimensional model for "
+    "predicting transdermal permeation with the follicular pathway. Pharm Res 2017 (follicle as diffusion in sebum)",
     "SCOTT1993_PR": "Scott ER et al. Pharm Res 1993;10(12):1699-1709, doi:10.1023/a:1018909811672",
     "SATO1993_TWI": "Sato K et al. Generation and transit pathway of H+ is critical for inhibition of palmar sweating "
     "by iontophoresis in water (J Appl Physiol 1993;75:2258-2264, journal to verify)",

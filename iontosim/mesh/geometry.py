@@ -149,9 +149,20 @@ class Geometry(BaseModel):
     max_size: PositiveLength | None = None
     #: sweat ducts and hair follicles through the stratum corneum; none by default
     appendages: Appendages | None = None
+    #: a tagged gmsh file (.geo or .msh, its path resolved) meshing the patch instead of the
+    #: built-in mesher (iontosim.mesh.tagged); the widths above are then the file's
+    mesh: str | None = None
+    #: metres per unit of the file's coordinates
+    mesh_scale: PositiveLength = 1.0
+    #: iontosim region or boundary name -> the file's physical groups (names, or numbers as text)
+    tags: dict[str, tuple[str, ...]] = {}
 
     @model_validator(mode="after")
     def _fits(self) -> Geometry:
+        if self.mesh is not None:
+            if self.kind == "column" or self.appendages is not None:
+                raise ValueError("a mesh file makes a planar, axisymmetric or block patch, its appendages tagged in it")
+            return self  # the file's shape, not the built-in mesher's rules (mesh/tagged.py checks it)
         if self.kind == "column":
             if self.appendages is not None:
                 raise ValueError(

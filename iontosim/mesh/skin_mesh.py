@@ -22,10 +22,11 @@ The ``column`` kind carries the 1D column's tags plus DONOR_SKIN at the skin-sur
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -80,12 +81,14 @@ class SkinMesh:
 
 @contextmanager
 def _gmsh_model(name: str) -> Iterator[object]:
-    """A fresh gmsh model, removed afterwards; gmsh is finalized only if we initialized it."""
+    """A fresh gmsh model, removed afterwards (the model current before it current again);
+    gmsh is finalized only if we initialized it."""
     import gmsh
 
     owner = not gmsh.isInitialized()
     if owner:
         gmsh.initialize(readConfigFiles=False, interruptible=False)
+    previous = None if owner else gmsh.model.getCurrent()
     gmsh.option.setNumber("General.Terminal", 0)
     gmsh.model.add(name)
     try:
@@ -94,6 +97,8 @@ def _gmsh_model(name: str) -> Iterator[object]:
         gmsh.model.remove()
         if owner:
             gmsh.finalize()
+        elif previous:
+            gmsh.model.setCurrent(previous)
 
 
 def _extrude(model, sources: list[tuple[int, int]], axis: int, sizes: np.ndarray):
@@ -188,6 +193,34 @@ def _build_model(
     return {tag: name for tag, name, _ in regions}, present
 
 
+def distribute(comm: MPI.Comm, gdim: int, make: Callable[[Any], Any]) -> tuple[Any, Any]:
+    """Run `make(model)` on rank 0 of `comm` in a fresh gmsh model (it adds the physical groups,
+    cell tag + 1 and facet tag, and meshes) and distribute the mesh: (the DOLFINx mesh data, what
+    `make` returned, on every rank). Cells are ghosted across shared facets so that integrals over
+    interior facets are right in parallel. A failure on rank 0 is raised on every rank (rather
+    than leaving the others waiting): a MeshFileError as itself, anything else as MeshError."""
+    from .tagged import MeshFileError
+
+    with ExitStack() as stack:
+        model, made = None, None
+        error: tuple[str | None, str] | None = None
+        if comm.rank == 0:
+            try:
+                model = stack.enter_context(_gmsh_model("skin"))
+                made = make(model)
+            except MeshFileError as exc:
+                error = (exc.field, exc.reason)
+            except Exception as exc:  # re-raised on every rank below
+                error = (None, f"{type(exc).__name__}: {exc}")
+        error = comm.bcast(error, root=0)
+        if error is not None:
+            field, reason = error
+            raise MeshFileError(field, reason) if field else MeshError(f"gmsh could not mesh the skin: {reason}")
+        partitioner = dolfinx.mesh.create_cell_partitioner(dolfinx.mesh.GhostMode.shared_facet, 2)
+        data = dolfinx.io.gmsh.model_to_mesh(model, comm, 0, gdim=gdim, partitioner=partitioner)
+    return data, comm.bcast(made, root=0)
+
+
 def build_skin_mesh(
     comm: MPI.Comm,
     layers: Sequence[LayerSpec],
@@ -199,9 +232,8 @@ def build_skin_mesh(
     `donor_thickness` m (0: none) and, if `geometry` has a return electrode, its pad of
     `return_thickness` m (0: none, the return electrode on the skin), distributed over `comm`.
 
-    gmsh runs on rank 0 of `comm` only; a failure there is raised on every rank rather than
-    leaving the others waiting in the mesh distribution. Cells are ghosted across shared facets
-    so that integrals over interior facets (DONOR_SKIN, RETURN_SKIN) are right in parallel.
+    gmsh runs on rank 0 of `comm` only (`distribute`). A `geometry` with a mesh file is read from
+    it instead (iontosim.mesh.tagged), its layers checked against `layers`.
     """
     layers = [(str(name), float(thickness)) for name, thickness in layers]
     if not layers or min(t for _, t in layers) <= 0 or donor_thickness < 0 or return_thickness < 0:
@@ -209,20 +241,16 @@ def build_skin_mesh(
             "need at least one skin layer, positive thicknesses, donor_thickness >= 0 and return_thickness >= 0"
         )
     return_thickness = float(return_thickness) if geometry.has_return_electrode else 0.0
-    with ExitStack() as stack:
-        model, names, error = None, None, None
-        if comm.rank == 0:
-            try:
-                model = stack.enter_context(_gmsh_model("skin"))
-                names = _build_model(model, layers, donor_thickness, geometry, return_thickness)
-            except Exception as exc:  # re-raised on every rank below
-                error = f"{type(exc).__name__}: {exc}"
-        error = comm.bcast(error, root=0)
-        if error:
-            raise MeshError(f"gmsh could not mesh the skin: {error}")
-        partitioner = dolfinx.mesh.create_cell_partitioner(dolfinx.mesh.GhostMode.shared_facet, 2)
-        data = dolfinx.io.gmsh.model_to_mesh(model, comm, 0, gdim=geometry.dim, partitioner=partitioner)
-    regions, boundaries = comm.bcast(names, root=0)
+    if geometry.mesh is not None:
+        from .tagged import read_tagged
+
+        data, (regions, boundaries) = distribute(
+            comm, geometry.dim, lambda model: read_tagged(model, geometry, layers, donor_thickness)
+        )
+    else:
+        data, (regions, boundaries) = distribute(
+            comm, geometry.dim, lambda model: _build_model(model, layers, donor_thickness, geometry, return_thickness)
+        )
 
     domain = data.mesh
     tdim = domain.topology.dim

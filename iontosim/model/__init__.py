@@ -265,10 +265,14 @@ class Model:
         self.cell_lateral_coordinates = centroid.x.array.reshape(-1, gdim)[:n_local, :-1].copy()
         names = self.region_names()
         appendage = names.index("appendages") if "appendages" in names else -1
-        self.appendage_cells = self.layer_of_cell == appendage
+        # the appendage cells within the top layer's depth: a follicle of a mesh file goes deeper
+        depths = self._depths.reshape(n_local, -1)
+        top_band = depths.mean(axis=1) < self.regions[1].thickness
+        self.appendage_cells = (self.layer_of_cell == appendage) & top_band
         self.top_layer_cells = (self.layer_of_cell == 1) | self.appendage_cells
-        shallowest = np.abs(self._depths.reshape(n_local, -1)).min(axis=1)
-        self.surface_row_cells = self.top_layer_cells & (shallowest <= 1e-9 * self.regions[1].thickness)
+        # cells with a facet on the skin surface (at least tdim vertices at depth 0), not a corner
+        on_surface = (np.abs(depths) <= 1e-9 * self.regions[1].thickness).sum(axis=1)
+        self.surface_row_cells = self.top_layer_cells & (on_surface >= mesh.topology.dim)
 
     def under_donor_cells(self) -> np.ndarray:
         """Owned cells under the donor electrode (every cell on a column or a laterally uniform patch)."""

@@ -94,7 +94,7 @@ class Electroosmosis(Term):
 
     def setup(self, model: Model) -> None:
         self.kappa_over_mu = [self._calibrated(model, region) for region in model.regions]
-        channels = model.geometry is not None and model.geometry.appendages is not None
+        channels = "appendages" in model.region_names()  # placed, or tagged in a mesh file
         self.flow_model = "darcy" if model.has_return or channels else "column"
         mesh = model.mesh
         if self.flow_model == "darcy":

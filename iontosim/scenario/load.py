@@ -121,12 +121,25 @@ def read_scenario_file(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[s
     data = read_yaml(path, field)
     if not isinstance(data, dict):
         raise ScenarioError(field, f"{path.name} must hold a mapping of scenario fields, got {type(data).__name__}")
+    _anchor_mesh(data, path.parent)
     base = data.pop("extends", None)
     if base is None:
         return data
     if not isinstance(base, str):
         raise ScenarioError("extends", f"give the path of one scenario file, got {base!r}")
     return _merged(read_scenario_file(catalogue.locate(base, "extends", path.parent), _seen + (path.resolve(),)), data)
+
+
+def _anchor_mesh(data: dict[str, Any], folder: Path) -> None:
+    """A geometry.mesh path relative to the scenario file's `folder` made absolute, so that it
+    means the same file whoever extends the scenario and wherever it runs (a path found nowhere
+    there is left for the mesh reader to look for in the working directory and the repository)."""
+    geometry = data.get("geometry")
+    if not isinstance(geometry, dict):
+        return
+    mesh = geometry.get("mesh")
+    if isinstance(mesh, str) and not Path(mesh).expanduser().is_absolute() and (folder / mesh).is_file():
+        geometry["mesh"] = str((folder / mesh).resolve())
 
 
 #: keys of which a mapping takes one: giving one in a file that extends another drops the base's other

@@ -24,6 +24,7 @@ from pydantic import (
 
 from ..library.species import Species, get_species
 from ..mesh.geometry import Geometry
+from ..mesh.tagged import MeshFileError
 from ..physics.electrodes import NEEDS as ELECTRODE_NEEDS
 from . import provenance as prov
 from .errors import ScenarioError, join_path
@@ -111,6 +112,20 @@ class FixedCharge(_Model):
     reference_pH: PH = 7.4
 
 
+#: the built-in mesher's fields of the geometry section, which a mesh file replaces
+_EXTRUDER_FIELDS = (
+    "width",
+    "anode_width",
+    "return_gap",
+    "return_width",
+    "surface_cells",
+    "surface_grading",
+    "growth",
+    "max_size",
+    "appendages",
+)
+
+
 class GeometrySection(_Model):
     """The ``geometry`` section: the 2D/3D skin patch under a finite electrode (iontosim/mesh/geometry.py
     says what each field means). Lengths with units here; the mesh layer gets SI floats."""
@@ -151,14 +166,74 @@ class GeometrySection(_Model):
     #: gel spreads the current; benchmarks/RESULTS.md); equipotential costs 15-50 % more time. It
     #: would matter where the gel's resistance nears the skin's (a dilute gel, broken skin).
     electrodes: Literal["uniform_current", "equipotential"] = "uniform_current"
+    #: a tagged gmsh file meshing the patch instead of the built-in mesher: a .geo source (meshed
+    #: with its sizes divided by `resolution`) or a .msh mesh; relative to the scenario file, the
+    #: working directory or the repository's meshes/ of record (iontosim/mesh/tagged.py)
+    mesh: str | None = None
+    #: the length unit of the mesh file's coordinates (gmsh has none): m, mm, um
+    mesh_unit: str = "m"
+    #: region or boundary name -> the mesh file's physical group (its name or number), or a list
+    #: of them that together make it; each defaults to its own name
+    tags: dict[str, str | int | list[str | int]] = {}
 
     def to_geometry(self) -> Geometry:
-        return Geometry(**self.model_dump(exclude={"electrodes"}))
+        if self.mesh is None:
+            return Geometry(**self.model_dump(exclude={"electrodes", "mesh", "mesh_unit", "tags"}))
+        from ..mesh import tagged
+
+        scale = self.mesh_scale()
+        path = tagged.locate(self.mesh)
+        tags = {k: tuple(str(g) for g in (v if isinstance(v, list) else [v])) for k, v in self.tags.items()}
+        width, anode_width, return_gap, return_width = tagged.patch_shape(tagged.read(path, scale), tags, self.kind)
+        return Geometry(
+            kind=self.kind,
+            resolution=self.resolution,
+            mesh=str(path),
+            mesh_scale=scale,
+            tags=tags,
+            width=width,
+            anode_width=anode_width,
+            return_gap=return_gap,
+            return_width=return_width,
+        )
+
+    def places_appendages(self) -> bool:
+        """Whether the patch has appendage channels: placed by `appendages`, or an appendages
+        group in the mesh file."""
+        if self.mesh is None:
+            return self.appendages is not None
+        from ..mesh import tagged
+
+        geometry = self.to_geometry()
+        return tagged.has_region(geometry, "appendages")
+
+    def mesh_scale(self) -> float:
+        """Metres per unit of the mesh file's coordinates (ScenarioError on mesh_unit)."""
+        try:
+            scale = to_si(f"1 {self.mesh_unit}", "length")
+        except ValueError:
+            raise ScenarioError("mesh_unit", f"{self.mesh_unit!r} is not a length unit (give m, mm or um)") from None
+        if not scale > 0:
+            raise ScenarioError("mesh_unit", f"{self.mesh_unit!r} is not a length unit")
+        return scale
 
     @model_validator(mode="after")
     def _fits(self) -> GeometrySection:
+        if self.mesh is not None:
+            self.mesh_scale()
+            for name in _EXTRUDER_FIELDS:  # given a value of its own (a resolved scenario writes defaults)
+                if getattr(self, name) != type(self).model_fields[name].default:
+                    raise ScenarioError(
+                        name, "the mesh file sets the patch's shape and cells: leave this out with mesh"
+                    )
+            if self.kind == "column":
+                raise ScenarioError("kind", "a mesh file makes a planar, axisymmetric or block patch")
+        elif self.tags or self.mesh_unit != "m":
+            raise ScenarioError("tags" if self.tags else "mesh_unit", "describes a mesh file: give geometry.mesh")
         try:
             self.to_geometry()
+        except MeshFileError as exc:
+            raise ScenarioError(exc.field.removeprefix("geometry."), exc.reason) from None
         except (ValueError, ValidationError) as exc:
             reason = exc.errors(include_url=False)[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
             raise ScenarioError("", reason.removeprefix("Value error, ")) from None
@@ -1150,7 +1225,16 @@ class Scenario(_Model):
                         f"equipotential needs Ag/AgCl electrodes, and {where}.electrode is {pad.electrode} (its "
                         "reaction changes with polarity); use uniform_current",
                     )
-        if self.appendages != Appendages() and (geometry is None or geometry.appendages is None):
+        if geometry is not None and geometry.mesh is not None:
+            from ..mesh import tagged
+
+            try:
+                tagged.check(
+                    geometry.to_geometry(), [(la.name, la.thickness) for la in self.skin], self.donor.thickness
+                )
+            except MeshFileError as exc:
+                raise ScenarioError(exc.field, exc.reason) from None
+        if self.appendages != Appendages() and (geometry is None or not geometry.places_appendages()):
             raise ScenarioError(
                 "appendages",
                 "describes channels that geometry.appendages does not place (radius and spacing or positions)",
