@@ -144,6 +144,21 @@ def plot_skin_mesh(sm: SkinMesh, path: str | Path) -> None:
         half = max(reach, 2 * sm.geometry.appendage_half_width)
         x = max(cut, key=lambda c: c > 0)  # a whole channel if the section cuts one
         panels.append(("appendage channel", 1e6, "um", (max(x - half, 0.0), x + half, -0.5 * reach, reach)))
+    elif sm.geometry.mesh is not None:  # a mesh file's appendages: wherever its cells are
+        if sm.geometry.laterally_uniform:
+            panels.pop()  # the anode's edge is the lateral wall: nothing to see there
+        tag = next((t for t, name in sm.regions.items() if name == APPENDAGES), None)
+        corners = [p for p, v in zip(polys, cell_values) if v == tag]
+        if corners:
+            (x0, y0), (x1, y1) = (
+                np.min([p.min(axis=0) for p in corners], axis=0),
+                np.max([p.max(axis=0) for p in corners], axis=0),
+            )
+            margin = 0.25 * max(x1 - x0, y1 - y0)
+            upper, lower = min(y0, 0.0) - margin, y1 + margin
+            left = max(x0 - margin, 0.0)
+            right = max(x1 + margin, left + 0.8 * (lower - upper))  # not a sliver
+            panels.append(("appendages", 1e6, "um", (left, right, upper, lower)))
 
     ncols = len(panels) + (top is not None)
     fig, axes = plt.subplots(1, ncols, figsize=(5.0 * ncols + 2.5, 5.0), layout="constrained")

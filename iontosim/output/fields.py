@@ -34,6 +34,7 @@ ADIOS2VTXReader, XDMF with the "XDMF Reader" / "Xdmf3ReaderT").
 
 from __future__ import annotations
 
+import dataclasses
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -316,6 +317,8 @@ class FieldPicture:
     geometry: Any = None  # iontosim.mesh.geometry.Geometry of a patch
     protocol: str = ""  # the scenario's protocol, as titles show it
     current_on: bool | None = None  # whether the current was on at `time` (None: not known)
+    #: the appendage channels' mouths: lateral (start, end) [m] along the drawn axis (x or r)
+    channels: list[tuple[float, float]] = dataclasses.field(default_factory=list)
 
     @property
     def moment(self) -> str:
@@ -334,6 +337,7 @@ def capture(
     fields = _fields(model)
     positions, current = surface_current_density(model)
     gathered = model.comm.gather(_section(model, fields, index), root=0)
+    channels = _channel_mouths(model)
     if model.comm.rank != 0:
         return None
     x, c, phi = (np.concatenate([g[k] for g in gathered]) for k in range(3))
@@ -354,7 +358,36 @@ def capture(
         geometry=geometry,
         protocol=model.scenario.protocol_text(),
         current_on=current_on,
+        channels=channels,
     )
+
+
+def _channel_mouths(model) -> list[tuple[float, float]]:
+    """The appendage channels' mouths on the skin surface, lateral (start, end) [m] along x or r
+    (collective): the built-in mesher's channels from the geometry (on a block those crossing the
+    y = 0 plane, each once); a mesh file's from its appendage cells on the surface, touching
+    cells merged into one span (2D)."""
+    geometry = model.geometry
+    if geometry is None or geometry.dim < 2:
+        return []
+    if geometry.mesh is None:
+        return sorted({fp[0] for fp in geometry.appendage_footprints() if len(fp) == 1 or fp[1][0] == 0.0})
+    if geometry.dim != 2:
+        return []
+    n = len(model.layer_of_cell)
+    lateral = model.vertex_lateral().reshape(n, -1)[model.appendage_cells & model.surface_row_cells]
+    spans = sorted(
+        (float(lo), float(hi))
+        for part in model.comm.allgather(np.column_stack([lateral.min(axis=1), lateral.max(axis=1)]))
+        for lo, hi in part
+    )
+    merged: list[tuple[float, float]] = []
+    for lo, hi in spans:
+        if merged and lo <= merged[-1][1] * (1 + 1e-9):
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        else:
+            merged.append((lo, hi))
+    return merged
 
 
 def _section(model, fields: _Fields, species: int):
@@ -396,12 +429,7 @@ def _heading(fig: Figure, p: FieldPicture, what: str = "") -> None:
 
 def _channel_spans(p: FieldPicture) -> list[tuple[float, float]]:
     """The appendage channels' lateral (start, end) [m] along the drawn axis (x or r)."""
-    geometry = p.geometry
-    if geometry is None or p.kind == "column":
-        return []
-    # on a block the picture is the y = 0 plane: the channels that cross it, each x-span once
-    spans = [fp[0] for fp in geometry.appendage_footprints() if len(fp) == 1 or fp[1][0] == 0.0]
-    return sorted(set(spans))
+    return [] if p.kind == "column" else list(p.channels)
 
 
 def _zoom(p: FieldPicture) -> tuple[tuple[float, float] | None, tuple[float, float]]:
