@@ -503,6 +503,8 @@ CATALOGUE = [
     case("mesh-file", "unit-not-a-length", "geometry.mesh_unit", follicle("mesh_unit: s")),
     case("mesh-file", "kind-3d", "geometry.kind", follicle("kind: block")),
     case("mesh-file", "with-width", "geometry.width", follicle("width: 1 mm")),
+    case("mesh-file", "resolution-too-fine", "geometry.resolution", follicle("resolution: 100")),
+    case("mesh-file", "resolution-too-fine-mesh", "geometry.resolution", follicle("resolution: 100"), MESH),
     case("mesh-file", "tags-without-mesh", "geometry.tags", ext2d("geometry: {tags: {donor: gel}}\n")),
     case(
         "mesh-file",

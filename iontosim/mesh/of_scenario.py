@@ -22,13 +22,25 @@ def on_mesh(scenario) -> bool:
 
 
 def check_size(scenario, max_cells: int) -> None:
-    """Refuse (ScenarioError on geometry) a 2D/3D mesh of more than `max_cells` cells, before meshing."""
+    """Refuse (ScenarioError on geometry) a 2D/3D mesh of more than `max_cells` cells, before
+    meshing it (a mesh file's .geo source is meshed once at its own sizes to count)."""
     from iontosim.scenario.errors import ScenarioError
 
     if not on_mesh(scenario):
         return
     layers, donor, extra = _parts(scenario)
     geometry = scenario.geometry.to_geometry()
+    if geometry.mesh is not None:  # a mesh file: its own count, or its source's scaled
+        from .tagged import cell_count
+
+        cells, exact = cell_count(geometry)
+        if cells > max_cells:
+            raise ScenarioError(
+                "geometry.resolution" if geometry.resolution != 1.0 else "geometry.mesh",
+                f"the mesh would have {cells if exact else f'about {cells:.3g}'} cells, more than "
+                f"--max-cells {max_cells}; lower geometry.resolution or coarsen the mesh file",
+            )
+        return
     # the closed-form bound first: the exact count builds every cell size, which hung at resolution 1e6
     cells = geometry.cell_count_at_least(layers)
     said = f"at least {cells:.3g}"

@@ -174,6 +174,34 @@ def _read(path: Path, stamp: tuple[int, int], scale: float) -> MeshFile:
     return MeshFile(path, dim, groups, total)
 
 
+@functools.lru_cache(maxsize=8)
+def _cells_at_unit_resolution(path: Path, stamp: tuple[int, int]) -> tuple[int, int]:
+    """(cells of the mesh's dimension, that dimension) of the file as it is: a .msh's own, a .geo
+    source's once meshed at its own sizes."""
+    import gmsh
+
+    from .skin_mesh import _gmsh_model
+
+    del stamp  # part of the cache key only
+    with _gmsh_model("count"):
+        _open(gmsh, path)
+        dim = gmsh.model.getDimension()
+        if path.suffix == ".geo":
+            gmsh.model.mesh.generate(dim)
+        return sum(len(t) for t in gmsh.model.mesh.getElements(dim)[1]), dim
+
+
+def cell_count(geometry) -> tuple[int, bool]:
+    """The cells of the mesh `geometry` reads, and whether that is exact: a .msh's count, or a
+    .geo's at its own sizes times resolution^dim (an estimate: sizes divided by `resolution`)."""
+    path = Path(geometry.mesh)
+    stat = os.stat(path)
+    cells, dim = _cells_at_unit_resolution(path, (stat.st_mtime_ns, stat.st_size))
+    if path.suffix == ".msh":
+        return cells, True
+    return round(cells * geometry.resolution**dim), geometry.resolution == 1.0
+
+
 def read(path: Path, scale: float) -> MeshFile:
     """The physical groups of the gmsh file `path` (coordinates x `scale` to metres); cached
     while the file is unchanged. Raises MeshFileError."""
