@@ -136,7 +136,8 @@ def test_a_canal_through_the_stratum_corneum_agrees_with_the_built_in_channel(tm
 
     The triangles run the lumped flux: with the fitted one, Newton stalls (25 iterations without
     converging at any step) on this mesh at resolution 1; at resolution 2 it converges, -1.2 %,
-    in 4x the time. Not understood yet: the 300 um follicle of record runs fitted."""
+    in 4x the time. The largest update is at the deep corner on the axis, where there is no drug
+    yet (benchmarks/RESULTS.md); the 300 um follicle of record runs fitted."""
     source = (MESHES / "hair_follicle.geo").read_text().replace("canal_depth = 300;", "canal_depth = 18;")
     (tmp_path / "canal.geo").write_text(source)
     tags = {"appendages": "follicle_canal", "papillary_dermis": ["papillary_dermis", "sebaceous_gland"]}
