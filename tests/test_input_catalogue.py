@@ -508,7 +508,7 @@ CATALOGUE = [
     case("mesh-file", "tags-without-mesh", "geometry.tags", ext2d("geometry: {tags: {donor: gel}}\n")),
     case(
         "mesh-file",
-        "layer-group-empty",
+        "layer-group-missing",
         "geometry.tags.hypodermis",
         ext("geometry: {kind: planar, mesh: strip.geo, mesh_unit: um}\n"),
         files={

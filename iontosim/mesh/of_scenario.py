@@ -78,6 +78,8 @@ def write_scenario_mesh(scenario, out, comm: MPI.Comm, overwrite: bool = False, 
     with staged(comm, directory) as stage:
         try:
             skin = scenario_mesh(scenario, comm)
+        except ScenarioError:  # a mesh file's (mesh/tagged.py): it names its field
+            raise
         except (RuntimeError, ValueError) as err:  # raised alike on every rank
             raise ScenarioError("geometry", str(err)) from None
         write_mesh(skin, stage)

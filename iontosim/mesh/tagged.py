@@ -28,24 +28,25 @@ from pathlib import Path
 
 import numpy as np
 
+from iontosim.scenario.errors import ScenarioError
+
 #: iontosim names of the optional cell groups, after the skin layers in this order
 OPTIONAL_REGIONS = ("return_electrode", "appendages")
 #: iontosim names of the facet groups: required, then optional
 REQUIRED_BOUNDARIES = ("anode", "deep")
 OPTIONAL_BOUNDARIES = ("return",)
 SUFFIXES = (".geo", ".msh")
+#: gmsh's first-order cells: triangle, quadrilateral, tetrahedron, hexahedron
+FIRST_ORDER = (2, 3, 4, 5)
 #: where a path given as meshes/NAME finds the meshes of record: the package, which holds them
 #: (the repository's meshes/ links to iontosim/meshes/), installed or not
 RECORD = Path(__file__).resolve().parents[1]
 
 
-class MeshFileError(ValueError):
+class MeshFileError(ScenarioError):
     """A mesh file that cannot serve: `field` is the scenario field to blame (geometry.mesh, or
-    geometry.tags.NAME), `reason` says why."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        self.field, self.reason = field, reason
-        super().__init__(f"{field}: {reason}")
+    geometry.tags.NAME), `reason` says why. A ScenarioError: the command line shows it as one
+    line and exits 2, wherever it is raised."""
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,8 @@ def locate(text: str) -> Path:
         + (
             ""
             if path.is_absolute()
-            else f" beside the scenario, in {Path.cwd()} or among the meshes of record ({RECORD / 'meshes'})"
+            else f" beside the scenario, in {Path.cwd()} or, as meshes/NAME, among the meshes of record "
+            f"({RECORD / 'meshes'})"
         ),
     )
 
@@ -188,6 +190,20 @@ def _cells_at_unit_resolution(path: Path, stamp: tuple[int, int]) -> tuple[int, 
         dim = gmsh.model.getDimension()
         if path.suffix == ".geo":
             gmsh.model.mesh.generate(dim)
+        types = [int(t) for t in gmsh.model.mesh.getElementTypes(dim)]
+        if len(types) != 1 or types[0] not in FIRST_ORDER:
+            names = ", ".join(gmsh.model.mesh.getElementProperties(t)[0] for t in types) or "none"
+            raise MeshFileError(
+                "geometry.mesh",
+                f"{path.name} has cells of type {names}: give one first-order type (triangles or "
+                "quadrilaterals in 2D, tetrahedra or hexahedra in 3D)",
+            )
+        for gdim, tag in gmsh.model.getPhysicalGroups(dim):
+            if not any(
+                len(gmsh.model.mesh.getElements(dim, e)[1]) for e in gmsh.model.getEntitiesForPhysicalGroup(gdim, tag)
+            ):
+                name = gmsh.model.getPhysicalName(gdim, tag) or str(tag)
+                raise MeshFileError("geometry.mesh", f"the physical group {name!r} of {path.name} has no cells")
         return sum(len(t) for t in gmsh.model.mesh.getElements(dim)[1]), dim
 
 
@@ -235,20 +251,25 @@ def layout(mesh: MeshFile, tags: Tags, layers: Sequence[str]) -> Layout:
     def group(name: str, dim: int) -> Group:
         return mesh.find(dim, tags.get(name, name), f"geometry.tags.{name}")
 
-    def present(name: str, dim: int) -> bool:
-        return name in tags or (dim, name) in mesh.groups
-
     cells, facets = mesh.dim, mesh.dim - 1
     regions = {name: group(name, cells) for name in names}
-    regions |= {name: group(name, cells) for name in OPTIONAL_REGIONS if present(name, cells)}
+    regions |= {name: group(name, cells) for name in OPTIONAL_REGIONS if _given(mesh, tags, name, cells)}
     boundaries = {name: group(name, facets) for name in REQUIRED_BOUNDARIES}
-    boundaries |= {name: group(name, facets) for name in OPTIONAL_BOUNDARIES if present(name, facets)}
+    boundaries |= {name: group(name, facets) for name in OPTIONAL_BOUNDARIES if _given(mesh, tags, name, facets)}
+    if "return_electrode" in regions and "return" not in boundaries:
+        raise MeshFileError(
+            "geometry.tags.return",
+            f"{mesh.path.name} has a return electrode's pad and no return facets: tag the top of the pad",
+        )
     seen: dict[int, str] = {}
     for name, g in regions.items():
         for entity in g.entities:
             if entity in seen:
+                other = seen[entity]
                 raise MeshFileError(
-                    f"geometry.tags.{name}", f"shares cells with {seen[entity]} in {mesh.path.name} (entity {entity})"
+                    f"geometry.tags.{name if name in tags or other not in tags else other}",
+                    f"{name} and {other} would share cells of {mesh.path.name} (entity {entity}): "
+                    "give each region its own physical groups",
                 )
             seen[entity] = name
     loose = mesh.cells_total - len(seen)
@@ -284,6 +305,16 @@ def check_stack(found: Layout, layers: Sequence[tuple[str, float, str]], donor: 
                 f"{_um(lo)} to {_um(hi)} (the depth is the last coordinate, positive into the skin, 0 at "
                 "the skin surface; is geometry.mesh_unit right?)",
             )
+    for name, depth, field in (("anode", -donor[0], "donor.thickness"), ("deep", top, "skin[].thickness")):
+        g = found.boundaries[name]
+        axis = g.dim  # facets: one dimension less than the patch, the depth still its last coordinate
+        if abs(g.low[axis] - depth) > 1e-6 * scale or abs(g.high[axis] - depth) > 1e-6 * scale:
+            where = "the top of the donor pad" if name == "anode" else "the bottom of the deepest layer"
+            raise MeshFileError(
+                f"geometry.tags.{name}",
+                f"the {name} facets lie at depths {_um(g.low[axis])} to {_um(g.high[axis])}; they must be "
+                f"{where}, at {_um(depth)} ({field})",
+            )
     lateral = min(min(g.low[: g.dim - 1]) for g in found.regions.values())
     if lateral < -1e-9 * scale:
         raise MeshFileError(
@@ -310,16 +341,27 @@ def patch_shape(mesh: MeshFile, tags: Tags, kind: str) -> tuple[float, float, fl
     anode = mesh.find(dim - 1, tags.get("anode", "anode"), "geometry.tags.anode").high[0]
     width = max(g.high[0] for g in mesh.groups.values() if g.dim == dim and g.entities)
     anode_width = anode if kind == "axisymmetric" else 2 * anode
-    if "return" not in tags and (dim - 1, "return") not in mesh.groups:
+    if not _given(mesh, tags, "return", dim - 1):
+        if anode < width * (1 - 1e-9):
+            raise MeshFileError(
+                "geometry.tags.anode",
+                f"the anode reaches {_um(anode)} of the patch's {_um(width)}: without a return electrode "
+                "(a return group) the anode covers the whole width and the deep tissue takes the current back",
+            )
         return width, anode_width, None, None
     ret = mesh.find(dim - 1, tags.get("return", "return"), "geometry.tags.return")
     return width, anode_width, ret.low[0] - anode, ret.high[0] - ret.low[0]
 
 
+def _given(mesh: MeshFile, tags: Tags, name: str, dim: int) -> bool:
+    """Whether the optional region or boundary `name` is there: tagged, or a group of its name."""
+    return name in tags or (dim, name) in mesh.groups
+
+
 def has_region(geometry, name: str) -> bool:
     """Whether the mesh file of `geometry` has the optional region `name` (OPTIONAL_REGIONS)."""
     mesh = read(Path(geometry.mesh), geometry.mesh_scale)
-    return name in geometry.tags or (mesh.dim, name) in mesh.groups
+    return _given(mesh, geometry.tags, name, mesh.dim)
 
 
 def check(geometry, layers: Sequence[tuple[str, float]], donor_thickness: float) -> Layout:
@@ -365,6 +407,14 @@ def read_tagged(model, geometry, layers: Sequence[tuple[str, float]], donor_thic
         return {abs(t) for _, t in model.getBoundary(entities, combined=False, oriented=False)}
 
     skin = bounding([name for name, _ in layers] + [n for n in ("appendages",) if n in found.regions])
+    stack = ["donor"] + [name for name, _ in layers]
+    for upper, lower in zip(stack[:-1], stack[1:]):  # a mesh whose shapes were not fragmented
+        if not bounding([upper]) & bounding([lower]):
+            raise MeshFileError(
+                "geometry.mesh",
+                f"{upper} and {lower} share no facets in {path.name}: the mesh must be conforming "
+                "(in a .geo, share the interface lines or surfaces, or fragment the shapes: BooleanFragments)",
+            )
     facets = {ANODE: set(found.boundaries["anode"].entities), DEEP: set(found.boundaries["deep"].entities)}
     facets[DONOR_SKIN] = bounding(["donor"]) & skin
     if "return" in found.boundaries:

@@ -1235,10 +1235,12 @@ class Scenario(_Model):
             except MeshFileError as exc:
                 raise ScenarioError(exc.field, exc.reason) from None
         if self.appendages != Appendages() and (geometry is None or not geometry.places_appendages()):
-            raise ScenarioError(
-                "appendages",
-                "describes channels that geometry.appendages does not place (radius and spacing or positions)",
+            where = (
+                "the mesh file has no appendages group (geometry.tags.appendages)"
+                if geometry is not None and geometry.mesh is not None
+                else "geometry.appendages does not place (radius and spacing or positions)"
             )
+            raise ScenarioError("appendages", f"describes channels that {where}")
         if geometry is not None and geometry.kind != "column" and self.pH_model == "moving":
             # measured: a planar patch's surface current differs by 0.5 % between 1 and 2 ranks,
             # and with the lipid route and electroosmosis its first steps fail

@@ -19,6 +19,7 @@ import pytest
 from mpi4py import MPI
 
 from iontosim.mesh.of_scenario import scenario_mesh
+from iontosim.scenario.errors import ScenarioError
 from iontosim.scenario.load import scenario_from_dict
 from iontosim.simulation import simulate
 from tests.conftest import default_short_data, python_on_two_ranks
@@ -132,17 +133,12 @@ def test_a_canal_through_the_stratum_corneum_agrees_with_the_built_in_channel(tm
     """The follicle source with its canal 18 um deep (the stratum corneum only) and its gland
     tagged as papillary dermis: gmsh's triangles against the built-in mesher's quadrilaterals for
     the same channel on the same cell. Tolerance 3 %, written before the run: two different meshes
-    of the channel's mouth, where the current crowds. Measured -0.47 %.
-
-    The triangles run the lumped flux: with the fitted one, Newton stalls (25 iterations without
-    converging at any step) on this mesh at resolution 1; at resolution 2 it converges, -1.2 %,
-    in 4x the time. The largest update is at the deep corner on the axis, where there is no drug
-    yet (benchmarks/RESULTS.md); the 300 um follicle of record runs fitted."""
+    of the channel's mouth, where the current crowds. Measured -0.46 %. (With the far cells
+    400 um rather than 200, Newton stalled on this mesh: benchmarks/RESULTS.md.)"""
     source = (MESHES / "hair_follicle.geo").read_text().replace("canal_depth = 300;", "canal_depth = 18;")
     (tmp_path / "canal.geo").write_text(source)
     tags = {"appendages": "follicle_canal", "papillary_dermis": ["papillary_dermis", "sebaceous_gland"]}
     meshed = _follicle(mesh=str(tmp_path / "canal.geo"), tags=tags)
-    meshed["numerics"]["flux"] = "lumped"
     built = _follicle()
     built["geometry"] = {
         "kind": "axisymmetric",
@@ -152,3 +148,89 @@ def test_a_canal_through_the_stratum_corneum_agrees_with_the_built_in_channel(tm
         "surface_cells": 6,
     }
     assert _run(meshed)["dose"] == pytest.approx(_run(built)["dose"], rel=3e-2)
+
+
+def _two_layers(geo: str, tmp_path: Path, **geometry) -> dict:
+    """The default scenario cut to its top two layers (SC 18 um, viable epidermis 57 um) on the
+    planar patch `geo` (.geo text in um, written to tmp_path)."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "patch.geo").write_text(geo)
+    data = default_short_data(on="1 min", rest=None)
+    data["skin"] = data["skin"][:2]
+    data["geometry"] = {"kind": "planar", "mesh": str(tmp_path / "patch.geo"), "mesh_unit": "um"} | geometry
+    return data
+
+
+def _patch_geo(anode: float = 500, shared: bool = True) -> str:
+    """A 500 um wide planar patch on gmsh's built-in kernel: donor pad 2 mm over [0, anode], the
+    SC and viable epidermis across the width. `shared`: the donor's bottom edge is the SC's top
+    edge (a conforming mesh), else a copy of it. Facet groups: top (of the donor), surface (under
+    the anode), bottom, wall (the epidermis' far side)."""
+    right = "4" if anode >= 500 else "5"
+    lines = [
+        f"Point(1) = {{0, -2000, 0}}; Point(2) = {{{anode}, -2000, 0}}; Point(3) = {{0, 0, 0}};",
+        f"Point(4) = {{{anode}, 0, 0}};",
+        "" if anode >= 500 else "Point(5) = {500, 0, 0}; Line(4) = {4, 5};",
+        "Point(6) = {0, 18, 0}; Point(7) = {500, 18, 0}; Point(8) = {0, 75, 0}; Point(9) = {500, 75, 0};",
+        "Line(1) = {1, 2}; Line(2) = {2, 4}; Line(3) = {3, 4}; Line(21) = {3, 1};",
+        f"Line(5) = {{{right}, 7}}; Line(6) = {{7, 6}}; Line(7) = {{6, 3}};",
+        "Line(8) = {7, 9}; Line(9) = {9, 8}; Line(10) = {8, 6};",
+    ]
+    if shared:
+        lines.append("Curve Loop(1) = {1, 2, -3, 21}; Plane Surface(1) = {1};")
+    else:  # its own copy of the skin surface
+        lines += [
+            f"Point(13) = {{0, 0, 0}}; Point(14) = {{{anode}, 0, 0}};",
+            "Line(23) = {13, 14}; Line(24) = {2, 14}; Line(25) = {13, 1};",
+            "Curve Loop(1) = {1, 24, -23, 25}; Plane Surface(1) = {1};",
+        ]
+    sc = "3, 5, 6, 7" if anode >= 500 else "3, 4, 5, 6, 7"
+    lines += [
+        f"Curve Loop(2) = {{{sc}}}; Plane Surface(2) = {{2}};",
+        "Curve Loop(3) = {-6, 8, 9, 10}; Plane Surface(3) = {3};",
+        'Physical Surface("donor") = {1}; Physical Surface("stratum_corneum") = {2};',
+        'Physical Surface("viable_epidermis") = {3};',
+        'Physical Curve("top") = {1}; Physical Curve("surface") = {3}; Physical Curve("bottom") = {9};',
+        'Physical Curve("wall") = {8};',
+        "Mesh.MeshSizeMax = 20;",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def test_a_patch_of_one_s_own_loads_and_its_anode_and_deep_are_checked(tmp_path):
+    """Where the anode and deep facets lie and how wide the anode is, each refused with the tag
+    named: the anode on the skin surface, the deep facets on a wall, an anode narrower than the
+    patch without a return electrode."""
+    good = scenario_from_dict(_two_layers(_patch_geo(), tmp_path, tags={"anode": "top", "deep": "bottom"}))
+    assert good.geometry.to_geometry().width == pytest.approx(500e-6)
+    cases = {
+        "geometry.tags.anode": _two_layers(_patch_geo(), tmp_path / "a", tags={"anode": "surface", "deep": "bottom"}),
+        "geometry.tags.deep": _two_layers(_patch_geo(), tmp_path / "b", tags={"anode": "top", "deep": "wall"}),
+    }
+    narrow = _two_layers(_patch_geo(anode=200), tmp_path / "c", tags={"anode": "top", "deep": "bottom"})
+    for field, data in [*cases.items(), ("geometry.tags.anode", narrow)]:
+        with pytest.raises(ScenarioError) as err:
+            scenario_from_dict(data)
+        assert err.value.field == field, err.value
+
+
+def test_a_mesh_that_is_not_conforming_is_refused(tmp_path):
+    """The donor pad meshed on its own copy of the skin surface: it shares no facets with the
+    stratum corneum, and the mesh build says so (geometry.mesh), rather than a run failing later."""
+    data = _two_layers(_patch_geo(shared=False), tmp_path, tags={"anode": "top", "deep": "bottom"})
+    with pytest.raises(ScenarioError, match="conforming") as err:
+        scenario_mesh(scenario_from_dict(data), MPI.COMM_WORLD)
+    assert err.value.field == "geometry.mesh"
+
+
+def test_the_mesh_command_draws_a_mesh_file(tmp_path):
+    """`iontosim mesh` on the strip of record (one region column, no appendages, no return) and on
+    the follicle: both write their picture."""
+    from iontosim.mesh.of_scenario import write_scenario_mesh
+
+    strip = _column_of_the_strip() | {
+        "geometry": {"kind": "planar", "mesh": str(MESHES / "strip.geo"), "mesh_unit": "um"}
+    }
+    for name, data in (("strip", strip), ("follicle", _follicle())):
+        line = write_scenario_mesh(scenario_from_dict(data), tmp_path / name, MPI.COMM_WORLD)
+        assert "cells" in line and (tmp_path / name / "mesh.png").stat().st_size > 10_000
