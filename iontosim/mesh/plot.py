@@ -145,8 +145,8 @@ def plot_skin_mesh(sm: SkinMesh, path: str | Path) -> None:
         x = max(cut, key=lambda c: c > 0)  # a whole channel if the section cuts one
         panels.append(("appendage channel", 1e6, "um", (max(x - half, 0.0), x + half, -0.5 * reach, reach)))
     elif sm.geometry.mesh is not None:  # a mesh file's appendages: wherever its cells are
-        if sm.geometry.laterally_uniform:
-            panels.pop()  # the anode's edge is the lateral wall: nothing to see there
+        if sm.geometry.laterally_uniform:  # the anode's edge is the lateral wall: the top instead
+            panels[1] = ("top of the skin", 1e6, "um", (None, None, -0.5 * reach, reach))
         tag = next((t for t, name in sm.regions.items() if name == APPENDAGES), None)
         corners = [p for p, v in zip(polys, cell_values) if v == tag]
         if corners:
@@ -161,7 +161,8 @@ def plot_skin_mesh(sm: SkinMesh, path: str | Path) -> None:
             panels.append(("appendages", 1e6, "um", (left, right, upper, lower)))
 
     ncols = len(panels) + (top is not None)
-    fig, axes = plt.subplots(1, ncols, figsize=(5.0 * ncols + 2.5, 5.0), layout="constrained")
+    fig, axes = plt.subplots(1, ncols, figsize=(5.0 * ncols + 2.5, 5.0), layout="constrained", squeeze=False)
+    axes = axes[0]
     for ax, (title, scale, unit, window) in zip(axes, panels):
         ax.add_collection(
             PolyCollection(
