@@ -35,10 +35,13 @@ donor_thickness = 2000;
 thickness[] = {18, 57, 150, 850, 5000};
 names_count = #thickness[];
 
-// cell sizes [um]: fine in the stratum corneum and round the follicle, coarse far away
+// cell sizes [um]: fine in the stratum corneum and round the follicle, coarse far away. The far
+// size is capped (Mesh.MeshSizeMax, which resolution does not scale) at a third of the cell's
+// radius: at 400 um the far triangles were poorly shaped and the fitted flux's Newton stalled
+// (benchmarks/RESULTS.md).
 size_barrier = 3;
 size_follicle = 4;
-size_far = 400;
+size_far = 200;
 
 donor = news; Rectangle(donor) = {0, -donor_thickness, 0, cell_radius, donor_thickness};
 top = 0;
@@ -104,3 +107,4 @@ Background Field = 4;
 Mesh.MeshSizeExtendFromBoundary = 0;
 Mesh.MeshSizeFromPoints = 0;
 Mesh.MeshSizeFromCurvature = 0;
+Mesh.MeshSizeMax = size_far;
