@@ -95,9 +95,7 @@ class MeshFile:
 
 
 def _union(groups: Sequence[Group]) -> Group:
-    """Groups of one dimension as one: their entities, the box round their boxes."""
-    if not groups:
-        raise ValueError("no groups")
+    """Groups of one dimension as one (at least one): their entities, the box round their boxes."""
     low = tuple(min(g.low[k] for g in groups) for k in range(3))
     high = tuple(max(g.high[k] for g in groups) for k in range(3))
     entities = tuple(dict.fromkeys(e for g in groups for e in g.entities))
@@ -211,8 +209,7 @@ def cell_count(geometry) -> tuple[int, bool]:
     """The cells of the mesh `geometry` reads, and whether that is exact: a .msh's count, or a
     .geo's at its own sizes times resolution^dim (an estimate: sizes divided by `resolution`)."""
     path = Path(geometry.mesh)
-    stat = os.stat(path)
-    cells, dim = _cells_at_unit_resolution(path, (stat.st_mtime_ns, stat.st_size))
+    cells, dim = _cells_at_unit_resolution(path, _stamp(path))
     if path.suffix == ".msh":
         return cells, True
     return round(cells * geometry.resolution**dim), geometry.resolution == 1.0
@@ -221,8 +218,13 @@ def cell_count(geometry) -> tuple[int, bool]:
 def read(path: Path, scale: float) -> MeshFile:
     """The physical groups of the gmsh file `path` (coordinates x `scale` to metres); cached
     while the file is unchanged. Raises MeshFileError."""
+    return _read(Path(path), _stamp(path), float(scale))
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    """What changes when the file is edited (modification time, size): the caches' key with the path."""
     stat = os.stat(path)
-    return _read(Path(path), (stat.st_mtime_ns, stat.st_size), float(scale))
+    return stat.st_mtime_ns, stat.st_size
 
 
 @dataclass(frozen=True)

@@ -427,11 +427,6 @@ def _heading(fig: Figure, p: FieldPicture, what: str = "") -> None:
     heading(fig, scenario, f"{what or species} {p.moment}", p.protocol)
 
 
-def _channel_spans(p: FieldPicture) -> list[tuple[float, float]]:
-    """The appendage channels' lateral (start, end) [m] along the drawn axis (x or r)."""
-    return [] if p.kind == "column" else list(p.channels)
-
-
 def _zoom(p: FieldPicture) -> tuple[tuple[float, float] | None, tuple[float, float]]:
     """Where the physics is [m]: a lateral window (None: the whole width) and a depth window (top,
     bottom). Laterally, around the first appendage channel (the current and the drug crowd into
@@ -441,7 +436,7 @@ def _zoom(p: FieldPicture) -> tuple[tuple[float, float] | None, tuple[float, flo
     skin = interfaces[interfaces >= 0]
     top_layer = skin[1] - skin[0] if len(skin) > 1 else 20e-6
     above = -max(0.5 * top_layer, 10e-6)
-    channels = _channel_spans(p)
+    channels = p.channels
     if channels:  # the channel's mouth, its length and where it opens below
         lo, hi = channels[0]
         return (max(0.0, lo - 6.0 * (hi - lo)), hi + 6.0 * (hi - lo)), (above, top_layer * 1.5)
@@ -479,9 +474,7 @@ def draw_fields(picture: FieldPicture, axes: Any = None) -> Figure:
     skin_depth = skin[-1] if len(skin) else interfaces[-1]
     whole = (None, (max(interfaces[0], -0.2 * skin_depth), skin_depth))  # the donor at most a sixth
     lateral_zoom, depth_zoom = _zoom(p)
-    zoom_name = (
-        "near the channel" if _channel_spans(p) else "near the anode edge" if lateral_zoom else "near the surface"
-    )
+    zoom_name = "near the channel" if p.channels else "near the anode edge" if lateral_zoom else "near the surface"
     lateral_label = {"axisymmetric": "r [mm]", "block": "x [mm] (y = 0 plane)"}.get(p.kind, "x [mm]")
     maps = (
         (
@@ -500,7 +493,7 @@ def draw_fields(picture: FieldPicture, axes: Any = None) -> Figure:
                 fig.colorbar(art, ax=ax, label=label)
             for z in interfaces:
                 ax.axhline(z * 1e6, color="0.3", ls="--", lw=0.5)
-            for lo, hi in _channel_spans(p):  # the channels cross the top skin layer
+            for lo, hi in p.channels:  # the channels cross the top skin layer
                 bottom = skin[1] if len(skin) > 1 else skin_depth
                 ax.plot([lo * 1e3, lo * 1e3, hi * 1e3, hi * 1e3], [0, bottom * 1e6, bottom * 1e6, 0], color="w", lw=0.8)
             if across is not None:
@@ -566,7 +559,7 @@ def draw_surface_current(picture: FieldPicture, axes: Any = None) -> Figure:
             anode, inner, outer = geometry.edges
             ax.axvspan(0.0, anode * 1e3, color="tab:red", alpha=0.08, lw=0, label="anode")
             ax.axvspan(inner * 1e3, outer * 1e3, color="tab:blue", alpha=0.1, lw=0, label="return electrode")
-    for k, (lo, hi) in enumerate(_channel_spans(p)):
+    for k, (lo, hi) in enumerate(p.channels):
         ax.axvspan(
             lo * 1e3, hi * 1e3, color="tab:purple", alpha=0.25, lw=0, label="appendage channel" if k == 0 else None
         )

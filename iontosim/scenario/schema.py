@@ -23,8 +23,8 @@ from pydantic import (
 )
 
 from ..library.species import Species, get_species
+from ..mesh import tagged
 from ..mesh.geometry import Geometry
-from ..mesh.tagged import MeshFileError
 from ..physics.electrodes import NEEDS as ELECTRODE_NEEDS
 from . import provenance as prov
 from .errors import ScenarioError, join_path
@@ -168,7 +168,7 @@ class GeometrySection(_Model):
     electrodes: Literal["uniform_current", "equipotential"] = "uniform_current"
     #: a tagged gmsh file meshing the patch instead of the built-in mesher: a .geo source (meshed
     #: with its sizes divided by `resolution`) or a .msh mesh; relative to the scenario file, the
-    #: working directory or the repository's meshes/ of record (iontosim/mesh/tagged.py)
+    #: working directory or (meshes/NAME) the meshes of record (iontosim/mesh/tagged.py)
     mesh: str | None = None
     #: the length unit of the mesh file's coordinates (gmsh has none): m, mm, um
     mesh_unit: str = "m"
@@ -179,8 +179,6 @@ class GeometrySection(_Model):
     def to_geometry(self) -> Geometry:
         if self.mesh is None:
             return Geometry(**self.model_dump(exclude={"electrodes", "mesh", "mesh_unit", "tags"}))
-        from ..mesh import tagged
-
         scale = self.mesh_scale()
         path = tagged.locate(self.mesh)
         tags = {k: tuple(str(g) for g in (v if isinstance(v, list) else [v])) for k, v in self.tags.items()}
@@ -202,8 +200,6 @@ class GeometrySection(_Model):
         group in the mesh file."""
         if self.mesh is None:
             return self.appendages is not None
-        from ..mesh import tagged
-
         geometry = self.to_geometry()
         return tagged.has_region(geometry, "appendages")
 
@@ -232,7 +228,7 @@ class GeometrySection(_Model):
             raise ScenarioError("tags" if self.tags else "mesh_unit", "describes a mesh file: give geometry.mesh")
         try:
             self.to_geometry()
-        except MeshFileError as exc:
+        except tagged.MeshFileError as exc:  # its field from the scenario's top, this one's from the section
             raise ScenarioError(exc.field.removeprefix("geometry."), exc.reason) from None
         except (ValueError, ValidationError) as exc:
             reason = exc.errors(include_url=False)[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
@@ -1225,15 +1221,8 @@ class Scenario(_Model):
                         f"equipotential needs Ag/AgCl electrodes, and {where}.electrode is {pad.electrode} (its "
                         "reaction changes with polarity); use uniform_current",
                     )
-        if geometry is not None and geometry.mesh is not None:
-            from ..mesh import tagged
-
-            try:
-                tagged.check(
-                    geometry.to_geometry(), [(la.name, la.thickness) for la in self.skin], self.donor.thickness
-                )
-            except MeshFileError as exc:
-                raise ScenarioError(exc.field, exc.reason) from None
+        if geometry is not None and geometry.mesh is not None:  # a MeshFileError names its field
+            tagged.check(geometry.to_geometry(), [(la.name, la.thickness) for la in self.skin], self.donor.thickness)
         if self.appendages != Appendages() and (geometry is None or not geometry.places_appendages()):
             where = (
                 "the mesh file has no appendages group (geometry.tags.appendages)"
