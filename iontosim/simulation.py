@@ -22,11 +22,12 @@ from iontosim.physics.ionization import WeakElectrolytes
 from iontosim.physics.term import LEDGER_SIGN, PER_AREA, Series, Step, Term
 from iontosim.solver.newton import NewtonSolver
 from iontosim.solver.protocol import build_schedule
-from iontosim.solver.stepping import StepController
+from iontosim.solver.stepping import ErrorController, LocalError, StepController, bdf2_weights
 
 #: what a checkpoint's state holds changes with this number (4: protocol events; 5: plasma series
-#: of the species with a systemic model only, the balance's rows kept as imbalance and amount moved)
-CHECKPOINT_VERSION = 5
+#: of the species with a systemic model only, the balance's rows kept as imbalance and amount moved;
+#: 6: the step history of error control and BDF2, what each ledger entry booked in the last step)
+CHECKPOINT_VERSION = 6
 _IMBALANCE, _MOVED = "_imbalance/", "_moved/"  # rows of the mass balance until the run ends
 
 
@@ -217,13 +218,27 @@ class TimeLoop:
         )
         self.profile_times = [float(t) for t in scenario.outputs.profile_times]
         self.stops = self.schedule.breakpoints(self.profile_times)
-        self.control = StepController(num.dt_initial, num.dt_max, growth=num.dt_growth)
+        self.control = self._step_control(num)
         self.ledger = model.ledger()
         self.declared = self._declared()
         self.units = {key: series.unit for key, series in self.declared.items()}
         self.rows: dict[str, list[float]] = {}
         self.profiles: list[Profile | None] = []
         self.t, self.stop_index, self.next_event = 0.0, 1, 0
+        #: BDF2: the length [s] of the step before the present one; None at the start and after
+        #: a sudden change, where the next step is backward Euler
+        self.previous_step: float | None = None
+        self.weights = (1.0, 1.0, 0.0)
+
+    def _step_control(self, num) -> StepController:
+        if num.step_control == "iterations":
+            return StepController(num.dt_initial, num.max_step(self.schedule.end), growth=num.dt_growth)
+        estimate = LocalError(num.step_tolerance, order=2 if num.time_scheme == "bdf2" else 1)
+        return ErrorController(num.dt_initial, num.max_step(self.schedule.end), estimate=estimate, order=estimate.order)
+
+    @property
+    def _estimate(self) -> LocalError | None:
+        return getattr(self.control, "estimate", None)
 
     # ------------------------------------------------------------------ what is recorded
     def _declared(self) -> dict[str, Series]:
@@ -321,6 +336,10 @@ class TimeLoop:
             "stop_index": self.stop_index,
             "next_event": self.next_event,
             "dt": self.control.dt,
+            "step_history": list(self._estimate.history) if self._estimate is not None else [],
+            "step_scale": self._estimate.scale.copy() if self._estimate is not None else None,
+            "previous_step": self.previous_step,
+            "u_before": self.model.u_before.x.array.copy() if self.model.bdf2 else None,
             "inventory0": self.inventory0.copy(),
             "ledger": self.ledger.state(),
             "terms": {term.name: term.state() for term in self.model.terms},
@@ -340,6 +359,12 @@ class TimeLoop:
         self.rows = {k: list(v) for k, v in state["rows"].items()}
         self.profiles = list(state["profiles"])
         self.t, self.stop_index, self.control.dt = state["t"], state["stop_index"], state["dt"]
+        if self._estimate is not None:
+            self._estimate.history = list(state["step_history"])
+            self._estimate.scale = state["step_scale"].copy()
+        self.previous_step = state.get("previous_step")
+        if m.bdf2:
+            m.u_before.x.array[:] = state["u_before"]
         self.next_event = state["next_event"]
 
     def _begin(self) -> None:
@@ -348,6 +373,9 @@ class TimeLoop:
         self.inventory0 = m.inventory.copy()
         for term in m.terms:
             term.start(m, self.ledger)
+        if (estimate := self._estimate) is not None:
+            estimate.scale = m.inventory.sum(axis=0)
+            estimate.keep(self.t, m.inventory)
         self._record(None)
         self._events()
         self._at_output_time()
@@ -362,7 +390,7 @@ class TimeLoop:
                 term.at_event(m, events[self.next_event], self.ledger)
             m.inventory = m.amounts()
             if events[self.next_event].kind != "sample_receptor":  # a sample hardly disturbs the cell
-                self.control.restart()
+                self._restart_steps()
             self.next_event += 1
 
     def _at_output_time(self) -> None:
@@ -388,12 +416,16 @@ class TimeLoop:
         for term in m.terms:
             term.before_step(m, step)
         m.u_previous.x.array[:] = m.u.x.array
+        if m.bdf2:
+            self.weights = bdf2_weights(step.length, self.previous_step)
+            for constant, w in zip(m.time_weights, self.weights):
+                constant.value = w
         for block in self.globals:
             block.keep()
         result = self.newton.solve()
         self.effort["newton_iterations"] += result.iterations
         self.effort["krylov_iterations"] += result.linear_iterations
-        if result.converged:
+        if result.converged and self._accurate(step):
             self.control.accepted(result.iterations, step.length)
             self.effort["time_steps"] += 1
             return True
@@ -401,9 +433,23 @@ class TimeLoop:
         m.u.x.array[:] = m.u_previous.x.array
         for block in self.globals:
             block.revert()
-        if not self.control.rejected(step.length):
+        if not result.converged and not self.control.rejected(step.length):
             self._give_up(step, result.reason)
+        elif result.converged and self.control.dt < self.control.dt_min:
+            self._give_up(step, "local error above numerics.step_tolerance")
         return False
+
+    def _accurate(self, step: Step) -> bool:
+        """With error control: whether the step's local error is within the tolerance (and the
+        next step's length from it); always with the iterations rule."""
+        control = self.control
+        if not isinstance(control, ErrorController) or control.estimate is None:
+            return True
+        amounts = self.model.amounts()
+        keep = control.judge(control.estimate.error(step.t_end, amounts), step.length)
+        if keep:
+            control.estimate.keep(step.t_end, amounts)
+        return keep
 
     def _give_up(self, step: Step, reason: str) -> None:
         for term in self.model.terms:
@@ -421,7 +467,10 @@ class TimeLoop:
         m = self.model
         self.t = step.t_end
         m.inventory = m.amounts()
-        self.ledger.integrate(step.length)
+        self.ledger.integrate(step.length, self.weights)
+        if m.bdf2:
+            m.u_before.x.array[:] = m.u_previous.x.array
+            self.previous_step = step.length
         for term in m.terms:
             term.after_step(m, step, self.ledger)
         self._record(step)
@@ -430,7 +479,15 @@ class TimeLoop:
         if self.t >= self.stops[self.stop_index] * (1 - 1e-12):
             self.stop_index = min(self.stop_index + 1, len(self.stops) - 1)
             if self.schedule.current_at(self.t, self.t + 1e-9) != step.current:
-                self.control.restart()
+                self._restart_steps()
+
+    def _restart_steps(self) -> None:
+        """After a sudden change (current switched, patch taken off): steps start again from
+        numerics.dt_initial, and the error estimate extrapolates from the present state only."""
+        self.control.restart()
+        self.previous_step = None
+        if (estimate := self._estimate) is not None:
+            estimate.restart(self.t, self.model.inventory)
 
     def run(self, resume: dict | None = None) -> RunRecord:
         if resume is None:

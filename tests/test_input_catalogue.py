@@ -47,6 +47,7 @@ MESH = ("mesh", "{file}", "--out", "{out}")
 STRIP = Path(__file__).resolve().parents[1] / "meshes" / "strip.geo"
 SWEEP = ("sweep", "{file}", "--out", "{out}", "--no-progress")
 SHIPPED_SWEEP = str(CONFIGS / "sweeps" / "lidocaine_isoelectric_point.yaml")
+FRANZ = str(CONFIGS.parent / "validation" / "cases" / "roy_fentanyl_permeability" / "epidermis.yaml")
 
 Text = str | bytes | Callable[[], str | bytes]
 
@@ -462,6 +463,15 @@ CATALOGUE = [
     case("numerics", "default-cells-zero", "numerics.default_cells", ext("numerics: {default_cells: 0}\n")),
     case("numerics", "refinement-1e6", "numerics.refinement", ext("numerics: {refinement: 1e6}\n")),
     case("numerics", "krylov-rtol-2", "numerics.krylov_rtol", ext("numerics: {krylov_rtol: 2}\n")),
+    case("numerics", "unknown-step-control", "numerics.step_control", ext("numerics: {step_control: newton}\n")),
+    case("numerics", "step-tolerance-1", "numerics.step_tolerance", ext("numerics: {step_tolerance: 1}\n")),
+    case("numerics", "unknown-time-scheme", "numerics.time_scheme", ext("numerics: {time_scheme: crank_nicolson}\n")),
+    case(
+        "numerics",
+        "bdf2-in-a-franz-cell",
+        "numerics.time_scheme",
+        ext("numerics: {time_scheme: bdf2}\n", base=FRANZ),
+    ),
     # ---- safety, setup
     case(
         "safety",

@@ -152,8 +152,7 @@ EXTRA: dict[str, str] = {
     "Numerics.default_cells": "Cells across a skin layer that does not give `cells`.",
     "Numerics.donor_cells": "Cells across a pad that does not give `cells`.",
     "Numerics.dt_initial": "First time step, and the step after every protocol switch.",
-    "Numerics.dt_max": "Largest time step.",
-    "Numerics.dt_growth": "Factor by which the step grows after an easy Newton solve.",
+    "Numerics.dt_growth": "Factor by which the step grows after an easy Newton solve (step_control: iterations).",
     "Numerics.newton_tol": "Newton stops when the update of ln c and of the potential drops are below this.",
     "Numerics.newton_max_iter": "Newton iterations after which the step is retried at a quarter of its length.",
     "Numerics.concentration_floor": "Smallest concentration of a species that a fluid or pad does not "

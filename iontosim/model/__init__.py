@@ -191,6 +191,11 @@ class Model:
         self.W = fem.functionspace(mesh, basix.ufl.mixed_element([p1] * self.ns + [dg1]))
         self.u = fem.Function(self.W, name="state")
         self.u_previous = fem.Function(self.W, name="previous_state")
+        #: BDF2 (numerics.time_scheme): the state one level before u_previous, and the weights
+        #: (a0, a1, a2) of the levels, set by the time loop before each step
+        self.bdf2 = self.scenario.numerics.time_scheme == "bdf2"
+        self.u_before: Any = fem.Function(self.W, name="state_before_previous") if self.bdf2 else None
+        self.time_weights = tuple(fem.Constant(mesh, w) for w in (1.0, 1.0, 0.0))
         self.maps = [np.asarray(self.W.sub(i).collapse()[1]).ravel() for i in range(self.ns + 1)]
         self.dg0 = fem.functionspace(mesh, ("DG", 0))
         tags = self.column.cell_tags
@@ -325,6 +330,7 @@ class Model:
         self.totals = self.totals_of(self.c)
         self.held = self.held_of(self.c)
         self.held_previous = self.held_of(self.c_previous)
+        self.held_before: Any = self.held_of(self.concentrations(self.u_before)) if self.bdf2 else None
         # per cell and species (DG0 vectors): the test function of the diagnostics' forms
         self.species_test = ufl.TestFunction(fem.functionspace(self.mesh, ("DG", 0, (self.ns,))))
         for term in self.terms:
@@ -505,6 +511,10 @@ class Model:
         for term in self.terms:
             term.initial_state(self)
         self.u_previous.x.array[:] = self.u.x.array
+
+    def step_weights(self) -> tuple[float, float, float]:
+        """The weights (a0, a1, a2) of the time levels in the present step (solver/stepping.py)."""
+        return tuple(float(c.value) for c in self.time_weights)  # type: ignore[return-value]
 
     def set_current(self, current_density: float) -> None:
         """Impose the donor electrode's current density [A/m^2, anodic positive] (terms follow it)."""

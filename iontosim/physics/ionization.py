@@ -33,6 +33,7 @@ from iontosim._fenics import ufl
 from iontosim.physics import transport
 from iontosim.physics.constants import FARADAY
 from iontosim.physics.term import Ledger, LedgerEntry, Series, Step, Term, TransportedForm
+from iontosim.solver.stepping import rate_of_change
 
 if TYPE_CHECKING:  # pragma: no cover
     from iontosim.model import Model
@@ -110,7 +111,7 @@ class WeakElectrolytes(Term):
         self.protonated = np.zeros_like(rho)
         for i in self.weak:
             self.protonated[:, i] = 1.0 / (1.0 + rho[:, i]) if self.base[i] else rho[:, i] / (1.0 + rho[:, i])
-        self.protons_before = 0.0
+        self.protons_before = self.protons_earlier = 0.0
         self.uptake = 0.0
 
     # ------------------------------------------------------------------ the ratio of the forms
@@ -229,6 +230,7 @@ class WeakElectrolytes(Term):
     def start(self, model: Model, ledger: Ledger) -> None:
         if not self.moving:
             self.protons_before = self.protons_held(model)
+            self.protons_earlier = self.protons_before  # one level further back (BDF2)
 
     def after_step(self, model: Model, step: Step, ledger: Ledger) -> None:
         # what left the system took its protons along: the rest of the change went to the buffers
@@ -236,8 +238,9 @@ class WeakElectrolytes(Term):
             return
         now = self.protons_held(model)
         carried = sum(float((self.protonated * ledger.rates_of(e)).sum()) for e in ledger.last)
-        self.uptake = -(now - self.protons_before) / step.length - carried
-        self.protons_before = now
+        levels = (now, self.protons_before, self.protons_earlier)
+        self.uptake = -rate_of_change(levels, model.step_weights(), step.length) - carried
+        self.protons_earlier, self.protons_before = self.protons_before, now
 
     def ledger(self, model: Model) -> list[LedgerEntry]:
         if self.moving:  # the protons are in the H+ balance
@@ -260,7 +263,8 @@ class WeakElectrolytes(Term):
         return {"buffer_proton_uptake": self.uptake if step is not None else 0.0}
 
     def state(self) -> dict[str, Any]:
-        return {"protons_before": self.protons_before, "uptake": self.uptake}
+        return {"protons_before": self.protons_before, "protons_earlier": self.protons_earlier, "uptake": self.uptake}
 
     def restore(self, state: dict[str, Any]) -> None:
-        self.protons_before, self.uptake = state["protons_before"], state["uptake"]
+        self.protons_before, self.protons_earlier = state["protons_before"], state["protons_earlier"]
+        self.uptake = state["uptake"]

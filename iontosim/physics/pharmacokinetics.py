@@ -55,7 +55,7 @@ class SystemicCirculation(Term):
         }
 
     def after_step(self, model: Model, step: Step, ledger: Ledger) -> None:
-        cleared = ledger.rates_of("cleared")
+        cleared = ledger.booked_in_step("cleared") / step.length  # the step's mean rate
         for name, compartment in self.compartments.items():
             compartment.advance(model.scenario.donor.area * cleared[:, model.index(name)].sum(), step.length)
 

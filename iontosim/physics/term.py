@@ -80,7 +80,8 @@ class LedgerEntry:
 
     `rates()` returns mol/(m^2 s) per (region, species) at the present state, per m^2 of the donor
     electrode; a boundary puts its rate in the region it touches. The time loop integrates them
-    over each accepted step (backward Euler: the rate at the end of the step). `current(ledger)`
+    over each accepted step as the time scheme integrates the stored amounts (Ledger.integrate),
+    so that the balances close to round-off. `current(ledger)`
     [A/m^2 of the donor electrode] is the electric current the entry takes out of the system
     (charge leaving per time); it may read the rates of this step (`ledger.rates_of`). An entry
     may have a current only (charge exchanged with something immobile, e.g. buffers).
@@ -106,6 +107,7 @@ class Ledger:
     shape: tuple[int, int]  # (regions, species)
     cumulative: dict[str, np.ndarray] = field(default_factory=dict)  # mol/m^2 per species
     last: dict[str, np.ndarray] = field(default_factory=dict)  # mol/(m^2 s) per (region, species)
+    booked: dict[str, np.ndarray] = field(default_factory=dict)  # mol/m^2 per (region, species), last step
 
     def __post_init__(self) -> None:
         names = [e.name for e in self.entries]
@@ -115,21 +117,36 @@ class Ledger:
             if entry.rates is not None or entry.instantaneous:
                 self.cumulative.setdefault(entry.name, np.zeros(self.shape[1]))
                 self.last.setdefault(entry.name, np.zeros(self.shape))
+                self.booked.setdefault(entry.name, np.zeros(self.shape))
 
     def book(self, name: str, amounts: np.ndarray) -> None:
         """Add what an instantaneous entry took out at an instant [mol/m^2 per species; negative: put in]."""
         self.cumulative[name] += amounts
 
-    def integrate(self, step: float) -> None:
-        """Evaluate every rate at the present state and add step x rate to the cumulative amounts."""
+    def integrate(self, step: float, weights: tuple[float, float, float] = (1.0, 1.0, 0.0)) -> None:
+        """Evaluate every rate at the present state and book what it took over the step.
+
+        Backward Euler books step x rate. Variable-step BDF2 (weights a0, a1, a2 of
+        solver/stepping.bdf2_weights, a1 = a0 + a2) stores a0 dM_n - a2 dM_n-1 = step x rate, dM
+        being a step's change of the stored amounts; booking (step x rate + a2 x what the entry
+        booked in the step before) / a0 keeps every balance closed to round-off."""
+        lead, carried = weights[0], weights[2]
         for entry in self.entries:
             if entry.rates is not None:
                 rates = self.last[entry.name] = entry.rates()
-                self.cumulative[entry.name] += step * rates.sum(axis=0)
+                booked = step * rates
+                if carried:
+                    booked = (booked + carried * self.booked[entry.name]) / lead
+                self.booked[entry.name] = booked
+                self.cumulative[entry.name] += booked.sum(axis=0)
 
     def rates_of(self, name: str) -> np.ndarray:
         """The rates [mol/(m^2 s), (region, species)] of entry `name` at the end of the last step."""
         return self.last[name]
+
+    def booked_in_step(self, name: str) -> np.ndarray:
+        """What entry `name` took over the last step [mol/m^2, (region, species)]."""
+        return self.booked[name]
 
     def removed(self) -> np.ndarray:
         """mol/m^2 of each species taken out of the system so far, all entries together."""
@@ -152,6 +169,7 @@ class Ledger:
         return {
             "cumulative": {k: v.copy() for k, v in self.cumulative.items()},
             "last": {k: v.copy() for k, v in self.last.items()},
+            "booked": {k: v.copy() for k, v in self.booked.items()},
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -159,6 +177,8 @@ class Ledger:
             self.cumulative[key][:] = value
         for key, value in state["last"].items():
             self.last[key][:] = value
+        for key, value in state.get("booked", {}).items():
+            self.booked[key][:] = value
 
 
 @dataclass(frozen=True)

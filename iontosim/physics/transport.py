@@ -24,6 +24,7 @@ import numpy as np
 from iontosim._fenics import MPI, ufl
 from iontosim.physics.constants import BOLTZMANN, FARADAY
 from iontosim.physics.term import Series, Term, TransportedForm
+from iontosim.solver.stepping import rate_of_change
 
 if TYPE_CHECKING:  # pragma: no cover
     from iontosim.model import Model
@@ -39,9 +40,13 @@ def concentration(mu, psi, partition, charge):
     return partition * ufl.exp(mu - charge * psi)
 
 
-def storage(c, c_previous, porosity, dt, test, dx):
-    """Accumulation d(eps c)/dt, backward Euler."""
-    return porosity * (c - c_previous) / dt * test * dx
+def storage(c, c_previous, porosity, dt, test, dx, bdf2=None):
+    """Accumulation d(eps c)/dt: backward Euler, or with `bdf2` = ((a0, a1, a2), c_before) the
+    variable-step BDF2 (solver/stepping.bdf2_weights) from the level before the previous one."""
+    if bdf2 is None:
+        return porosity * (c - c_previous) / dt * test * dx
+    weights, c_before = bdf2
+    return porosity * rate_of_change((c, c_previous, c_before), weights, dt) * test * dx
 
 
 def electrodiffusion(c, mu, diffusivity, test, dx):
@@ -279,7 +284,10 @@ class NernstPlanck(Term):
     def residual(self, model: Model) -> Any:
         F = 0
         for i in range(model.ns):
-            F += storage(model.held[i], model.held_previous[i], model.porosity, model.dt, model.tests[i], model.dx)
+            bdf2 = (model.time_weights, model.held_before[i]) if model.bdf2 else None
+            F += storage(
+                model.held[i], model.held_previous[i], model.porosity, model.dt, model.tests[i], model.dx, bdf2
+            )
             if model.velocity is not None:
                 F += convection(model.totals[i], model.velocity, model.tests[i], model.dx)
         if self.at_midpoint:

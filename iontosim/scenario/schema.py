@@ -674,8 +674,22 @@ class Numerics(_Model):
     default_cells: Annotated[int, Field(gt=0)] = 24
     donor_cells: Annotated[int, Field(gt=0)] = 24
     dt_initial: Duration = 1e-3
-    dt_max: Duration = 30.0
+    #: Longest time step. Unset: 30 s with step_control "iterations"; with "error", none beyond
+    #: the protocol's own breakpoints (the error sets the step).
+    dt_max: Duration | None = None
     dt_growth: Growth = 1.5
+    #: How the time step is sized (solver/stepping.py): "iterations" grows it by dt_growth after
+    #: easy Newton solves; "error" sizes it from an estimate of its local error in every node's
+    #: concentration and every region's amount, relative to step_tolerance, and takes a step
+    #: again, shorter, when its error is above it.
+    step_control: Literal["iterations", "error"] = "iterations"
+    #: With step_control "error": the largest local error of a step, relative to each amount
+    #: (plus 1e-3 of the species' whole amount).
+    step_tolerance: Annotated[float, Field(gt=0, lt=1)] = 1e-3
+    #: Time discretization: "backward_euler" (first order) or "bdf2" (second order, variable
+    #: step; its first step after a start, a switch of the current or a protocol event is a
+    #: backward Euler step). The mass balance closes to round-off with either.
+    time_scheme: Literal["backward_euler", "bdf2"] = "backward_euler"
     newton_tol: PositiveNumber = 1e-6
     newton_max_iter: Annotated[int, Field(gt=0)] = 25
     concentration_floor: Concentration = 1e-9
@@ -718,9 +732,15 @@ class Numerics(_Model):
 
     @model_validator(mode="after")
     def _dt_order(self) -> Numerics:
-        if self.dt_max < self.dt_initial:
+        if self.dt_max is not None and self.dt_max < self.dt_initial:
             raise ScenarioError("dt_max", f"must be >= dt_initial ({self.dt_initial!r} s)")
         return self
+
+    def max_step(self, protocol_end: float) -> float:
+        """The longest time step [s] of a run whose protocol ends at `protocol_end` [s]."""
+        if self.dt_max is not None:
+            return self.dt_max
+        return 30.0 if self.step_control == "iterations" else max(protocol_end, self.dt_initial)
 
 
 def _threshold(value: object) -> float:
@@ -980,6 +1000,7 @@ class Scenario(_Model):
         self._check_protocol()
         self._check_profile_times()
         self._check_setup()
+        self._check_time_scheme()
         self._check_column_size()
         return self
 
@@ -993,6 +1014,13 @@ class Scenario(_Model):
                 (f"skin[{i}].cells", layer.cells) if layer.cells else ("numerics.default_cells", num.default_cells)
             )
         return [(field, max(1, round(n * num.refinement))) for field, n in given]
+
+    def _check_time_scheme(self) -> None:
+        """BDF2 needs every stored amount on the same time levels: a receptor's is not yet."""
+        if self.numerics.time_scheme == "bdf2" and self.setup.kind == "franz_cell":
+            raise ScenarioError(
+                "numerics.time_scheme", "bdf2 is not available with a Franz cell's receptor yet: use backward_euler"
+            )
 
     def _check_column_size(self) -> None:
         """The 1D column's cell count stays under MAX_COLUMN_CELLS, before any mesh is built."""

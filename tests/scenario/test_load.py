@@ -138,7 +138,7 @@ def test_provenance_is_kept():
     assert resolved["skin"][0]["thickness"]["value"] == "1.8e-05 m"
     assert resolved["skin"][0]["thickness"]["source"] == "SANDBY2003"
     assert resolved["donor"]["area"] == {"value": "0.0005 m^2", "source": "LIDOSITE_LABEL"}
-    assert resolved["numerics"]["dt_max"] == "30.0 s"  # default filled in
+    assert resolved["numerics"]["dt_initial"] == "0.001 s"  # default filled in
     assert resolved["protocol"][1] == {
         "kind": "rest",
         "duration": "3000.0 s",
