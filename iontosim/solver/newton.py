@@ -103,6 +103,15 @@ POTENTIAL_AMG_OPTIONS = {
     "mg_levels_pc_type": "asm",
     "mg_levels_sub_pc_type": "ilu",
 }
+#: ... but in 3D its coarse levels fill in: operator complexity 10.7 at 88 000 unknowns and 15.6
+#: at 302 000 on the 3D block of benchmarks/large_3d.py, so that a W-cycle cost 40 % of a Newton
+#: iteration. One aggressive coarsening and V-cycles there: complexity 5.0 and 7.4, Krylov
+#: iterations 24 -> 27 and 39 -> 34, a first time step in 0.65x and 0.61x the time (RESULTS.md,
+#: "The 3D gauge hierarchy"). In 2D they raised the iterations' growth under refinement (3.2 ->
+#: 3.8 became 4.6 -> 6.3), so 2D keeps the above.
+#: options database keys that hold our defaults, not a user's
+_DEFAULTED: set[str] = set()
+POTENTIAL_AMG_OPTIONS_3D = POTENTIAL_AMG_OPTIONS | {"pc_gamg_aggressive_coarsening": "1", "pc_mg_cycle_type": "v"}
 
 
 def choose_linear_solver(choice: str, unknowns: int, ranks: int, direct_limit: int | None = None, dim: int = 1) -> str:
@@ -445,10 +454,13 @@ class PotentialSplit:
         self.d, self.y, self.rhs, self.b_m, self.x_m = (self.R.createVecLeft() for _ in range(5))
         self.b_p, self.t_p, self.x_p = (self.inv_pp.duplicate() for _ in range(3))
         options = PETSc.Options()
-        for sub, defaults in (("sub_0_", AMG_OPTIONS), ("potential_", POTENTIAL_AMG_OPTIONS)) if multigrid else ():
+        gauge = POTENTIAL_AMG_OPTIONS_3D if W.mesh.topology.dim == 3 else POTENTIAL_AMG_OPTIONS
+        for sub, defaults in (("sub_0_", AMG_OPTIONS), ("potential_", gauge)) if multigrid else ():
             for key, value in defaults.items():
-                if not options.hasName(prefix + sub + key):
+                # the user's options win; ours follow this mesh (a 2D and a 3D solver in one process)
+                if not options.hasName(prefix + sub + key) or prefix + sub + key in _DEFAULTED:
                     options.setValue(prefix + sub + key, value)
+                    _DEFAULTED.add(prefix + sub + key)
 
     # ------------------------------------------------------------------ set-up
     def _charges(self, A: PETSc.Mat) -> np.ndarray:

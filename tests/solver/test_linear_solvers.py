@@ -167,3 +167,36 @@ def test_the_config_numerics_reach_the_newton_solver():
     free, capped = solved(linear_solver="gmres_asm"), solved(linear_solver="gmres_asm", krylov_max_iter=1)
     assert free["rejected_steps"] == 0 and free["krylov_iterations"] > free["newton_iterations"]
     assert capped["rejected_steps"] > 0 and capped["krylov_iterations"] == capped["newton_iterations"]
+
+
+def test_the_gauge_multigrid_follows_the_mesh_and_leaves_user_options_alone():
+    """3D: aggressive coarsening and V-cycles on the gauge block; 2D: smoothed aggregation with
+    W-cycles, also when a 3D solver came first in the same process; an option the user set wins."""
+    import basix.ufl
+    from dolfinx import fem, mesh
+    from petsc4py import PETSc
+
+    def split(dim: int) -> None:
+        make = mesh.create_unit_cube if dim == 3 else mesh.create_unit_square
+        domain = make(MPI.COMM_SELF, *([2] * dim))
+        p1 = basix.ufl.element("Lagrange", domain.basix_cell(), 1)
+        dg1 = basix.ufl.element("DG", domain.basix_cell(), 1)
+        W = fem.functionspace(domain, basix.ufl.mixed_element([p1, p1, dg1]))
+        newton.PotentialSplit(W, 1e-8, 10, "gauge_test_").destroy()
+
+    options = PETSc.Options()
+    key = "gauge_test_potential_pc_mg_cycle_type"
+    try:
+        split(3)
+        assert options.getString(key) == "v"
+        assert options.getString("gauge_test_potential_pc_gamg_aggressive_coarsening") == "1"
+        split(2)
+        assert options.getString(key) == "w"
+        newton._DEFAULTED.discard(key)
+        options.setValue(key, "v")  # as a user would, e.g. in PETSC_OPTIONS
+        split(2)
+        assert options.getString(key) == "v"
+    finally:
+        for name in [k for k in newton._DEFAULTED if k.startswith("gauge_test_")] + [key]:
+            newton._DEFAULTED.discard(name)
+            options.delValue(name)
