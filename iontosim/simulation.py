@@ -22,7 +22,7 @@ from iontosim.physics.ionization import WeakElectrolytes
 from iontosim.physics.term import LEDGER_SIGN, PER_AREA, Series, Step, Term
 from iontosim.solver.newton import NewtonSolver
 from iontosim.solver.protocol import build_schedule
-from iontosim.solver.stepping import ErrorController, LocalError, StepController, bdf2_weights
+from iontosim.solver.stepping import BDF2_STARTUP, ErrorController, LocalError, StepController, bdf2_weights
 
 #: what a checkpoint's state holds changes with this number (4: protocol events; 5: plasma series
 #: of the species with a systemic model only, the balance's rows kept as imbalance and amount moved;
@@ -228,6 +228,10 @@ class TimeLoop:
         #: BDF2: the length [s] of the step before the present one; None at the start and after
         #: a sudden change, where the next step is backward Euler
         self.previous_step: float | None = None
+        self.steps_since_restart = 0
+        #: backward Euler steps after a restart before BDF2: with error control they are tiny (from
+        #: numerics.dt_initial) and damp the switch-on layer; with the iterations rule, one
+        self.startup = BDF2_STARTUP if num.step_control == "error" else 1
         self.weights = (1.0, 1.0, 0.0)
 
     def _step_control(self, num) -> StepController:
@@ -339,6 +343,7 @@ class TimeLoop:
             "step_history": list(self._estimate.history) if self._estimate is not None else [],
             "step_scale": self._estimate.scale.copy() if self._estimate is not None else None,
             "previous_step": self.previous_step,
+            "steps_since_restart": self.steps_since_restart,
             "u_before": self.model.u_before.x.array.copy() if self.model.bdf2 else None,
             "inventory0": self.inventory0.copy(),
             "ledger": self.ledger.state(),
@@ -363,6 +368,7 @@ class TimeLoop:
             self._estimate.history = list(state["step_history"])
             self._estimate.scale = state["step_scale"].copy()
         self.previous_step = state.get("previous_step")
+        self.steps_since_restart = state.get("steps_since_restart", 0)
         if m.bdf2:
             m.u_before.x.array[:] = state["u_before"]
         self.next_event = state["next_event"]
@@ -470,7 +476,8 @@ class TimeLoop:
         self.ledger.integrate(step.length, self.weights)
         if m.bdf2:
             m.u_before.x.array[:] = m.u_previous.x.array
-            self.previous_step = step.length
+            self.steps_since_restart += 1
+            self.previous_step = step.length if self.steps_since_restart >= self.startup else None
         for term in m.terms:
             term.after_step(m, step, self.ledger)
         self._record(step)
@@ -486,6 +493,7 @@ class TimeLoop:
         numerics.dt_initial, and the error estimate extrapolates from the present state only."""
         self.control.restart()
         self.previous_step = None
+        self.steps_since_restart = 0
         if (estimate := self._estimate) is not None:
             estimate.restart(self.t, self.model.inventory)
 

@@ -125,6 +125,13 @@ class LocalError:
         return float(np.max(np.abs(relative), initial=0.0))
 
 
+#: Backward Euler steps after a start, a switch of the current or an event before BDF2 takes over,
+#: with error control (numerics.time_scheme bdf2): they damp the switch-on layer, which BDF2, not
+#: monotone, made ring (dexamethasone_cathodal: 220 s and a charge balance error of 1e-4 without
+#: them, 6 s and 7e-7 with 4; benchmarks/RESULTS.md)
+BDF2_STARTUP = 4
+
+
 def bdf2_weights(step: float, previous: float | None) -> tuple[float, float, float]:
     """(a0, a1, a2) of variable-step BDF2, du/dt ~ (a0 u_n+1 - a1 u_n + a2 u_n-1) / step after a
     step `previous` (ratio w = step / previous): a0 = (1 + 2w) / (1 + w), a1 = 1 + w,
