@@ -50,7 +50,7 @@ def main() -> None:
         parts = [
             f"{name} {value:.6g} ({value / reference[name] - 1:+.2e})"
             for name, value in answers.items()
-            if isinstance(value, float) and isinstance(reference[name], float) and value == value
+            if isinstance(value, float) and isinstance(reference[name], float) and value == value and reference[name]
         ]
         print(
             f"{text:<55} steps {effort['time_steps']:5d} ({effort['rejected_steps']} rejected), "

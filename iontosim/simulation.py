@@ -229,9 +229,9 @@ class TimeLoop:
         #: a sudden change, where the next step is backward Euler
         self.previous_step: float | None = None
         self.steps_since_restart = 0
-        #: backward Euler steps after a restart before BDF2: with error control they are tiny (from
-        #: numerics.dt_initial) and damp the switch-on layer; with the iterations rule, one
-        self.startup = BDF2_STARTUP if num.step_control == "error" else 1
+        #: backward Euler steps after a restart before BDF2 (both step rules restart from the
+        #: small numerics.dt_initial): they damp the switch-on layer
+        self.startup = BDF2_STARTUP
         self.weights = (1.0, 1.0, 0.0)
 
     def _step_control(self, num) -> StepController:
@@ -452,7 +452,8 @@ class TimeLoop:
         if not isinstance(control, ErrorController) or control.estimate is None:
             return True
         amounts = self.model.amounts()
-        keep = control.judge(control.estimate.error(step.t_end, amounts), step.length)
+        order = 2 if self.weights[2] != 0.0 else 1  # the start-up steps of BDF2 are backward Euler
+        keep = control.judge(control.estimate.error(step.t_end, amounts, order), step.length, order)
         if keep:
             control.estimate.keep(step.t_end, amounts)
         return keep

@@ -112,6 +112,7 @@ class WeakElectrolytes(Term):
         for i in self.weak:
             self.protonated[:, i] = 1.0 / (1.0 + rho[:, i]) if self.base[i] else rho[:, i] / (1.0 + rho[:, i])
         self.protons_before = self.protons_earlier = 0.0
+        self.after_event = False  # a protocol event moved protons: count them again before the next step
         self.uptake = 0.0
 
     # ------------------------------------------------------------------ the ratio of the forms
@@ -232,6 +233,16 @@ class WeakElectrolytes(Term):
             self.protons_before = self.protons_held(model)
             self.protons_earlier = self.protons_before  # one level further back (BDF2)
 
+    def at_event(self, model: Model, event: Any, ledger: Ledger) -> None:
+        # a patch put on or taken off moves protons at an instant, not at a rate: not the buffers'
+        # uptake. Counted again in before_step, once every term has acted on the event.
+        self.after_event = not self.moving
+
+    def before_step(self, model: Model, step: Step) -> None:
+        if self.after_event:
+            self.protons_before = self.protons_earlier = self.protons_held(model)
+            self.after_event = False
+
     def after_step(self, model: Model, step: Step, ledger: Ledger) -> None:
         # what left the system took its protons along: the rest of the change went to the buffers
         if self.moving:
@@ -263,8 +274,13 @@ class WeakElectrolytes(Term):
         return {"buffer_proton_uptake": self.uptake if step is not None else 0.0}
 
     def state(self) -> dict[str, Any]:
-        return {"protons_before": self.protons_before, "protons_earlier": self.protons_earlier, "uptake": self.uptake}
+        return {
+            "protons_before": self.protons_before,
+            "protons_earlier": self.protons_earlier,
+            "uptake": self.uptake,
+            "after_event": self.after_event,
+        }
 
     def restore(self, state: dict[str, Any]) -> None:
         self.protons_before, self.protons_earlier = state["protons_before"], state["protons_earlier"]
-        self.uptake = state["uptake"]
+        self.uptake, self.after_event = state["uptake"], state["after_event"]

@@ -679,16 +679,17 @@ class Numerics(_Model):
     dt_max: Duration | None = None
     dt_growth: Growth = 1.5
     #: How the time step is sized (solver/stepping.py): "iterations" grows it by dt_growth after
-    #: easy Newton solves; "error" sizes it from an estimate of its local error in every node's
-    #: concentration and every region's amount, relative to step_tolerance, and takes a step
-    #: again, shorter, when its error is above it.
+    #: easy Newton solves; "error" sizes it from an estimate of its local error in every species'
+    #: amount in every region (not the profile: the penetration depth is not controlled),
+    #: relative to step_tolerance, and takes a step again, shorter, when its error is above it.
     step_control: Literal["iterations", "error"] = "iterations"
     #: With step_control "error": the largest local error of a step, relative to each amount
     #: (plus 1e-3 of the species' whole amount).
     step_tolerance: Annotated[float, Field(gt=0, lt=1)] = 1e-3
     #: Time discretization: "backward_euler" (first order) or "bdf2" (second order, variable
-    #: step; its first step after a start, a switch of the current or a protocol event is a
-    #: backward Euler step). The mass balance closes to round-off with either.
+    #: step; after a start, a switch of the current or a protocol event its first four steps are
+    #: backward Euler, from numerics.dt_initial). The balances close to round-off with either.
+    #: BDF2 is not monotone: on scenarios with H+ as a species it failed (benchmarks/RESULTS.md).
     time_scheme: Literal["backward_euler", "bdf2"] = "backward_euler"
     newton_tol: PositiveNumber = 1e-6
     newton_max_iter: Annotated[int, Field(gt=0)] = 25

@@ -109,8 +109,8 @@ POTENTIAL_AMG_OPTIONS = {
 #: iterations 24 -> 27 and 39 -> 34, a first time step in 0.65x and 0.61x the time (RESULTS.md,
 #: "The 3D gauge hierarchy"). In 2D they raised the iterations' growth under refinement (3.2 ->
 #: 3.8 became 4.6 -> 6.3), so 2D keeps the above.
-#: options database keys that hold our defaults, not a user's
-_DEFAULTED: set[str] = set()
+#: options database keys we set, with the value: a key is ours while it still holds that value
+_DEFAULTED: dict[str, str] = {}
 POTENTIAL_AMG_OPTIONS_3D = POTENTIAL_AMG_OPTIONS | {"pc_gamg_aggressive_coarsening": "1", "pc_mg_cycle_type": "v"}
 
 
@@ -458,9 +458,11 @@ class PotentialSplit:
         for sub, defaults in (("sub_0_", AMG_OPTIONS), ("potential_", gauge)) if multigrid else ():
             for key, value in defaults.items():
                 # the user's options win; ours follow this mesh (a 2D and a 3D solver in one process)
-                if not options.hasName(prefix + sub + key) or prefix + sub + key in _DEFAULTED:
-                    options.setValue(prefix + sub + key, value)
-                    _DEFAULTED.add(prefix + sub + key)
+                name = prefix + sub + key
+                ours = name in _DEFAULTED and options.getString(name, None) == _DEFAULTED[name]
+                if ours or not options.hasName(name):
+                    options.setValue(name, value)
+                    _DEFAULTED[name] = value
 
     # ------------------------------------------------------------------ set-up
     def _charges(self, A: PETSc.Mat) -> np.ndarray:

@@ -57,26 +57,26 @@ class ErrorController(StepController):
     estimate: LocalError | None = None
     order: int = 1  # of the time scheme: 1 backward Euler, 2 BDF2
     safety: float = 0.9
-    #: largest growth from one step to the next; variable-step BDF2 is zero-stable only for
-    #: ratios below 1 + sqrt(2) (Hairer and Wanner, section III.5): 2 for it
+    #: largest growth from one step to the next (BDF2: BDF2_MAX_RATIO)
     most: float = 5.0
     least: float = 0.2  # smallest factor after a rejected step
 
     def __post_init__(self):
         super().__post_init__()
         if self.order == 2:
-            self.most = min(self.most, 2.0)
+            self.most = min(self.most, BDF2_MAX_RATIO)
 
     def accepted(self, iterations: int, used: float) -> None:
         """Newton converged: the step is judged by `judge`, not by the iterations."""
 
-    def judge(self, error: float | None, used: float) -> bool:
-        """Size the next step from this step's error; True when the step is kept. Without an
-        estimate (the first steps after a restart) the step is kept and the next grows by `most`."""
+    def judge(self, error: float | None, used: float, order: int | None = None) -> bool:
+        """Size the next step from this step's error (of a step of `order`, default the scheme's);
+        True when the step is kept. Without an estimate (the first step after a restart) the step
+        is kept and the next grows by `most`."""
         if error is None:
             self.dt = min(used * self.most, self.dt_max)
             return True
-        factor = self.safety * (1.0 / max(error, 1e-12)) ** (1.0 / (self.order + 1))
+        factor = self.safety * (1.0 / max(error, 1e-12)) ** (1.0 / ((order or self.order) + 1))
         self.dt = min(used * min(max(factor, self.least), self.most), self.dt_max)
         return error <= 1.0
 
@@ -113,9 +113,10 @@ class LocalError:
         jumps: extrapolate from the present state only."""
         self.history = [(t, amounts.copy())]
 
-    def error(self, t: float, amounts: np.ndarray) -> float | None:
-        """The error of the step to t relative to the tolerance; None without enough history."""
-        points = self.history
+    def error(self, t: float, amounts: np.ndarray, order: int | None = None) -> float | None:
+        """The error of the step to t, a step of `order` (default the scheme's), relative to the
+        tolerance; None without enough history."""
+        points = self.history[-((order or self.order) + 1) :]
         if len(points) < 2:
             return None
         times = [p[0] for p in points]
@@ -125,19 +126,25 @@ class LocalError:
         return float(np.max(np.abs(relative), initial=0.0))
 
 
-#: Backward Euler steps after a start, a switch of the current or an event before BDF2 takes over,
-#: with error control (numerics.time_scheme bdf2): they damp the switch-on layer, which BDF2, not
-#: monotone, made ring (dexamethasone_cathodal: 220 s and a charge balance error of 1e-4 without
-#: them, 6 s and 7e-7 with 4; benchmarks/RESULTS.md)
+#: Backward Euler steps after a start, a switch of the current or an event before BDF2 takes over
+#: (numerics.time_scheme bdf2): they damp the switch-on layer, which BDF2, not monotone, made ring
+#: (dexamethasone_cathodal with error control: 220 s and a charge balance error of 1e-4 without
+#: them, 5 s and 7e-7 with 4; a patch taken off: Newton failed at every step size without them;
+#: benchmarks/RESULTS.md)
 BDF2_STARTUP = 4
+
+
+#: Largest step ratio of variable-step BDF2: it is zero-stable only below 1 + sqrt(2) (Hairer and
+#: Wanner, section III.5); a longer step (after one cut short by a breakpoint) is backward Euler
+BDF2_MAX_RATIO = 2.0
 
 
 def bdf2_weights(step: float, previous: float | None) -> tuple[float, float, float]:
     """(a0, a1, a2) of variable-step BDF2, du/dt ~ (a0 u_n+1 - a1 u_n + a2 u_n-1) / step after a
     step `previous` (ratio w = step / previous): a0 = (1 + 2w) / (1 + w), a1 = 1 + w,
-    a2 = w^2 / (1 + w) (Hairer and Wanner, section III.5). Without a step before: backward Euler
-    (1, 1, 0)."""
-    if previous is None:
+    a2 = w^2 / (1 + w) (Hairer and Wanner, section III.5). Without a step before, or with a
+    ratio above BDF2_MAX_RATIO: backward Euler (1, 1, 0)."""
+    if previous is None or step > BDF2_MAX_RATIO * previous:
         return 1.0, 1.0, 0.0
     w = step / previous
     return (1.0 + 2.0 * w) / (1.0 + w), 1.0 + w, w * w / (1.0 + w)

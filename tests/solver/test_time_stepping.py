@@ -46,13 +46,15 @@ def test_bdf2_weights_are_backward_euler_without_a_step_before_and_exact_for_qua
     assert rate_of_change((9.0, 6.25, 1.0), weights, 0.5) == pytest.approx(6.0, rel=1e-13)
 
 
-def test_the_local_error_of_backward_euler_is_estimated_exactly_on_a_quadratic():
+def test_milnes_estimate_of_a_backward_euler_step_on_a_quadratic():
     """dq/dt = 2t from q(1) = 1, one backward Euler step of 1 s: q(2) = 1 + 1 x 4 = 5 against the
-    exact 4, a local error of 1. The estimate from the exact levels at 0, 1 and the step's 5 is
-    1/2 x (5 - 2) = 1.5, and from the exact 4 it is 1: the predictor's difference times h/(h+h1)."""
+    exact 4, a local error of 1. The estimate, h/(h+h1) x (step's value - linear extrapolation
+    from q(0) = 0 and q(1) = 1), is 1/2 x (5 - 2) = 1.5: the right size, O(h^2), not exact (the
+    extrapolation's own error enters); from the exact 4 it is 1 (relative to 0.1 x the value)."""
     estimate = LocalError(tolerance=0.1, floor=0.0)
     estimate.keep(0.0, np.array([[0.0]]))
     estimate.keep(1.0, np.array([[1.0]]))
+    assert estimate.error(2.0, np.array([[5.0]])) == pytest.approx(1.5 / (0.1 * 5.0), rel=1e-14)
     assert estimate.error(2.0, np.array([[4.0]])) == pytest.approx(1.0 / (0.1 * 4.0), rel=1e-14)
     estimate.restart(1.0, np.array([[1.0]]))
     assert estimate.error(2.0, np.array([[4.0]])) is None  # no history after a restart
@@ -70,7 +72,11 @@ def test_a_step_above_the_tolerance_is_rejected_and_shortened():
 
 # ---------------------------------------------------------------------------- whole runs
 @pytest.mark.slow
-def test_bdf2_is_second_order_in_time():
+def test_bdf2_is_second_order_in_time(monkeypatch):
+    """The scheme's order, with one backward Euler step at the start: its start-up steps (four, from
+    a 1 ms step in a run) would be as long as these fixed steps, and their first-order error at the
+    unresolved switch-on layer would hide the order (measured 0.6-1.1 with them)."""
+    monkeypatch.setattr("iontosim.simulation.BDF2_STARTUP", 1)
     delivered = [_membrane_delivered(time_scheme="bdf2", **_fixed(dt)) for dt in (8, 4, 2, 1)]
     differences = np.diff(delivered)
     order = math.log2(differences[-2] / differences[-1])
@@ -133,3 +139,10 @@ def test_bdf2_with_error_control_on_two_ranks_gives_the_one_rank_answer():
     delivered, steps = python_on_two_ranks(code, json.dumps(data)).strip().splitlines()[-1].split()
     assert int(steps) == len(one.times)
     assert float(delivered) == pytest.approx(one.series["delivered/lidocaine"][-1], rel=1e-9)
+
+
+def test_bdf2_takes_a_backward_euler_step_where_the_step_ratio_would_break_its_stability():
+    """After a step cut short by a breakpoint the next may be many times longer: variable-step
+    BDF2 is zero-stable only for ratios below 1 + sqrt(2)."""
+    assert bdf2_weights(2.0, 1.0)[2] > 0.0
+    assert bdf2_weights(2.5, 1.0) == (1.0, 1.0, 0.0)
