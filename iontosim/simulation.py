@@ -228,10 +228,9 @@ class TimeLoop:
         #: BDF2: the length [s] of the step before the present one; None at the start and after
         #: a sudden change, where the next step is backward Euler
         self.previous_step: float | None = None
+        #: accepted steps since then: BDF2 waits BDF2_STARTUP of them (both step rules restart
+        #: from the small numerics.dt_initial), which damps the switch-on layer
         self.steps_since_restart = 0
-        #: backward Euler steps after a restart before BDF2 (both step rules restart from the
-        #: small numerics.dt_initial): they damp the switch-on layer
-        self.startup = BDF2_STARTUP
         self.weights = (1.0, 1.0, 0.0)
 
     def _step_control(self, num) -> StepController:
@@ -242,7 +241,7 @@ class TimeLoop:
 
     @property
     def _estimate(self) -> LocalError | None:
-        return getattr(self.control, "estimate", None)
+        return self.control.estimate if isinstance(self.control, ErrorController) else None
 
     # ------------------------------------------------------------------ what is recorded
     def _declared(self) -> dict[str, Series]:
@@ -478,7 +477,7 @@ class TimeLoop:
         if m.bdf2:
             m.u_before.x.array[:] = m.u_previous.x.array
             self.steps_since_restart += 1
-            self.previous_step = step.length if self.steps_since_restart >= self.startup else None
+            self.previous_step = step.length if self.steps_since_restart >= BDF2_STARTUP else None
         for term in m.terms:
             term.after_step(m, step, self.ledger)
         self._record(step)

@@ -109,9 +109,9 @@ POTENTIAL_AMG_OPTIONS = {
 #: iterations 24 -> 27 and 39 -> 34, a first time step in 0.65x and 0.61x the time (RESULTS.md,
 #: "The 3D gauge hierarchy"). In 2D they raised the iterations' growth under refinement (3.2 ->
 #: 3.8 became 4.6 -> 6.3), so 2D keeps the above.
+POTENTIAL_AMG_OPTIONS_3D = POTENTIAL_AMG_OPTIONS | {"pc_gamg_aggressive_coarsening": "1", "pc_mg_cycle_type": "v"}
 #: options database keys we set, with the value: a key is ours while it still holds that value
 _DEFAULTED: dict[str, str] = {}
-POTENTIAL_AMG_OPTIONS_3D = POTENTIAL_AMG_OPTIONS | {"pc_gamg_aggressive_coarsening": "1", "pc_mg_cycle_type": "v"}
 
 
 def choose_linear_solver(choice: str, unknowns: int, ranks: int, direct_limit: int | None = None, dim: int = 1) -> str:
