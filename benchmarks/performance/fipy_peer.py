@@ -250,7 +250,7 @@ def problem_from_scenario(sc) -> PeerProblem:
         steps=steps,
         temperature=T,
         dt_initial=num.dt_initial,
-        dt_max=num.dt_max,
+        dt_max=num.max_step(sum(duration for duration, _ in steps)),  # the rule iontosim steps by
         dt_growth=num.dt_growth,
         floor=num.concentration_floor,
         area=d.area,
