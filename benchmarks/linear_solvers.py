@@ -12,9 +12,13 @@ global unknowns, time steps, Newton iterations per step, Krylov iterations per N
 wall-time ratio to the first solver of the list on the same mesh (the reference), with the
 relative difference of its delivered dose from the reference's.
 
-planar: a laterally uniform strip (anode over the whole width, the deep tissue as the return),
-the 1D column's problem in 2D. block: a 3D quarter patch with a return electrode beside the
-anode; it needs the return-electrode solve (simulate says so when it refuses).
+planar (2D section), axisymmetric and block (3D quarter patch): an anode `--width` wide (its radius
+when axisymmetric), a return strip as wide as it 1 mm beside it, the patch 3 widths wide; the default
+scenario's 2D variant (a saline return pad). strip: a laterally uniform strip (anode over the
+whole width, the deep tissue as the return), the 1D column's problem in 2D, which the mesher
+gives a cell or two across since 2026-12-07 (before, it refined toward the lateral wall as toward
+an electrode edge: the "Linear solvers" figures of 2026-11-27 in RESULTS.md were taken on that
+mesh, then named planar).
 """
 
 from __future__ import annotations
@@ -65,7 +69,7 @@ class Recording(NewtonSolver):
 
 
 def scenario(minutes: float, solver: str, kind: str = "planar"):
-    sc = load_scenario(CONFIG if kind == "planar" or not CONFIG_RETURN.exists() else CONFIG_RETURN)
+    sc = load_scenario(CONFIG if kind == "strip" else CONFIG_RETURN)
     first = sc.protocol[0].model_copy(update={"duration": 60.0 * minutes})
     return sc.model_copy(
         update={
@@ -77,7 +81,7 @@ def scenario(minutes: float, solver: str, kind: str = "planar"):
 
 
 def geometry(kind: str, resolution: float, width: float) -> Geometry:
-    if kind == "planar":
+    if kind == "strip":
         return Geometry(kind="planar", width=width, anode_width=2 * width, resolution=resolution)
     # a square anode of side `width`, a return strip as wide 1 mm beside it, the patch 3 widths wide
     return Geometry(
@@ -113,7 +117,7 @@ def run(sc, comm, mesh) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--kind", default="planar", choices=["planar", "block", "axisymmetric"])
+    parser.add_argument("--kind", default="planar", choices=["planar", "strip", "block", "axisymmetric"])
     parser.add_argument("--resolutions", type=float, nargs="+", default=[1.0, 2.0, 4.0])
     parser.add_argument(
         "--solvers",

@@ -24,7 +24,8 @@ both faces) and, under a finite electrode, at the electrode edges where the curr
 top skin layer gets ``surface_cells`` cells across its thickness (uniform, or finer toward the
 skin surface by ``surface_grading``), the cells next to every electrode edge (and appendage
 channel edge) are as wide as their mean, and away from both the cell size
-grows geometrically by ``growth`` per cell up to ``max_size``. A geometric sequence has sizes that
+grows geometrically by ``growth`` per cell up to ``max_size``. (A laterally uniform strip or disc
+without appendages has no edge: its lateral cells are all ``max_size``.) A geometric sequence has sizes that
 grow linearly with the distance d from the refined feature, h(d) ~ h0 + (growth - 1) d;
 ``resolution`` divides h0, (growth - 1) and ``max_size`` alike, so it scales the whole size
 function (2 = twice finer everywhere) the way ``numerics.refinement`` scales the 1D column.
@@ -430,6 +431,11 @@ class Geometry(BaseModel):
         """Cell sizes (m) along each segment of `lateral_breaks(axis)`, fine at electrode and
         channel edges."""
         h0, growth, cap = self.size_function(layers)
+        if self.laterally_uniform and self.appendages is None:
+            # The column's problem: nothing varies across, and the anode's edge is the lateral
+            # wall, where no current crowds. Cells as wide as the cap allows.
+            across = math.ceil(self._width / cap)
+            return [np.full(across, self._width / across)]
         breaks = self.lateral_breaks(axis)
         tol = 1e-9 * self._width
         features = np.asarray(self._features(axis))

@@ -346,3 +346,24 @@ def test_two_ranks_give_the_same_tagged_measures(meshes):
         assert max(errors.values()) < TOL, (kind, errors)
         serial = measured(meshes[kind])
         assert two["cells"] == pytest.approx({str(t): v for t, v in serial["cells"].items()}, rel=1e-12), kind
+
+
+@pytest.mark.parametrize("kind", ["planar", "axisymmetric"])
+def test_a_laterally_uniform_patch_is_meshed_as_coarse_across_as_the_cap_allows(kind):
+    """An anode over the whole width and no return electrode is the column's problem: its edge
+    is the lateral wall, where no current crowds, so the cells across are uniform at the size
+    cap (max_size / resolution), the fewest the size function allows; appendages bring back
+    the refinement at their edges."""
+    width = 1e-3
+    anode = 2 * width if kind == "planar" else width
+    for resolution in (1.0, 2.0):
+        geometry = Geometry(kind=kind, width=width, anode_width=anode, resolution=resolution, max_size=0.3e-3)
+        (sizes,) = geometry.lateral_sizes(SKIN, 0)
+        assert len(sizes) == math.ceil(width / (0.3e-3 / resolution))  # 4, then 7
+        assert np.ptp(sizes) < 1e-15 and sizes.sum() == pytest.approx(width, rel=1e-12)
+        assert len(sizes) == geometry.cell_count_at_least(SKIN) // round(SKIN[0][1] / geometry.size_function(SKIN)[0])
+    sm = build_skin_mesh(MPI.COMM_SELF, SKIN, DONOR_THICKNESS, geometry)
+    across = np.unique(np.round(sm.mesh.geometry.x[:, 0] / width, 9))
+    np.testing.assert_allclose(across, np.linspace(0.0, 1.0, 8), atol=1e-9)
+    ducts = Geometry.model_validate(geometry.model_dump() | {"appendages": {"radius": R, "positions": [0.0]}})
+    assert np.concatenate(ducts.lateral_sizes(SKIN, 0)).min() < 0.1 * sizes.min()
