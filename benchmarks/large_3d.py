@@ -60,7 +60,9 @@ def _one(args) -> None:
     comm = MPI.COMM_WORLD
 
     def scenario(seconds: float):
-        return cut_scenario(seconds / 60.0, args.solver, "block")
+        sc = cut_scenario(seconds / 60.0, args.solver, "block")
+        numerics = sc.numerics.model_copy(update={"reuse_preconditioner": args.reuse_preconditioner})
+        return sc.model_copy(update={"numerics": numerics})
 
     base = scenario(1.0)
     layers = [(layer.name, layer.thickness) for layer in base.skin]
@@ -116,6 +118,7 @@ def main() -> None:
     parser.add_argument("--solver", default="gmres_gamg", help="numerics.linear_solver")
     parser.add_argument("--weak", action="store_true", help="weak scaling: cells per rank fixed")
     parser.add_argument("--project", type=int, default=0, help="extrapolate s/step to this many ranks")
+    parser.add_argument("--reuse-preconditioner", action="store_true", help="numerics.reuse_preconditioner")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # set by main for the children
     args = parser.parse_args()
     if args.one:
@@ -150,7 +153,7 @@ def main() -> None:
             str(args.seconds),
             "--solver",
             args.solver,
-        ]
+        ] + (["--reuse-preconditioner"] if args.reuse_preconditioner else [])
         done = subprocess.run(command, capture_output=True, text=True)
         lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
         if done.returncode or not lines:

@@ -203,6 +203,7 @@ class TimeLoop:
             krylov_rtol=num.krylov_rtol,
             krylov_max_iter=num.krylov_max_iter,
             global_unknowns=self.globals,
+            reuse_preconditioner=num.reuse_preconditioner,
         )
         self.effort = dict(
             linear_solver=self.newton.linear_solver,

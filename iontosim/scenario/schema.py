@@ -721,6 +721,13 @@ class Numerics(_Model):
     #: counts as failed (the time step is then retried shorter, as after a Newton failure).
     krylov_rtol: Annotated[float, Field(gt=0, lt=1)] | None = None
     krylov_max_iter: Annotated[int, Field(gt=0)] = 200
+    #: Krylov solvers: keep each preconditioner (and the change of variables it was built in)
+    #: across Newton iterations and time steps, and build a new one only when a solve needs more
+    #: than twice the Krylov iterations of the first solve with it (that solve is then done
+    #: again). The answers are the same to the Krylov tolerance. Measured on a 3D block
+    #: (88 000-302 000 unknowns, 1-2 ranks): a third to a half of the set-ups, twice the Krylov
+    #: iterations, and 0.92-1.17x the time: no clear gain, so it is off (benchmarks/RESULTS.md).
+    reuse_preconditioner: bool = False
     #: Flux between nodes: "fitted" (exact Scharfetter-Gummel flux along each edge, on the 1D
     #: column and on 2D/3D meshes: exact for a constant field; the default scenario is converged to
     #: 0.05 % at 128 stratum-corneum cells),

@@ -43,6 +43,12 @@ alone (the charge rows' Laplacian), on the residual the first stage leaves. Eith
 with refinement (15 -> 23 Krylov iterations from resolution 1 to 2, or failed); together ~4.
 
 The charges z are read off the Jacobian: every residual is invariant under the gauge shift.
+
+Reuse (numerics.reuse_preconditioner): the preconditioner, with the change of variables R and
+the scaling it was built in (k per vertex, D), is kept across Newton iterations and time steps;
+each Newton iteration still forms its own S and S' = D R^T S R D (so GMRES solves the true
+system: the answers are the same to the Krylov tolerance), and the preconditioner is built anew
+when a solve needs more than twice the iterations of the first solve with it.
 """
 
 from __future__ import annotations
@@ -110,6 +116,11 @@ POTENTIAL_AMG_OPTIONS = {
 #: "The 3D gauge hierarchy"). In 2D they raised the iterations' growth under refinement (3.2 ->
 #: 3.8 became 4.6 -> 6.3), so 2D keeps the above.
 POTENTIAL_AMG_OPTIONS_3D = POTENTIAL_AMG_OPTIONS | {"pc_gamg_aggressive_coarsening": "1", "pc_mg_cycle_type": "v"}
+#: numerics.reuse_preconditioner: a preconditioner kept from an earlier Newton iteration or step
+#: may take REUSE_GROWTH times the Krylov iterations of its first solve, and at least REUSE_SLACK
+#: more, before it is rebuilt (and that solve done again)
+REUSE_GROWTH = 2.0
+REUSE_SLACK = 4
 #: options database keys we set, with the value: a key is ours while it still holds that value
 _DEFAULTED: dict[str, str] = {}
 
@@ -206,6 +217,7 @@ class NewtonSolver:
         limit_update: Callable[[np.ndarray], float] | None = None,
         options_prefix: str = "iontosim_newton_",
         global_unknowns: list[GlobalUnknowns] | None = None,
+        reuse_preconditioner: bool = False,
     ):
         # residual and jacobian: one compiled form each, or matching lists of forms that add up
         self.residual = residual if isinstance(residual, list) else [residual]
@@ -235,6 +247,7 @@ class NewtonSolver:
                 krylov_max_iter,
                 options_prefix + "species_",
                 multigrid=self.linear_solver == "gmres_gamg",
+                reuse=reuse_preconditioner,
             )
             return
         self.ksp = PETSc.KSP().create(comm)
@@ -412,8 +425,17 @@ class PotentialSplit:
     docstring). `solve(A, b, x)` takes the unscaled Jacobian and residual of the mixed space and
     returns the Krylov iterations and PETSc's converged reason."""
 
-    def __init__(self, W, rtol: float, max_iter: int, prefix: str, multigrid: bool = True):
+    def __init__(self, W, rtol: float, max_iter: int, prefix: str, multigrid: bool = True, reuse: bool = False):
         self.multigrid = multigrid
+        #: keep the preconditioner (and the change of variables it was built in) across Newton
+        #: iterations and time steps while its Krylov iterations stay within REUSE_GROWTH
+        self.reuse = reuse
+        #: Krylov iterations of the first solve with the present preconditioner
+        self.fresh_iterations = 0
+        #: the reduced operator the present preconditioner was built from (None: none yet)
+        self.pmat: Any = None
+        #: rebuilds of the preconditioner, and solves with it lagged, since the start
+        self.rebuilds = self.lagged_solves = 0
         self.comm = comm = W.mesh.comm
         self.ns = ns = W.num_sub_spaces - 1
         self.rtol, self.max_iter, self.prefix = rtol, max_iter, prefix
@@ -506,6 +528,29 @@ class PotentialSplit:
         return z
 
     def _setup(self, A: PETSc.Mat) -> None:
+        """The reduced system of A, and a preconditioner for it: a new one, or (reuse) the one
+        before while it works (apply judges)."""
+        self._reduce(A)
+        if self.reuse and self.pmat is not None:
+            self._transform(rebuild=False)
+            self._operator(near_null_space=False)  # GAMG's hierarchy is the pmat's
+            self.ksp.setOperators(self.operator, self.pmat)
+            return
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        """A new change of variables, reduced operator and preconditioner, from the last S."""
+        self._transform(rebuild=True)
+        for old in {id(m): m for m in (self.operator, self.pmat) if m is not None}.values():
+            old.destroy()  # the old solver keeps its own references until _preconditioner
+        self.operator = self.pmat = None
+        self._operator(near_null_space=self.multigrid)
+        self.pmat = self.operator
+        self._preconditioner()
+        self.rebuilds += 1
+
+    def _reduce(self, A: PETSc.Mat) -> None:
+        """S = A_mm - A_mp diag(A_pp)^-1 A_pm, and the blocks apply needs."""
         self.A_mm = A.createSubMatrix(self.is_m, self.is_m, submat=self.A_mm)
         self.A_mp = A.createSubMatrix(self.is_m, self.is_p, submat=self.A_mp)
         self.A_pm = A.createSubMatrix(self.is_p, self.is_m, submat=self.A_pm)
@@ -517,7 +562,6 @@ class PotentialSplit:
         self.inv_pp.reciprocal()
         if self.z is None:
             self.z = self._charges(A)
-        # S = A_mm - A_mp diag(A_pp)^-1 A_pm
         scaled = self.A_pm.copy()
         scaled.diagonalScale(L=self.inv_pp)
         self.product = self.A_mp.matMult(scaled, result=self.product)
@@ -527,50 +571,64 @@ class PotentialSplit:
         else:
             self.A_mm.copy(self.S, structure=PETSc.Mat.Structure.SAME_NONZERO_PATTERN)
         self.S.axpy(-1.0, self.product, structure=PETSc.Mat.Structure.SUBSET_NONZERO_PATTERN)
-        # R per vertex: identity but for column k, which is z (k: the most abundant charged species)
+
+    def _transform(self, rebuild: bool) -> None:
+        """S' = D R^T S R D. With `rebuild`, R and D are made anew from S; without, the ones the
+        preconditioner was built in are kept (it acts in their variables)."""
         ns, nv, z = self.ns, self.n_vertices, self.z
-        s_diag = self.S.getDiagonal()
-        self.k = k = np.argmax(np.abs(s_diag.array.reshape(-1, ns)) * np.abs(z), axis=1)
-        s_diag.destroy()
-        blocks = np.broadcast_to(np.eye(ns), (nv, ns, ns)).copy()
-        blocks[np.arange(nv), :, k] = z
-        self.R.setValuesCSR(self._r_indptr, self._r_columns, blocks.ravel())
-        self.R.assemble()
+        assert z is not None  # read off the Jacobian in _reduce
+        if rebuild:
+            # R per vertex: identity but for column k, which is z (k: the most abundant charged species)
+            s_diag = self.S.getDiagonal()
+            self.k = k = np.argmax(np.abs(s_diag.array.reshape(-1, ns)) * np.abs(z), axis=1)
+            s_diag.destroy()
+            blocks = np.broadcast_to(np.eye(ns), (nv, ns, ns)).copy()
+            blocks[np.arange(nv), :, k] = z
+            self.R.setValuesCSR(self._r_indptr, self._r_columns, blocks.ravel())
+            self.R.assemble()
         self.S_transformed = self.S.ptap(self.R, result=self.S_transformed)
-        # symmetric diagonal scaling
-        self.S_transformed.getDiagonal(self.d)
-        d = np.abs(self.d.array)
-        d[d == 0.0] = 1.0
-        self.d.array[:] = 1.0 / np.sqrt(d)
+        if rebuild:  # symmetric diagonal scaling
+            self.S_transformed.getDiagonal(self.d)
+            d = np.abs(self.d.array)
+            d[d == 0.0] = 1.0
+            self.d.array[:] = 1.0 / np.sqrt(d)
         self.S_transformed.diagonalScale(self.d, self.d)
-        # Without the entries that are zero (the mixed space's pattern couples every pair of
-        # dofs of a cell; vertex quadrature on quadrilaterals leaves the diagonal neighbours
-        # out): GAMG's aggregates on the stored pattern took 200+ iterations where these take 16.
+
+    def _operator(self, near_null_space: bool) -> None:
+        """self.operator: S' without its zero entries. (The mixed space's pattern couples every
+        pair of dofs of a cell; vertex quadrature on quadrilaterals leaves the diagonal
+        neighbours out): GAMG's aggregates on the stored pattern took 200+ iterations where these
+        take 16.)"""
         indptr, columns, values = self.S_transformed.getValuesCSR()
         nonzero = values != 0.0
         counts = np.diff(np.concatenate([[0], np.cumsum(nonzero)])[indptr])
-        for obj in (self.operator, self.ksp, self.is_gauge):
-            if obj is not None:
-                obj.destroy()
+        if self.operator is not None and self.operator is not self.pmat:
+            self.operator.destroy()
         self.operator = PETSc.Mat().createAIJ(
             self.S_transformed.getSizes(),
-            bsize=ns,
+            bsize=self.ns,
             comm=self.comm,
             csr=(np.concatenate([[0], np.cumsum(counts)]).astype(PETSc.IntType), columns[nonzero], values[nonzero]),
         )
-        if self.multigrid:
+        if near_null_space:
             self.operator.setNearNullSpace(self._near_null_space())
+
+    def _preconditioner(self) -> None:
+        """A new Krylov solver and preconditioner on self.operator."""
+        for obj in (self.ksp, self.is_gauge):
+            if obj is not None:
+                obj.destroy()
         self.is_gauge = PETSc.IS().createGeneral(
-            (self.lo + np.arange(nv) * ns + k).astype(PETSc.IntType), comm=self.comm
+            (self.lo + np.arange(self.n_vertices) * self.ns + self.k).astype(PETSc.IntType), comm=self.comm
         )
-        # A new solver every Newton iteration: GAMG set up again in the same KSP (its own
-        # reuse) failed now and then where a fresh one took 16 iterations, and a hierarchy kept
-        # for a whole Newton solve needed 47 iterations per Newton iteration instead of 13.
+        # A new solver every rebuild: GAMG set up again in the same KSP (its own reuse) failed
+        # now and then where a fresh one took 16 iterations.
         self.ksp = ksp = PETSc.KSP().create(self.comm)
         ksp.setOptionsPrefix(self.prefix)
         _krylov(ksp, self.rtol, self.max_iter)
         ksp.setOperators(self.operator)
         pc = ksp.getPC()
+        pc.setReusePreconditioner(self.reuse)  # set up once, on this operator (apply judges)
         if not self.multigrid:
             pc.setType("asm")
             pc.setASMOverlap(1)
@@ -619,7 +677,30 @@ class PotentialSplit:
         return self.apply(b, x)
 
     def apply(self, b: PETSc.Vec, x: PETSc.Vec) -> tuple[int, int]:
-        """x = A^-1 b for the A of the last setup (b unscaled): Krylov iterations and PETSc's reason."""
+        """x = A^-1 b for the A of the last setup (b unscaled): Krylov iterations and PETSc's
+        reason. A reused preconditioner gets REUSE_GROWTH times the iterations of its first solve
+        (and at least REUSE_SLACK more); past them it is rebuilt and the solve done again (the
+        iterations of both counted)."""
+        lagged = self.reuse and self.operator is not self.pmat
+        if not lagged:
+            iterations, reason = self._apply(b, x)
+            self.fresh_iterations = iterations
+            return iterations, reason
+        allowed = min(
+            self.max_iter, max(int(REUSE_GROWTH * self.fresh_iterations), self.fresh_iterations + REUSE_SLACK)
+        )
+        self.ksp.setTolerances(max_it=allowed)
+        iterations, reason = self._apply(b, x)
+        self.ksp.setTolerances(max_it=self.max_iter)
+        self.lagged_solves += 1
+        if reason > 0:
+            return iterations, reason
+        self._rebuild()
+        more, reason = self._apply(b, x)
+        self.fresh_iterations = more
+        return iterations + more, reason
+
+    def _apply(self, b: PETSc.Vec, x: PETSc.Vec) -> tuple[int, int]:
         b_m, b_p = self.b_m, self.b_p
         for is_, vec in ((self.is_m, b_m), (self.is_p, b_p)):
             sub = b.getSubVector(is_)
@@ -648,6 +729,7 @@ class PotentialSplit:
         for obj in [
             self.ksp,
             self.operator,
+            None if self.pmat is self.operator else self.pmat,
             self.is_gauge,
             self.A_mm,
             self.A_mp,
