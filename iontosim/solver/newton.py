@@ -239,7 +239,10 @@ class NewtonSolver:
         )
         self.iterative = self.linear_solver in ITERATIVE_SOLVERS
         self.split = None
-        #: entries stored in the compressed Jacobian (None: not compressed yet; see _compress)
+        #: store only the Jacobian's nonzeros (_compress): on 2D/3D meshes, where a cell's
+        #: diagonal neighbours share no edge; a 1D column's pattern has no such zeros
+        self.compress = u.function_space.mesh.topology.dim > 1
+        #: entries stored in the compressed Jacobian (None: not compressed yet)
         self._stored: int | None = None
         if self.iterative:
             rtol = krylov_rtol if krylov_rtol is not None else KRYLOV_RTOL[self.linear_solver]
@@ -270,13 +273,14 @@ class NewtonSolver:
             A.assemble(PETSc.Mat.AssemblyType.FINAL if k == last else PETSc.Mat.AssemblyType.FLUSH)
 
     def _compress(self) -> None:
-        """Drop the Jacobian's zero entries from its pattern, once (the Krylov path).
+        """Drop the Jacobian's zero entries from its pattern, once (2D and 3D meshes).
 
         The form's pattern couples every pair of dofs of a cell, but the fluxes run along edges
         and the rest is lumped at the vertices: on hexahedra 81 % of the stored entries are zero
         (a cell's diagonal neighbours share no edge). Every matrix the potential split forms
-        inherits the pattern. Later zero values are not stored (IGNORE_ZERO_ENTRIES); a value
-        where the first Jacobian had a zero is added to the pattern (allowed, and the split told).
+        inherits the pattern, and a direct solver's fill follows it. Later zero values are not
+        stored (IGNORE_ZERO_ENTRIES); a value where the first Jacobian had a zero is added to the
+        pattern (allowed, and the split told).
         """
         A = self.A
         indptr, columns, values = A.getValuesCSR()
@@ -297,13 +301,14 @@ class NewtonSolver:
 
     def _assemble(self) -> None:
         self._assemble_matrix()
-        if self.split is not None:
+        if self.compress:
             if self._stored is None:
                 self._compress()
                 self._assemble_matrix()
             elif self._stored_entries() != self._stored:  # new entries: the split's patterns are stale
                 self._stored = self._stored_entries()
-                self.split.forget_patterns()
+                if self.split is not None:
+                    self.split.forget_patterns()
         A, b, u = self.A, self.b, self.u
         with b.localForm() as local:
             local.set(0.0)
