@@ -285,12 +285,7 @@ class NewtonSolver:
         pattern (allowed, and the split told).
         """
         A = self.A
-        indptr, columns, values = A.getValuesCSR()
-        lo, hi = A.getOwnershipRange()
-        keep = (values != 0.0) | (columns == np.repeat(np.arange(lo, hi), np.diff(indptr)))
-        counts = np.diff(np.concatenate([[0], np.cumsum(keep)])[indptr])
-        csr = (np.concatenate([[0], np.cumsum(counts)]).astype(PETSc.IntType), columns[keep], values[keep])
-        compressed = PETSc.Mat().createAIJ(A.getSizes(), comm=self.comm, csr=csr)
+        compressed = _without_zeros(A, keep_diagonal=True)
         compressed.setLGMap(*A.getLGMap())
         compressed.setOption(PETSc.Mat.Option.IGNORE_ZERO_ENTRIES, True)
         compressed.setOption(PETSc.Mat.Option.NEW_NONZERO_ALLOCATION_ERR, False)
@@ -307,8 +302,8 @@ class NewtonSolver:
             if self._stored is None:
                 self._compress()
                 self._assemble_matrix()
-            elif self._stored_entries() != self._stored:  # new entries: the split's patterns are stale
-                self._stored = self._stored_entries()
+            elif (stored := self._stored_entries()) != self._stored:  # new entries: the split's patterns are stale
+                self._stored = stored
                 if self.split is not None:
                     self.split.forget_patterns()
         A, b, u = self.A, self.b, self.u
@@ -455,6 +450,19 @@ class NewtonSolver:
         self.b.destroy()
         self.scale.destroy()
         self.column_scale.destroy()
+
+
+def _without_zeros(matrix: PETSc.Mat, keep_diagonal: bool = False, bsize: int | None = None) -> PETSc.Mat:
+    """A new AIJ matrix with `matrix`'s values but not its stored zeros (the diagonal kept if
+    `keep_diagonal`), on the same communicator and layout."""
+    indptr, columns, values = matrix.getValuesCSR()
+    keep = values != 0.0
+    if keep_diagonal:
+        lo, hi = matrix.getOwnershipRange()
+        keep |= columns == np.repeat(np.arange(lo, hi), np.diff(indptr))
+    counts = np.diff(np.concatenate([[0], np.cumsum(keep)])[indptr])
+    csr = (np.concatenate([[0], np.cumsum(counts)]).astype(PETSc.IntType), columns[keep], values[keep])
+    return PETSc.Mat().createAIJ(matrix.getSizes(), bsize=bsize, comm=matrix.getComm(), csr=csr)
 
 
 def _krylov(ksp: PETSc.KSP, rtol: float, max_iter: int) -> None:
@@ -658,17 +666,9 @@ class PotentialSplit:
         pair of dofs of a cell; vertex quadrature on quadrilaterals leaves the diagonal
         neighbours out): GAMG's aggregates on the stored pattern took 200+ iterations where these
         take 16.)"""
-        indptr, columns, values = self.S_transformed.getValuesCSR()
-        nonzero = values != 0.0
-        counts = np.diff(np.concatenate([[0], np.cumsum(nonzero)])[indptr])
         if self.operator is not None and self.operator is not self.pmat:
             self.operator.destroy()
-        self.operator = PETSc.Mat().createAIJ(
-            self.S_transformed.getSizes(),
-            bsize=self.ns,
-            comm=self.comm,
-            csr=(np.concatenate([[0], np.cumsum(counts)]).astype(PETSc.IntType), columns[nonzero], values[nonzero]),
-        )
+        self.operator = _without_zeros(self.S_transformed, bsize=self.ns)
         if near_null_space:
             self.operator.setNearNullSpace(self._near_null_space())
 
