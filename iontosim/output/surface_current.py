@@ -36,8 +36,9 @@ class SurfaceCurrent(Term):
         self.crossing = np.zeros(
             4
         )  # time integrals: current and drug flux across the top layer, all and via appendages
-        self.peak: dict[str, Any] = {"value": 0.0, "time": 0.0, "position": []}
-        self.averaged: dict[str, Any] = {"value": 0.0, "time": 0.0, "position": []}
+        # per accepted step: end time [s], and the single-cell and the windowed largest local current
+        # densities [A/m^2] with their positions [m]; the run's maxima are chosen from it at the end
+        self.history: list[tuple[float, float, list[float], float, list[float]]] = []
         self.averaging_length = model.scenario.safety.local_averaging_length
         self._cell_volumes: np.ndarray | None = None
 
@@ -111,22 +112,24 @@ class SurfaceCurrent(Term):
     def after_step(self, model: Model, step: Step, ledger: Ledger) -> None:
         crossed = self.crossed(model)
         self.crossing += step.length * crossed["integrals"]
-        if abs(crossed["peak"]) > abs(self.peak["value"]):
-            self.peak.update(value=crossed["peak"], time=step.t_end, position=crossed["where"])
-        if abs(crossed["mean"]) > abs(self.averaged["value"]):
-            self.averaged.update(value=crossed["mean"], time=step.t_end, position=crossed["mean_where"])
+        self.history.append(
+            (step.t_end, float(crossed["peak"]), crossed["where"], float(crossed["mean"]), crossed["mean_where"])
+        )
 
     def facts(self, model: Model) -> dict[str, Any]:
         """The patch's record: where the current entered the skin most densely and how much current
         and drug went through appendages (time integrals over the run)."""
+        history = self.history or [(0.0, 0.0, [], 0.0, [])]  # no step taken
+        peak = history[largest_first([h[1] for h in history])]
+        mean = history[largest_first([h[3] for h in history])]
         facts = {
             "kind": self.geometry.kind,
-            "peak_local_current_density": self.peak["value"],
-            "peak_time": self.peak["time"],
-            "peak_position": list(self.peak["position"]),
-            "local_current_density": self.averaged["value"],
-            "local_time": self.averaged["time"],
-            "local_position": list(self.averaged["position"]),
+            "peak_local_current_density": peak[1],
+            "peak_time": peak[0],
+            "peak_position": list(peak[2]),
+            "local_current_density": mean[3],
+            "local_time": mean[0],
+            "local_position": list(mean[4]),
             "local_averaging_length": self.averaging_length,
             # a window as wide as the modelled patch sees only its mean density (a duct's unit cell)
             "local_window_covers_patch": bool(self.averaging_length >= float(np.max(self.extent))),
@@ -140,12 +143,23 @@ class SurfaceCurrent(Term):
         return {"patch": facts}
 
     def state(self) -> dict[str, Any]:
-        return {"crossing": self.crossing.copy(), "peak": dict(self.peak), "averaged": dict(self.averaged)}
+        return {"crossing": self.crossing.copy(), "history": list(self.history)}
 
     def restore(self, state: dict[str, Any]) -> None:
         self.crossing[:] = state["crossing"]
-        self.peak.update(state["peak"])
-        self.averaged.update(state["averaged"])
+        self.history = list(state["history"])
+
+
+#: Values within this fraction of the largest magnitude count as reaching it: a plateau's round-off
+#: (1e-12 to 1e-8 of it between ranks and solvers) must not decide when or where its maximum is.
+PLATEAU_RTOL = 1e-6
+
+
+def largest_first(values: list[float] | np.ndarray, rtol: float = PLATEAU_RTOL) -> int:
+    """Index of the largest magnitude in `values`; of a plateau (entries within `rtol` of it), the
+    first, so the time and place of a maximum that holds for a while are when it was first reached."""
+    magnitude = np.abs(np.asarray(values, dtype=float))
+    return int(np.argmax(magnitude >= (1.0 - rtol) * magnitude.max()))
 
 
 def windowed_peak(
