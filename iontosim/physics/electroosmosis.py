@@ -159,6 +159,8 @@ class Electroosmosis(Term):
                 model.column.facet_tags,
                 (ELECTRODE, RETURN, DEEP),
                 model.weighted,
+                linear_solver=model.scenario.numerics.linear_solver,
+                direct_solver_limit=model.scenario.numerics.direct_solver_limit,
             )
         else:
             q = ufl.TestFunction(model.dg0)
