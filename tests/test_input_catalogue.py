@@ -472,6 +472,22 @@ CATALOGUE = [
         "numerics.time_scheme",
         ext("numerics: {time_scheme: bdf2}\n", base=FRANZ),
     ),
+    case(
+        "numerics",
+        "bdf2-by-iterations-with-H+",
+        "numerics.time_scheme",
+        ext("numerics: {time_scheme: bdf2}\n", base="acetic_acid_cathodal"),
+    ),
+    case(
+        "numerics",
+        "bdf2-by-iterations-past-a-patch-removal",
+        "numerics.step_control",
+        ext(
+            "numerics: {time_scheme: bdf2}\n"
+            "protocol: [{current: 0.5 mA, duration: 10 min}, remove_patch, {rest: 10 min}]\n"
+            "outputs: {profile_times: [5 min]}\n"
+        ),
+    ),
     # ---- safety, setup
     case(
         "safety",
