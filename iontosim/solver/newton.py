@@ -114,8 +114,12 @@ POTENTIAL_AMG_OPTIONS = {
 #: iteration. One aggressive coarsening and V-cycles there: complexity 5.0 and 7.4, Krylov
 #: iterations 24 -> 27 and 39 -> 34, a first time step in 0.65x and 0.61x the time (RESULTS.md,
 #: "The 3D gauge hierarchy"). In 2D they raised the iterations' growth under refinement (3.2 ->
-#: 3.8 became 4.6 -> 6.3), so 2D keeps the above.
-POTENTIAL_AMG_OPTIONS_3D = POTENTIAL_AMG_OPTIONS | {"pc_gamg_aggressive_coarsening": "1", "pc_mg_cycle_type": "v"}
+#: 3.8 became 4.6 -> 6.3), so 2D keeps the above. With one aggressive level the Galerkin products
+#: of levels 1-3 still grew faster than the mesh (PETSc's log: 0.5 s at 88 000 unknowns, 16 s at
+#: 725 000), and the linear solves with them (79x the time for 18x the unknowns up to 1.59 M).
+#: Three aggressive levels: the first step in 0.73x the time at 725 000 unknowns, Krylov
+#: iterations unchanged (RESULTS.md, "Where a 3D step's time and memory go").
+POTENTIAL_AMG_OPTIONS_3D = POTENTIAL_AMG_OPTIONS | {"pc_gamg_aggressive_coarsening": "3", "pc_mg_cycle_type": "v"}
 #: numerics.reuse_preconditioner: a preconditioner kept from an earlier Newton iteration or step
 #: may take REUSE_GROWTH times the Krylov iterations of its first solve, and at least REUSE_SLACK
 #: more, before it is rebuilt (and that solve done again)
