@@ -119,9 +119,11 @@ class SurfaceCurrent(Term):
     def facts(self, model: Model) -> dict[str, Any]:
         """The patch's record: where the current entered the skin most densely and how much current
         and drug went through appendages (time integrals over the run)."""
-        history = self.history or [(0.0, 0.0, [], 0.0, [])]  # no step taken
-        peak = history[largest_first([h[1] for h in history])]
-        mean = history[largest_first([h[3] for h in history])]
+        none: tuple[float, float, list[float], float, list[float]] = (0.0, 0.0, [], 0.0, [])
+        peaks, means = [h[1] for h in self.history], [h[3] for h in self.history]
+        # no step taken or no current: no time or place of a maximum
+        peak = self.history[largest_first(peaks)] if np.any(peaks) else none
+        mean = self.history[largest_first(means)] if np.any(means) else none
         facts = {
             "kind": self.geometry.kind,
             "peak_local_current_density": peak[1],
@@ -159,7 +161,7 @@ def largest_first(values: list[float] | np.ndarray, rtol: float = PLATEAU_RTOL) 
     """Index of the largest magnitude in `values`; of a plateau (entries within `rtol` of it), the
     first, so the time and place of a maximum that holds for a while are when it was first reached."""
     magnitude = np.abs(np.asarray(values, dtype=float))
-    return int(np.argmax(magnitude >= (1.0 - rtol) * magnitude.max()))
+    return int(np.argmax(magnitude >= (1.0 - rtol) * np.nanmax(magnitude)))  # a NaN step is skipped
 
 
 def windowed_peak(

@@ -1042,7 +1042,7 @@ class Scenario(_Model):
             raise ScenarioError(
                 "numerics.time_scheme",
                 "bdf2 with step_control 'iterations' is not monotone where H+ is a species (on "
-                "acetic_acid_cathodal it rang, a charge balance error of 0.10 at one step): use backward_euler",
+                "acetic_acid_cathodal its charge balance was off by 0.004): use backward_euler",
             )
         removed = [k for k, step in enumerate(self.protocol) if step.kind == "remove_patch"]
         if removed:

@@ -75,7 +75,8 @@ class DarcyFlow:
             # Scaled symmetrically by its diagonal first: the open regions' permeability is 1e9
             # times the skin's, and unscaled GAMG's smoothers were indefinite (CG stopped after 3
             # iterations on the 3D block); scaled, 160-170 iterations and 0.03 s a solve there,
-            # the velocity within 8e-10 of LU's (the open regions amplify the pressure's error)
+            # the velocity within 8e-10 of LU's (the open regions amplify the pressure's error).
+            # The scaled constant as GAMG's near null space did not help (174-180 iterations).
             self.scale = self.A.getDiagonal()
             self.scale.sqrtabs()
             self.scale.reciprocal()
@@ -107,7 +108,9 @@ class DarcyFlow:
         if self.scale is not None:
             self.pressure.x.petsc_vec.pointwiseMult(self.pressure.x.petsc_vec, self.scale)
         if self.ksp.getConvergedReason() < 0:
-            raise RuntimeError(
+            from iontosim.simulation import SimulationError  # imports this module
+
+            raise SimulationError(
                 f"electroosmotic flow: the pressure solve ({self.linear_solver}) failed "
                 f"(PETSc reason {self.ksp.getConvergedReason()} after {self.ksp.getIterationNumber()} iterations)"
             )

@@ -95,3 +95,4 @@ def test_a_plateau_reports_when_it_was_first_reached():
     assert largest_first(plateau[::-1]) == 1  # ties go to the earlier step either way
     rising = [1.0, 1.0 + 2 * PLATEAU_RTOL]  # beyond the tolerance a later step is the maximum
     assert largest_first(rising) == 1
+    assert largest_first([0.5, float("nan"), -1.0]) == 2  # a NaN step is skipped

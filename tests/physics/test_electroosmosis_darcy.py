@@ -20,7 +20,7 @@ from iontosim.physics import electroosmosis
 pytestmark = pytest.mark.slow
 
 
-def test_darcy_flow_on_a_uniform_strip_is_the_column_flow(default_scenario_short):
+def test_darcy_flow_on_a_uniform_strip_is_the_column_flow(default_scenario_short, monkeypatch):
     from iontosim.mesh.geometry import Geometry
     from iontosim.mesh.skin_mesh import build_skin_mesh
     from iontosim.model import Model
@@ -69,3 +69,10 @@ def test_darcy_flow_on_a_uniform_strip_is_the_column_flow(default_scenario_short
         assert np.max(np.abs(v[:, 1] - expected)) <= 1e-5 * abs(expected)
         assert np.max(np.abs(v[:, 0])) <= 1e-5 * abs(expected)  # no sideways flow
     assert np.max(np.abs(krylov - direct)) <= 1e-8 * np.max(np.abs(direct))
+    # a pressure solve that stops short fails the run's step with one message (not a traceback)
+    from iontosim.simulation import SimulationError
+    from iontosim.solver import darcy
+
+    monkeypatch.setattr(darcy, "DARCY_MAX_ITER", 1)
+    with pytest.raises(SimulationError, match="pressure solve"):
+        velocity("gmres_gamg")
