@@ -304,8 +304,7 @@ class NewtonSolver:
         self._assemble_matrix()
         if self.compress:
             if self._stored is None:
-                self._compress()
-                self._assemble_matrix()
+                self._compress()  # the copy holds this assembly's values
             elif (stored := self._stored_entries()) != self._stored:  # new entries: the split's patterns are stale
                 self._stored = stored
                 if self.split is not None:
