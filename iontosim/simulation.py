@@ -27,8 +27,9 @@ from iontosim.solver.stepping import BDF2_STARTUP, ErrorController, LocalError, 
 #: what a checkpoint's state holds changes with this number (4: protocol events; 5: plasma series
 #: of the species with a systemic model only, the balance's rows kept as imbalance and amount moved;
 #: 6: the step history of error control and BDF2, what each ledger entry booked in the last step;
-#: 7: a patch's local current densities per step, not only their largest so far)
-CHECKPOINT_VERSION = 7
+#: 7: a patch's local current densities per step, not only their largest so far; 8: the same,
+#: kept per measure)
+CHECKPOINT_VERSION = 8
 _IMBALANCE, _MOVED = "_imbalance/", "_moved/"  # rows of the mass balance until the run ends
 
 

@@ -20,6 +20,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 fem = dolfinx.fem
 
+#: one step's largest local current density: (end time [s], value [A/m^2], position [m])
+Reading = tuple[float, float, list[float]]
+
 
 class SurfaceCurrent(Term):
     """The patch's current-crossing bookkeeping (module docstring); on meshes of 2 or 3 dimensions."""
@@ -36,9 +39,10 @@ class SurfaceCurrent(Term):
         self.crossing = np.zeros(
             4
         )  # time integrals: current and drug flux across the top layer, all and via appendages
-        # per accepted step: end time [s], and the single-cell and the windowed largest local current
-        # densities [A/m^2] with their positions [m]; the run's maxima are chosen from it at the end
-        self.history: list[tuple[float, float, list[float], float, list[float]]] = []
+        # per accepted step, for the single cell ("peak") and the window ("mean"): end time [s], the
+        # largest local current density [A/m^2] and its position [m]; the run's maxima are chosen
+        # from them at the end
+        self.history: dict[str, list[Reading]] = {"peak": [], "mean": []}
         self.averaging_length = model.scenario.safety.local_averaging_length
         self._cell_volumes: np.ndarray | None = None
 
@@ -112,26 +116,22 @@ class SurfaceCurrent(Term):
     def after_step(self, model: Model, step: Step, ledger: Ledger) -> None:
         crossed = self.crossed(model)
         self.crossing += step.length * crossed["integrals"]
-        self.history.append(
-            (step.t_end, float(crossed["peak"]), crossed["where"], float(crossed["mean"]), crossed["mean_where"])
-        )
+        self.history["peak"].append((step.t_end, float(crossed["peak"]), crossed["where"]))
+        self.history["mean"].append((step.t_end, float(crossed["mean"]), crossed["mean_where"]))
 
     def facts(self, model: Model) -> dict[str, Any]:
         """The patch's record: where the current entered the skin most densely and how much current
         and drug went through appendages (time integrals over the run)."""
-        none: tuple[float, float, list[float], float, list[float]] = (0.0, 0.0, [], 0.0, [])
-        peaks, means = [h[1] for h in self.history], [h[3] for h in self.history]
-        # no step taken or no current: no time or place of a maximum
-        peak = self.history[largest_first(peaks)] if np.any(peaks) else none
-        mean = self.history[largest_first(means)] if np.any(means) else none
+        peak_time, peak, peak_position = first_maximum(self.history["peak"])
+        mean_time, mean, mean_position = first_maximum(self.history["mean"])
         facts = {
             "kind": self.geometry.kind,
-            "peak_local_current_density": peak[1],
-            "peak_time": peak[0],
-            "peak_position": list(peak[2]),
-            "local_current_density": mean[3],
-            "local_time": mean[0],
-            "local_position": list(mean[4]),
+            "peak_local_current_density": peak,
+            "peak_time": peak_time,
+            "peak_position": list(peak_position),
+            "local_current_density": mean,
+            "local_time": mean_time,
+            "local_position": list(mean_position),
             "local_averaging_length": self.averaging_length,
             # a window as wide as the modelled patch sees only its mean density (a duct's unit cell)
             "local_window_covers_patch": bool(self.averaging_length >= float(np.max(self.extent))),
@@ -145,16 +145,23 @@ class SurfaceCurrent(Term):
         return {"patch": facts}
 
     def state(self) -> dict[str, Any]:
-        return {"crossing": self.crossing.copy(), "history": list(self.history)}
+        return {"crossing": self.crossing.copy(), "history": {k: list(v) for k, v in self.history.items()}}
 
     def restore(self, state: dict[str, Any]) -> None:
         self.crossing[:] = state["crossing"]
-        self.history = list(state["history"])
+        self.history = {k: list(v) for k, v in state["history"].items()}
 
 
 #: Values within this fraction of the largest magnitude count as reaching it: a plateau's round-off
 #: (1e-12 to 1e-8 of it between ranks and solvers) must not decide when or where its maximum is.
 PLATEAU_RTOL = 1e-6
+
+
+def first_maximum(readings: list[Reading]) -> Reading:
+    """The reading of the largest magnitude, the first of a plateau (largest_first); (0, 0, [])
+    when no step was taken or none carried current: no time or place of a maximum."""
+    values = [value for _, value, _ in readings]
+    return readings[largest_first(values)] if np.any(values) else (0.0, 0.0, [])
 
 
 def largest_first(values: list[float] | np.ndarray, rtol: float = PLATEAU_RTOL) -> int:

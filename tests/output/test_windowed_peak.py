@@ -8,7 +8,7 @@ import itertools
 import numpy as np
 import pytest
 
-from iontosim.output.surface_current import PLATEAU_RTOL, largest_first, windowed_peak
+from iontosim.output.surface_current import PLATEAU_RTOL, first_maximum, largest_first, windowed_peak
 
 
 def axis_windows(values, length, extent):
@@ -96,3 +96,6 @@ def test_a_plateau_reports_when_it_was_first_reached():
     rising = [1.0, 1.0 + 2 * PLATEAU_RTOL]  # beyond the tolerance a later step is the maximum
     assert largest_first(rising) == 1
     assert largest_first([0.5, float("nan"), -1.0]) == 2  # a NaN step is skipped
+    readings = [(1.0, 0.2, [0.0]), (2.0, -1.0, [3e-4]), (3.0, -1.0 * (1 + 3e-12), [4e-4])]
+    assert first_maximum(readings) == (2.0, -1.0, [3e-4])  # its time, value and place together
+    assert first_maximum([]) == first_maximum([(1.0, 0.0, [0.0])]) == (0.0, 0.0, [])  # no current
