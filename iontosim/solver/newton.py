@@ -472,8 +472,8 @@ def _without_zeros(
         keep = values != 0.0
         if keep_diagonal:
             keep |= columns == np.repeat(np.arange(lo, hi), np.diff(indptr))
-        counts = np.diff(np.concatenate([[0], np.cumsum(keep)])[indptr])
-        csr = (np.concatenate([[0], np.cumsum(counts)]).astype(PETSc.IntType), columns[keep], values[keep])
+        kept_before = np.concatenate([[0], np.cumsum(keep)])  # kept entries before each stored one
+        csr = (kept_before[indptr].astype(PETSc.IntType), columns[keep], values[keep])
         return PETSc.Mat().createAIJ(matrix.getSizes(), bsize=bsize, comm=matrix.getComm(), csr=csr)
     indptr = np.zeros(hi - lo + 1, dtype=PETSc.IntType)
     for i in range(lo, hi):
