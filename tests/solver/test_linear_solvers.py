@@ -6,6 +6,7 @@ import pytest
 from mpi4py import MPI
 
 import iontosim.simulation as simulation
+from iontosim.mesh.geometry import Geometry
 from iontosim.scenario.load import load_scenario
 from iontosim.scenario.schema import Numerics
 from iontosim.solver import newton
@@ -24,17 +25,21 @@ def _default_on_patch(solver: str, seconds: float, **numerics):
     )
 
 
-def _patch(resolution: float):
-    """A 1 mm anode strip and a 0.5 mm return strip 0.25 mm beside it: current crowds at three
+def _patch(shape: float | Geometry):
+    """The scenario's mesh on `shape`: a Geometry, or the resolution of a 2D section with a 1 mm
+    anode strip and a 0.5 mm return strip 0.25 mm beside it, where current crowds at three
     electrode edges, so the mesh and the solution vary across as well as in depth. (A laterally
     uniform strip is the column's problem, meshed with a cell or two across.)"""
-    from iontosim.mesh.geometry import Geometry
     from iontosim.mesh.skin_mesh import build_skin_mesh
 
     sc = _default_on_patch("petsc", 1.0)
     layers = [(layer.name, layer.thickness) for layer in sc.skin]
-    geometry = Geometry(
-        kind="planar", width=1.5e-3, anode_width=1e-3, return_gap=2.5e-4, return_width=5e-4, resolution=resolution
+    geometry = (
+        shape
+        if isinstance(shape, Geometry)
+        else Geometry(
+            kind="planar", width=1.5e-3, anode_width=1e-3, return_gap=2.5e-4, return_width=5e-4, resolution=shape
+        )
     )
     assert sc.return_electrode is not None
     return build_skin_mesh(
@@ -58,11 +63,11 @@ class _Counting(NewtonSolver):
         return iterations, reason
 
 
-def _run(solver: str, seconds: float, resolution: float, monkeypatch, **numerics):
+def _run(solver: str, seconds: float, shape: float | Geometry, monkeypatch, **numerics):
     _Counting.krylov, _Counting.set_ups = [], {}
     monkeypatch.setattr(simulation, "NewtonSolver", _Counting)
     sc = _default_on_patch(solver, seconds, **numerics)
-    return simulation.simulate(sc, MPI.COMM_SELF, skin_mesh=_patch(resolution))
+    return simulation.simulate(sc, MPI.COMM_SELF, skin_mesh=_patch(shape))
 
 
 def _column_model():
@@ -166,26 +171,9 @@ def test_gmres_gamg_gives_the_lu_answer_on_a_3d_block(monkeypatch):
     at the default Newton tolerance (1e-6, on the update) the voltage is not set more closely
     than that, LU's own moving by 8.6e-8 when newton_tol is 1e-8 (and gmres_gamg's with
     krylov_rtol 1e-10 is 6e-9 from LU's)."""
-    from iontosim.mesh.geometry import Geometry
-    from iontosim.mesh.skin_mesh import build_skin_mesh
-
-    sc = _default_on_patch("mumps", 0.05)
     block = Geometry(kind="block", width=3e-3, anode_width=1e-3, return_gap=1e-3, return_width=1e-3, resolution=0.125)
-    assert sc.return_electrode is not None
-
-    def run(solver: str):
-        _Counting.krylov = []
-        monkeypatch.setattr(simulation, "NewtonSolver", _Counting)
-        mesh = build_skin_mesh(
-            MPI.COMM_SELF,
-            [(layer.name, layer.thickness) for layer in sc.skin],
-            sc.donor.thickness,
-            block,
-            return_thickness=sc.return_electrode.thickness,
-        )
-        return simulation.simulate(_default_on_patch(solver, 0.05), MPI.COMM_SELF, skin_mesh=mesh)
-
-    lu, krylov = run("mumps"), run("gmres_gamg")
+    lu = _run("mumps", 0.05, block, monkeypatch)
+    krylov = _run("gmres_gamg", 0.05, block, monkeypatch)
     assert 0 < min(_Counting.krylov) and max(_Counting.krylov) < 20
     np.testing.assert_array_equal(krylov.times, lu.times)
     assert krylov.series["delivered/lidocaine"][-1] == pytest.approx(lu.series["delivered/lidocaine"][-1], rel=1e-7)
